@@ -1,0 +1,103 @@
+namespace Dockhand.Containers;
+
+/// <summary>A container Dockhand manages, as recorded in the database.</summary>
+public sealed record ContainerRecord(OwnerId Owner, string Name, string ContainerId, string Image, DateTimeOffset CreatedAt);
+
+/// <summary>What the engine says about a recorded container right now.</summary>
+public enum LiveState
+{
+    Created,
+    Running,
+    Paused,
+    Restarting,
+    Exited,
+    Dead,
+    /// <summary>Recorded, but the engine no longer has it (removed behind Dockhand's back).</summary>
+    Missing,
+}
+
+/// <summary>A record joined with the engine's live view. Usage figures are null where the engine gives none.</summary>
+public sealed record ContainerStatus(
+    ContainerRecord Record,
+    LiveState State,
+    DateTimeOffset? StartedAt,
+    double? CpuPercent,
+    ulong? MemoryUsageBytes,
+    ulong? MemoryLimitBytes);
+
+/// <summary>One page of <see cref="ContainerService.ListAsync"/>; <paramref name="Total"/> counts every record.</summary>
+public sealed record ContainerPage(IReadOnlyList<ContainerStatus> Items, int PageIndex, int PageSize, int Total)
+{
+    public int PageCount => Total == 0 ? 1 : (Total + PageSize - 1) / PageSize;
+}
+
+public sealed record CreateRequest(OwnerId Owner, string Name, string? Image, Actor Actor);
+
+/// <summary>Progress of an image pull, for progress bars and Discord edits.</summary>
+public sealed record PullProgress(string Image, string Status, long? CurrentBytes, long? TotalBytes);
+
+/// <summary>Every refusal carries one sentence a user can act on.</summary>
+public abstract record ContainerRefusal(string Message);
+
+public abstract record CreateResult
+{
+    private CreateResult() { }
+
+    public sealed record Created(ContainerStatus Status) : CreateResult;
+
+    public sealed record Refused(ContainerRefusal Reason) : CreateResult;
+}
+
+public abstract record DestroyResult
+{
+    private DestroyResult() { }
+
+    /// <summary>The container and its record are gone. <paramref name="Record"/> is null when there was nothing to destroy.</summary>
+    public sealed record Destroyed(ContainerRecord? Record) : DestroyResult;
+
+    public sealed record Refused(ContainerRefusal Reason) : DestroyResult;
+}
+
+public abstract record StatusResult
+{
+    private StatusResult() { }
+
+    public sealed record Found(ContainerStatus Status) : StatusResult;
+
+    public sealed record Refused(ContainerRefusal Reason) : StatusResult;
+}
+
+public enum LifecycleAction
+{
+    Start,
+    Stop,
+    Restart,
+}
+
+/// <summary>Closed set of refusals. Messages are written for the person who asked.</summary>
+public static class Refusals
+{
+    public sealed record AlreadyHasContainer(ContainerRecord Existing)
+        : ContainerRefusal($"That user already has a container, '{Existing.Name}'. Destroy it first, or use the one they have.");
+
+    public sealed record NameTaken(string Name)
+        : ContainerRefusal($"The name '{Name}' is already in use. Pick another name.");
+
+    public sealed record InvalidName(string Name)
+        : ContainerRefusal($"'{Name}' is not a valid container name: use letters, digits, '_', '.' or '-', starting with a letter or digit (at most 63 characters).");
+
+    public sealed record ImageNotAllowed(string Image, IReadOnlyList<string> Allowed)
+        : ContainerRefusal($"The image '{Image}' is not on this server's allowlist. Choose one of: {string.Join(", ", Allowed)}.");
+
+    public sealed record ImageUnavailable(string Image, string EngineReason)
+        : ContainerRefusal($"The image '{Image}' could not be pulled ({EngineReason}). Check the name and tag, or ask an operator to load it.");
+
+    public sealed record NoContainer(OwnerId Owner)
+        : ContainerRefusal("That user has no container. An authorised user can make one with /create.");
+
+    public sealed record EngineUnavailable(string EngineReason)
+        : ContainerRefusal($"The Docker engine cannot be reached ({EngineReason}). Try again shortly, or ask an operator to check it.");
+
+    public sealed record Busy(OwnerId Owner)
+        : ContainerRefusal("Another operation on that user's container is in progress. Try again in a moment.");
+}

@@ -1,0 +1,98 @@
+using System.Reflection;
+using System.Text.RegularExpressions;
+using Microsoft.Data.Sqlite;
+
+namespace Dockhand.Containers.Storage;
+
+/// <summary>
+/// The one SQLite file Dockhand keeps: container records, the audit log and terminal links.
+/// Opening it applies the numbered migrations in <c>Migrations/*.sql</c> by <c>PRAGMA user_version</c>.
+/// </summary>
+public sealed partial class DockhandDatabase
+{
+    private readonly string _connectionString;
+
+    public DockhandDatabase(string path)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(path);
+        Path = System.IO.Path.GetFullPath(path);
+        _connectionString = new SqliteConnectionStringBuilder
+        {
+            DataSource = Path,
+            Mode = SqliteOpenMode.ReadWriteCreate,
+            Cache = SqliteCacheMode.Private,
+            Pooling = true,
+            DefaultTimeout = 30,
+        }.ToString();
+    }
+
+    public string Path { get; }
+
+    /// <summary>The highest migration number shipped with this build.</summary>
+    public static int LatestVersion => Migrations.Value[^1].Version;
+
+    /// <summary>Opens a connection with WAL, foreign keys and a busy timeout set.</summary>
+    public async Task<SqliteConnection> OpenAsync(CancellationToken cancellationToken = default)
+    {
+        var connection = new SqliteConnection(_connectionString);
+        await connection.OpenAsync(cancellationToken);
+        await using var pragma = connection.CreateCommand();
+        pragma.CommandText = "PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL; PRAGMA foreign_keys=ON; PRAGMA busy_timeout=5000;";
+        await pragma.ExecuteNonQueryAsync(cancellationToken);
+        return connection;
+    }
+
+    /// <summary>Applies every migration above the file's <c>user_version</c>, each in its own transaction.</summary>
+    public async Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        var directory = System.IO.Path.GetDirectoryName(Path);
+        if (!string.IsNullOrEmpty(directory))
+            Directory.CreateDirectory(directory);
+
+        await using var connection = await OpenAsync(cancellationToken);
+        var current = await ReadUserVersionAsync(connection, cancellationToken);
+        foreach (var migration in Migrations.Value.Where(m => m.Version > current))
+        {
+            await using var transaction = (SqliteTransaction)await connection.BeginTransactionAsync(cancellationToken);
+            await using var command = connection.CreateCommand();
+            command.Transaction = transaction;
+            // PRAGMA cannot take parameters; the version is an integer parsed from a file name we ship.
+            command.CommandText = migration.Sql + $"\nPRAGMA user_version = {migration.Version};";
+            await command.ExecuteNonQueryAsync(cancellationToken);
+            await transaction.CommitAsync(cancellationToken);
+        }
+    }
+
+    public static async Task<int> ReadUserVersionAsync(SqliteConnection connection, CancellationToken cancellationToken = default)
+    {
+        await using var command = connection.CreateCommand();
+        command.CommandText = "PRAGMA user_version;";
+        return Convert.ToInt32(await command.ExecuteScalarAsync(cancellationToken), System.Globalization.CultureInfo.InvariantCulture);
+    }
+
+    private sealed record Migration(int Version, string Name, string Sql);
+
+    private static readonly Lazy<IReadOnlyList<Migration>> Migrations = new(LoadMigrations);
+
+    private static List<Migration> LoadMigrations()
+    {
+        var assembly = typeof(DockhandDatabase).Assembly;
+        var migrations = new List<Migration>();
+        foreach (var resource in assembly.GetManifestResourceNames())
+        {
+            var match = MigrationName().Match(resource);
+            if (!match.Success)
+                continue;
+            using var stream = assembly.GetManifestResourceStream(resource)!;
+            using var reader = new StreamReader(stream);
+            migrations.Add(new Migration(int.Parse(match.Groups["version"].Value, System.Globalization.CultureInfo.InvariantCulture), match.Groups["name"].Value, reader.ReadToEnd()));
+        }
+        migrations.Sort((a, b) => a.Version.CompareTo(b.Version));
+        if (migrations.Count == 0 || migrations.Select(m => m.Version).Distinct().Count() != migrations.Count)
+            throw new InvalidOperationException("Migrations must be embedded with distinct numbers (Migrations/NNN_name.sql).");
+        return migrations;
+    }
+
+    [GeneratedRegex(@"\.Migrations\.(?<version>\d{3})_(?<name>[a-z0-9_]+)\.sql$")]
+    private static partial Regex MigrationName();
+}
