@@ -1,0 +1,31 @@
+using System.ComponentModel.DataAnnotations;
+
+namespace Dockhand.Discord;
+
+/// <summary>
+/// Settings for the Discord client. Bound from configuration keys named as in DESIGN.md §2
+/// (DISCORD_TOKEN, DISCORD_APPLICATION_ID, DISCORD_PUBLIC_KEY, DISCORD_GUILD_ID, DISCORD_API_BASE_URL, DISCORD_GATEWAY_URL).
+/// </summary>
+public sealed class DiscordOptions
+{
+    /// <summary>Bot token. Turns on the gateway and authorises REST calls. Never logged.</summary>
+    public string? Token { get; set; }
+
+    /// <summary>Optional: READY or GET /oauth2/applications/@me give it when it is not set.</summary>
+    public ulong? ApplicationId { get; set; }
+
+    /// <summary>Hex Ed25519 public key of the application. Turns on POST /interactions.</summary>
+    public string? PublicKey { get; set; }
+
+    /// <summary>Optional: register commands to this guild only (instant) instead of globally.</summary>
+    public ulong? GuildId { get; set; }
+
+    [Required]
+    public Uri ApiBaseUrl { get; set; } = new("https://discord.com/api/v10");
+
+    /// <summary>Optional override of the URL GET /gateway/bot returns.</summary>
+    public Uri? GatewayUrl { get; set; }
+
+    /// <summary>Gateway intents. INTERACTION_CREATE is sent whatever the intents, so 0 is enough.</summary>
+    public int Intents { get; set; }
+}
