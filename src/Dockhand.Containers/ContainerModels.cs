@@ -100,4 +100,13 @@ public static class Refusals
 
     public sealed record Busy(OwnerId Owner)
         : ContainerRefusal("Another operation on that user's container is in progress. Try again in a moment.");
+
+    public sealed record InvalidImage(string Image)
+        : ContainerRefusal($"'{Image}' is not a valid image reference: use a name like ubuntu:24.04 or registry.example.com/team/image:tag.");
+
+    public sealed record ContainerMissing(ContainerRecord Record)
+        : ContainerRefusal($"The container '{Record.Name}' was removed outside Dockhand. Destroy it, then create a new one.");
+
+    public sealed record EngineRefused(string EngineReason)
+        : ContainerRefusal($"The Docker engine refused the request ({EngineReason}). Ask an operator to check the engine and Dockhand's settings.");
 }

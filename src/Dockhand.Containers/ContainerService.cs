@@ -1,29 +1,363 @@
+using System.Collections.Concurrent;
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Dockhand.Containers.Engine;
+using Microsoft.Extensions.Logging;
+
 namespace Dockhand.Containers;
 
 /// <summary>
 /// The rules: one container per owner, valid unique names, hardened defaults, idempotent destroy.
-/// Every method answers with a result record; exceptions mean a bug or broken infrastructure.
+/// Every method answers with a result record; exceptions mean a bug or broken infrastructure
+/// (<see cref="ListAsync"/> throws <see cref="EngineUnavailableException"/> when the engine cannot be reached).
 /// </summary>
-public sealed class ContainerService
+/// <remarks>
+/// Crash safety (docs/containers.md): create writes an intent row ('creating', with an operation id) BEFORE asking
+/// the engine, labels the container with that operation id, and marks the row 'ready' only after the container runs.
+/// Destroy marks the row 'destroying', removes the container, then deletes the row. A process killed at any step
+/// leaves a row whose operation_process is dead; <see cref="Reconciler"/> rolls such creates back and finishes such
+/// destroys. Within a process a per-owner lock serialises operations; across processes the primary key on the
+/// owner and IMMEDIATE transactions do.
+/// </remarks>
+public sealed partial class ContainerService
 {
-    // CONTRACT ONLY (skeleton): the container-core work fills these in. Signatures are relied on by the bot and the CLI.
-    public Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    public const int MaxNameLength = 63;
+    private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
 
-    public Task<DestroyResult> DestroyAsync(OwnerId owner, Actor actor, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    private readonly ContainerOptions _options;
+    private readonly ContainerEngine _engine;
+    private readonly ContainerStore _store;
+    private readonly ILogger<ContainerService> _logger;
+    private readonly ConcurrentDictionary<OwnerId, SemaphoreSlim> _locks = new();
 
-    public Task<StatusResult> StatusAsync(OwnerId owner, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    public ContainerService(ContainerOptions options, ContainerEngine engine, ContainerStore store, ILogger<ContainerService> logger)
+    {
+        _options = options;
+        _engine = engine;
+        _store = store;
+        _logger = logger;
+    }
 
-    /// <summary>A page of records ordered by creation time, joined with the live state from one engine call.</summary>
-    public Task<ContainerPage> ListAsync(int pageIndex, int pageSize, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    public ContainerOptions Options => _options;
 
-    public Task<StatusResult> ApplyAsync(OwnerId owner, LifecycleAction action, Actor actor, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    public static bool IsValidName(string? name) => name is { Length: > 0 and <= MaxNameLength } && NamePattern().IsMatch(name);
 
-    /// <summary>The owner's record, without asking the engine. Null when the owner has none.</summary>
-    public Task<ContainerRecord?> FindAsync(OwnerId owner, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(request);
+        var image = string.IsNullOrWhiteSpace(request.Image) ? _options.DefaultImage : request.Image.Trim();
+        ContainerRefusal? invalid = !IsValidName(request.Name) ? new Refusals.InvalidName(request.Name)
+            : !ImageReference.IsValid(image) ? new Refusals.InvalidImage(image)
+            : !_options.IsImageAllowed(image) ? new Refusals.ImageNotAllowed(image, _options.ImageAllowlist)
+            : null;
+        if (invalid is not null)
+            return await RefuseCreateAsync(request, image, invalid, cancellationToken);
+
+        using var held = await LockAsync(request.Owner, cancellationToken);
+        if (held is null)
+            return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
+
+        var existing = await _store.FindAsync(request.Owner, cancellationToken);
+        if (existing is not null)
+            return await RefuseCreateAsync(request, image, existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(existing.ToRecord()) : new Refusals.Busy(request.Owner), cancellationToken);
+
+        try
+        {
+            if (!await _engine.ImageExistsAsync(image, cancellationToken))
+            {
+                LogPulling(_logger, image);
+                if (await _engine.PullAsync(image, progress, cancellationToken) is { } reason)
+                    return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, reason), cancellationToken);
+            }
+        }
+        catch (EngineUnavailableException e)
+        {
+            return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, ContainerEngine.EngineMessage(e)), cancellationToken);
+        }
+
+        var operation = Guid.NewGuid().ToString("N");
+        switch (await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken))
+        {
+            case IntentOutcome.OwnerBusy busy:
+                return await RefuseCreateAsync(request, image, busy.Existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(busy.Existing.ToRecord()) : new Refusals.Busy(request.Owner), cancellationToken);
+            case IntentOutcome.NameTaken:
+                return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
+        }
+        FaultInjection.Point(FaultInjection.Steps.CreateAfterIntent);
+
+        string? containerId = null;
+        var done = false;
+        try
+        {
+            containerId = await _engine.CreateAsync(request.Name, image, Labels(request.Owner, request.Name, operation), cancellationToken);
+            if (containerId is null)
+                return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
+            FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
+            await _store.SetContainerIdAsync(request.Owner, operation, containerId, cancellationToken);
+            FaultInjection.Point(FaultInjection.Steps.CreateAfterRecordId);
+            await _engine.StartAsync(containerId, cancellationToken);
+            FaultInjection.Point(FaultInjection.Steps.CreateAfterStart);
+            if (await _store.MarkReadyAsync(request.Owner, operation, cancellationToken) != 1)
+                throw new InvalidOperationException("The intent row vanished while the container was being created.");
+            done = true;
+        }
+        catch (EngineUnavailableException e)
+        {
+            return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)), cancellationToken);
+        }
+        finally
+        {
+            if (!done)
+                await RollBackCreateAsync(request.Owner, operation, containerId);
+        }
+
+        var record = new ContainerRecord(request.Owner, request.Name, containerId, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
+        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", image, cancellationToken);
+        LogCreated(_logger, request.Owner.Value, request.Name, containerId);
+        return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken));
+    }
+
+    public async Task<DestroyResult> DestroyAsync(OwnerId owner, Actor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        using var held = await LockAsync(owner, cancellationToken);
+        if (held is null)
+            return new DestroyResult.Refused(new Refusals.Busy(owner));
+
+        var operation = Guid.NewGuid().ToString("N");
+        var row = await _store.MarkDestroyingAsync(owner, operation, cancellationToken);
+        try
+        {
+            if (row is { State: RowState.Creating })
+            {
+                if (ContainerStore.IsProcessAlive(row.OperationProcess))
+                    return new DestroyResult.Refused(new Refusals.Busy(owner));
+                // A create that died half-way: roll it back, which is what destroy means here.
+                await RollBackCreateAsync(owner, row.OperationId!, row.ContainerId);
+                row = null;
+            }
+            if (row is null)
+            {
+                // Idempotent: nothing recorded. Still sweep labelled containers for this owner (left by a crash).
+                var swept = await SweepOwnerAsync(owner, keepId: null, cancellationToken);
+                await _store.AppendAuditAsync(actor, "destroy", owner, null, null, "nothing-to-destroy", swept > 0 ? $"removed {swept} unrecorded container(s)" : null, cancellationToken);
+                return new DestroyResult.Destroyed(null);
+            }
+
+            FaultInjection.Point(FaultInjection.Steps.DestroyAfterMark);
+            if (!row.ContainerId.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
+                await _engine.RemoveAsync(row.ContainerId, cancellationToken);
+            await SweepOwnerAsync(owner, keepId: null, cancellationToken);
+            FaultInjection.Point(FaultInjection.Steps.DestroyAfterEngineRemove);
+            await _store.DeleteAsync(owner, row.ContainerId, CancellationToken.None);
+            await _store.AppendAuditAsync(actor, "destroy", owner, row.Name, row.ContainerId, "destroyed", null, CancellationToken.None);
+            LogDestroyed(_logger, owner.Value, row.Name, row.ContainerId);
+            return new DestroyResult.Destroyed(row.ToRecord());
+        }
+        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
+        {
+            if (row is not null)
+                await _store.RevertDestroyingAsync(owner, operation, CancellationToken.None);
+            ContainerRefusal reason = e is EngineUnavailableException ? new Refusals.EngineUnavailable(e.Message) : new Refusals.EngineRefused(ContainerEngine.EngineMessage((DockerApiException)e));
+            await _store.AppendAuditAsync(actor, "destroy", owner, row?.Name, row?.ContainerId, "refused", reason.Message, CancellationToken.None);
+            return new DestroyResult.Refused(reason);
+        }
+    }
+
+    public async Task<StatusResult> StatusAsync(OwnerId owner, CancellationToken cancellationToken = default)
+    {
+        var row = await _store.FindAsync(owner, cancellationToken);
+        if (row is null)
+            return new StatusResult.Refused(new Refusals.NoContainer(owner));
+        if (row.State == RowState.Creating)
+            return new StatusResult.Refused(new Refusals.Busy(owner));
+        try
+        {
+            return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: true, cancellationToken));
+        }
+        catch (EngineUnavailableException e)
+        {
+            return new StatusResult.Refused(new Refusals.EngineUnavailable(e.Message));
+        }
+    }
+
+    /// <summary>
+    /// A page of records ordered by creation time, joined with the live state from one engine list call
+    /// (plus one inspect per running container on the page, for its start time). Usage figures are left null:
+    /// <see cref="StatusAsync"/> gives them. Throws <see cref="EngineUnavailableException"/> when the engine is down.
+    /// </summary>
+    public async Task<ContainerPage> ListAsync(int pageIndex, int pageSize, CancellationToken cancellationToken = default)
+    {
+        pageIndex = Math.Max(0, pageIndex);
+        pageSize = Math.Clamp(pageSize, 1, 100);
+        var (rows, total) = await _store.PageAsync(pageIndex, pageSize, cancellationToken);
+        var live = (await _engine.ListManagedAsync(null, cancellationToken)).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        var items = await Task.WhenAll(rows.Select(async row =>
+        {
+            var record = row.ToRecord();
+            if (live.TryGetValue(row.ContainerId, out var listed) && listed.State is not (LiveState.Running or LiveState.Restarting or LiveState.Paused))
+                return new ContainerStatus(record, listed.State, null, null, null, null);
+            // Running (start time wanted) or not in the labelled list (a seed container without labels): ask directly.
+            var inspected = await _engine.InspectAsync(row.ContainerId, cancellationToken);
+            return inspected is null
+                ? new ContainerStatus(record, LiveState.Missing, null, null, null, null)
+                : new ContainerStatus(record, inspected.State, inspected.StartedAt, null, null, null);
+        }));
+        return new ContainerPage(items, pageIndex, pageSize, total);
+    }
+
+    public async Task<StatusResult> ApplyAsync(OwnerId owner, LifecycleAction action, Actor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        using var held = await LockAsync(owner, cancellationToken);
+        if (held is null)
+            return new StatusResult.Refused(new Refusals.Busy(owner));
+        var row = await _store.FindAsync(owner, cancellationToken);
+        if (row is null)
+            return new StatusResult.Refused(new Refusals.NoContainer(owner));
+        if (row.State != RowState.Ready)
+            return new StatusResult.Refused(new Refusals.Busy(owner));
+        var verb = action.ToString().ToLowerInvariant();
+        try
+        {
+            if (await _engine.InspectAsync(row.ContainerId, cancellationToken) is null)
+            {
+                await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", "missing", cancellationToken);
+                return new StatusResult.Refused(new Refusals.ContainerMissing(row.ToRecord()));
+            }
+            switch (action)
+            {
+                case LifecycleAction.Start:
+                    await _engine.StartAsync(row.ContainerId, cancellationToken);
+                    break;
+                case LifecycleAction.Stop:
+                    await _engine.StopAsync(row.ContainerId, cancellationToken);
+                    break;
+                case LifecycleAction.Restart:
+                    await _engine.RestartAsync(row.ContainerId, cancellationToken);
+                    break;
+                default:
+                    throw new ArgumentOutOfRangeException(nameof(action), action, null);
+            }
+            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "done", null, cancellationToken);
+            return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: false, cancellationToken));
+        }
+        catch (EngineUnavailableException e)
+        {
+            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", e.Message, CancellationToken.None);
+            return new StatusResult.Refused(new Refusals.EngineUnavailable(e.Message));
+        }
+        catch (DockerApiException e)
+        {
+            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", ContainerEngine.EngineMessage(e), CancellationToken.None);
+            return new StatusResult.Refused(new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)));
+        }
+    }
+
+    /// <summary>The owner's record, without asking the engine. Null when the owner has none (or one is still being created).</summary>
+    public async Task<ContainerRecord?> FindAsync(OwnerId owner, CancellationToken cancellationToken = default)
+    {
+        var row = await _store.FindAsync(owner, cancellationToken);
+        return row is null || row.State == RowState.Creating ? null : row.ToRecord();
+    }
+
+    /// <summary>The labels put on a new container: DESIGN §2's three, the operation id, and the configured extras.</summary>
+    internal Dictionary<string, string> Labels(OwnerId owner, string name, string operation)
+    {
+        var labels = new Dictionary<string, string>(_options.ExtraLabels, StringComparer.Ordinal)
+        {
+            [ContainerLabels.Managed] = "true",
+            [ContainerLabels.Owner] = owner.ToString(),
+            [ContainerLabels.Name] = name,
+            [ContainerLabels.Operation] = operation,
+        };
+        return labels;
+    }
+
+    /// <summary>Removes a half-made container (by id, or by its operation label) and the intent row. Never throws.</summary>
+    internal async Task RollBackCreateAsync(OwnerId owner, string operation, string? containerId)
+    {
+        try
+        {
+            if (containerId is not null && !containerId.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
+                await _engine.RemoveAsync(containerId, CancellationToken.None);
+            foreach (var leftover in await _engine.ListManagedAsync(new Dictionary<string, string> { [ContainerLabels.Operation] = operation }, CancellationToken.None))
+                await _engine.RemoveAsync(leftover.Id, CancellationToken.None);
+            await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
+        }
+        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
+        {
+            // The row stays 'creating'; the reconciler finishes the roll-back once this process is gone or the engine is back.
+            LogRollbackFailed(_logger, owner.Value, e.Message);
+        }
+    }
+
+    private async Task<int> SweepOwnerAsync(OwnerId owner, string? keepId, CancellationToken cancellationToken)
+    {
+        var removed = 0;
+        foreach (var container in await _engine.ListManagedAsync(new Dictionary<string, string> { [ContainerLabels.Owner] = owner.ToString() }, cancellationToken))
+            if (container.Id != keepId && await _engine.RemoveAsync(container.Id, cancellationToken))
+                removed++;
+        return removed;
+    }
+
+    private async Task<ContainerStatus> LiveStatusAsync(ContainerRecord record, bool withUsage, CancellationToken cancellationToken)
+    {
+        var live = await _engine.InspectAsync(record.ContainerId, cancellationToken);
+        if (live is null)
+            return new ContainerStatus(record, LiveState.Missing, null, null, null, null);
+        var usage = withUsage && live.State == LiveState.Running ? await _engine.GetUsageAsync(record.ContainerId, cancellationToken) : new EngineUsage(null, null, null);
+        return new ContainerStatus(record, live.State, live.StartedAt, usage.CpuPercent, usage.MemoryUsageBytes, usage.MemoryLimitBytes);
+    }
+
+    private async Task<CreateResult> RefuseCreateAsync(CreateRequest request, string image, ContainerRefusal reason, CancellationToken cancellationToken)
+    {
+        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, null, "refused", $"{reason.GetType().Name}: {reason.Message} (image {image})", CancellationToken.None);
+        LogCreateRefused(_logger, request.Owner.Value, reason.GetType().Name);
+        return new CreateResult.Refused(reason);
+    }
+
+    /// <summary>Waits for the owner's lock (bounded). Null when it could not be had in time.</summary>
+    private async Task<IDisposable?> LockAsync(OwnerId owner, CancellationToken cancellationToken)
+    {
+        var gate = _locks.GetOrAdd(owner, _ => new SemaphoreSlim(1, 1));
+        return await gate.WaitAsync(LockWait, cancellationToken) ? new Releaser(gate) : null;
+    }
+
+    private sealed class Releaser(SemaphoreSlim gate) : IDisposable
+    {
+        private int _released;
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _released, 1) == 0)
+                gate.Release();
+        }
+    }
+
+    [GeneratedRegex("^[a-zA-Z0-9][a-zA-Z0-9_.-]*$")]
+    private static partial Regex NamePattern();
+
+    [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Created container {Name} ({ContainerId}) for owner {Owner}")]
+    private static partial void LogCreated(ILogger logger, ulong owner, string name, string containerId);
+
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Create for owner {Owner} refused: {Reason}")]
+    private static partial void LogCreateRefused(ILogger logger, ulong owner, string reason);
+
+    [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Destroyed container {Name} ({ContainerId}) of owner {Owner}")]
+    private static partial void LogDestroyed(ILogger logger, ulong owner, string name, string containerId);
+
+    [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Pulling image {Image}")]
+    private static partial void LogPulling(ILogger logger, string image);
+
+    [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Roll-back of a failed create for owner {Owner} did not finish ({Reason}); the reconciler will finish it")]
+    private static partial void LogRollbackFailed(ILogger logger, ulong owner, string reason);
 }

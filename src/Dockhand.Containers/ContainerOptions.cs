@@ -1,0 +1,277 @@
+using System.Globalization;
+using System.Text.RegularExpressions;
+using Microsoft.Extensions.Configuration;
+
+namespace Dockhand.Containers;
+
+/// <summary>A setting that cannot be used. <see cref="Exception.Message"/> is one line that starts with the key.</summary>
+public sealed class InvalidSettingException(string key, string problem) : Exception($"{key}: {problem}")
+{
+    public string Key { get; } = key;
+}
+
+/// <summary>What to do with a container that carries Dockhand's labels but has no record.</summary>
+public enum OrphanPolicy
+{
+    /// <summary>Remove it (default): a container nobody can see or destroy through Dockhand must not keep running.</summary>
+    Remove,
+    /// <summary>Record it for the owner its labels name, when that owner has no container and the name is free; otherwise remove it.</summary>
+    Adopt,
+}
+
+/// <summary>
+/// The container module's settings, bound from FLAT configuration keys (see <see cref="Keys"/> and README "Configuration").
+/// Build with <see cref="FromConfiguration"/>, which validates and throws <see cref="InvalidSettingException"/>.
+/// </summary>
+public sealed partial record ContainerOptions
+{
+    public static class Keys
+    {
+        public const string DatabasePath = "DATABASE_PATH";
+        public const string DockerHost = "DOCKER_HOST";
+        public const string DefaultImage = "DEFAULT_IMAGE";
+        public const string MemoryLimit = "CONTAINER_MEMORY_LIMIT";
+        public const string CpuLimit = "CONTAINER_CPU_LIMIT";
+        public const string PidsLimit = "CONTAINER_PIDS_LIMIT";
+        public const string CapAdd = "CONTAINER_CAP_ADD";
+        public const string NoNewPrivileges = "CONTAINER_NO_NEW_PRIVILEGES";
+        public const string ImageAllowlist = "IMAGE_ALLOWLIST";
+        public const string OrphanPolicy = "ORPHAN_POLICY";
+        public const string ExtraLabels = "CONTAINER_EXTRA_LABELS";
+    }
+
+    /// <summary>
+    /// Capabilities kept after dropping ALL: what a root shell needs to install packages and manage its own files.
+    /// CHOWN, DAC_OVERRIDE, FOWNER, FSETID: dpkg/apt unpack files owned by other users and keep their modes;
+    /// SETUID, SETGID: apt drops to the _apt user, su/sudo/login switch users; KILL: signal processes of other users
+    /// inside the container; NET_BIND_SERVICE: run a dev server on a port below 1024.
+    /// Left out on purpose (Docker's defaults include them): MKNOD, NET_RAW (raw sockets, ARP spoofing), SYS_CHROOT,
+    /// SETPCAP, SETFCAP, AUDIT_WRITE.
+    /// </summary>
+    public static IReadOnlyList<string> DefaultCapabilities { get; } =
+        ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"];
+
+    public string DatabasePath { get; init; } = "containers.db";
+
+    public Uri DockerHost { get; init; } = new("unix:///var/run/docker.sock");
+
+    public string DefaultImage { get; init; } = "ubuntu:24.04";
+
+    /// <summary>Memory limit in bytes; 0 means no limit. Default 512 MiB.</summary>
+    public long MemoryLimitBytes { get; init; } = 512L * 1024 * 1024;
+
+    /// <summary>CPU limit in units of 10^-9 CPUs (Docker's NanoCPUs); 0 means no limit. Default one CPU.</summary>
+    public long NanoCpus { get; init; } = 1_000_000_000;
+
+    /// <summary>Most processes the container may hold; 0 means no limit. Default 256.</summary>
+    public long PidsLimit { get; init; } = 256;
+
+    public IReadOnlyList<string> CapAdd { get; init; } = DefaultCapabilities;
+
+    public bool NoNewPrivileges { get; init; } = true;
+
+    /// <summary>Images that may be used; empty means any image. Compared after adding ":latest" to an untagged name.</summary>
+    public IReadOnlyList<string> ImageAllowlist { get; init; } = [];
+
+    public OrphanPolicy OrphanPolicy { get; init; } = OrphanPolicy.Remove;
+
+    /// <summary>Extra labels put on every container and added to every listing filter (tests scope their containers with these).</summary>
+    public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
+
+    /// <summary>The long-lived command: the container stays up with nothing to do, like the original bot's.</summary>
+    public IReadOnlyList<string> Command { get; init; } = ["tail", "-f", "/dev/null"];
+
+    /// <summary>Reads and validates every key; the first bad one throws <see cref="InvalidSettingException"/>.</summary>
+    public static ContainerOptions FromConfiguration(IConfiguration configuration)
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        var defaults = new ContainerOptions();
+        string? Read(string key)
+        {
+            var value = configuration[key];
+            return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
+        }
+
+        var databasePath = Read(Keys.DatabasePath) ?? defaults.DatabasePath;
+        if (databasePath.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
+            throw new InvalidSettingException(Keys.DatabasePath, $"'{databasePath}' is not a usable file path.");
+
+        var options = defaults with
+        {
+            DatabasePath = databasePath,
+            DockerHost = ParseDockerHost(Read(Keys.DockerHost)) ?? defaults.DockerHost,
+            DefaultImage = Read(Keys.DefaultImage) is { } image
+                ? (ImageReference.IsValid(image) ? image : throw new InvalidSettingException(Keys.DefaultImage, $"'{image}' is not a valid image reference, e.g. ubuntu:24.04."))
+                : defaults.DefaultImage,
+            MemoryLimitBytes = Read(Keys.MemoryLimit) is { } memory ? ParseMemory(memory) : defaults.MemoryLimitBytes,
+            NanoCpus = Read(Keys.CpuLimit) is { } cpu ? ParseCpus(cpu) : defaults.NanoCpus,
+            PidsLimit = Read(Keys.PidsLimit) is { } pids ? ParsePids(pids) : defaults.PidsLimit,
+            CapAdd = configuration[Keys.CapAdd] is { } caps ? ParseCapabilities(caps) : defaults.CapAdd,
+            NoNewPrivileges = Read(Keys.NoNewPrivileges) is { } nnp ? ParseBool(Keys.NoNewPrivileges, nnp) : defaults.NoNewPrivileges,
+            ImageAllowlist = Read(Keys.ImageAllowlist) is { } allow ? ParseAllowlist(allow) : defaults.ImageAllowlist,
+            OrphanPolicy = Read(Keys.OrphanPolicy) is { } policy ? ParsePolicy(policy) : defaults.OrphanPolicy,
+            ExtraLabels = Read(Keys.ExtraLabels) is { } labels ? ParseLabels(labels) : defaults.ExtraLabels,
+        };
+        if (options.ImageAllowlist.Count > 0 && !options.IsImageAllowed(options.DefaultImage))
+            throw new InvalidSettingException(Keys.DefaultImage, $"'{options.DefaultImage}' is not on {Keys.ImageAllowlist}; add it there or choose an allowed default.");
+        return options;
+    }
+
+    /// <summary>True when the allowlist is empty or names the image (an untagged name means ":latest").</summary>
+    public bool IsImageAllowed(string image)
+    {
+        if (ImageAllowlist.Count == 0)
+            return true;
+        var normalized = ImageReference.Normalize(image);
+        return ImageAllowlist.Any(allowed => string.Equals(ImageReference.Normalize(allowed), normalized, StringComparison.Ordinal));
+    }
+
+    private static Uri? ParseDockerHost(string? value)
+    {
+        if (value is null)
+            return null;
+        if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("unix" or "tcp" or "http"))
+            throw new InvalidSettingException(Keys.DockerHost, $"'{value}' is not a Docker endpoint; use unix:///path/to/docker.sock or tcp://host:port.");
+        if (uri.Scheme == "unix" && string.IsNullOrEmpty(uri.AbsolutePath.Trim('/')))
+            throw new InvalidSettingException(Keys.DockerHost, $"'{value}' names no socket path; use e.g. unix:///var/run/docker.sock.");
+        if (uri.Scheme is "tcp" or "http" && (string.IsNullOrEmpty(uri.Host) || uri.IsDefaultPort && uri.Port <= 0))
+            throw new InvalidSettingException(Keys.DockerHost, $"'{value}' names no host and port; use e.g. tcp://127.0.0.1:2375.");
+        return uri;
+    }
+
+    private static long ParseMemory(string value)
+    {
+        var match = MemoryPattern().Match(value);
+        if (!match.Success || !decimal.TryParse(match.Groups["n"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
+            throw new InvalidSettingException(Keys.MemoryLimit, $"'{value}' is not a size; use e.g. 512m, 2g or 0 for no limit.");
+        var multiplier = char.ToLowerInvariant(match.Groups["u"].Value.FirstOrDefault('b')) switch
+        {
+            'k' => 1024L,
+            'm' => 1024L * 1024,
+            'g' => 1024L * 1024 * 1024,
+            _ => 1L,
+        };
+        var bytes = (long)(number * multiplier);
+        if (bytes != 0 && bytes < 6 * 1024 * 1024)
+            throw new InvalidSettingException(Keys.MemoryLimit, $"'{value}' is below Docker's minimum of 6m; use a larger size or 0 for no limit.");
+        return bytes;
+    }
+
+    private static long ParseCpus(string value)
+    {
+        if (!decimal.TryParse(value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var cpus) || cpus < 0 || cpus > 1024)
+            throw new InvalidSettingException(Keys.CpuLimit, $"'{value}' is not a CPU count; use e.g. 1, 0.5 or 0 for no limit.");
+        return (long)(cpus * 1_000_000_000m);
+    }
+
+    private static long ParsePids(string value)
+    {
+        if (!long.TryParse(value, NumberStyles.None, CultureInfo.InvariantCulture, out var pids) || pids is < 0 or > 4_194_304 || pids is > 0 and < 8)
+            throw new InvalidSettingException(Keys.PidsLimit, $"'{value}' is not a process limit; use a whole number of at least 8, or 0 for no limit.");
+        return pids;
+    }
+
+    private static List<string> ParseCapabilities(string value)
+    {
+        var caps = new List<string>();
+        foreach (var raw in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var cap = raw.ToUpperInvariant();
+            if (cap.StartsWith("CAP_", StringComparison.Ordinal))
+                cap = cap[4..];
+            if (!CapabilityPattern().IsMatch(cap) || cap == "ALL")
+                throw new InvalidSettingException(Keys.CapAdd, $"'{raw}' is not a capability name; use names like CHOWN,SETUID (ALL is not allowed).");
+            if (cap is "SYS_ADMIN" or "SYS_MODULE" or "SYS_PTRACE" or "SYS_RAWIO" or "NET_ADMIN" or "DAC_READ_SEARCH" or "SYS_BOOT" or "MAC_ADMIN")
+                throw new InvalidSettingException(Keys.CapAdd, $"{cap} would let a user escape or control the host; remove it.");
+            if (!caps.Contains(cap))
+                caps.Add(cap);
+        }
+        return caps;
+    }
+
+    private static bool ParseBool(string key, string value) => value.ToLowerInvariant() switch
+    {
+        "true" or "1" or "yes" or "on" => true,
+        "false" or "0" or "no" or "off" => false,
+        _ => throw new InvalidSettingException(key, $"'{value}' is not true or false."),
+    };
+
+    private static List<string> ParseAllowlist(string value)
+    {
+        var images = value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToList();
+        foreach (var image in images.Where(i => !ImageReference.IsValid(i)))
+            throw new InvalidSettingException(Keys.ImageAllowlist, $"'{image}' is not a valid image reference; list images comma-separated, e.g. ubuntu:24.04,debian:12.");
+        return images;
+    }
+
+    private static OrphanPolicy ParsePolicy(string value) => value.ToLowerInvariant() switch
+    {
+        "remove" => OrphanPolicy.Remove,
+        "adopt" => OrphanPolicy.Adopt,
+        _ => throw new InvalidSettingException(Keys.OrphanPolicy, $"'{value}' is not a policy; use remove or adopt."),
+    };
+
+    private static Dictionary<string, string> ParseLabels(string value)
+    {
+        var labels = new Dictionary<string, string>(StringComparer.Ordinal);
+        foreach (var pair in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            var key = equals > 0 ? pair[..equals] : "";
+            if (!LabelKeyPattern().IsMatch(key) || key.StartsWith(ContainerLabels.Prefix, StringComparison.Ordinal) && key != "dockhand.test")
+                throw new InvalidSettingException(Keys.ExtraLabels, $"'{pair}' is not key=value with a key of letters, digits, '.', '-' or '_' (dockhand.* keys are reserved).");
+            labels[key] = pair[(equals + 1)..];
+        }
+        return labels;
+    }
+
+    [GeneratedRegex(@"^(?<n>\d+(\.\d+)?)\s*(?<u>[bkmgBKMG])?[bB]?$")]
+    private static partial Regex MemoryPattern();
+
+    [GeneratedRegex("^[A-Z][A-Z0-9_]*$")]
+    private static partial Regex CapabilityPattern();
+
+    [GeneratedRegex(@"^[a-zA-Z0-9][a-zA-Z0-9._\-]*$")]
+    private static partial Regex LabelKeyPattern();
+}
+
+/// <summary>The labels every managed container carries (DESIGN §2).</summary>
+public static class ContainerLabels
+{
+    public const string Prefix = "dockhand.";
+    public const string Managed = "dockhand.managed";
+    public const string Owner = "dockhand.owner";
+    public const string Name = "dockhand.name";
+    /// <summary>The create operation that made the container; ties a half-made container to its intent row.</summary>
+    public const string Operation = "dockhand.op";
+}
+
+/// <summary>Image reference checks, lenient enough for registries with ports and digests.</summary>
+public static partial class ImageReference
+{
+    public static bool IsValid(string? image)
+        => image is { Length: > 0 and <= 255 } && Pattern().IsMatch(image);
+
+    /// <summary>"busybox" becomes "busybox:latest"; names with a tag or digest are unchanged.</summary>
+    public static string Normalize(string image)
+    {
+        if (image.Contains('@', StringComparison.Ordinal))
+            return image;
+        var lastSlash = image.LastIndexOf('/');
+        return image.IndexOf(':', lastSlash + 1) >= 0 ? image : image + ":latest";
+    }
+
+    /// <summary>Splits into the repository and tag (or digest) for a pull.</summary>
+    public static (string Repository, string Tag) Split(string image)
+    {
+        var at = image.IndexOf('@', StringComparison.Ordinal);
+        if (at >= 0)
+            return (image[..at], image[(at + 1)..]);
+        var normalized = Normalize(image);
+        var colon = normalized.LastIndexOf(':');
+        return (normalized[..colon], normalized[(colon + 1)..]);
+    }
+
+    [GeneratedRegex(@"^[a-z0-9]+([._\-]+[a-z0-9]+)*(:[0-9]{1,5})?(/[a-z0-9]+([._\-]+[a-z0-9]+)*)*(:[A-Za-z0-9_][A-Za-z0-9_.\-]{0,127})?(@sha256:[a-f0-9]{64})?$")]
+    private static partial Regex Pattern();
+}

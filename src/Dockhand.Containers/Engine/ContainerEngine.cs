@@ -1,0 +1,351 @@
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+using System.Text.Json;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Dockhand.Containers.Engine;
+
+/// <summary>The engine could not be reached or did not answer. <see cref="Exception.Message"/> is one line.</summary>
+public sealed class EngineUnavailableException(string reason, Exception? inner = null) : Exception(reason, inner);
+
+/// <summary>What <see cref="ContainerEngine.PingAsync"/> found, for <c>GET /health</c> and <c>dockhand doctor</c>.</summary>
+public sealed record EngineHealth(bool Reachable, string Endpoint, string? ApiVersion, string? ServerApiVersion, string? Error);
+
+/// <summary>What the engine says about one container.</summary>
+public sealed record EngineContainer(string Id, string Name, LiveState State, DateTimeOffset? StartedAt, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>Usage figures from one stats sample.</summary>
+public sealed record EngineUsage(double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes);
+
+/// <summary>A container event from the engine's stream, reduced to what reconciliation needs.</summary>
+public sealed record EngineEvent(string Action, string ContainerId, IReadOnlyDictionary<string, string> Labels);
+
+/// <summary>Everything Dockhand asks of Docker, over one negotiated <see cref="IDockerClient"/>.</summary>
+public sealed class ContainerEngine : IDisposable
+{
+    private readonly ContainerOptions _options;
+    private readonly ApiVersionState _version = new();
+    private readonly DockerClient _client;
+
+    public ContainerEngine(ContainerOptions options)
+    {
+        _options = options;
+        _client = NegotiatingDockerClient.Build(options.DockerHost, _version);
+    }
+
+    /// <summary>The negotiated client. Other modules (the web terminal's <c>docker exec</c>) use it directly.</summary>
+    public IDockerClient Client => _client;
+
+    public Uri Endpoint => _options.DockerHost;
+
+    /// <summary>The API version in use, once the first request negotiated it.</summary>
+    public System.Version? NegotiatedApiVersion => _version.Negotiated;
+
+    /// <summary>A cheap health check: one <c>GET /_ping</c> plus, the first time, the version negotiation.</summary>
+    public async Task<EngineHealth> PingAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await Guard(async () => { await _client.System.PingAsync(cancellationToken); return 0; }, cancellationToken);
+            await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters { Limit = 1 }, cancellationToken), cancellationToken);
+            return new EngineHealth(true, Endpoint.ToString(), _version.Negotiated?.ToString(2), _version.ServerVersion?.ToString(2), null);
+        }
+        catch (EngineUnavailableException e)
+        {
+            return new EngineHealth(false, Endpoint.ToString(), null, null, e.Message);
+        }
+    }
+
+    internal async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(() => _client.Images.InspectImageAsync(image, cancellationToken), cancellationToken);
+            return true;
+        }
+        catch (DockerImageNotFoundException)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Pulls <paramref name="image"/>. Returns null on success, otherwise the engine's reason in one line.</summary>
+    internal async Task<string?> PullAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    {
+        var (repository, tag) = ImageReference.Split(image);
+        string? error = null;
+        var sink = new SyncProgress<JSONMessage>(message =>
+        {
+            if (message.Error?.Message is { Length: > 0 } failure)
+                error = failure;
+            else if (progress is not null && message.Status is { Length: > 0 } status)
+                progress.Report(new PullProgress(image, string.IsNullOrEmpty(message.ID) ? status : $"{message.ID}: {status}", message.Progress?.Current, message.Progress?.Total));
+        });
+        try
+        {
+            await Guard(async () =>
+            {
+                await _client.Images.CreateImageAsync(new ImagesCreateParameters { FromImage = repository, Tag = tag }, null, sink, cancellationToken);
+                return 0;
+            }, cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            return EngineMessage(e);
+        }
+        if (error is not null)
+            return OneLine(error);
+        return await ImageExistsAsync(image, cancellationToken) ? null : "the engine reported no error but the image is not present";
+    }
+
+    /// <summary>Creates the container (not started). A 409 means the Docker name is taken: returns null.</summary>
+    internal async Task<string?> CreateAsync(string name, string image, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    {
+        var securityOptions = new List<string>();
+        if (_options.NoNewPrivileges)
+            securityOptions.Add("no-new-privileges:true");
+        var parameters = new CreateContainerParameters
+        {
+            Name = name,
+            Image = image,
+            Cmd = _options.Command.ToList(),
+            Hostname = name.Length <= 63 ? name : "dockhand",
+            Labels = new Dictionary<string, string>(labels),
+            Tty = false,
+            HostConfig = new HostConfig
+            {
+                Init = true,
+                Memory = _options.MemoryLimitBytes,
+                // Swap equal to memory: no extra swap beyond the limit.
+                MemorySwap = _options.MemoryLimitBytes,
+                NanoCPUs = _options.NanoCpus,
+                PidsLimit = _options.PidsLimit == 0 ? null : _options.PidsLimit,
+                CapDrop = ["ALL"],
+                CapAdd = _options.CapAdd.ToList(),
+                SecurityOpt = securityOptions,
+                RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
+            },
+        };
+        try
+        {
+            var response = await Guard(() => _client.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken);
+            return response.ID;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+        {
+            return null;
+        }
+    }
+
+    internal Task StartAsync(string id, CancellationToken cancellationToken)
+        => Guard(() => _client.Containers.StartContainerAsync(id, new ContainerStartParameters(), cancellationToken), cancellationToken);
+
+    internal Task StopAsync(string id, CancellationToken cancellationToken)
+        => Guard(() => _client.Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = 5 }, cancellationToken), cancellationToken);
+
+    internal Task RestartAsync(string id, CancellationToken cancellationToken)
+        => Guard(async () => { await _client.Containers.RestartContainerAsync(id, new ContainerRestartParameters { WaitBeforeKillSeconds = 5 }, cancellationToken); return 0; }, cancellationToken);
+
+    /// <summary>Force-removes the container. True when it was removed, false when it was already gone.</summary>
+    internal async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(async () => { await _client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken); return 0; }, cancellationToken);
+            return true;
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return false;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.OrdinalIgnoreCase))
+        {
+            // Another remover got there first; it will be gone in a moment.
+            return false;
+        }
+    }
+
+    /// <summary>The container, or null when the engine has none with that id.</summary>
+    internal async Task<EngineContainer?> InspectAsync(string id, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(id) || id.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
+            return null;
+        try
+        {
+            var inspect = await Guard(() => _client.Containers.InspectContainerAsync(id, cancellationToken), cancellationToken);
+            return new EngineContainer(inspect.ID, inspect.Name.TrimStart('/'), ToLiveState(inspect.State?.Status), ParseTime(inspect.State?.StartedAt),
+                (IReadOnlyDictionary<string, string>?)inspect.Config?.Labels?.AsReadOnly() ?? new Dictionary<string, string>());
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Every container with Dockhand's labels (and the configured extra labels), plus <paramref name="extraFilters"/>.</summary>
+    internal async Task<IReadOnlyList<EngineContainer>> ListManagedAsync(IReadOnlyDictionary<string, string>? extraFilters, CancellationToken cancellationToken)
+    {
+        var labelFilter = LabelFilter(extraFilters);
+        var list = await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labelFilter },
+        }, cancellationToken), cancellationToken);
+        return list.Select(c => new EngineContainer(c.ID, c.Names?.FirstOrDefault()?.TrimStart('/') ?? "", ToLiveState(c.State), null,
+            (IReadOnlyDictionary<string, string>?)c.Labels?.AsReadOnly() ?? new Dictionary<string, string>())).ToList();
+    }
+
+    /// <summary>One stats sample (about a second on a running container); nulls where the engine gives nothing.</summary>
+    internal async Task<EngineUsage> GetUsageAsync(string id, CancellationToken cancellationToken)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(4));
+        try
+        {
+            ContainerStatsResponse? sample = null;
+            var sink = new SyncProgress<ContainerStatsResponse>(s => sample = s);
+            await _client.Containers.GetContainerStatsAsync(id, new ContainerStatsParameters { Stream = false }, sink, timeout.Token);
+            if (sample is null)
+                return new EngineUsage(null, null, null);
+            double? cpu = null;
+            if (sample.CPUStats?.CPUUsage is { } now && sample.PreCPUStats?.CPUUsage is { } before
+                && sample.CPUStats.SystemUsage is { } system && sample.PreCPUStats.SystemUsage is { } systemBefore && system > systemBefore)
+            {
+                var online = sample.CPUStats.OnlineCPUs is > 0 ? sample.CPUStats.OnlineCPUs.Value : (uint)(now.PercpuUsage?.Count ?? 1);
+                cpu = (double)(now.TotalUsage - Math.Min(now.TotalUsage, before.TotalUsage)) / (system - systemBefore) * online * 100.0;
+            }
+            var memory = sample.MemoryStats?.Usage;
+            if (memory is not null && sample.MemoryStats!.Stats is { } stats && stats.TryGetValue("inactive_file", out var inactive))
+                memory -= Math.Min(memory.Value, inactive);
+            return new EngineUsage(cpu, memory, sample.MemoryStats?.Limit);
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        {
+            return new EngineUsage(null, null, null);
+        }
+    }
+
+    /// <summary>Streams container events for managed containers until <paramref name="cancellationToken"/> ends or the stream breaks.</summary>
+    internal async Task MonitorAsync(Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken)
+    {
+        var channel = System.Threading.Channels.Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true, SingleWriter = true });
+        var sink = new SyncProgress<Message>(message =>
+        {
+            if (message.Type == "container" && message.Actor?.ID is { Length: > 0 } id)
+                channel.Writer.TryWrite(new EngineEvent(message.Action ?? "", id,
+                    (IReadOnlyDictionary<string, string>?)message.Actor.Attributes?.AsReadOnly() ?? new Dictionary<string, string>()));
+        });
+        var parameters = new ContainerEventsParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>>
+            {
+                ["type"] = new Dictionary<string, bool> { ["container"] = true },
+                ["label"] = LabelFilter(null),
+            },
+        };
+        var pump = Task.Run(async () =>
+        {
+            try
+            {
+                await Guard(async () => { await _client.System.MonitorEventsAsync(parameters, sink, cancellationToken); return 0; }, cancellationToken);
+            }
+            finally
+            {
+                channel.Writer.TryComplete();
+            }
+        }, CancellationToken.None);
+        await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken))
+            await onEvent(item);
+        await pump;
+    }
+
+    private Dictionary<string, bool> LabelFilter(IReadOnlyDictionary<string, string>? extra)
+    {
+        var filter = new Dictionary<string, bool> { [$"{ContainerLabels.Managed}=true"] = true };
+        foreach (var (key, value) in _options.ExtraLabels)
+            filter[$"{key}={value}"] = true;
+        if (extra is not null)
+            foreach (var (key, value) in extra)
+                filter[$"{key}={value}"] = true;
+        return filter;
+    }
+
+    internal static LiveState ToLiveState(string? status) => status?.ToLowerInvariant() switch
+    {
+        "created" => LiveState.Created,
+        "running" => LiveState.Running,
+        "paused" => LiveState.Paused,
+        "restarting" => LiveState.Restarting,
+        "exited" => LiveState.Exited,
+        "dead" or "removing" => LiveState.Dead,
+        _ => LiveState.Dead,
+    };
+
+    private static DateTimeOffset? ParseTime(string? text)
+        => DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal, out var time) && time.Year > 1 ? time : null;
+
+    /// <summary>The engine's own message from an error body, in one line.</summary>
+    internal static string EngineMessage(DockerApiException e)
+    {
+        try
+        {
+            using var json = JsonDocument.Parse(e.ResponseBody ?? "");
+            if (json.RootElement.TryGetProperty("message", out var message) && message.GetString() is { Length: > 0 } text)
+                return OneLine(text);
+        }
+        catch (JsonException)
+        {
+        }
+        return $"HTTP {(int)e.StatusCode}";
+    }
+
+    private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
+
+    /// <summary>Turns transport failures into <see cref="EngineUnavailableException"/>; API errors pass through.</summary>
+    private async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken)
+    {
+        try
+        {
+            return await call();
+        }
+        catch (Exception e) when (IsTransportFailure(e, cancellationToken))
+        {
+            throw new EngineUnavailableException($"{Describe(e)} at {_options.DockerHost}", e);
+        }
+    }
+
+    private static bool IsTransportFailure(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        EngineUnavailableException => false,
+        DockerApiException => false,
+        HttpRequestException or SocketException or IOException or TimeoutException => true,
+        OperationCanceledException => !cancellationToken.IsCancellationRequested,
+        AggregateException aggregate => aggregate.InnerExceptions.Any(inner => IsTransportFailure(inner, cancellationToken)),
+        _ => false,
+    };
+
+    private static string Describe(Exception e)
+    {
+        var innermost = e;
+        while (innermost.InnerException is not null)
+            innermost = innermost.InnerException;
+        return innermost switch
+        {
+            SocketException { SocketErrorCode: SocketError.ConnectionRefused } => "connection refused",
+            SocketException { SocketErrorCode: SocketError.AddressNotAvailable or SocketError.HostNotFound } => "no such host or socket",
+            SocketException s when s.SocketErrorCode == SocketError.AddressFamilyNotSupported || s.Message.Contains("No such file", StringComparison.Ordinal) => "no socket",
+            OperationCanceledException or TimeoutException => "no answer in time",
+            _ => OneLine(innermost.Message).TrimEnd('.'),
+        };
+    }
+
+    public void Dispose() => _client.Dispose();
+
+    /// <summary>Reports synchronously and in order (Progress&lt;T&gt; posts to the thread pool and can reorder).</summary>
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
+    {
+        public void Report(T value) => report(value);
+    }
+}

@@ -1,0 +1,321 @@
+using System.Diagnostics;
+using System.Globalization;
+using Dockhand.Containers.Storage;
+using Microsoft.Data.Sqlite;
+
+namespace Dockhand.Containers;
+
+/// <summary>Row states (migration 003). Seed rows read as <see cref="Ready"/>.</summary>
+internal static class RowState
+{
+    public const string Ready = "ready";
+    public const string Creating = "creating";
+    public const string Destroying = "destroying";
+}
+
+/// <summary>A containers row with Dockhand's bookkeeping columns.</summary>
+internal sealed record StoredRow(OwnerId Owner, string Name, string ContainerId, string Image, DateTimeOffset CreatedAt, string State, string? OperationId, string? OperationProcess)
+{
+    public ContainerRecord ToRecord() => new(Owner, Name, ContainerId, Image, CreatedAt);
+}
+
+internal abstract record IntentOutcome
+{
+    public sealed record Inserted : IntentOutcome;
+    public sealed record OwnerBusy(StoredRow Existing) : IntentOutcome;
+    public sealed record NameTaken : IntentOutcome;
+}
+
+/// <summary>One audit_log row: who did what, when, and how it ended.</summary>
+public sealed record AuditEntry(DateTimeOffset At, string Actor, string Action, string? OwnerId, string? ContainerName, string? ContainerId, string Outcome, string? Detail);
+
+/// <summary>What a database check found, for <c>GET /health</c> and <c>dockhand doctor</c>.</summary>
+public sealed record DatabaseHealth(bool Ok, string Path, int? SchemaVersion, string? Error);
+
+/// <summary>
+/// Container records and the audit log in the shared SQLite file (<see cref="DockhandDatabase"/>).
+/// The <c>containers</c> table keeps the seed's columns; Dockhand adds state and operation columns (migration 003).
+/// </summary>
+public sealed class ContainerStore
+{
+    /// <summary>container_id of an intent row before the engine has given an id (the column is NOT NULL UNIQUE).</summary>
+    internal const string PendingIdPrefix = "pending:";
+
+    private readonly DockhandDatabase _database;
+    private readonly TimeProvider _time;
+
+    public ContainerStore(DockhandDatabase database, TimeProvider time)
+    {
+        _database = database;
+        _time = time;
+    }
+
+    public DockhandDatabase Database => _database;
+
+    /// <summary>The identity of this process as written into operation_process: "pid:start-ticks".</summary>
+    internal static string CurrentProcess { get; } = Describe(Process.GetCurrentProcess());
+
+    private static string Describe(Process process)
+        => $"{process.Id.ToString(CultureInfo.InvariantCulture)}:{process.StartTime.ToUniversalTime().Ticks.ToString(CultureInfo.InvariantCulture)}";
+
+    /// <summary>True when the process that wrote <paramref name="operationProcess"/> is still running.</summary>
+    internal static bool IsProcessAlive(string? operationProcess)
+    {
+        if (operationProcess is null)
+            return false;
+        if (operationProcess == CurrentProcess)
+            return true;
+        var parts = operationProcess.Split(':');
+        if (parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out var pid))
+            return false;
+        try
+        {
+            using var process = Process.GetProcessById(pid);
+            return !process.HasExited && Describe(process) == operationProcess;
+        }
+        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
+        {
+            return false;
+        }
+    }
+
+    public Task MigrateAsync(CancellationToken cancellationToken = default) => _database.MigrateAsync(cancellationToken);
+
+    /// <summary>Opens the file and reads the schema version: a cheap check for a health endpoint.</summary>
+    public async Task<DatabaseHealth> CheckAsync(CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            await using var connection = await _database.OpenAsync(cancellationToken);
+            var version = await DockhandDatabase.ReadUserVersionAsync(connection, cancellationToken);
+            return version >= DockhandDatabase.LatestVersion
+                ? new DatabaseHealth(true, _database.Path, version, null)
+                : new DatabaseHealth(false, _database.Path, version, $"schema version {version} is behind {DockhandDatabase.LatestVersion}; start Dockhand once to migrate");
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        {
+            return new DatabaseHealth(false, _database.Path, null, e.Message.ReplaceLineEndings(" "));
+        }
+    }
+
+    /// <summary>
+    /// Records the intent to create, in one IMMEDIATE transaction: refuses when the owner has any row (any state)
+    /// or another owner's row has the name. The primary key on discord_user_id backs this across processes.
+    /// </summary>
+    internal async Task<IntentOutcome> TryInsertIntentAsync(OwnerId owner, string name, string image, string operationId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var existing = await FindAsync(connection, transaction, owner, cancellationToken);
+        if (existing is not null)
+            return new IntentOutcome.OwnerBusy(existing);
+        await using (var nameCheck = connection.CreateCommand())
+        {
+            nameCheck.Transaction = transaction;
+            nameCheck.CommandText = "SELECT 1 FROM containers WHERE container_name = $name LIMIT 1";
+            nameCheck.Parameters.AddWithValue("$name", name);
+            if (await nameCheck.ExecuteScalarAsync(cancellationToken) is not null)
+                return new IntentOutcome.NameTaken();
+        }
+        await using (var insert = connection.CreateCommand())
+        {
+            insert.Transaction = transaction;
+            insert.CommandText = """
+                INSERT INTO containers (discord_user_id, container_name, container_id, image, created_at, state, operation_id, operation_process, updated_at)
+                VALUES ($owner, $name, $id, $image, $now, 'creating', $op, $process, $now)
+                """;
+            insert.Parameters.AddWithValue("$owner", owner.ToString());
+            insert.Parameters.AddWithValue("$name", name);
+            insert.Parameters.AddWithValue("$id", PendingIdPrefix + operationId);
+            insert.Parameters.AddWithValue("$image", image);
+            insert.Parameters.AddWithValue("$now", Now());
+            insert.Parameters.AddWithValue("$op", operationId);
+            insert.Parameters.AddWithValue("$process", CurrentProcess);
+            try
+            {
+                await insert.ExecuteNonQueryAsync(cancellationToken);
+            }
+            catch (SqliteException e) when (e.SqliteErrorCode == 19)
+            {
+                // A constraint said no (another process won the race between our check and insert).
+                return new IntentOutcome.NameTaken();
+            }
+        }
+        await transaction.CommitAsync(cancellationToken);
+        return new IntentOutcome.Inserted();
+    }
+
+    internal Task<int> SetContainerIdAsync(OwnerId owner, string operationId, string containerId, CancellationToken cancellationToken)
+        => ExecuteAsync("UPDATE containers SET container_id = $id, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
+            cancellationToken, ("$id", containerId), ("$owner", owner.ToString()), ("$op", operationId));
+
+    internal Task<int> MarkReadyAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
+        => ExecuteAsync("UPDATE containers SET state = 'ready', operation_process = NULL, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
+            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+
+    /// <summary>Deletes a 'creating' row of the given operation (roll back).</summary>
+    internal Task<int> DeleteIntentAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
+        => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
+            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+
+    /// <summary>Marks the owner's row 'destroying' under a new operation. Returns the row as it was, or null when there is none.</summary>
+    internal async Task<StoredRow?> MarkDestroyingAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var transaction = connection.BeginTransaction(deferred: false);
+        var row = await FindAsync(connection, transaction, owner, cancellationToken);
+        if (row is null || row.State == RowState.Creating)
+            return row;
+        await using var update = connection.CreateCommand();
+        update.Transaction = transaction;
+        update.CommandText = "UPDATE containers SET state = 'destroying', operation_id = $op, operation_process = $process, updated_at = $now WHERE discord_user_id = $owner";
+        update.Parameters.AddWithValue("$op", operationId);
+        update.Parameters.AddWithValue("$process", CurrentProcess);
+        update.Parameters.AddWithValue("$now", Now());
+        update.Parameters.AddWithValue("$owner", owner.ToString());
+        await update.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        return row;
+    }
+
+    /// <summary>Puts a 'destroying' row of this operation back to 'ready' (the engine could not remove the container).</summary>
+    internal Task<int> RevertDestroyingAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
+        => ExecuteAsync("UPDATE containers SET state = 'ready', operation_process = NULL, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'destroying'",
+            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+
+    /// <summary>Deletes the owner's row whatever its state, when it still holds <paramref name="containerId"/>.</summary>
+    internal Task<int> DeleteAsync(OwnerId owner, string containerId, CancellationToken cancellationToken)
+        => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = $owner AND container_id = $id",
+            cancellationToken, ("$owner", owner.ToString()), ("$id", containerId));
+
+    /// <summary>Inserts a ready row for an adopted container when the owner has none and the name is free.</summary>
+    internal async Task<bool> TryAdoptAsync(OwnerId owner, string name, string containerId, string image, DateTimeOffset createdAt, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO containers (discord_user_id, container_name, container_id, image, created_at, state, updated_at)
+            SELECT $owner, $name, $id, $image, $created, 'ready', $now
+            WHERE NOT EXISTS (SELECT 1 FROM containers WHERE discord_user_id = $owner OR container_name = $name OR container_id = $id)
+            """;
+        command.Parameters.AddWithValue("$owner", owner.ToString());
+        command.Parameters.AddWithValue("$name", name);
+        command.Parameters.AddWithValue("$id", containerId);
+        command.Parameters.AddWithValue("$image", image);
+        command.Parameters.AddWithValue("$created", Format(createdAt));
+        command.Parameters.AddWithValue("$now", Now());
+        return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
+    }
+
+    internal async Task<StoredRow?> FindAsync(OwnerId owner, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        return await FindAsync(connection, null, owner, cancellationToken);
+    }
+
+    /// <summary>Every row, any state (for reconciliation).</summary>
+    internal async Task<IReadOnlyList<StoredRow>> AllAsync(CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM containers ORDER BY created_at, discord_user_id";
+        return await ReadRowsAsync(command, cancellationToken);
+    }
+
+    /// <summary>A page of ready rows ordered by creation time, and the number of ready rows.</summary>
+    internal async Task<(IReadOnlyList<StoredRow> Rows, int Total)> PageAsync(int pageIndex, int pageSize, CancellationToken cancellationToken)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var count = connection.CreateCommand();
+        count.CommandText = "SELECT COUNT(*) FROM containers WHERE state <> 'creating'";
+        var total = Convert.ToInt32(await count.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
+        await using var command = connection.CreateCommand();
+        command.CommandText = $"SELECT {Columns} FROM containers WHERE state <> 'creating' ORDER BY created_at, discord_user_id LIMIT $limit OFFSET $offset";
+        command.Parameters.AddWithValue("$limit", pageSize);
+        command.Parameters.AddWithValue("$offset", (long)pageIndex * pageSize);
+        return (await ReadRowsAsync(command, cancellationToken), total);
+    }
+
+    /// <summary>Appends to audit_log. Never throws for a full disk or a locked file: the audit must not break the operation.</summary>
+    internal async Task AppendAuditAsync(Actor actor, string action, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await ExecuteAsync("""
+                INSERT INTO audit_log (at, actor, action, owner_id, container_name, container_id, outcome, detail)
+                VALUES ($now, $actor, $action, $owner, $name, $id, $outcome, $detail)
+                """, cancellationToken,
+                ("$actor", actor.Id), ("$action", action), ("$owner", owner?.ToString()), ("$name", name), ("$id", containerId), ("$outcome", outcome), ("$detail", detail));
+        }
+        catch (SqliteException)
+        {
+        }
+    }
+
+    /// <summary>The newest audit entries first, optionally for one owner.</summary>
+    public async Task<IReadOnlyList<AuditEntry>> ReadAuditAsync(OwnerId? owner = null, int limit = 100, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT at, actor, action, owner_id, container_name, container_id, outcome, detail FROM audit_log "
+            + (owner is null ? "" : "WHERE owner_id = $owner ") + "ORDER BY id DESC LIMIT $limit";
+        if (owner is not null)
+            command.Parameters.AddWithValue("$owner", owner.Value.ToString());
+        command.Parameters.AddWithValue("$limit", limit);
+        var entries = new List<AuditEntry>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            string? Text(int i) => reader.IsDBNull(i) ? null : reader.GetString(i);
+            entries.Add(new AuditEntry(ParseTime(reader.GetString(0)), reader.GetString(1), reader.GetString(2), Text(3), Text(4), Text(5), reader.GetString(6), Text(7)));
+        }
+        return entries;
+    }
+
+    private const string Columns = "discord_user_id, container_name, container_id, image, created_at, state, operation_id, operation_process";
+
+    private static async Task<StoredRow?> FindAsync(SqliteConnection connection, SqliteTransaction? transaction, OwnerId owner, CancellationToken cancellationToken)
+    {
+        await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
+        command.CommandText = $"SELECT {Columns} FROM containers WHERE discord_user_id = $owner";
+        command.Parameters.AddWithValue("$owner", owner.ToString());
+        var rows = await ReadRowsAsync(command, cancellationToken);
+        return rows.Count == 0 ? null : rows[0];
+    }
+
+    private static async Task<IReadOnlyList<StoredRow>> ReadRowsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    {
+        var rows = new List<StoredRow>();
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+        {
+            // Seed rows may hold ids that are not snowflakes; they are skipped rather than crash a listing.
+            if (!OwnerId.TryParse(reader.GetString(0), out var owner))
+                continue;
+            rows.Add(new StoredRow(owner, reader.GetString(1), reader.GetString(2), reader.GetString(3), ParseTime(reader.GetValue(4)?.ToString()),
+                reader.IsDBNull(5) ? RowState.Ready : reader.GetString(5), reader.IsDBNull(6) ? null : reader.GetString(6), reader.IsDBNull(7) ? null : reader.GetString(7)));
+        }
+        return rows;
+    }
+
+    private async Task<int> ExecuteAsync(string sql, CancellationToken cancellationToken, params (string Name, object? Value)[] parameters)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        if (sql.Contains("$now", StringComparison.Ordinal))
+            command.Parameters.AddWithValue("$now", Now());
+        foreach (var (name, value) in parameters)
+            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    private string Now() => Format(_time.GetUtcNow());
+
+    /// <summary>ISO-8601 UTC, as the seed wrote created_at (plus milliseconds and a Z).</summary>
+    internal static string Format(DateTimeOffset time) => time.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset ParseTime(string? text)
+        => DateTimeOffset.TryParse(text, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal, out var time) ? time : DateTimeOffset.UnixEpoch;
+}
