@@ -1,1 +1,2 @@
-return 0;
+// The dockhand executable only composes: the CLI parses the verb and runs it.
+return await Dockhand.Cli.CliApp.RunAsync(args);

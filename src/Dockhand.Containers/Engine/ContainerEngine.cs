@@ -58,7 +58,7 @@ public sealed class ContainerEngine : IDisposable
         }
     }
 
-    internal async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
+    public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
     {
         try
         {

@@ -1,0 +1,117 @@
+using System.CommandLine;
+using System.Text.Json;
+using System.Text.Json.Serialization.Metadata;
+using Dockhand.Containers;
+using Dockhand.Containers.Engine;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dockhand.Cli;
+
+/// <summary>What every verb shares: output writers, the configuration, the service provider and error handling.</summary>
+internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConfiguration> configuration, bool isTerminal)
+{
+    public static readonly Option<bool> JsonOption = new("--json") { Description = "Write machine-readable JSON to stdout.", Recursive = true };
+
+    public TextWriter Output { get; } = output;
+
+    public TextWriter Error { get; } = error;
+
+    public bool IsTerminal { get; } = isTerminal;
+
+    public static Option<string> UserOption() => new("--user", "-u") { Description = "The owner's Discord user id (snowflake).", Required = true };
+
+    /// <summary>Reads the configuration, so a bad setting surfaces as one line (exit 2).</summary>
+    public IConfiguration LoadConfiguration() => configuration();
+
+    /// <summary>
+    /// Runs a verb body with the container services built and the database migrated. Every failure becomes one line
+    /// on stderr (or a JSON error object on stdout with --json) and an exit code; no stack trace is ever printed.
+    /// </summary>
+    public async Task<int> RunAsync(ParseResult parse, Func<ServiceProvider, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken, bool migrate = true)
+    {
+        var json = parse.GetValue(JsonOption);
+        try
+        {
+            var services = new ServiceCollection();
+            services.AddDockhandContainers(LoadConfiguration());
+            await using var provider = services.BuildServiceProvider();
+            if (migrate)
+                await provider.GetRequiredService<ContainerStore>().MigrateAsync(cancellationToken);
+            return await body(provider, json, cancellationToken);
+        }
+        catch (InvalidSettingException e)
+        {
+            return await FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
+        }
+        catch (EngineUnavailableException e)
+        {
+            return await FailAsync(json, "engine-unavailable", $"the Docker engine cannot be reached ({e.Message}); check DOCKER_HOST or run scripts/engine.sh", ExitCodes.UsageOrUnavailable);
+        }
+        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        {
+            return await FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            return await FailAsync(json, "cancelled", "cancelled", ExitCodes.UsageOrUnavailable);
+        }
+        catch (Exception e)
+        {
+            return await FailAsync(json, "internal-error", $"unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
+        }
+    }
+
+    /// <summary>Parses --user; null (after writing the error) when it is not a snowflake.</summary>
+    public async Task<OwnerId?> ParseOwnerAsync(ParseResult parse, Option<string> option)
+    {
+        var text = parse.GetValue(option);
+        if (OwnerId.TryParse(text, out var owner))
+            return owner;
+        await FailAsync(parse.GetValue(JsonOption), "usage", $"--user: '{text}' is not a Discord user id (a snowflake: up to 20 digits)", ExitCodes.UsageOrUnavailable);
+        return null;
+    }
+
+    public async Task<int> RefusedAsync(bool json, ContainerRefusal refusal)
+    {
+        var code = refusal is Refusals.EngineUnavailable ? ExitCodes.UsageOrUnavailable : ExitCodes.Refused;
+        return await FailAsync(json, KindOf(refusal), refusal.Message, code);
+    }
+
+    public async Task<int> FailAsync(bool json, string kind, string message, int exitCode)
+    {
+        if (json)
+            await WriteJsonAsync(new CliError(kind, message), CliJsonContext.Default.CliError);
+        else
+            await Error.WriteLineAsync($"dockhand: {message}");
+        return exitCode;
+    }
+
+    public async Task WriteJsonAsync<T>(T value, JsonTypeInfo<T> type)
+        => await Output.WriteLineAsync(JsonSerializer.Serialize(value, type));
+
+    public static string KindOf(ContainerRefusal refusal)
+    {
+        var name = refusal.GetType().Name;
+        return string.Concat(name.Select((c, i) => char.IsUpper(c) && i > 0 ? "-" + char.ToLowerInvariant(c) : char.ToLowerInvariant(c).ToString()));
+    }
+
+    /// <summary>Brings records and the engine in line before a command changes anything (finishes what a killed process left).</summary>
+    public static Task ReconcileFirstAsync(ServiceProvider provider, CancellationToken cancellationToken)
+        => provider.GetRequiredService<Reconciler>().ReconcileAsync(cancellationToken);
+
+    public static string Describe(ContainerStatus status)
+    {
+        var parts = new List<string> { $"{status.Record.Name}", $"owner {status.Record.Owner}", status.State.ToString().ToLowerInvariant(), $"image {status.Record.Image}", $"id {Short(status.Record.ContainerId)}" };
+        if (status.StartedAt is { } started)
+            parts.Add($"started {started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z");
+        if (status.CpuPercent is { } cpu)
+            parts.Add($"cpu {cpu:0.0}%");
+        if (status.MemoryUsageBytes is { } memory)
+            parts.Add($"memory {memory / 1048576.0:0.0} MiB" + (status.MemoryLimitBytes is { } limit ? $" of {limit / 1048576.0:0} MiB" : ""));
+        return string.Join(", ", parts);
+    }
+
+    public static string Short(string id) => id.Length > 12 ? id[..12] : id;
+}

@@ -1,0 +1,59 @@
+using System.CommandLine;
+using Dockhand.Containers;
+using Dockhand.Containers.Engine;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dockhand.Cli;
+
+internal static class DoctorVerb
+{
+    public static Command Build(CliContext context)
+    {
+        var command = new Command("doctor", "Check the configuration, the Docker engine and the database.");
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, async (services, json, ct) =>
+        {
+            var checks = new List<CliCheck>();
+            var options = services.GetRequiredService<ContainerOptions>();
+            var configuration = context.LoadConfiguration();
+            checks.Add(new CliCheck("configuration", true, "all container settings are valid"));
+            checks.Add(new CliCheck("discord-token", !string.IsNullOrWhiteSpace(configuration["DISCORD_TOKEN"]),
+                string.IsNullOrWhiteSpace(configuration["DISCORD_TOKEN"]) ? "DISCORD_TOKEN is not set; the bot cannot connect" : "DISCORD_TOKEN is set"));
+
+            var engine = services.GetRequiredService<ContainerEngine>();
+            var health = await engine.PingAsync(ct);
+            checks.Add(new CliCheck("engine", health.Reachable, health.Reachable
+                ? $"{health.Endpoint} answers; API {health.ApiVersion} (server {health.ServerApiVersion})"
+                : $"{health.Endpoint}: {health.Error}; start it with scripts/engine.sh or fix DOCKER_HOST"));
+            if (health.Reachable)
+            {
+                var present = await engine.ImageExistsAsync(options.DefaultImage, ct);
+                checks.Add(new CliCheck("default-image", true, present ? $"{options.DefaultImage} is present" : $"{options.DefaultImage} is not present; the first create pulls it"));
+            }
+
+            var store = services.GetRequiredService<ContainerStore>();
+            if (!File.Exists(store.Database.Path))
+            {
+                checks.Add(new CliCheck("database", true, $"{store.Database.Path} does not exist yet; it is created at first use"));
+            }
+            else
+            {
+                await store.MigrateAsync(ct);
+                var db = await store.CheckAsync(ct);
+                checks.Add(new CliCheck("database", db.Ok, db.Ok ? $"{db.Path} schema {db.SchemaVersion}" : $"{db.Path}: {db.Error}"));
+            }
+
+            var ok = checks.Where(c => c.Name != "discord-token").All(c => c.Ok);
+            if (json)
+            {
+                await context.WriteJsonAsync(new CliDoctor(ok, checks), CliJsonContext.Default.CliDoctor);
+            }
+            else
+            {
+                foreach (var check in checks)
+                    await context.Output.WriteLineAsync($"{(check.Ok ? "ok  " : check.Name == "discord-token" ? "warn" : "FAIL")} {check.Name}: {check.Detail}");
+            }
+            return ok ? ExitCodes.Success : ExitCodes.UsageOrUnavailable;
+        }, cancellationToken, migrate: false));
+        return command;
+    }
+}

@@ -1,0 +1,39 @@
+using System.CommandLine;
+using Dockhand.Containers;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dockhand.Cli;
+
+internal static class ListVerb
+{
+    public static Command Build(CliContext context)
+    {
+        var command = new Command("list", "List every recorded container with its live state.");
+        command.SetAction((parse, cancellationToken) => context.RunAsync(parse, async (services, json, ct) =>
+        {
+            var service = services.GetRequiredService<ContainerService>();
+            var all = new List<ContainerStatus>();
+            var total = 0;
+            for (var page = 0; ; page++)
+            {
+                var result = await service.ListAsync(page, 100, ct);
+                all.AddRange(result.Items);
+                total = result.Total;
+                if (page + 1 >= result.PageCount)
+                    break;
+            }
+            if (json)
+            {
+                await context.WriteJsonAsync(new CliContainerList(all.Select(CliContainer.From).ToList(), total), CliJsonContext.Default.CliContainerList);
+                return ExitCodes.Success;
+            }
+            if (all.Count == 0)
+                await context.Output.WriteLineAsync("no containers");
+            await context.Output.WriteLineAsync(all.Count == 0 ? "" : $"{"OWNER",-20} {"NAME",-24} {"STATE",-10} {"IMAGE",-28} CREATED");
+            foreach (var s in all)
+                await context.Output.WriteLineAsync($"{s.Record.Owner,-20} {s.Record.Name,-24} {s.State.ToString().ToLowerInvariant(),-10} {s.Record.Image,-28} {s.Record.CreatedAt.UtcDateTime:yyyy-MM-dd HH:mm}Z");
+            return ExitCodes.Success;
+        }, cancellationToken));
+        return command;
+    }
+}
