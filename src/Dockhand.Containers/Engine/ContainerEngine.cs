@@ -58,7 +58,7 @@ public sealed class ContainerEngine : IDisposable
         }
     }
 
-    public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
+    public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -128,6 +128,8 @@ public sealed class ContainerEngine : IDisposable
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
             },
         };
+        if (!string.IsNullOrEmpty(_options.Network))
+            parameters.HostConfig.NetworkMode = _options.Network;
         try
         {
             var response = await Guard(() => _client.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken);
