@@ -42,6 +42,29 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task CreateAsync_ValidRequest_InsideTheContainerCapabilitiesAreTheSmallSetAndNoNewPrivsIsOn()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var created = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), cancellationToken: Ct));
+
+        // Through the service's own negotiated client, as the web terminal's docker exec will.
+        var exec = await harness.ServiceDocker.Exec.CreateContainerExecAsync(created.Status.Record.ContainerId, new Docker.DotNet.Models.ContainerExecCreateParameters
+        {
+            Cmd = ["grep", "-E", "^(CapEff|CapBnd|NoNewPrivs):", "/proc/self/status"],
+            AttachStdout = true,
+            AttachStderr = true,
+        }, Ct);
+        using var stream = await harness.ServiceDocker.Exec.StartContainerExecAsync(exec.ID, new Docker.DotNet.Models.ContainerExecStartParameters(), Ct);
+        var (stdout, _) = await stream.ReadOutputToEndAsync(Ct);
+
+        // CHOWN(0) DAC_OVERRIDE(1) FOWNER(3) FSETID(4) KILL(5) SETGID(6) SETUID(7) NET_BIND_SERVICE(10) = 0x4fb.
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries))).ToList();
+        Assert.Contains("CapEff: 00000000000004fb", lines);
+        Assert.Contains("CapBnd: 00000000000004fb", lines);
+        Assert.Contains("NoNewPrivs: 1", lines);
+    }
+
+    [Fact]
     public async Task CreateAsync_NoImageGiven_UsesDefaultImage()
     {
         await using var harness = await Harness.CreateAsync(fixture);

@@ -247,20 +247,35 @@ public sealed class ContainerEngine : IDisposable
                 ["label"] = LabelFilter(null),
             },
         };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pump = Task.Run(async () =>
         {
             try
             {
-                await Guard(async () => { await _client.System.MonitorEventsAsync(parameters, sink, cancellationToken); return 0; }, cancellationToken);
+                await Guard(async () => { await _client.System.MonitorEventsAsync(parameters, sink, stop.Token); return 0; }, stop.Token);
             }
             finally
             {
                 channel.Writer.TryComplete();
             }
         }, CancellationToken.None);
-        await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken))
-            await onEvent(item);
-        await pump;
+        try
+        {
+            await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken))
+                await onEvent(item);
+        }
+        finally
+        {
+            // A failing handler must not leave the event stream open behind it.
+            await stop.CancelAsync();
+            try
+            {
+                await pump;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
     }
 
     private Dictionary<string, bool> LabelFilter(IReadOnlyDictionary<string, string>? extra)
