@@ -40,16 +40,23 @@ public sealed class ContainerEngine : IDisposable
 
     public Uri Endpoint => _options.DockerHost;
 
+    public static TimeSpan PingTimeout { get; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The API version in use, once the first request negotiated it.</summary>
     public System.Version? NegotiatedApiVersion => _version.Negotiated;
 
-    /// <summary>A cheap health check: one <c>GET /_ping</c> plus, the first time, the version negotiation.</summary>
+    /// <summary>
+    /// A cheap health check: <c>GET /_ping</c> plus one versioned call (which negotiates the first time), bounded by
+    /// <see cref="PingTimeout"/> so a black-holed DOCKER_HOST answers "unreachable" instead of hanging.
+    /// </summary>
     public async Task<EngineHealth> PingAsync(CancellationToken cancellationToken = default)
     {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(PingTimeout);
         try
         {
-            await Guard(async () => { await _client.System.PingAsync(cancellationToken); return 0; }, cancellationToken);
-            await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters { Limit = 1 }, cancellationToken), cancellationToken);
+            await Guard(async () => { await _client.System.PingAsync(bounded.Token); return 0; }, cancellationToken);
+            await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters { Limit = 1 }, bounded.Token), cancellationToken);
             return new EngineHealth(true, Endpoint.ToString(), _version.Negotiated?.ToString(2), _version.ServerVersion?.ToString(2), null);
         }
         catch (EngineUnavailableException e)
