@@ -423,7 +423,8 @@ public sealed partial class DiscordGatewayClient
 
     private async Task HandleMessageAsync(Connection connection, ReadOnlyMemory<byte> message, ChannelWriter<DispatchItem> dispatch, CancellationToken cancellationToken)
     {
-        var document = JsonDocument.Parse(message);
+        // JsonDocument keeps a reference to its input: copy, since the receive buffer is reused for the next message.
+        var document = JsonDocument.Parse(message.ToArray());
         var handedOver = false;
         try
         {

@@ -171,7 +171,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         foreach (var connection in OpenConnections())
         {
             connection.MarkClosed(_time.GetUtcNow(), null, "drop");
-            connection.HttpContext.Abort();
+            connection.Abort();
         }
 
         return Task.CompletedTask;
@@ -208,7 +208,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     public async ValueTask DisposeAsync()
     {
         foreach (var connection in OpenConnections())
-            connection.HttpContext.Abort();
+            connection.Abort();
         if (_app is not null)
         {
             using var stop = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -574,7 +574,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             lock (_lock)
             {
                 if (session.Live is { IsOpen: true } old && !ReferenceEquals(old, connection))
-                    old.HttpContext.Abort();
+                    old.Abort();
                 session.Live = connection;
                 connection.Session = session;
             }
@@ -741,6 +741,18 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             finally
             {
                 _sendLock.Release();
+            }
+        }
+
+        public void Abort()
+        {
+            try
+            {
+                httpContext.Abort();
+            }
+            catch (ObjectDisposedException)
+            {
+                // the request already ended
             }
         }
 
