@@ -561,6 +561,15 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             return;
         }
 
+        // A client that resumes has usually just closed the old connection: let that close be recorded before
+        // the server drops whatever is left of it.
+        ServerConnection? previous;
+        lock (_lock)
+            previous = session.Live;
+        var waitUntil = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        while (previous is { IsOpen: true } && !ReferenceEquals(previous, connection) && DateTime.UtcNow < waitUntil)
+            await Task.Delay(5, cancellationToken);
+
         await session.Lock.WaitAsync(cancellationToken);
         try
         {
