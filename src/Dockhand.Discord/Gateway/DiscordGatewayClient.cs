@@ -346,8 +346,9 @@ public sealed partial class DiscordGatewayClient
         {
             await task;
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        catch (Exception)
         {
+            // the loops report through the connection's outcome; nothing more to do here
         }
     }
 
@@ -414,8 +415,9 @@ public sealed partial class DiscordGatewayClient
         {
             connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "connection dropped"));
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        catch (Exception ex)
         {
+            // Unreadable or unexpected payload: never leave the connection without an outcome.
             LogUnreadablePayload(_logger, ex.GetType().Name);
             connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "unreadable payload") { ClientCloses = true });
         }
@@ -496,7 +498,7 @@ public sealed partial class DiscordGatewayClient
         else
         {
             connection.Resuming = false;
-            var properties = new JsonIdentifyProperties(Environment.OSVersion.Platform.ToString().ToLowerInvariant(), "dockhand", "dockhand");
+            var properties = new JsonIdentifyProperties(OperatingSystemName(), "dockhand", "dockhand");
             bytes = JsonSerializer.SerializeToUtf8Bytes(
                 new JsonGatewayCommand<JsonIdentify>(OpIdentify, new JsonIdentify(_options.Token!, _options.Intents, properties)),
                 GatewayJsonContext.Default.JsonGatewayCommandJsonIdentify);
@@ -505,6 +507,9 @@ public sealed partial class DiscordGatewayClient
 
         connection.EnqueueControl(new OutgoingFrame(bytes, connection.Resuming ? OpResume : OpIdentify, null));
     }
+
+    private static string OperatingSystemName() =>
+        OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "macos" : "unknown";
 
     private void OnReady(Connection connection, JsonElement data)
     {
@@ -599,6 +604,11 @@ public sealed partial class DiscordGatewayClient
         catch (Exception ex) when (ex is WebSocketException or IOException or ObjectDisposedException)
         {
             connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "send failed"));
+        }
+        catch (Exception ex)
+        {
+            LogSendLoopFailed(_logger, ex);
+            connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "send loop failed") { ClientCloses = true });
         }
     }
 
