@@ -67,6 +67,9 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     /// <summary>When set, every new connection is closed with this code right after Hello.</summary>
     public int? CloseAfterHello { get; set; }
 
+    /// <summary>When set, server messages go out in WebSocket frames of at most this many bytes (fragmented messages).</summary>
+    public int? FragmentSize { get; set; }
+
     /// <summary>Upgrades answered with 503 while <see cref="RefuseUpgrades"/> was set.</summary>
     public int RefusedUpgrades => Volatile.Read(ref _refusedUpgrades);
 
@@ -258,7 +261,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         lock (_lock)
         {
             connection = new ServerConnection(++_nextConnectionId, path, context.Request.QueryString.Value ?? string.Empty,
-                userAgent.Length == 0 ? null : userAgent, _time.GetUtcNow(), socket, context);
+                userAgent.Length == 0 ? null : userAgent, _time.GetUtcNow(), socket, context, () => FragmentSize);
             _connections.Add(connection);
         }
 
@@ -663,7 +666,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         public SemaphoreSlim Lock { get; } = new(1, 1);
     }
 
-    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext)
+    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext, Func<int?> fragmentSize)
     {
         private readonly SemaphoreSlim _sendLock = new(1, 1);
         private readonly List<DateTimeOffset> _sends = [];
@@ -730,8 +733,17 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             await _sendLock.WaitAsync(cancellationToken);
             try
             {
-                if (socket.State == WebSocketState.Open)
-                    await socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                if (socket.State != WebSocketState.Open)
+                    return;
+                var bytes = Encoding.UTF8.GetBytes(json);
+                var size = fragmentSize() is > 0 and var f ? f : bytes.Length;
+                for (var offset = 0; offset < bytes.Length || offset == 0; offset += size)
+                {
+                    var count = Math.Min(size, bytes.Length - offset);
+                    await socket.SendAsync(bytes.AsMemory(offset, count), WebSocketMessageType.Text, endOfMessage: offset + count >= bytes.Length, cancellationToken);
+                    if (count == 0)
+                        break;
+                }
             }
             finally
             {
