@@ -99,6 +99,7 @@ public sealed class GatewayLimitsTests
 
         foreach (var (delayMs, attempts) in new[] { (750, 2), (1_500, 3), (3_000, 4) })
         {
+            await h.SettleAsync();
             await h.AdvanceAsync(TimeSpan.FromMilliseconds(delayMs - 10));
             await Task.Delay(100, ct);
             Assert.Equal(attempts - 1, h.Server.RefusedUpgrades);
@@ -119,6 +120,7 @@ public sealed class GatewayLimitsTests
         await h.WaitReadyAsync();
 
         await h.Server.CloseAsync(4009, cancellationToken: ct);
+        await h.SettleAsync();
         await h.AdvanceAsync(TimeSpan.FromSeconds(4.9));
         Assert.Single(h.Server.ReceivedOp(2));
         await h.AdvanceAsync(TimeSpan.FromSeconds(0.1));

@@ -28,6 +28,7 @@ public sealed class GatewayResumeTests
         await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"4"}""", ct);
         h.Server.RefuseUpgrades = false;
 
+        await h.SettleAsync();
         await h.AdvanceAsync(TimeSpan.FromSeconds(1)); // backoff after the failed reconnect (0.75 s)
         await h.WaitForEventAsync("RESUMED");
         await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"5"}""", ct);
@@ -101,6 +102,7 @@ public sealed class GatewayResumeTests
 
         await h.Server.SendInvalidSessionAsync(resumable: false, ct);
         await h.Server.WaitUntilAsync(s => s.Connections[0].ClosedBy is not null, cancellationToken: ct);
+        await h.SettleAsync();
 
         await h.AdvanceAsync(TimeSpan.FromMilliseconds(2_900));
         Assert.Single(h.Server.Connections);
