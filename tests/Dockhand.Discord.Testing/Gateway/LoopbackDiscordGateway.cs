@@ -158,6 +158,16 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         return SendToLiveAsync(resumable ? "{\"op\":9,\"d\":true}" : "{\"op\":9,\"d\":false}", cancellationToken);
     }
 
+    /// <summary>Expires the current session as if it had timed out: a later Resume gets op 9 (d:false).</summary>
+    public void ExpireSession()
+    {
+        lock (_lock)
+        {
+            if (_currentSession is { } session)
+                session.Invalid = true;
+        }
+    }
+
     /// <summary>Op 1: asks the client for an immediate heartbeat.</summary>
     public Task RequestHeartbeatAsync(CancellationToken cancellationToken = default) => SendToLiveAsync("{\"op\":1,\"d\":null}", cancellationToken);
 
