@@ -140,6 +140,18 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     public Task<long> DispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken = default) =>
         DispatchAsync(eventName, data.GetRawText(), cancellationToken);
 
+    /// <summary>Dispatches an INTERACTION_CREATE whose <c>d</c> is <paramref name="interactionJson"/>.</summary>
+    public Task<long> DispatchInteractionAsync(string interactionJson, CancellationToken cancellationToken = default) =>
+        DispatchAsync("INTERACTION_CREATE", interactionJson, cancellationToken);
+
+    /// <summary>Waits (real time) until a client has identified or resumed and its connection is live.</summary>
+    public Task WaitForSessionAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        WaitUntilAsync(_ =>
+        {
+            lock (_lock)
+                return _currentSession?.Live is { IsOpen: true, Identified: true };
+        }, timeout, cancellationToken);
+
     /// <summary>Op 7 on every live connection.</summary>
     public Task SendReconnectAsync(CancellationToken cancellationToken = default) => SendToLiveAsync("{\"op\":7,\"d\":null}", cancellationToken);
 
