@@ -25,6 +25,7 @@ internal sealed class JsonCommandOption
     [JsonPropertyName("max_value")] public long? MaxValue { get; set; }
     [JsonPropertyName("min_length")] public int? MinLength { get; set; }
     [JsonPropertyName("max_length")] public int? MaxLength { get; set; }
+    [JsonPropertyName("options")] public List<JsonCommandOption>? Options { get; set; }
 }
 
 internal sealed class JsonApplication
