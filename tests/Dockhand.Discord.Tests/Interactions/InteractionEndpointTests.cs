@@ -5,6 +5,7 @@ using System.Text.Json.Nodes;
 using Dockhand.Discord.Interactions;
 using Dockhand.Discord.Testing.Rest;
 using Dockhand.Discord.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Routes = Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes;
 
 namespace Dockhand.Discord.Tests.Interactions;
@@ -175,5 +176,59 @@ public sealed class InteractionEndpointTests
         var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
         Assert.Equal(7, body["type"]!.GetValue<int>());
         Assert.Equal("destroy:dev", customId);
+    }
+
+    [Fact]
+    public async Task Post_HandlerSilentFor3Seconds_Answers503AndLateResponseGoesOverRestCallback()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
+        {
+            started.SetResult();
+            await release.Task;
+            await r.RespondAsync(InteractionResponse.Message("late"), c);
+        }, time, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-6", 1, "create");
+        var interactionId = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+        var pending = host.SendSignedAsync(payload.ToJsonString(), time.GetUtcNow(), ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        await Task.Delay(50, ct);
+        Assert.False(pending.IsCompleted);
+        time.Advance(InteractionEndpoint.InitialResponseWait);
+        using var response = await pending.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        release.SetResult();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var callback = await host.Rest.WaitForCallbackAsync(interactionId, TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(4, callback["type"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task BothTransports_AtOnce_SameHandlerAnswersEach()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var handled = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
+        {
+            handled.Add(i.Token);
+            await r.RespondAsync(InteractionResponse.Message("hi " + i.Token), c);
+        }, cancellationToken: ct);
+        var bridge = host.App.Services.GetServices<Dockhand.Discord.Gateway.IGatewayDispatchHandler>().Single();
+        var gatewayPayload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "via-gateway", 1, "list");
+        var gatewayId = ulong.Parse(gatewayPayload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+        using var doc = System.Text.Json.JsonDocument.Parse(gatewayPayload.ToJsonString());
+        var http = host.SendSignedAsync(InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "via-http", 2, "list").ToJsonString(), cancellationToken: ct);
+        await bridge.HandleDispatchAsync("INTERACTION_CREATE", doc.RootElement, ct);
+        using var response = await http;
+
+        Assert.Contains("hi via-http", await response.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        var callback = await host.Rest.WaitForCallbackAsync(gatewayId, TimeSpan.FromSeconds(10), ct);
+        Assert.Equal("hi via-gateway", callback["data"]!["content"]!.GetValue<string>());
+        Assert.Equal(2, handled.Count);
     }
 }
