@@ -107,19 +107,14 @@ public sealed class InteractionEndpointTests
         await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
         {
             await r.RespondAsync(InteractionResponse.Deferred(ephemeral: true), c);
-            await Task.Delay(200, c); // slow work after the deferral
-            await r.EditOriginalAsync(DiscordMessage.Text("container ready"), c);
+            await r.EditOriginalAsync(DiscordMessage.Text("container ready"), c); // at once: must not overtake the HTTP body
             await r.FollowUpAsync(DiscordMessage.Text("one more thing", ephemeral: true), c);
             edited.SetResult();
         }, cancellationToken: ct);
         var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-2", 77, "create");
-        var interactionId = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
 
-        using var response = await host.SendSignedAsync(payload.ToJsonString(), cancellationToken: ct);
-        var body = await response.Content.ReadAsStringAsync(ct);
-        Assert.Equal("""{"type":5,"data":{"flags":64}}""", body);
-        // Discord would now hold the deferred original; tell the loopback server, then let the handler finish.
-        Assert.Equal(204, host.Rest.AcceptInteractionResponse(interactionId, "tok-2", body));
+        using var response = await host.Rest.SendHttpInteractionAsync(host.Http, host.Endpoint, host.Signer, payload, ct);
+        Assert.Equal("""{"type":5,"data":{"flags":64}}""", await response.Content.ReadAsStringAsync(ct));
         await edited.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
 
         Assert.Equal("container ready", host.Rest.GetOriginal("tok-2")!["content"]!.GetValue<string>());
