@@ -82,6 +82,25 @@ public sealed class CommandRegistrationTests : IDisposable
     }
 
     [Fact]
+    public async Task AddDockhandDiscordCommands_HostStarts_UploadsInTheBackground()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask,
+            configure: s => s.AddDockhandDiscordCommands(ContractTests.SampleCommands()), cancellationToken: ct);
+
+        for (var i = 0; i < 500 && host.Rest.CommandOverwriteCount == 0; i++)
+            await Task.Delay(10, ct);
+
+        Assert.Equal(1, host.Rest.CommandOverwriteCount);
+        Assert.Equal(["create", "destroy", "status", "list", "admin"], host.Rest.GetCommands()!.Select(c => c!["name"]!.GetValue<string>()));
+    }
+
+    [Fact]
+    public void AddDockhandDiscordCommands_InvalidDefinitions_FailsAtRegistration() =>
+        Assert.Throws<CommandDefinitionException>(() =>
+            new Microsoft.Extensions.DependencyInjection.ServiceCollection().AddDockhandDiscordCommands([new SlashCommand("Bad", "x")]));
+
+    [Fact]
     public void Validate_SampleCommands_Valid() => Assert.Empty(CommandValidator.Validate(ContractTests.SampleCommands()));
 
     [Theory]

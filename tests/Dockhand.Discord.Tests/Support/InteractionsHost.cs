@@ -34,6 +34,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
     public LoopbackDiscordRestServer Rest { get; }
     public InteractionSigner Signer { get; }
     public HttpClient Http { get; }
+    private string? DataDirectory { get; init; }
     public Uri Endpoint => new(App.Urls.First().TrimEnd('/') + "/interactions");
 
     public static async Task<InteractionsHost> StartAsync(Func<Interaction, IInteractionResponder, CancellationToken, Task> handle,
@@ -41,6 +42,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
     {
         var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: cancellationToken);
         var signer = new InteractionSigner();
+        var dataDir = Path.Combine(Path.GetTempPath(), "dockhand-discord-tests-" + Guid.NewGuid().ToString("N"));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -49,7 +51,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
             ["DISCORD_TOKEN"] = rest.Token,
             ["DISCORD_PUBLIC_KEY"] = signer.PublicKeyHex,
             ["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri,
-            ["DATABASE_PATH"] = Path.Combine(Path.GetTempPath(), "dockhand-discord-tests-" + Guid.NewGuid().ToString("N"), "containers.db"),
+            ["DATABASE_PATH"] = Path.Combine(dataDir, "containers.db"),
         });
         if (time is not null)
             builder.Services.AddSingleton(time);
@@ -59,7 +61,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
         var app = builder.Build();
         app.MapDiscordInteractions();
         await app.StartAsync(cancellationToken);
-        return new InteractionsHost(app, rest, signer, new HttpClient());
+        return new InteractionsHost(app, rest, signer, new HttpClient()) { DataDirectory = dataDir };
     }
 
     /// <summary>Sends a correctly signed interaction, as Discord would.</summary>
@@ -73,5 +75,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         await Rest.DisposeAsync();
+        if (DataDirectory is not null && Directory.Exists(DataDirectory))
+            Directory.Delete(DataDirectory, recursive: true);
     }
 }
