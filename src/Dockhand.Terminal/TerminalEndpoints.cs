@@ -36,6 +36,12 @@ internal static partial class TerminalEndpoints
         group.MapGet("/ws", SocketAsync);
 
         var assets = endpoints.CreateApplicationBuilder();
+        // Static files step aside when an endpoint is selected; this branch is the endpoint, so clear it first.
+        assets.Use(static (context, next) =>
+        {
+            context.SetEndpoint(null);
+            return next(context);
+        });
         assets.UseStaticFiles(new StaticFileOptions
         {
             FileProvider = new ManifestEmbeddedFileProvider(typeof(TerminalEndpoints).Assembly, "wwwroot"),

@@ -137,13 +137,13 @@ public sealed class TerminalLinks
         return reason is TokenCheck.Valid ? new TokenCheck.Used() : reason;
     }
 
-    /// <summary>Deletes links that have expired. Returns how many rows went.</summary>
+    /// <summary>Deletes links that expired more than <see cref="TerminalOptions.ExpiredLinkRetention"/> ago. Returns how many rows went.</summary>
     internal async Task<int> SweepAsync(CancellationToken cancellationToken = default)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "DELETE FROM terminal_links WHERE expires_at <= $now";
-        command.Parameters.AddWithValue("$now", Format(_time.GetUtcNow()));
+        command.Parameters.AddWithValue("$now", Format(_time.GetUtcNow() - _options.ExpiredLinkRetention));
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

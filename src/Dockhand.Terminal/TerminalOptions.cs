@@ -36,6 +36,9 @@ public sealed class TerminalOptions
     /// <summary>How often expired links are deleted from the database.</summary>
     public TimeSpan SweepInterval { get; set; } = TimeSpan.FromMinutes(10);
 
+    /// <summary>How long an expired link is kept before the sweep deletes it, so a late click still hears "expired", not "unknown".</summary>
+    public TimeSpan ExpiredLinkRetention { get; set; } = TimeSpan.FromDays(1);
+
     /// <summary>Recent output kept per session and replayed on re-attach.</summary>
     public int ReplayBufferBytes { get; set; } = 64 * 1024;
 

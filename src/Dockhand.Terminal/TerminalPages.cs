@@ -9,7 +9,7 @@ internal static class TerminalPages
 {
     private static readonly Lazy<string> TerminalTemplate = new(() =>
     {
-        using var stream = typeof(TerminalPages).Assembly.GetManifestResourceStream("Dockhand.Terminal.wwwroot.terminal.html")
+        using var stream = typeof(TerminalPages).Assembly.GetManifestResourceStream("Dockhand.Terminal.Pages.terminal.html")
             ?? throw new InvalidOperationException("terminal.html is not embedded.");
         using var reader = new StreamReader(stream);
         return reader.ReadToEnd();

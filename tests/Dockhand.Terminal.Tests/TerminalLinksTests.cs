@@ -128,18 +128,18 @@ public sealed class TerminalLinksTests : IAsyncLifetime
     }
 
     [Fact]
-    public async Task SweepAsync_ExpiredRows_AreDeletedAndLiveOnesKept()
+    public async Task SweepAsync_RowsExpiredBeyondRetention_AreDeletedAndOthersKept()
     {
         var old = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
         _time.Advance(TimeSpan.FromMinutes(30));
         var fresh = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
-        _time.Advance(TimeSpan.FromMinutes(31));
+        _time.Advance(TimeSpan.FromMinutes(31) + TimeSpan.FromDays(1));
 
         var swept = await _links.SweepAsync(TestContext.Current.CancellationToken);
 
         Assert.Equal(1, swept);
         Assert.IsType<TokenCheck.Unknown>(await _links.CheckAsync(TokenOf(old), "abc123", TestContext.Current.CancellationToken));
-        Assert.IsType<TokenCheck.Valid>(await _links.CheckAsync(TokenOf(fresh), "abc123", TestContext.Current.CancellationToken));
+        Assert.IsType<TokenCheck.Expired>(await _links.CheckAsync(TokenOf(fresh), "abc123", TestContext.Current.CancellationToken));
     }
 
     [Fact]
@@ -150,7 +150,7 @@ public sealed class TerminalLinksTests : IAsyncLifetime
         using var sweeper = new TerminalLinkSweeper(_links, options, _time, NullLogger<TerminalLinkSweeper>.Instance);
         await sweeper.StartAsync(TestContext.Current.CancellationToken);
 
-        _time.Advance(TimeSpan.FromMinutes(70));
+        _time.Advance(TimeSpan.FromMinutes(70) + TimeSpan.FromDays(1));
         var deadline = DateTime.UtcNow.AddSeconds(10);
         long count;
         do

@@ -49,7 +49,7 @@ public sealed class TerminalHost : IAsyncDisposable
             await database.MigrateAsync(cancellationToken);
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton(docker);
-        builder.Services.AddSingleton(time ?? TimeProvider.System);
+        builder.Services.AddSingleton<TimeProvider>(time ?? TimeProvider.System);
         builder.Services.AddDockhandTerminal(builder.Configuration);
 
         var app = builder.Build();
