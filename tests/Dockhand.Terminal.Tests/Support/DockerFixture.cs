@@ -39,7 +39,8 @@ public sealed class DockerFixture : IAsyncLifetime
             Image = image,
             Cmd = ["tail", "-f", "/dev/null"],
             Labels = new Dictionary<string, string> { ["dockhand.test"] = RunId },
-            HostConfig = new HostConfig { Init = true },
+            // No network: a terminal needs none, and the shared engine's bridge is not ours to rely on.
+            HostConfig = new HostConfig { Init = true, NetworkMode = "none" },
         }, cancellationToken);
         await Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
         return created.ID;
