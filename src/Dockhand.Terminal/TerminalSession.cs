@@ -429,7 +429,20 @@ internal sealed class TerminalSession
             if (presence != ContainerPresence.Running)
                 return Describe(presence);
             if (_execId is { } execId && await _exec.InspectExecAsync(execId, timeout.Token) is { Running: false, ExitCode: { } code })
-                return $"The shell exited (code {code}). Run /terminal again for a new one.";
+            {
+                // Killed by a signal (128+n): often the container is being stopped or removed and does not show it yet.
+                for (var i = 0; i < 10 && code >= 128 && presence == ContainerPresence.Running; i++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
+                    presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+                }
+                for (var i = 0; i < 5 && presence == ContainerPresence.Stopped; i++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
+                    presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+                }
+                return presence != ContainerPresence.Running ? Describe(presence) : $"The shell exited (code {code}). Run /terminal again for a new one.";
+            }
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
         {
