@@ -33,7 +33,7 @@ internal static partial class TerminalEndpoints
     {
         var group = endpoints.MapGroup("/terminal/{container_id}");
         group.MapGet("", OpenAsync);
-        group.MapGet("/ws", SocketAsync);
+        group.Map("/ws", SocketAsync); // any method: HTTP/2 WebSockets arrive as CONNECT
 
         var assets = endpoints.CreateApplicationBuilder();
         // Static files step aside when an endpoint is selected; this branch is the endpoint, so clear it first.

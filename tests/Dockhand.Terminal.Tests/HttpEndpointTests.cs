@@ -240,3 +240,19 @@ public sealed class HttpEndpointTests(DockerFixture docker)
         Assert.False(response.Headers.Contains("Set-Cookie"));
     }
 }
+
+[Collection(DockerCollection.Name)]
+public sealed class StartupValidationTests(DockerFixture docker)
+{
+    [Fact]
+    public async Task Start_InvalidTokenTtl_FailsWithOneLineNamingTheKey()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            TerminalHost.StartAsync(docker.Client, settings: new Dictionary<string, string?> { ["TERMINAL_TOKEN_TTL"] = "forever" },
+                cancellationToken: TestContext.Current.CancellationToken));
+
+        var failure = Assert.Single(error.Failures);
+        Assert.StartsWith("TERMINAL_TOKEN_TTL:", failure, StringComparison.Ordinal);
+        Assert.Contains("60m", failure, StringComparison.Ordinal);
+    }
+}
