@@ -27,6 +27,7 @@ internal enum ContainerPresence
 internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
 {
     public const string MarkerVariable = "DOCKHAND_TERMINAL";
+    public const string OwnerLabel = "dockhand.owner";
 
     public IDockerClient Docker => docker;
 
@@ -64,15 +65,21 @@ internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
         => docker.Exec.ResizeExecTtyAsync(execId, new ContainerResizeParameters { Width = columns, Height = rows }, cancellationToken);
 
     public async Task<ContainerPresence> InspectContainerAsync(string containerId, CancellationToken cancellationToken)
+        => (await InspectOwnershipAsync(containerId, cancellationToken)).Presence;
+
+    /// <summary>Presence plus the <c>dockhand.owner</c> label, if the container carries one.</summary>
+    public async Task<(ContainerPresence Presence, string? OwnerLabel)> InspectOwnershipAsync(string containerId, CancellationToken cancellationToken)
     {
         try
         {
             var inspect = await docker.Containers.InspectContainerAsync(containerId, cancellationToken);
-            return inspect.State?.Running == true ? ContainerPresence.Running : ContainerPresence.Stopped;
+            string? owner = null;
+            inspect.Config?.Labels?.TryGetValue(OwnerLabel, out owner);
+            return (inspect.State?.Running == true ? ContainerPresence.Running : ContainerPresence.Stopped, owner);
         }
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
-            return ContainerPresence.Gone;
+            return (ContainerPresence.Gone, null);
         }
     }
 

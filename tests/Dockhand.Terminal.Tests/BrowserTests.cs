@@ -19,7 +19,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
     {
         Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: run scripts/test.sh (it installs Debian's chromium).");
         var ct = TestContext.Current.CancellationToken;
-        var container = await docker.StartContainerAsync(DockerFixture.BashImage, ct);
+        var container = await docker.StartContainerAsync(DockerFixture.BashImage, cancellationToken: ct);
         await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
 
@@ -62,6 +62,18 @@ public sealed partial class BrowserTests(DockerFixture docker)
         var after = await SttySizeAsync(page);
         Assert.True(after.Columns > before.Columns && after.Rows > before.Rows, $"stty size {before} -> {after}");
 
+        // A reload re-attaches within the grace window: the same shell, with its recent output replayed.
+        await page.Keyboard.TypeAsync("KEPT=still-here");
+        await page.Keyboard.PressAsync("Enter");
+        await page.ReloadAsync();
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')",
+            null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+        await page.Locator(".xterm").ClickAsync();
+        await page.Keyboard.TypeAsync("echo $KEPT");
+        await page.Keyboard.PressAsync("Enter");
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === 'still-here')",
+            null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+
         var screenshot = Artifacts.PathOf("terminal-browser.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
         Console.WriteLine($"artifact: {screenshot}");
@@ -79,7 +91,8 @@ public sealed partial class BrowserTests(DockerFixture docker)
         // Removing the container ends the session: the page shows why.
         await docker.RemoveContainerAsync(container, ct);
         await page.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 20_000 });
-        Assert.Contains("removed", await page.Locator("#ended-reason").InnerTextAsync(), StringComparison.Ordinal);
+        // "removed" normally; "stopped" when the engine reports the stop before the removal (a busy machine).
+        Assert.Matches("The container (was removed|stopped)", await page.Locator("#ended-reason").InnerTextAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("terminal-browser-ended.png") });
 
         Assert.DoesNotContain(consoleErrors, e => e.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));

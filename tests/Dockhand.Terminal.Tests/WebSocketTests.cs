@@ -17,7 +17,7 @@ public sealed class WebSocketTests(DockerFixture docker)
     private async Task<(TerminalHost Host, string Container, TerminalClient Client)> OpenAsync(string image = DockerFixture.BashImage,
         IDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
-        var container = await docker.StartContainerAsync(image, Ct);
+        var container = await docker.StartContainerAsync(image, cancellationToken: Ct);
         var host = await TerminalHost.StartAsync(docker.Client, time, settings, cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         var client = await TerminalClient.OpenAsync(host, link.Url, Ct);
@@ -131,7 +131,8 @@ public sealed class WebSocketTests(DockerFixture docker)
         await docker.RemoveContainerAsync(container, Ct);
 
         Assert.True(await client.WaitEndedAsync(Ct), "no 'ended' message; output: " + client.Output);
-        Assert.Contains("removed", client.EndedReason, StringComparison.Ordinal);
+        // "removed" normally; "stopped" when the engine reports the stop before the removal (a busy machine).
+        Assert.Matches("The container (was removed|stopped)", client.EndedReason);
         await session.Ended.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         Assert.Empty(host.Sessions.All);
     }
