@@ -69,6 +69,11 @@ internal sealed class TerminalSession
 
     public string? EndReason { get; private set; }
 
+    private long _outputBytes;
+
+    /// <summary>Bytes read from the exec so far (tests use it to see back-pressure).</summary>
+    public long OutputBytes => Interlocked.Read(ref _outputBytes);
+
     /// <summary>The exec's id once started (tests inspect it).</summary>
     public string? ExecId => _execId;
 
@@ -190,6 +195,7 @@ internal sealed class TerminalSession
                     return;
                 }
 
+                Interlocked.Add(ref _outputBytes, read.Count);
                 await _sendLock.WaitAsync(token);
                 try
                 {
