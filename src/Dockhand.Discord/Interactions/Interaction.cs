@@ -1,0 +1,87 @@
+namespace Dockhand.Discord.Interactions;
+
+/// <summary>Interaction types (Discord: 1 PING, 2 APPLICATION_COMMAND, 3 MESSAGE_COMPONENT, 4 AUTOCOMPLETE).</summary>
+public enum InteractionType
+{
+    Ping = 1,
+    ApplicationCommand = 2,
+    MessageComponent = 3,
+    Autocomplete = 4,
+    ModalSubmit = 5,
+}
+
+/// <summary>Application command option types Dockhand reads or declares.</summary>
+public enum CommandOptionType
+{
+    Subcommand = 1,
+    SubcommandGroup = 2,
+    String = 3,
+    Integer = 4,
+    Boolean = 5,
+    User = 6,
+}
+
+/// <summary>A Discord user as seen in an interaction or from GET /users/{id}.</summary>
+public sealed record DiscordUser(ulong Id, string Username, string? GlobalName, bool IsBot = false)
+{
+    /// <summary>The name to show: the global display name when set, otherwise the username.</summary>
+    public string DisplayName => string.IsNullOrEmpty(GlobalName) ? Username : GlobalName;
+}
+
+/// <summary>One option value of a command (or of a subcommand), already typed.</summary>
+public sealed record InteractionOption(string Name, CommandOptionType Type, object? Value, bool Focused)
+{
+    /// <summary>For USER options: the resolved user, when Discord sent it.</summary>
+    public DiscordUser? ResolvedUser { get; init; }
+}
+
+/// <summary>
+/// An interaction received from either transport (gateway or HTTP). Transport-independent and immutable.
+/// Options are those of the invoked (sub)command: when a subcommand was used, <see cref="SubcommandName"/> names it
+/// and <see cref="Options"/> are its options.
+/// </summary>
+public sealed record Interaction
+{
+    public required ulong Id { get; init; }
+    public required ulong ApplicationId { get; init; }
+    public required InteractionType Type { get; init; }
+    /// <summary>The interaction token (valid 15 minutes). Never log it.</summary>
+    public required string Token { get; init; }
+    /// <summary>Who invoked it: member.user in a guild, user in a DM.</summary>
+    public required DiscordUser User { get; init; }
+    public ulong? GuildId { get; init; }
+    public ulong? ChannelId { get; init; }
+    /// <summary>The command name (types 2 and 4).</summary>
+    public string? CommandName { get; init; }
+    public string? SubcommandName { get; init; }
+    public IReadOnlyList<InteractionOption> Options { get; init; } = [];
+    /// <summary>The component's custom_id (type 3).</summary>
+    public string? CustomId { get; init; }
+    public int? ComponentType { get; init; }
+    /// <summary>Selected values of a select menu (type 3).</summary>
+    public IReadOnlyList<string> Values { get; init; } = [];
+    /// <summary>For components: the id of the message the component is attached to.</summary>
+    public ulong? MessageId { get; init; }
+
+    /// <summary>The invoker's id (shorthand for <c>User.Id</c>).</summary>
+    public ulong UserId => User.Id;
+
+    /// <summary>The focused option of an autocomplete interaction, or null.</summary>
+    public InteractionOption? FocusedOption => Options.FirstOrDefault(o => o.Focused);
+
+    public InteractionOption? GetOption(string name) => Options.FirstOrDefault(o => string.Equals(o.Name, name, StringComparison.Ordinal));
+
+    /// <summary>A STRING option's value (also the partial text of a focused autocomplete option), or null.</summary>
+    public string? GetString(string name) => GetOption(name)?.Value as string;
+
+    /// <summary>An INTEGER option's value, or null. (A focused autocomplete INTEGER may still be partial text: see GetOption.)</summary>
+    public long? GetInteger(string name) => GetOption(name)?.Value is long l ? l : null;
+
+    public bool? GetBoolean(string name) => GetOption(name)?.Value is bool b ? b : null;
+
+    /// <summary>A USER option's snowflake, or null.</summary>
+    public ulong? GetUserId(string name) => GetOption(name)?.Value is ulong id ? id : null;
+
+    /// <summary>A USER option's resolved user, or null when absent or not resolved.</summary>
+    public DiscordUser? GetUser(string name) => GetOption(name)?.ResolvedUser;
+}

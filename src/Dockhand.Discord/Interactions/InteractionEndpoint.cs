@@ -1,0 +1,111 @@
+using System.Text.Json;
+using Dockhand.Discord.JsonModels;
+using Dockhand.Discord.Rest;
+using Microsoft.AspNetCore.Http;
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Discord.Interactions;
+
+/// <summary>
+/// POST /interactions. Order: bounded body read → Ed25519 + timestamp check (401 on any failure) → parse (400) →
+/// PING answers PONG → otherwise dispatch and wait (at most <see cref="InitialResponseWait"/>) for the handler's
+/// initial response, which becomes the HTTP body. Never answers 500.
+/// </summary>
+internal sealed partial class InteractionEndpoint(
+    InteractionSignatureVerifier verifier, InteractionDispatcher dispatcher, DiscordRestClient rest, TimeProvider time, ILogger<InteractionEndpoint> logger)
+{
+    public const int MaxBodyBytes = 256 * 1024;
+    /// <summary>Discord waits 3 s for the initial response.</summary>
+    public static readonly TimeSpan InitialResponseWait = TimeSpan.FromSeconds(3);
+
+    private static readonly byte[] PongBody = """{"type":1}"""u8.ToArray();
+
+    public async Task<IResult> HandleAsync(HttpContext context)
+    {
+        var aborted = context.RequestAborted;
+        try
+        {
+            if (context.Request.ContentLength > MaxBodyBytes)
+                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+            var body = await ReadBoundedAsync(context.Request.Body, aborted);
+            if (body is null)
+                return Results.StatusCode(StatusCodes.Status413PayloadTooLarge);
+
+            var signature = context.Request.Headers["X-Signature-Ed25519"];
+            var timestamp = context.Request.Headers["X-Signature-Timestamp"];
+            if (signature.Count != 1 || timestamp.Count != 1 || !verifier.Verify(signature[0], timestamp[0], body))
+            {
+                LogRejected(logger);
+                return Results.Text("invalid request signature", statusCode: StatusCodes.Status401Unauthorized);
+            }
+
+            JsonInteraction? json;
+            try
+            {
+                json = JsonSerializer.Deserialize(body, DiscordJsonContext.Default.JsonInteraction);
+            }
+            catch (JsonException)
+            {
+                return Results.BadRequest();
+            }
+            if (json?.Type == (int)InteractionType.Ping)
+                return Results.Bytes(PongBody, "application/json");
+            var interaction = WireMapper.Parse(json);
+            if (interaction is null)
+                return Results.BadRequest();
+
+            var responder = new HttpInteractionResponder(interaction, rest);
+            _ = dispatcher.DispatchAsync(interaction, responder);
+
+            using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
+            var timeout = Task.Delay(InitialResponseWait, time, wait.Token);
+            await Task.WhenAny(responder.InitialResponse, timeout);
+            await wait.CancelAsync();
+            if (!responder.InitialResponse.IsCompleted && responder.TryAbandon())
+            {
+                LogNoTimelyResponse(logger, interaction.Id);
+                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+            }
+            var response = await responder.InitialResponse;
+            return Results.Bytes(JsonSerializer.SerializeToUtf8Bytes(WireMapper.ToJson(response), DiscordJsonContext.Default.JsonInteractionResponse), "application/json");
+        }
+        catch (OperationCanceledException) when (aborted.IsCancellationRequested)
+        {
+            return Results.StatusCode(StatusCodes.Status400BadRequest);
+        }
+        catch (BadHttpRequestException)
+        {
+            return Results.BadRequest();
+        }
+        catch (Exception e)
+        {
+            LogFailed(logger, e);
+            return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
+        }
+    }
+
+    /// <summary>Reads at most <see cref="MaxBodyBytes"/>; null when the body is larger.</summary>
+    private static async Task<byte[]?> ReadBoundedAsync(Stream stream, CancellationToken cancellationToken)
+    {
+        var buffer = new byte[16 * 1024];
+        using var memory = new MemoryStream();
+        while (true)
+        {
+            var read = await stream.ReadAsync(buffer, cancellationToken);
+            if (read == 0)
+                return memory.ToArray();
+            if (memory.Length + read > MaxBodyBytes)
+                return null;
+            memory.Write(buffer, 0, read);
+        }
+    }
+
+    [LoggerMessage(EventId = 3150, Level = LogLevel.Debug, Message = "Rejected an interaction request with an invalid signature or timestamp.")]
+    private static partial void LogRejected(ILogger logger);
+
+    [LoggerMessage(EventId = 3151, Level = LogLevel.Warning, Message = "No initial response to interaction {InteractionId} within 3 s; the handler must defer sooner.")]
+    private static partial void LogNoTimelyResponse(ILogger logger, ulong interactionId);
+
+    [LoggerMessage(EventId = 3152, Level = LogLevel.Error, Message = "The interactions endpoint failed.")]
+    private static partial void LogFailed(ILogger logger, Exception exception);
+}

@@ -1,0 +1,262 @@
+using System.Globalization;
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Discord.Rest;
+
+/// <summary>
+/// Discord's REST rate limits: per-route buckets learnt from X-RateLimit-* headers (route → bucket hash, keyed with the
+/// route's major parameters), the global limit of 50 requests per second (interaction and webhook routes exempt),
+/// 429 pauses by scope, and the invalid-request counter (401/403/429 in 10 minutes; Discord bans at 10,000).
+/// Requests on the same route are serialised, so a bucket is never exceeded once it is known.
+/// </summary>
+internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logger)
+{
+    public const int GlobalLimitPerSecond = 50;
+    public const int InvalidRequestBanThreshold = 10_000;
+    public static readonly TimeSpan InvalidRequestWindow = TimeSpan.FromMinutes(10);
+    /// <summary>Warn at these counts, well before the ban.</summary>
+    public static readonly int[] InvalidRequestWarnings = [1_000, 2_500, 5_000, 7_500, 9_000];
+
+    private readonly Lock _gate = new();
+    private readonly Dictionary<string, SemaphoreSlim> _routeLocks = [];
+    private readonly Dictionary<string, string> _routeToBucket = [];
+    private readonly Dictionary<string, BucketState> _buckets = [];
+    private readonly Queue<long> _globalWindow = new();
+    private readonly Queue<long> _invalid = new();
+    private long _globalPausedUntil;
+    private int _warnedLevel;
+
+    /// <summary>Invalid requests counted in the last 10 minutes.</summary>
+    public int InvalidRequestCount
+    {
+        get
+        {
+            lock (_gate)
+            {
+                TrimInvalid(time.GetTimestamp());
+                return _invalid.Count;
+            }
+        }
+    }
+
+    /// <summary>Waits for permission to send a request on <paramref name="route"/>. Dispose the lease after updating from the response.</summary>
+    public async Task<Lease> AcquireAsync(RouteKey route, CancellationToken cancellationToken = default)
+    {
+        SemaphoreSlim routeLock;
+        lock (_gate)
+        {
+            if (!_routeLocks.TryGetValue(route.Key, out routeLock!))
+                _routeLocks[route.Key] = routeLock = new SemaphoreSlim(1, 1);
+        }
+        await routeLock.WaitAsync(cancellationToken);
+        try
+        {
+            while (true)
+            {
+                var wait = TryReserve(route);
+                if (wait <= TimeSpan.Zero)
+                    return new Lease(this, route, routeLock);
+                await Task.Delay(wait, time, cancellationToken);
+            }
+        }
+        catch
+        {
+            routeLock.Release();
+            throw;
+        }
+    }
+
+    private TimeSpan TryReserve(RouteKey route)
+    {
+        lock (_gate)
+        {
+            var now = time.GetTimestamp();
+            if (now < _globalPausedUntil)
+                return time.GetElapsedTime(now, _globalPausedUntil);
+            BucketState? bucket = null;
+            if (_routeToBucket.TryGetValue(route.Template, out var hash))
+                _buckets.TryGetValue(BucketKey(hash, route), out bucket);
+            bucket ??= _buckets.GetValueOrDefault(RouteBucketKey(route));
+            if (bucket is not null)
+            {
+                if (now >= bucket.ResetAt)
+                    bucket.Remaining = bucket.Limit;
+                if (bucket.Remaining <= 0)
+                    return time.GetElapsedTime(now, bucket.ResetAt) + TimeSpan.FromMilliseconds(1);
+            }
+            if (!route.GlobalExempt)
+            {
+                var windowStart = now - time.TimestampFrequency;
+                while (_globalWindow.Count > 0 && _globalWindow.Peek() <= windowStart)
+                    _globalWindow.Dequeue();
+                if (_globalWindow.Count >= GlobalLimitPerSecond)
+                    return time.GetElapsedTime(windowStart, _globalWindow.Peek()) + TimeSpan.FromMilliseconds(1);
+                _globalWindow.Enqueue(now);
+            }
+            if (bucket is not null)
+                bucket.Remaining--;
+            return TimeSpan.Zero;
+        }
+    }
+
+    private static string BucketKey(string hash, RouteKey route) => hash + "|" + route.MajorParameters;
+
+    private static string RouteBucketKey(RouteKey route) => "route:" + route.Key;
+
+    /// <summary>Applies a response's rate-limit headers and status.</summary>
+    internal void Update(RouteKey route, int status, RateLimitHeaders headers, RateLimitError? error)
+    {
+        lock (_gate)
+        {
+            var now = time.GetTimestamp();
+            BucketState? bucket = null;
+            if (headers.Bucket is { } hash)
+            {
+                _routeToBucket[route.Template] = hash;
+                var key = BucketKey(hash, route);
+                if (!_buckets.TryGetValue(key, out bucket))
+                    _buckets[key] = bucket = new BucketState();
+            }
+            else if (headers.Limit is not null)
+            {
+                var key = RouteBucketKey(route);
+                if (!_buckets.TryGetValue(key, out bucket))
+                    _buckets[key] = bucket = new BucketState();
+            }
+            if (bucket is not null && headers.Limit is { } limit)
+            {
+                bucket.Limit = limit;
+                var resetAt = headers.ResetAfter is { } resetAfter ? now + ToTicks(resetAfter) : bucket.ResetAt;
+                var remaining = headers.Remaining ?? limit;
+                // A new window (or a first sight) takes the server's count; within a window keep the lower count, since
+                // requests on other routes of a shared bucket may be in flight.
+                var newWindow = bucket.Remaining == int.MaxValue || resetAt > bucket.ResetAt + time.TimestampFrequency / 20;
+                bucket.Remaining = newWindow ? remaining : Math.Min(bucket.Remaining, remaining);
+                bucket.ResetAt = resetAt;
+            }
+
+            if (status == 429 && error is not null)
+            {
+                var pause = now + ToTicks(error.RetryAfter);
+                if (error.Global || string.Equals(headers.Scope, "global", StringComparison.OrdinalIgnoreCase))
+                {
+                    _globalPausedUntil = Math.Max(_globalPausedUntil, pause);
+                    LogGlobalRateLimited(logger, error.RetryAfter.TotalMilliseconds);
+                }
+                else
+                {
+                    bucket ??= _buckets.TryGetValue(RouteBucketKey(route), out var b) ? b : (_buckets[RouteBucketKey(route)] = new BucketState());
+                    bucket.Remaining = 0;
+                    bucket.ResetAt = Math.Max(bucket.ResetAt, pause);
+                    LogRouteRateLimited(logger, route.Template, headers.Scope ?? "user", error.RetryAfter.TotalMilliseconds);
+                }
+            }
+
+            // Shared-scope 429s do not count towards the invalid-request limit.
+            var invalid = status is 401 or 403 || (status == 429 && !string.Equals(headers.Scope, "shared", StringComparison.OrdinalIgnoreCase));
+            if (invalid)
+                CountInvalid(now);
+        }
+    }
+
+    private void CountInvalid(long now)
+    {
+        _invalid.Enqueue(now);
+        TrimInvalid(now);
+        var level = InvalidRequestWarnings.Count(w => _invalid.Count >= w);
+        if (level > _warnedLevel)
+            LogInvalidRequests(logger, _invalid.Count, InvalidRequestBanThreshold);
+        _warnedLevel = level;
+    }
+
+    private void TrimInvalid(long now)
+    {
+        var windowStart = now - ToTicks(InvalidRequestWindow);
+        while (_invalid.Count > 0 && _invalid.Peek() <= windowStart)
+            _invalid.Dequeue();
+    }
+
+    private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
+
+    private sealed class BucketState
+    {
+        public int Limit { get; set; } = int.MaxValue;
+        public int Remaining { get; set; } = int.MaxValue;
+        public long ResetAt { get; set; }
+    }
+
+    /// <summary>Holds the route's turn until the response has been applied.</summary>
+    public sealed class Lease(DiscordRateLimiter owner, RouteKey route, SemaphoreSlim routeLock) : IDisposable
+    {
+        private int _disposed;
+
+        public void Update(int status, RateLimitHeaders headers, RateLimitError? error) => owner.Update(route, status, headers, error);
+
+        public void Dispose()
+        {
+            if (Interlocked.Exchange(ref _disposed, 1) == 0)
+                routeLock.Release();
+        }
+    }
+
+    [LoggerMessage(EventId = 3101, Level = LogLevel.Warning, Message = "Discord global rate limit hit; pausing all REST calls for {RetryAfterMs} ms.")]
+    private static partial void LogGlobalRateLimited(ILogger logger, double retryAfterMs);
+
+    [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Discord rate limit on {Route} (scope {Scope}); retrying after {RetryAfterMs} ms.")]
+    private static partial void LogRouteRateLimited(ILogger logger, string route, string scope, double retryAfterMs);
+
+    [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "{Count} invalid Discord requests (401/403/429) in the last 10 minutes; Discord bans the IP at {Threshold}.")]
+    private static partial void LogInvalidRequests(ILogger logger, int count, int threshold);
+}
+
+/// <summary>The headers of a response that drive rate limiting.</summary>
+internal sealed record RateLimitHeaders(int? Limit, int? Remaining, TimeSpan? ResetAfter, string? Bucket, string? Scope)
+{
+    public static RateLimitHeaders From(HttpResponseMessage response)
+    {
+        string? Get(string name) => response.Headers.TryGetValues(name, out var v) ? v.FirstOrDefault() : null;
+        static int? Int(string? s) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
+        static TimeSpan? Seconds(string? s) =>
+            double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= 0 && v < 86_400 ? TimeSpan.FromSeconds(v) : null;
+        return new(Int(Get("X-RateLimit-Limit")), Int(Get("X-RateLimit-Remaining")), Seconds(Get("X-RateLimit-Reset-After")),
+            Get("X-RateLimit-Bucket"), Get("X-RateLimit-Scope"));
+    }
+}
+
+internal sealed record RateLimitError(TimeSpan RetryAfter, bool Global);
+
+/// <summary>
+/// A route as rate limiting sees it: <see cref="Template"/> is the method plus the path with minor parameters
+/// replaced, <see cref="MajorParameters"/> the values of the major ones (channel, guild, webhook id+token,
+/// interaction id+token).
+/// </summary>
+internal sealed record RouteKey(string Template, string MajorParameters, bool GlobalExempt)
+{
+    public string Key => Template + "|" + MajorParameters;
+
+    /// <summary>Builds the key from a method and a path relative to the API base, e.g. "users/123".</summary>
+    public static RouteKey From(HttpMethod method, string path)
+    {
+        var segments = path.Trim('/').Split('/');
+        var template = new List<string>(segments.Length);
+        var major = new List<string>();
+        for (var i = 0; i < segments.Length; i++)
+        {
+            var previous = i > 0 ? segments[i - 1] : "";
+            var s = segments[i];
+            var isMajorValue = previous is "channels" or "guilds" or "webhooks" or "interactions"
+                || (i >= 2 && segments[i - 2] is "webhooks" or "interactions");
+            if (isMajorValue)
+            {
+                major.Add(s);
+                template.Add("{" + previous + "}");
+            }
+            else if (s.Length > 0 && s.All(char.IsAsciiDigit))
+                template.Add("{id}");
+            else
+                template.Add(s);
+        }
+        var exempt = segments.Length > 0 && segments[0] is "interactions" or "webhooks";
+        return new(method.Method + " /" + string.Join('/', template), string.Join('/', major), exempt);
+    }
+}

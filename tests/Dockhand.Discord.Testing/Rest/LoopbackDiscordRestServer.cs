@@ -1,0 +1,495 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using System.Text.RegularExpressions;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.Server.Kestrel.Core;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Discord.Testing.Rest;
+
+/// <summary>One request the server received.</summary>
+public sealed record RecordedRequest(DateTimeOffset At, string Method, string Path, string Route, IReadOnlyDictionary<string, string> Headers, string Body, int Status)
+{
+    public JsonNode? Json => Body.Length == 0 ? null : JsonNode.Parse(Body);
+}
+
+/// <summary>Scope of a scripted 429 (X-RateLimit-Scope).</summary>
+public enum RateLimitScope
+{
+    User,
+    Global,
+    Shared,
+}
+
+/// <summary>
+/// A Discord REST server on 127.0.0.1 (Kestrel, port 0) that follows Discord's documented behaviour closely enough to
+/// test a client: it records every request, checks Authorization and User-Agent, keeps interaction message state
+/// (@original, follow-ups), stores commands, emits X-RateLimit-* headers from scriptable buckets, answers 429s
+/// (per route, global, shared) on script or when a client exceeds a bucket or the global limit, and rejects bodies
+/// that break Discord's limits with Discord's error shape.
+/// Routes are named like "POST /interactions/{interaction_id}/{interaction_token}/callback" (see <see cref="Routes"/>).
+/// </summary>
+public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
+{
+    public static class Routes
+    {
+        public const string InteractionCallback = "POST /interactions/{interaction_id}/{interaction_token}/callback";
+        public const string GetOriginal = "GET /webhooks/{application_id}/{interaction_token}/messages/@original";
+        public const string EditOriginal = "PATCH /webhooks/{application_id}/{interaction_token}/messages/@original";
+        public const string DeleteOriginal = "DELETE /webhooks/{application_id}/{interaction_token}/messages/@original";
+        public const string FollowUp = "POST /webhooks/{application_id}/{interaction_token}";
+        public const string GlobalCommands = "PUT /applications/{application_id}/commands";
+        public const string GuildCommands = "PUT /applications/{application_id}/guilds/{guild_id}/commands";
+        public const string CurrentApplication = "GET /oauth2/applications/@me";
+        public const string GatewayBot = "GET /gateway/bot";
+        public const string GetUser = "GET /users/{user_id}";
+    }
+
+    private static readonly (Regex Pattern, string Route, bool Exempt)[] RouteTable =
+    [
+        (new(@"^POST /interactions/(\d+)/([^/]+)/callback$"), Routes.InteractionCallback, true),
+        (new(@"^GET /webhooks/(\d+)/([^/]+)/messages/@original$"), Routes.GetOriginal, true),
+        (new(@"^PATCH /webhooks/(\d+)/([^/]+)/messages/@original$"), Routes.EditOriginal, true),
+        (new(@"^DELETE /webhooks/(\d+)/([^/]+)/messages/@original$"), Routes.DeleteOriginal, true),
+        (new(@"^POST /webhooks/(\d+)/([^/]+)$"), Routes.FollowUp, true),
+        (new(@"^PUT /applications/(\d+)/commands$"), Routes.GlobalCommands, false),
+        (new(@"^PUT /applications/(\d+)/guilds/(\d+)/commands$"), Routes.GuildCommands, false),
+        (new(@"^GET /oauth2/applications/@me$"), Routes.CurrentApplication, false),
+        (new(@"^GET /gateway/bot$"), Routes.GatewayBot, false),
+        (new(@"^GET /users/(\d+)$"), Routes.GetUser, false),
+    ];
+
+    [GeneratedRegex(@"^DiscordBot \((\S+), ([^)]+)\)")]
+    private static partial Regex UserAgentPattern();
+
+    private readonly WebApplication _app;
+    private readonly Lock _gate = new();
+    private readonly List<RecordedRequest> _requests = [];
+    private readonly Dictionary<string, JsonObject> _originals = [];
+    private readonly Dictionary<string, List<JsonObject>> _followUps = [];
+    private readonly Dictionary<ulong, JsonObject> _callbacks = [];
+    private readonly Dictionary<string, JsonArray> _commands = [];
+    private readonly Dictionary<ulong, JsonObject> _users = [];
+    private readonly Dictionary<string, (string Bucket, int Limit, TimeSpan Window)> _scriptedBuckets = [];
+    private readonly Dictionary<string, BucketState> _bucketStates = [];
+    private readonly List<(string Route, TimeSpan RetryAfter, RateLimitScope Scope)> _scripted429 = [];
+    private readonly Queue<DateTimeOffset> _globalWindow = new();
+    private long _nextId = 1_300_000_000_000_000_000;
+
+    private LoopbackDiscordRestServer(WebApplication app, string token, ulong applicationId, TimeProvider time)
+    {
+        _app = app;
+        Token = token;
+        ApplicationId = applicationId;
+        Time = time;
+    }
+
+    /// <summary>The token the server accepts in "Authorization: Bot {token}".</summary>
+    public string Token { get; }
+
+    public ulong ApplicationId { get; }
+
+    public string ApplicationName { get; set; } = "Dockhand Test";
+
+    /// <summary>The clock the buckets use (a FakeTimeProvider in tests that control time).</summary>
+    public TimeProvider Time { get; }
+
+    /// <summary>Base URL to give the client as DISCORD_API_BASE_URL (…/api/v10).</summary>
+    public Uri ApiBaseUrl { get; private set; } = null!;
+
+    /// <summary>What GET /gateway/bot returns (point it at a loopback gateway).</summary>
+    public Uri GatewayUrl { get; set; } = new("wss://gateway.discord.gg");
+
+    public int MaxConcurrency { get; set; } = 1;
+
+    /// <summary>Global limit per second across non-exempt routes (Discord: 50).</summary>
+    public int GlobalLimitPerSecond { get; set; } = 50;
+
+    /// <summary>Default bucket for routes without a scripted one.</summary>
+    public int DefaultBucketLimit { get; set; } = 100;
+
+    public TimeSpan DefaultBucketWindow { get; set; } = TimeSpan.FromSeconds(1);
+
+    /// <summary>How long an interaction token stays valid for webhook routes (Discord: 15 minutes).</summary>
+    public TimeSpan InteractionTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
+
+    /// <summary>Requests that exceeded a bucket the server had announced (a correct client makes none).</summary>
+    public int BucketViolations { get; private set; }
+
+    /// <summary>Requests beyond the global limit (a correct client makes none).</summary>
+    public int GlobalViolations { get; private set; }
+
+    /// <summary>Bulk overwrite calls received (global and guild).</summary>
+    public int CommandOverwriteCount => Requests.Count(r => r.Route is Routes.GlobalCommands or Routes.GuildCommands && r.Status == 200);
+
+    public static async Task<LoopbackDiscordRestServer> StartAsync(string token = "test-bot-token", ulong applicationId = 1_100_000_000_000_000_001,
+        TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        var builder = WebApplication.CreateSlimBuilder();
+        builder.Logging.ClearProviders();
+        builder.WebHost.ConfigureKestrel(k =>
+        {
+            k.Listen(IPAddress.Loopback, 0);
+            k.Limits.MaxRequestBodySize = 1024 * 1024;
+        });
+        var app = builder.Build();
+        var server = new LoopbackDiscordRestServer(app, token, applicationId, time ?? TimeProvider.System);
+        app.Run(server.HandleAsync);
+        await app.StartAsync(cancellationToken);
+        var address = app.Urls.First();
+        server.ApiBaseUrl = new Uri(address.TrimEnd('/') + "/api/v10");
+        return server;
+    }
+
+    public IReadOnlyList<RecordedRequest> Requests
+    {
+        get
+        {
+            lock (_gate)
+                return [.. _requests];
+        }
+    }
+
+    public IReadOnlyList<RecordedRequest> RequestsTo(string route) => [.. Requests.Where(r => r.Route == route)];
+
+    public void AddUser(ulong id, string username, string? globalName = null)
+    {
+        lock (_gate)
+            _users[id] = InteractionPayloads.User(id, username, globalName);
+    }
+
+    /// <summary>The current @original message of an interaction token (null when none or deleted).</summary>
+    public JsonObject? GetOriginal(string interactionToken)
+    {
+        lock (_gate)
+            return _originals.TryGetValue(interactionToken, out var m) ? (JsonObject)m.DeepClone() : null;
+    }
+
+    public IReadOnlyList<JsonObject> GetFollowUps(string interactionToken)
+    {
+        lock (_gate)
+            return _followUps.TryGetValue(interactionToken, out var l) ? [.. l.Select(m => (JsonObject)m.DeepClone())] : [];
+    }
+
+    /// <summary>The callback body received for an interaction id, or null.</summary>
+    public JsonObject? GetCallback(ulong interactionId)
+    {
+        lock (_gate)
+            return _callbacks.TryGetValue(interactionId, out var c) ? (JsonObject)c.DeepClone() : null;
+    }
+
+    /// <summary>Waits (real time) until a callback for <paramref name="interactionId"/> arrives.</summary>
+    public async Task<JsonObject> WaitForCallbackAsync(ulong interactionId, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = DateTime.UtcNow + timeout;
+        while (DateTime.UtcNow < deadline)
+        {
+            if (GetCallback(interactionId) is { } c)
+                return c;
+            await Task.Delay(10, cancellationToken);
+        }
+        throw new TimeoutException($"No callback for interaction {interactionId} within {timeout}.");
+    }
+
+    /// <summary>The commands last stored globally (<paramref name="guildId"/> null) or for a guild.</summary>
+    public JsonArray? GetCommands(ulong? guildId = null)
+    {
+        lock (_gate)
+            return _commands.TryGetValue(CommandsKey(guildId), out var c) ? (JsonArray)c.DeepClone() : null;
+    }
+
+    /// <summary>Scripts a bucket: requests on <paramref name="route"/> share <paramref name="bucketId"/> with this limit per window.</summary>
+    public void SetBucket(string route, string bucketId, int limit, TimeSpan window)
+    {
+        lock (_gate)
+            _scriptedBuckets[route] = (bucketId, limit, window);
+    }
+
+    /// <summary>The next request on <paramref name="route"/> (or any route when "*") gets a 429 with this scope and retry_after.</summary>
+    public void EnqueueRateLimit(string route, TimeSpan retryAfter, RateLimitScope scope = RateLimitScope.User)
+    {
+        lock (_gate)
+            _scripted429.Add((route, retryAfter, scope));
+    }
+
+    /// <summary>
+    /// For the HTTP transport, where the initial response is the HTTP body of POST /interactions: apply it as if it
+    /// had been POSTed to the callback route. Returns the status the callback route would have answered.
+    /// </summary>
+    public int AcceptInteractionResponse(ulong interactionId, string interactionToken, string responseJson)
+    {
+        lock (_gate)
+            return Callback(interactionId, interactionToken, JsonNode.Parse(responseJson) as JsonObject, Time.GetUtcNow()).Item1;
+    }
+
+    private static string CommandsKey(ulong? guildId) => guildId is { } g ? "guild:" + g.ToString(CultureInfo.InvariantCulture) : "global";
+
+    private string NextId() => Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
+
+    private async Task HandleAsync(HttpContext context)
+    {
+        var request = context.Request;
+        string body;
+        using (var reader = new StreamReader(request.Body, Encoding.UTF8))
+            body = await reader.ReadToEndAsync(context.RequestAborted);
+        var path = request.Path.Value ?? "";
+        const string prefix = "/api/v10";
+        var relative = path.StartsWith(prefix, StringComparison.Ordinal) ? path[prefix.Length..] : path;
+        var signature = request.Method + " " + relative;
+        var match = RouteTable.Select(r => (r, m: r.Pattern.Match(signature))).FirstOrDefault(x => x.m.Success);
+        var route = match.m?.Success == true ? match.r.Route : signature;
+        var parameters = match.m?.Success == true ? match.m.Groups.Values.Skip(1).Select(g => g.Value).ToArray() : [];
+        var exempt = match.m?.Success == true && match.r.Exempt;
+
+        int status;
+        JsonNode? responseBody;
+        lock (_gate)
+        {
+            (status, responseBody) = Process(context, request.Method, route, parameters, exempt, match.m?.Success == true, body);
+            _requests.Add(new RecordedRequest(Time.GetUtcNow(), request.Method, relative + request.QueryString, route,
+                request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, status));
+        }
+        context.Response.StatusCode = status;
+        if (responseBody is not null)
+        {
+            context.Response.ContentType = "application/json";
+            await context.Response.WriteAsync(responseBody.ToJsonString(), context.RequestAborted);
+        }
+    }
+
+    private (int, JsonNode?) Process(HttpContext context, string method, string route, string[] p, bool exempt, bool known, string body)
+    {
+        var headers = context.Request.Headers;
+        var response = context.Response;
+        if (!UserAgentPattern().IsMatch(headers.UserAgent.ToString()))
+            return (400, Error(0, "A User-Agent of the form 'DiscordBot ($url, $versionNumber)' is required"));
+        if (!known)
+            return (404, Error(0, "404: Not Found"));
+        if (!exempt && !string.Equals(headers.Authorization.ToString(), "Bot " + Token, StringComparison.Ordinal))
+            return (401, Error(0, "401: Unauthorized"));
+
+        var now = Time.GetUtcNow();
+        // Scripted 429s first.
+        var scripted = _scripted429.FindIndex(s => s.Route == route || s.Route == "*");
+        if (scripted >= 0)
+        {
+            var (_, retryAfter, scope) = _scripted429[scripted];
+            _scripted429.RemoveAt(scripted);
+            return RateLimited(response, retryAfter, scope);
+        }
+        // Global limit.
+        if (!exempt)
+        {
+            while (_globalWindow.Count > 0 && _globalWindow.Peek() <= now - TimeSpan.FromSeconds(1))
+                _globalWindow.Dequeue();
+            if (_globalWindow.Count >= GlobalLimitPerSecond)
+            {
+                GlobalViolations++;
+                return RateLimited(response, _globalWindow.Peek() + TimeSpan.FromSeconds(1) - now, RateLimitScope.Global);
+            }
+            _globalWindow.Enqueue(now);
+        }
+        // Per-route bucket.
+        var (bucketId, limit, window) = _scriptedBuckets.TryGetValue(route, out var b)
+            ? b
+            : (Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(route)))[..16], DefaultBucketLimit, DefaultBucketWindow);
+        var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
+            ? string.Join('/', p.Take(2))
+            : route == Routes.GuildCommands ? p[1] : "";
+        var stateKey = bucketId + "|" + major;
+        if (!_bucketStates.TryGetValue(stateKey, out var state) || now >= state.ResetAt)
+            _bucketStates[stateKey] = state = new BucketState { Remaining = limit, ResetAt = now + window };
+        var resetAfter = state.ResetAt - now;
+        if (state.Remaining <= 0)
+        {
+            BucketViolations++;
+            SetRateLimitHeaders(response, limit, 0, state.ResetAt, resetAfter, bucketId);
+            return RateLimited(response, resetAfter, RateLimitScope.User);
+        }
+        state.Remaining--;
+        SetRateLimitHeaders(response, limit, state.Remaining, state.ResetAt, resetAfter, bucketId);
+
+        JsonNode? json = null;
+        if (body.Length > 0)
+        {
+            try
+            {
+                json = JsonNode.Parse(body);
+            }
+            catch (JsonException)
+            {
+                return (400, Error(50109, "The request body contains invalid JSON."));
+            }
+        }
+        return route switch
+        {
+            Routes.InteractionCallback => Callback(ulong.Parse(p[0], CultureInfo.InvariantCulture), p[1], json as JsonObject, now),
+            Routes.GetOriginal => WithOriginal(p, now, m => (200, m.DeepClone())),
+            Routes.EditOriginal => WithOriginal(p, now, m => EditOriginal(m, json as JsonObject)),
+            Routes.DeleteOriginal => WithOriginal(p, now, _ =>
+            {
+                _originals.Remove(p[1]);
+                return (204, null);
+            }),
+            Routes.FollowUp => FollowUp(p, json as JsonObject, now),
+            Routes.GlobalCommands => Commands(p[0], null, json),
+            Routes.GuildCommands => Commands(p[0], p[1], json),
+            Routes.CurrentApplication => (200, new JsonObject { ["id"] = Id(ApplicationId), ["name"] = ApplicationName, ["description"] = "", ["bot_public"] = true }),
+            Routes.GatewayBot => (200, new JsonObject
+            {
+                ["url"] = GatewayUrl.AbsoluteUri.TrimEnd('/'),
+                ["shards"] = 1,
+                ["session_start_limit"] = new JsonObject { ["total"] = 1000, ["remaining"] = 999, ["reset_after"] = 14_400_000, ["max_concurrency"] = MaxConcurrency },
+            }),
+            Routes.GetUser => _users.TryGetValue(ulong.Parse(p[0], CultureInfo.InvariantCulture), out var u) ? (200, u.DeepClone()) : (404, Error(10013, "Unknown User")),
+            _ => (404, Error(0, "404: Not Found")),
+        };
+    }
+
+    private readonly Dictionary<string, DateTimeOffset> _tokenIssued = [];
+
+    private (int, JsonNode?) Callback(ulong interactionId, string token, JsonObject? body, DateTimeOffset now)
+    {
+        if (_callbacks.ContainsKey(interactionId))
+            return (400, Error(40060, "Interaction has already been acknowledged."));
+        var type = body?["type"] is JsonValue t && t.TryGetValue<int>(out var ti) ? ti : -1;
+        var data = body?["data"] as JsonObject;
+        var problems = type switch
+        {
+            4 => MessageRules.CheckMessage(data, "data", create: true),
+            5 or 6 => [],
+            7 => MessageRules.CheckMessage(data, "data", create: false),
+            8 => MessageRules.CheckChoices(data),
+            _ => [("type", "Value must be one of {4, 5, 6, 7, 8}.")],
+        };
+        if (problems.Count > 0)
+            return (400, MessageRules.FormError(problems));
+        _callbacks[interactionId] = body!;
+        _tokenIssued.TryAdd(token, now);
+        var flags = data?["flags"] is JsonValue f && f.TryGetValue<int>(out var fi) ? fi : 0;
+        if (type == 4)
+            _originals[token] = NewMessage(data!, flags);
+        else if (type == 5)
+            _originals[token] = NewMessage(new JsonObject { ["content"] = "" }, (flags & 64) | 128);
+        return (204, null);
+    }
+
+    private JsonObject NewMessage(JsonObject data, int flags)
+    {
+        var m = new JsonObject
+        {
+            ["id"] = NextId(),
+            ["channel_id"] = "1300000000000000000",
+            ["type"] = 20,
+            ["content"] = data["content"]?.DeepClone() ?? "",
+            ["embeds"] = data["embeds"]?.DeepClone() ?? new JsonArray(),
+            ["components"] = data["components"]?.DeepClone() ?? new JsonArray(),
+            ["flags"] = flags,
+            ["author"] = InteractionPayloads.User(ApplicationId, ApplicationName),
+            ["timestamp"] = Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
+        };
+        return m;
+    }
+
+    private (int, JsonNode?) WithOriginal(string[] p, DateTimeOffset now, Func<JsonObject, (int, JsonNode?)> action)
+    {
+        if (p[0] != Id(ApplicationId) || !_tokenIssued.TryGetValue(p[1], out var issued))
+            return (404, Error(10015, "Unknown Webhook"));
+        if (now - issued > InteractionTokenLifetime)
+            return (401, Error(50027, "Invalid Webhook Token"));
+        return _originals.TryGetValue(p[1], out var m) ? action(m) : (404, Error(10008, "Unknown Message"));
+    }
+
+    private (int, JsonNode?) EditOriginal(JsonObject message, JsonObject? edit)
+    {
+        var problems = MessageRules.CheckMessage(edit, "", create: false);
+        if (problems.Count > 0)
+            return (400, MessageRules.FormError(problems));
+        foreach (var key in new[] { "content", "embeds", "components" })
+            if (edit?[key] is { } v)
+                message[key] = v.DeepClone();
+        message["flags"] = (message["flags"]?.GetValue<int>() ?? 0) & ~128;
+        return (200, message.DeepClone());
+    }
+
+    private (int, JsonNode?) FollowUp(string[] p, JsonObject? body, DateTimeOffset now)
+    {
+        if (p[0] != Id(ApplicationId) || !_tokenIssued.TryGetValue(p[1], out var issued))
+            return (404, Error(10015, "Unknown Webhook"));
+        if (now - issued > InteractionTokenLifetime)
+            return (401, Error(50027, "Invalid Webhook Token"));
+        var problems = MessageRules.CheckMessage(body, "", create: true);
+        if (problems.Count > 0)
+            return (400, MessageRules.FormError(problems));
+        var flags = body?["flags"] is JsonValue f && f.TryGetValue<int>(out var fi) ? fi & 64 : 0;
+        var message = NewMessage(body!, flags);
+        if (!_followUps.TryGetValue(p[1], out var list))
+            _followUps[p[1]] = list = [];
+        list.Add(message);
+        return (200, message.DeepClone());
+    }
+
+    private (int, JsonNode?) Commands(string applicationId, string? guildId, JsonNode? body)
+    {
+        if (applicationId != Id(ApplicationId))
+            return (403, Error(50001, "Missing Access"));
+        var problems = MessageRules.CheckCommands(body);
+        if (problems.Count > 0)
+            return (400, MessageRules.FormError(problems));
+        var stored = new JsonArray();
+        foreach (var c in ((JsonArray)body!).OfType<JsonObject>())
+        {
+            var copy = (JsonObject)c.DeepClone();
+            copy["id"] = NextId();
+            copy["application_id"] = Id(ApplicationId);
+            copy["version"] = NextId();
+            if (guildId is not null)
+                copy["guild_id"] = guildId;
+            stored.Add(copy);
+        }
+        _commands[CommandsKey(guildId is null ? null : ulong.Parse(guildId, CultureInfo.InvariantCulture))] = stored;
+        return (200, stored.DeepClone());
+    }
+
+    private static void SetRateLimitHeaders(HttpResponse response, int limit, int remaining, DateTimeOffset resetAt, TimeSpan resetAfter, string bucket)
+    {
+        response.Headers["X-RateLimit-Limit"] = limit.ToString(CultureInfo.InvariantCulture);
+        response.Headers["X-RateLimit-Remaining"] = remaining.ToString(CultureInfo.InvariantCulture);
+        response.Headers["X-RateLimit-Reset"] = (resetAt.ToUnixTimeMilliseconds() / 1000.0).ToString("0.000", CultureInfo.InvariantCulture);
+        response.Headers["X-RateLimit-Reset-After"] = Math.Max(0, resetAfter.TotalSeconds).ToString("0.000", CultureInfo.InvariantCulture);
+        response.Headers["X-RateLimit-Bucket"] = bucket;
+    }
+
+    private static (int, JsonNode?) RateLimited(HttpResponse response, TimeSpan retryAfter, RateLimitScope scope)
+    {
+        var seconds = Math.Max(0, retryAfter.TotalSeconds);
+        var global = scope == RateLimitScope.Global;
+        response.Headers["Retry-After"] = Math.Ceiling(seconds).ToString(CultureInfo.InvariantCulture);
+        response.Headers["X-RateLimit-Scope"] = scope.ToString().ToLowerInvariant();
+        if (global)
+            response.Headers["X-RateLimit-Global"] = "true";
+        return (429, new JsonObject { ["message"] = "You are being rate limited.", ["retry_after"] = Math.Round(seconds, 3), ["global"] = global, ["code"] = 0 });
+    }
+
+    private static JsonObject Error(int code, string message) => new() { ["code"] = code, ["message"] = message };
+
+    private static string Id(ulong id) => id.ToString(CultureInfo.InvariantCulture);
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+    }
+
+    private sealed class BucketState
+    {
+        public int Remaining { get; set; }
+        public DateTimeOffset ResetAt { get; set; }
+    }
+}
