@@ -1,0 +1,47 @@
+namespace Dockhand.Discord.Gateway;
+
+/// <summary>
+/// Sliding-window log of sends against Discord's 120 events / 60 s per connection. Ordinary sends may use
+/// <c>limit - reserved</c> slots in any window; control frames (heartbeat, identify, resume) are always let through
+/// and use the reserved headroom. Not thread-safe: only the send loop touches it.
+/// </summary>
+internal sealed class GatewaySendLimiter(int limit, int reservedForControl, TimeSpan window)
+{
+    private readonly List<DateTimeOffset> _sent = [];
+
+    public int Limit => limit;
+
+    public int OrdinaryLimit => limit - reservedForControl;
+
+    public TimeSpan Window => window;
+
+    public int CountInWindow(DateTimeOffset now)
+    {
+        Prune(now);
+        return _sent.Count;
+    }
+
+    /// <summary>How long an ordinary send must wait; zero when it may go now.</summary>
+    public TimeSpan DelayForOrdinary(DateTimeOffset now)
+    {
+        Prune(now);
+        if (_sent.Count < OrdinaryLimit)
+            return TimeSpan.Zero;
+
+        // The send becomes possible when enough of the oldest entries have left the window.
+        var mustExpire = _sent[_sent.Count - OrdinaryLimit];
+        var wait = mustExpire + window - now;
+        return wait > TimeSpan.Zero ? wait : TimeSpan.FromTicks(1);
+    }
+
+    public void Record(DateTimeOffset now) => _sent.Add(now);
+
+    private void Prune(DateTimeOffset now)
+    {
+        var expired = 0;
+        while (expired < _sent.Count && _sent[expired] + window <= now)
+            expired++;
+        if (expired > 0)
+            _sent.RemoveRange(0, expired);
+    }
+}

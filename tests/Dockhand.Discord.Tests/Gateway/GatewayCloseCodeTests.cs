@@ -1,0 +1,115 @@
+using Dockhand.Discord.Gateway;
+
+namespace Dockhand.Discord.Tests.Gateway;
+
+public sealed class GatewayCloseCodeTests
+{
+    [Theory]
+    [InlineData(4000)]
+    [InlineData(4001)]
+    [InlineData(4002)]
+    [InlineData(4003)]
+    [InlineData(4005)]
+    [InlineData(4008)]
+    [InlineData(1001)]
+    public async Task CloseCode_Resumable_ReconnectsAndResumes(int code)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+
+        await h.Server.CloseAsync(code, cancellationToken: ct);
+
+        var resume = await h.Server.WaitForOpAsync(6, cancellationToken: ct);
+        await h.WaitForEventAsync("RESUMED");
+        Assert.Equal("/resume", resume.Path);
+        Assert.Single(h.Server.ReceivedOp(2));
+        Assert.Equal(code, h.Server.Connections[0].CloseCode);
+    }
+
+    [Theory]
+    [InlineData(4007)]
+    [InlineData(4009)]
+    public async Task CloseCode_NewSession_IdentifiesAgainAfterIdentifyWindow(int code)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+        var firstSession = h.Client.SessionId;
+
+        await h.Server.CloseAsync(code, cancellationToken: ct);
+        await h.AdvanceAsync(TimeSpan.FromSeconds(5));
+
+        var second = await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
+        await h.WaitForEventAsync("READY", 2);
+        Assert.Empty(h.Server.ReceivedOp(6));
+        Assert.Equal("/", second.Path);
+        Assert.NotEqual(firstSession, h.Client.SessionId);
+        Assert.True(second.ReceivedAt - h.Server.ReceivedOp(2)[0].ReceivedAt >= TimeSpan.FromSeconds(5));
+    }
+
+    [Theory]
+    [InlineData(4004, "token")]
+    [InlineData(4010, "shard")]
+    [InlineData(4011, "sharding is required")]
+    [InlineData(4012, "API version")]
+    [InlineData(4013, "invalid intents")]
+    [InlineData(4014, "privileged intents")]
+    public async Task CloseCode_Fatal_RunAsyncThrowsNamingTheCause(int code, string cause)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+
+        await h.Server.CloseAsync(code, cancellationToken: ct);
+
+        var ex = await Assert.ThrowsAsync<GatewayFatalException>(() => h.Run.WaitAsync(TimeSpan.FromSeconds(10), ct));
+        Assert.Equal(code, ex.CloseCode);
+        Assert.Contains(cause, ex.Message, StringComparison.OrdinalIgnoreCase);
+        Assert.Contains(code.ToString(System.Globalization.CultureInfo.InvariantCulture), ex.Message);
+        Assert.Single(h.Server.Connections); // no reconnect after a fatal code
+    }
+
+    [Fact]
+    public async Task Identify_WrongToken_ServerCloses4004AndClientStopsNamingTheToken()
+    {
+        await using var h = await GatewayHarness.StartAsync(token: "not-the-token");
+
+        var ex = await Assert.ThrowsAsync<GatewayFatalException>(() => h.Run.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+
+        Assert.Equal(4004, ex.CloseCode);
+        Assert.Contains("DISCORD_TOKEN", ex.Message);
+        Assert.DoesNotContain("not-the-token", ex.Message);
+    }
+
+    [Fact]
+    public async Task Identify_PrivilegedIntentNotAllowed_ServerCloses4014AndClientStops()
+    {
+        await using var h = await GatewayHarness.StartAsync(intents: 1 << 15);
+
+        var ex = await Assert.ThrowsAsync<GatewayFatalException>(() => h.Run.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+
+        Assert.Equal(4014, ex.CloseCode);
+        Assert.Contains("Developer Portal", ex.Message);
+    }
+
+    [Fact]
+    public async Task Identify_PrivilegedIntentAllowed_GetsReadyWithThoseIntents()
+    {
+        await using var h = await GatewayHarness.StartAsync(intents: (1 << 15) | 1, allowedPrivilegedIntents: 1 << 15);
+        await h.WaitReadyAsync();
+
+        Assert.Contains("\"intents\":32769", h.Server.ReceivedOp(2)[0].Json);
+    }
+
+    [Fact]
+    public void Classify_EveryDocumentedCode_FallsInTheRightClass()
+    {
+        foreach (var code in new[] { 4004, 4010, 4011, 4012, 4013, 4014 })
+            Assert.Equal(GatewayCloseAction.Fatal, GatewayCloseCodes.Classify(code));
+        foreach (var code in new[] { 4007, 4009 })
+            Assert.Equal(GatewayCloseAction.NewSession, GatewayCloseCodes.Classify(code));
+        foreach (int? code in new int?[] { null, 1000, 1001, 1006, 4000, 4001, 4002, 4003, 4005, 4008 })
+            Assert.Equal(GatewayCloseAction.Resume, GatewayCloseCodes.Classify(code));
+    }
+}

@@ -1,0 +1,146 @@
+using System.Collections.Concurrent;
+using System.Text.Json;
+using Dockhand.Discord.Gateway;
+using Dockhand.Discord.Testing.Gateway;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dockhand.Discord.Tests.Gateway;
+
+internal sealed class RecordingDispatchHandler : IGatewayDispatchHandler
+{
+    private readonly ConcurrentQueue<(string Name, string Json)> _events = new();
+
+    public IReadOnlyList<(string Name, string Json)> Events => [.. _events];
+
+    public IReadOnlyList<string> Names => [.. _events.Select(e => e.Name)];
+
+    public ValueTask HandleDispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken)
+    {
+        _events.Enqueue((eventName, data.GetRawText()));
+        return ValueTask.CompletedTask;
+    }
+}
+
+internal sealed class StaticBotInfoSource(Func<GatewayBotInfo> info) : IGatewayBotInfoSource
+{
+    private int _calls;
+
+    public int Calls => Volatile.Read(ref _calls);
+
+    public Task<GatewayBotInfo> GetGatewayBotInfoAsync(CancellationToken cancellationToken = default)
+    {
+        Interlocked.Increment(ref _calls);
+        return Task.FromResult(info());
+    }
+}
+
+/// <summary>A <see cref="DiscordGatewayClient"/> on a <see cref="FakeTimeProvider"/> against a real loopback gateway.</summary>
+internal sealed class GatewayHarness : IAsyncDisposable
+{
+    public const string Token = "harness-token";
+
+    private readonly CancellationTokenSource _cts;
+
+    private GatewayHarness(FakeTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts)
+    {
+        Time = time;
+        Server = server;
+        Client = client;
+        Handler = handler;
+        _cts = cts;
+    }
+
+    public FakeTimeProvider Time { get; }
+
+    public LoopbackDiscordGateway Server { get; }
+
+    public DiscordGatewayClient Client { get; }
+
+    public RecordingDispatchHandler Handler { get; }
+
+    public Task Run { get; private set; } = Task.CompletedTask;
+
+    public static async Task<GatewayHarness> StartAsync(
+        int heartbeatIntervalMs = 41_250,
+        int intents = 0,
+        string token = Token,
+        int maxConcurrency = 1,
+        int remainingSessionStarts = 1000,
+        TimeSpan? resetAfter = null,
+        bool refuseUpgrades = false,
+        bool run = true,
+        double random = 0.5,
+        int allowedPrivilegedIntents = 0)
+    {
+        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var server = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions
+        {
+            Token = Token,
+            HeartbeatIntervalMs = heartbeatIntervalMs,
+            TimeProvider = time,
+            MaxConcurrency = maxConcurrency,
+            AllowedPrivilegedIntents = allowedPrivilegedIntents,
+        })
+        {
+            RefuseUpgrades = refuseUpgrades,
+        };
+        await server.StartAsync(TestContext.Current.CancellationToken);
+
+        var handler = new RecordingDispatchHandler();
+        var options = Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = token, Intents = intents });
+        var botInfo = new StaticBotInfoSource(() => new GatewayBotInfo(server.Url, 1, maxConcurrency, remainingSessionStarts, resetAfter ?? TimeSpan.FromHours(1)));
+        var client = new DiscordGatewayClient(options, handler, NullLogger.Instance, time, botInfo, new GatewayClientSettings { Random = () => random });
+        var harness = new GatewayHarness(time, server, client, handler, CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken));
+        if (run)
+            harness.Run = client.RunAsync(harness._cts.Token);
+        return harness;
+    }
+
+    /// <summary>Waits (real time) until the handler has seen <paramref name="count"/> events named <paramref name="name"/>.</summary>
+    public Task WaitForEventAsync(string name, int count = 1) =>
+        WaitUntilAsync(() => Handler.Names.Count(n => n == name) >= count);
+
+    public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
+    {
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        while (!condition())
+        {
+            if (Run.IsFaulted)
+                await Run; // surface the client's exception
+            if (DateTime.UtcNow > deadline)
+                throw new TimeoutException("Condition not reached in time.");
+            await Task.Delay(5, TestContext.Current.CancellationToken);
+        }
+    }
+
+    /// <summary>Advances fake time after letting pending work settle, then lets the effects run.</summary>
+    public async Task AdvanceAsync(TimeSpan by)
+    {
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+        Time.Advance(by);
+        await Task.Delay(50, TestContext.Current.CancellationToken);
+    }
+
+    /// <summary>Starts and waits for READY.</summary>
+    public async Task WaitReadyAsync()
+    {
+        await WaitForEventAsync("READY");
+        await WaitUntilAsync(() => Client.IsConnected);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await _cts.CancelAsync();
+        try
+        {
+            await Run.WaitAsync(TimeSpan.FromSeconds(5));
+        }
+        catch (Exception ex) when (ex is OperationCanceledException or GatewayFatalException or TimeoutException)
+        {
+        }
+
+        await Server.DisposeAsync();
+        _cts.Dispose();
+    }
+}

@@ -1,0 +1,116 @@
+using System.Text.Json;
+using Dockhand.Discord.Gateway;
+
+namespace Dockhand.Discord.Tests.Gateway;
+
+public sealed class GatewayResumeTests
+{
+    private static string Id(string json) => JsonDocument.Parse(json).RootElement.GetProperty("id").GetString()!;
+
+    private static IReadOnlyList<string> InteractionIds(GatewayHarness h) =>
+        [.. h.Handler.Events.Where(e => e.Name == "INTERACTION_CREATE").Select(e => Id(e.Json))];
+
+    [Fact]
+    public async Task Resume_EventsMissedWhileDisconnected_ReplayedInOrderWithoutLossOrDuplicates()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync(random: 0.5);
+        await h.WaitReadyAsync();
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"1"}""", ct);
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"2"}""", ct);
+        await h.WaitForEventAsync("INTERACTION_CREATE", 2);
+
+        // Drop the TCP connection and keep the client out while two more events happen.
+        h.Server.RefuseUpgrades = true;
+        await h.Server.DropConnectionsAsync(ct);
+        await h.WaitUntilAsync(() => h.Server.RefusedUpgrades >= 1);
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"3"}""", ct);
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"4"}""", ct);
+        h.Server.RefuseUpgrades = false;
+
+        await h.AdvanceAsync(TimeSpan.FromSeconds(1)); // backoff after the failed reconnect (0.75 s)
+        await h.WaitForEventAsync("RESUMED");
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"5"}""", ct);
+        await h.WaitForEventAsync("INTERACTION_CREATE", 5);
+
+        Assert.Equal(["1", "2", "3", "4", "5"], InteractionIds(h));
+        Assert.Equal(["READY", "INTERACTION_CREATE", "INTERACTION_CREATE", "INTERACTION_CREATE", "INTERACTION_CREATE", "RESUMED", "INTERACTION_CREATE"], h.Handler.Names);
+        var resume = Assert.Single(h.Server.ReceivedOp(6));
+        Assert.Equal(3, JsonDocument.Parse(resume.Json).RootElement.GetProperty("d").GetProperty("seq").GetInt64());
+        Assert.Single(h.Server.ReceivedOp(2));
+    }
+
+    [Fact]
+    public async Task Resume_ConnectionDroppedWithoutCloseFrame_ResumesOnResumeUrl()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+
+        await h.Server.DropConnectionsAsync(ct);
+
+        var resume = await h.Server.WaitForOpAsync(6, cancellationToken: ct);
+        await h.WaitForEventAsync("RESUMED");
+        Assert.Equal("/resume", resume.Path);
+        Assert.Single(h.Server.ReceivedOp(2));
+    }
+
+    [Fact]
+    public async Task Op7Reconnect_Received_ClosesResumablyAndResumes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"1"}""", ct);
+
+        await h.Server.SendReconnectAsync(ct);
+
+        var resume = await h.Server.WaitForOpAsync(6, cancellationToken: ct);
+        await h.WaitForEventAsync("RESUMED");
+        Assert.Equal("/resume", resume.Path);
+        Assert.Equal("client", h.Server.Connections[0].ClosedBy);
+        Assert.NotEqual(1000, h.Server.Connections[0].CloseCode);
+        Assert.Single(h.Server.ReceivedOp(2));
+        Assert.Equal(["1"], InteractionIds(h));
+    }
+
+    [Fact]
+    public async Task Op9InvalidSession_Resumable_Resumes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+        var session = h.Client.SessionId;
+
+        await h.Server.SendInvalidSessionAsync(resumable: true, ct);
+
+        await h.Server.WaitForOpAsync(6, cancellationToken: ct);
+        await h.WaitForEventAsync("RESUMED");
+        Assert.Single(h.Server.ReceivedOp(2));
+        Assert.Equal(session, h.Client.SessionId);
+    }
+
+    [Fact]
+    public async Task Op9InvalidSession_NotResumable_WaitsOneToFiveSecondsThenIdentifiesAnew()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync(random: 0.5); // wait = 1 + 4 × 0.5 = 3 s
+        await h.WaitReadyAsync();
+        var firstSession = h.Client.SessionId;
+        await h.AdvanceAsync(TimeSpan.FromSeconds(6)); // clear of the 5 s identify window
+
+        await h.Server.SendInvalidSessionAsync(resumable: false, ct);
+        await h.Server.WaitUntilAsync(s => s.Connections[0].ClosedBy is not null, cancellationToken: ct);
+
+        await h.AdvanceAsync(TimeSpan.FromMilliseconds(2_900));
+        Assert.Single(h.Server.Connections);
+        await h.AdvanceAsync(TimeSpan.FromMilliseconds(200));
+        await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
+        await h.WaitForEventAsync("READY", 2);
+
+        Assert.Empty(h.Server.ReceivedOp(6));
+        Assert.NotEqual(firstSession, h.Client.SessionId);
+        Assert.Equal(h.Server.CurrentSessionId, h.Client.SessionId);
+        Assert.Equal("/", h.Server.Connections[1].Path);
+    }
+}

@@ -1,0 +1,103 @@
+using System.Net.WebSockets;
+using System.Text;
+using Dockhand.Discord.Testing.Gateway;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dockhand.Discord.Tests.Gateway;
+
+/// <summary>The test server itself follows Discord's rules (checked with a raw WebSocket client).</summary>
+public sealed class LoopbackDiscordGatewayTests
+{
+    private static async Task<(LoopbackDiscordGateway Server, ClientWebSocket Socket)> ConnectAsync(FakeTimeProvider time, bool userAgent = true, string query = "?v=10&encoding=json")
+    {
+        var server = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions { TimeProvider = time, HeartbeatIntervalMs = 10_000 });
+        await server.StartAsync(TestContext.Current.CancellationToken);
+        var socket = new ClientWebSocket();
+        if (userAgent)
+            socket.Options.SetRequestHeader("User-Agent", "DiscordBot (test, 1)");
+        await socket.ConnectAsync(new Uri(server.Url, query), TestContext.Current.CancellationToken);
+        var hello = await ReceiveAsync(socket);
+        Assert.Contains("\"op\":10", hello ?? "\"op\":10");
+        return (server, socket);
+    }
+
+    private static async Task<string?> ReceiveAsync(ClientWebSocket socket)
+    {
+        var buffer = new byte[65536];
+        var result = await socket.ReceiveAsync(buffer, TestContext.Current.CancellationToken);
+        return result.MessageType == WebSocketMessageType.Close ? null : Encoding.UTF8.GetString(buffer, 0, result.Count);
+    }
+
+    private static Task SendAsync(ClientWebSocket socket, string json) =>
+        socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, TestContext.Current.CancellationToken);
+
+    private static async Task<int?> ReadUntilCloseAsync(ClientWebSocket socket)
+    {
+        while (socket.State == WebSocketState.Open && await ReceiveAsync(socket) is not null)
+        {
+        }
+
+        return (int?)socket.CloseStatus;
+    }
+
+    [Fact]
+    public async Task Upgrade_WithoutUserAgent_Closes4002()
+    {
+        var (server, socket) = await ConnectAsync(new FakeTimeProvider(), userAgent: false);
+        await using var _ = server;
+        using var __ = socket;
+
+        Assert.Equal(4002, await ReadUntilCloseAsync(socket));
+    }
+
+    [Fact]
+    public async Task Send_MoreThan120EventsIn60Seconds_Closes4008()
+    {
+        var (server, socket) = await ConnectAsync(new FakeTimeProvider());
+        await using var _ = server;
+        using var __ = socket;
+
+        var reader = Task.Run(() => ReadUntilCloseAsync(socket));
+        for (var i = 0; i < 121 && socket.State == WebSocketState.Open; i++)
+            await SendAsync(socket, """{"op":1,"d":null}""");
+
+        Assert.Equal(4008, await reader.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Send_PayloadAbove4096Bytes_Closes4002()
+    {
+        var (server, socket) = await ConnectAsync(new FakeTimeProvider());
+        await using var _ = server;
+        using var __ = socket;
+
+        await SendAsync(socket, $$"""{"op":1,"d":null,"x":"{{new string('x', 4100)}}"}""");
+
+        Assert.Equal(4002, await ReadUntilCloseAsync(socket));
+    }
+
+    [Fact]
+    public async Task Heartbeats_Missing_ConnectionClosedResumably()
+    {
+        var time = new FakeTimeProvider();
+        var (server, socket) = await ConnectAsync(time);
+        await using var _ = server;
+        using var __ = socket;
+
+        time.Advance(TimeSpan.FromSeconds(13)); // interval 10 s + 25 % grace
+
+        Assert.Equal(4000, await ReadUntilCloseAsync(socket));
+    }
+
+    [Fact]
+    public async Task Dispatch_BeforeIdentify_Op3Closes4003()
+    {
+        var (server, socket) = await ConnectAsync(new FakeTimeProvider());
+        await using var _ = server;
+        using var __ = socket;
+
+        await SendAsync(socket, """{"op":3,"d":{"status":"online","since":null,"activities":[],"afk":false}}""");
+
+        Assert.Equal(4003, await ReadUntilCloseAsync(socket));
+    }
+}
