@@ -1,14 +1,163 @@
+using System.Buffers.Text;
+using System.Globalization;
+using System.Security.Cryptography;
+using System.Text;
 using Dockhand.Containers;
+using Dockhand.Containers.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal;
 
 /// <summary>A one-time link to a container's terminal. <see cref="Url"/> holds the only copy of the token.</summary>
 public sealed record TerminalLink(Uri Url, DateTimeOffset ExpiresAt);
 
+/// <summary>What checking a token at <c>GET /terminal/{id}?token=</c> found. Closed hierarchy.</summary>
+internal abstract record TokenCheck
+{
+    private TokenCheck() { }
+
+    /// <summary>The token is valid for this container (not yet consumed when returned by <see cref="TerminalLinks.CheckAsync"/>).</summary>
+    public sealed record Valid(OwnerId Owner, string ContainerId, DateTimeOffset ExpiresAt) : TokenCheck;
+
+    public sealed record Unknown : TokenCheck;
+
+    public sealed record Used : TokenCheck;
+
+    public sealed record Expired : TokenCheck;
+
+    public sealed record OtherContainer : TokenCheck;
+}
+
 /// <summary>Issues and consumes one-time terminal tokens (256-bit, SHA-256 at rest, single-use, expiring, owner-bound).</summary>
 public sealed class TerminalLinks
 {
-    // CONTRACT ONLY (skeleton): the web-terminal work fills this in. The bot and the CLI call IssueAsync.
-    public Task<TerminalLink> IssueAsync(OwnerId owner, string containerId, CancellationToken cancellationToken = default)
-        => throw new NotImplementedException();
+    private const int TokenBytes = 32;
+    private readonly DockhandDatabase _database;
+    private readonly TerminalOptions _options;
+    private readonly TimeProvider _time;
+
+    public TerminalLinks(DockhandDatabase database, IOptions<TerminalOptions> options, TimeProvider time)
+    {
+        _database = database;
+        _options = options.Value;
+        _time = time;
+    }
+
+    /// <summary>
+    /// Issues a link for <paramref name="containerId"/> (the id the caller looked up for <paramref name="owner"/>).
+    /// The token is returned only inside the URL; the database keeps its SHA-256.
+    /// </summary>
+    public async Task<TerminalLink> IssueAsync(OwnerId owner, string containerId, CancellationToken cancellationToken = default)
+    {
+        ArgumentException.ThrowIfNullOrWhiteSpace(containerId);
+        if (!TerminalEndpoints.IsValidContainerId(containerId))
+            throw new ArgumentException("A container id is 1-128 characters of letters, digits, '_', '.' and '-'.", nameof(containerId));
+
+        Span<byte> raw = stackalloc byte[TokenBytes];
+        RandomNumberGenerator.Fill(raw);
+        var token = Base64Url.EncodeToString(raw);
+        var now = _time.GetUtcNow();
+        var expiresAt = now + _options.TokenTimeToLive;
+
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO terminal_links (token_hash, owner_id, container_id, created_at, expires_at, used_at)
+            VALUES ($hash, $owner, $container, $created, $expires, NULL)
+            """;
+        command.Parameters.AddWithValue("$hash", Hash(token));
+        command.Parameters.AddWithValue("$owner", owner.ToString());
+        command.Parameters.AddWithValue("$container", containerId);
+        command.Parameters.AddWithValue("$created", Format(now));
+        command.Parameters.AddWithValue("$expires", Format(expiresAt));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+
+        var baseUrl = _options.ServiceUrl.AbsoluteUri.TrimEnd('/');
+        var url = new Uri($"{baseUrl}/terminal/{Uri.EscapeDataString(containerId)}?token={token}");
+        return new TerminalLink(url, expiresAt);
+    }
+
+    /// <summary>Classifies a token without consuming it (no engine call is made for garbage before this).</summary>
+    internal async Task<TokenCheck> CheckAsync(string? token, string containerId, CancellationToken cancellationToken = default)
+    {
+        if (!IsWellFormed(token))
+            return new TokenCheck.Unknown();
+
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT owner_id, container_id, expires_at, used_at FROM terminal_links WHERE token_hash = $hash";
+        command.Parameters.AddWithValue("$hash", Hash(token));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken))
+            return new TokenCheck.Unknown();
+
+        var ownerText = reader.GetString(0);
+        var boundContainer = reader.GetString(1);
+        var expiresAt = Parse(reader.GetString(2));
+        var used = !await reader.IsDBNullAsync(3, cancellationToken);
+        if (!string.Equals(boundContainer, containerId, StringComparison.Ordinal))
+            return new TokenCheck.OtherContainer();
+        if (used)
+            return new TokenCheck.Used();
+        if (expiresAt <= _time.GetUtcNow())
+            return new TokenCheck.Expired();
+        if (!OwnerId.TryParse(ownerText, out var owner))
+            return new TokenCheck.Unknown();
+        return new TokenCheck.Valid(owner, boundContainer, expiresAt);
+    }
+
+    /// <summary>
+    /// Consumes the token atomically: one UPDATE guarded by <c>used_at IS NULL AND expires_at &gt; now</c>, so of two
+    /// simultaneous uses exactly one wins. A loser gets the reason from <see cref="CheckAsync"/>.
+    /// </summary>
+    internal async Task<TokenCheck> ConsumeAsync(string? token, string containerId, CancellationToken cancellationToken = default)
+    {
+        if (!IsWellFormed(token))
+            return new TokenCheck.Unknown();
+
+        var now = _time.GetUtcNow();
+        await using (var connection = await _database.OpenAsync(cancellationToken))
+        await using (var command = connection.CreateCommand())
+        {
+            command.CommandText = """
+                UPDATE terminal_links SET used_at = $now
+                WHERE token_hash = $hash AND container_id = $container AND used_at IS NULL AND expires_at > $now
+                RETURNING owner_id, expires_at
+                """;
+            command.Parameters.AddWithValue("$now", Format(now));
+            command.Parameters.AddWithValue("$hash", Hash(token));
+            command.Parameters.AddWithValue("$container", containerId);
+            await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+            if (await reader.ReadAsync(cancellationToken) && OwnerId.TryParse(reader.GetString(0), out var owner))
+                return new TokenCheck.Valid(owner, containerId, Parse(reader.GetString(1)));
+        }
+        var reason = await CheckAsync(token, containerId, cancellationToken);
+        // The row was consumed between our UPDATE and this read, or expired at the very instant: either way not ours.
+        return reason is TokenCheck.Valid ? new TokenCheck.Used() : reason;
+    }
+
+    /// <summary>Deletes links that expired more than <see cref="TerminalOptions.ExpiredLinkRetention"/> ago. Returns how many rows went.</summary>
+    internal async Task<int> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM terminal_links WHERE expires_at <= $now";
+        command.Parameters.AddWithValue("$now", Format(_time.GetUtcNow() - _options.ExpiredLinkRetention));
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>A token is 43 base64url characters (256 bits). Anything else is unknown without touching the database.</summary>
+    internal static bool IsWellFormed([System.Diagnostics.CodeAnalysis.NotNullWhen(true)] string? token)
+        => token is { Length: 43 } && Base64Url.IsValid(token, out var decoded) && decoded == TokenBytes;
+
+    internal static string Hash(string token)
+        => Convert.ToHexStringLower(SHA256.HashData(Encoding.ASCII.GetBytes(token)));
+
+    // One fixed-width UTC format, so text comparison in SQL orders like time.
+    internal static string Format(DateTimeOffset value)
+        => value.UtcDateTime.ToString("yyyy-MM-dd'T'HH:mm:ss.fffffff'Z'", CultureInfo.InvariantCulture);
+
+    private static DateTimeOffset Parse(string value)
+        => DateTimeOffset.Parse(value, CultureInfo.InvariantCulture, DateTimeStyles.AssumeUniversal | DateTimeStyles.AdjustToUniversal);
 }

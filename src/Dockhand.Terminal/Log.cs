@@ -1,0 +1,46 @@
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Terminal;
+
+/// <summary>Terminal log messages: EventIds 5000-5099. Never logs tokens, session ids or keystrokes.</summary>
+internal static partial class Log
+{
+    [LoggerMessage(5000, LogLevel.Information, "Terminal link issued for owner {Owner} and container {ContainerId}, expires {ExpiresAt:o}")]
+    public static partial void LinkIssued(ILogger logger, string owner, string containerId, DateTimeOffset expiresAt);
+
+    [LoggerMessage(5001, LogLevel.Information, "Terminal link refused for container {ContainerId}: {Reason}")]
+    public static partial void LinkRefused(ILogger logger, string containerId, string reason);
+
+    [LoggerMessage(5002, LogLevel.Information, "Terminal session opened for owner {Owner} and container {ContainerId}")]
+    public static partial void SessionOpened(ILogger logger, string owner, string containerId);
+
+    [LoggerMessage(5003, LogLevel.Information, "Terminal session for container {ContainerId} started exec {ExecId} with {Shell}")]
+    public static partial void ExecStarted(ILogger logger, string containerId, string execId, string shell);
+
+    [LoggerMessage(5004, LogLevel.Information, "Terminal session for container {ContainerId} ended: {Reason}")]
+    public static partial void SessionEnded(ILogger logger, string containerId, string reason);
+
+    [LoggerMessage(5005, LogLevel.Warning, "Exec {ExecId} in container {ContainerId} was still running after its session ended; it was killed")]
+    public static partial void ExecKilled(ILogger logger, string execId, string containerId);
+
+    [LoggerMessage(5006, LogLevel.Error, "Exec {ExecId} in container {ContainerId} is still running after the kill attempt")]
+    public static partial void ExecSurvived(ILogger logger, string execId, string containerId);
+
+    [LoggerMessage(5007, LogLevel.Warning, "WebSocket refused: Origin {Origin} does not match {Expected}")]
+    public static partial void OriginRefused(ILogger logger, string origin, string expected);
+
+    [LoggerMessage(5008, LogLevel.Warning, "Terminal request failed for container {ContainerId}")]
+    public static partial void RequestFailed(ILogger logger, Exception exception, string containerId);
+
+    [LoggerMessage(5009, LogLevel.Information, "Swept {Count} expired terminal links")]
+    public static partial void Swept(ILogger logger, int count);
+
+    [LoggerMessage(5010, LogLevel.Warning, "Sweeping expired terminal links failed")]
+    public static partial void SweepFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5011, LogLevel.Warning, "Terminal session for container {ContainerId} failed")]
+    public static partial void SessionFailed(ILogger logger, Exception exception, string containerId);
+
+    [LoggerMessage(5012, LogLevel.Debug, "Terminal session for container {ContainerId} detached; waiting {Grace} for a re-attach")]
+    public static partial void SessionDetached(ILogger logger, string containerId, TimeSpan grace);
+}

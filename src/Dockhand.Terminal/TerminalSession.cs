@@ -1,0 +1,425 @@
+using System.Net.WebSockets;
+using System.Security.Cryptography;
+using Docker.DotNet;
+using Dockhand.Containers;
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Terminal;
+
+/// <summary>
+/// One browser terminal: a server-side session (its id is the cookie value) bound to an owner, a container and the
+/// token's expiry, owning at most one docker exec and at most one attached WebSocket at a time.
+/// <para>
+/// Output flows exec → replay ring → socket, one bounded buffer at a time: the next read from docker waits until the
+/// socket accepted the previous frame, and no read happens while no socket is attached. Input flows socket → exec the
+/// same way. So a <c>yes</c> flood is throttled to what the browser takes; memory stays at a few buffers.
+/// </para>
+/// </summary>
+internal sealed class TerminalSession
+{
+    private readonly TerminalExec _exec;
+    private readonly TerminalOptions _options;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
+    private readonly Action<TerminalSession> _onEnded;
+    private readonly Lock _gate = new();
+    private readonly SemaphoreSlim _sendLock = new(1, 1);
+    private readonly ReplayBuffer _replay;
+    private readonly CancellationTokenSource _ending = new();
+    private readonly string _marker = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
+    private readonly ITimer _expiryTimer;
+    private ITimer? _detachTimer;
+    private WebSocket? _socket;
+    private TaskCompletionSource _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private Task? _start;
+    private string _shell = "/bin/sh";
+    private string? _execId;
+    private MultiplexedStream? _stream;
+    private Task? _end;
+
+    public TerminalSession(string id, OwnerId owner, string containerId, DateTimeOffset expiresAt, TerminalExec exec,
+        TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded)
+    {
+        Id = id;
+        Owner = owner;
+        ContainerId = containerId;
+        ExpiresAt = expiresAt;
+        _exec = exec;
+        _options = options;
+        _time = time;
+        _logger = logger;
+        _onEnded = onEnded;
+        _replay = new ReplayBuffer(options.ReplayBufferBytes);
+
+        var untilExpiry = expiresAt - time.GetUtcNow();
+        _expiryTimer = time.CreateTimer(_ => _ = EndAsync("This terminal's time is up: its link was valid for " + Describe(options.TokenTimeToLive) + ". Run /terminal again for a new link."),
+            null, untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
+        _detachTimer = time.CreateTimer(_ => EndIfDetached("The terminal page was never opened."), null, options.FirstAttachTimeout, Timeout.InfiniteTimeSpan);
+    }
+
+    /// <summary>The secret cookie value. Never log it.</summary>
+    public string Id { get; }
+
+    public OwnerId Owner { get; }
+
+    public string ContainerId { get; }
+
+    public DateTimeOffset ExpiresAt { get; }
+
+    public string? EndReason { get; private set; }
+
+    /// <summary>The exec's id once started (tests inspect it).</summary>
+    public string? ExecId => _execId;
+
+    public Task Ended => _end ?? Task.CompletedTask;
+
+    /// <summary>Attaches a socket and relays input until the socket closes or the session ends. Replays recent output first.</summary>
+    public async Task AttachAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        Task start;
+        lock (_gate)
+        {
+            if (EndReason is not null)
+                start = Task.CompletedTask;
+            else
+                start = _start ??= StartAsync();
+        }
+        try
+        {
+            await start;
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+        {
+            Log.SessionFailed(_logger, e, ContainerId);
+            await EndAsync(await DescribeStartFailureAsync(e));
+        }
+
+        if (EndReason is { } ended)
+        {
+            await SendEndedAndCloseAsync(socket, ended);
+            return;
+        }
+
+        WebSocket? previous;
+        await _sendLock.WaitAsync(cancellationToken);
+        try
+        {
+            var replay = _replay.ToArray();
+            await socket.SendAsync(TerminalProtocol.Attached(_shell, replay.Length), WebSocketMessageType.Text, true, cancellationToken);
+            if (replay.Length > 0)
+                await socket.SendAsync(replay, WebSocketMessageType.Binary, true, cancellationToken);
+            lock (_gate)
+            {
+                previous = _socket;
+                _socket = socket;
+                _detachTimer?.Dispose();
+                _detachTimer = null;
+                _attached.TrySetResult();
+            }
+        }
+        finally
+        {
+            _sendLock.Release();
+        }
+        if (previous is not null)
+            _ = SendEndedAndCloseAsync(previous, "This terminal was opened in another tab.");
+
+        try
+        {
+            await RelayInputAsync(socket, cancellationToken);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            // The socket went away or the session ended; both are handled below.
+        }
+        finally
+        {
+            Detach(socket);
+        }
+    }
+
+    /// <summary>Ends the session once: closes the socket with the reason, closes the stream and makes sure the exec has stopped.</summary>
+    public Task EndAsync(string reason)
+    {
+        lock (_gate)
+        {
+            if (_end is not null)
+                return _end;
+            EndReason = reason;
+            _end = EndCoreAsync(reason);
+            return _end;
+        }
+    }
+
+    private async Task StartAsync()
+    {
+        var presence = await _exec.InspectContainerAsync(ContainerId, _ending.Token);
+        if (presence != ContainerPresence.Running)
+            throw new ContainerNotRunningException(presence);
+        _shell = await _exec.ChooseShellAsync(ContainerId, _ending.Token);
+        var (execId, stream) = await _exec.StartShellAsync(ContainerId, _shell, _marker, _ending.Token);
+        lock (_gate)
+        {
+            _execId = execId;
+            _stream = stream;
+        }
+        Log.ExecStarted(_logger, ContainerId, execId, _shell);
+        _ = Task.Run(PumpOutputAsync);
+        _ = Task.Run(WatchContainerAsync);
+    }
+
+    private async Task PumpOutputAsync()
+    {
+        var buffer = new byte[_options.ReadBufferBytes];
+        var token = _ending.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                Task attached;
+                lock (_gate)
+                    attached = _attached.Task;
+                await attached.WaitAsync(token);
+
+                var read = await _stream!.ReadOutputAsync(buffer, 0, buffer.Length, token);
+                if (read.EOF)
+                {
+                    await EndAsync(await DescribeExitAsync());
+                    return;
+                }
+
+                await _sendLock.WaitAsync(token);
+                try
+                {
+                    _replay.Write(buffer.AsSpan(0, read.Count));
+                    WebSocket? socket;
+                    lock (_gate)
+                        socket = _socket;
+                    if (socket is { State: WebSocketState.Open })
+                    {
+                        try
+                        {
+                            await socket.SendAsync(buffer.AsMemory(0, read.Count), WebSocketMessageType.Binary, true, token);
+                        }
+                        catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
+                        {
+                            // The bytes are in the replay ring; the input side notices the dead socket and detaches.
+                            socket.Abort();
+                        }
+                    }
+                }
+                finally
+                {
+                    _sendLock.Release();
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is IOException or ObjectDisposedException or DockerApiException or HttpRequestException)
+        {
+            if (!token.IsCancellationRequested)
+                await EndAsync(await DescribeExitAsync());
+        }
+    }
+
+    private async Task RelayInputAsync(WebSocket socket, CancellationToken cancellationToken)
+    {
+        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ending.Token);
+        var token = linked.Token;
+        var buffer = new byte[4096];
+        var control = new byte[TerminalProtocol.MaxControlMessageBytes];
+        var controlLength = 0;
+        while (socket.State == WebSocketState.Open)
+        {
+            var result = await socket.ReceiveAsync(buffer.AsMemory(), token);
+            switch (result.MessageType)
+            {
+                case WebSocketMessageType.Close:
+                    if (socket.State == WebSocketState.CloseReceived)
+                        await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, token);
+                    return;
+                case WebSocketMessageType.Binary when result.Count > 0:
+                    await _stream!.WriteAsync(buffer, 0, result.Count, token);
+                    break;
+                case WebSocketMessageType.Text:
+                    if (controlLength + result.Count <= control.Length)
+                        buffer.AsSpan(0, result.Count).CopyTo(control.AsSpan(controlLength));
+                    controlLength += result.Count;
+                    if (result.EndOfMessage)
+                    {
+                        if (controlLength <= control.Length && TerminalProtocol.TryParseResize(control.AsSpan(0, controlLength), out var columns, out var rows) && _execId is { } execId)
+                            await _exec.ResizeAsync(execId, columns, rows, token);
+                        controlLength = 0;
+                    }
+                    break;
+            }
+        }
+    }
+
+    private void Detach(WebSocket socket)
+    {
+        lock (_gate)
+        {
+            if (!ReferenceEquals(_socket, socket))
+                return;
+            _socket = null;
+            _attached = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+            if (EndReason is not null)
+                return;
+            _detachTimer?.Dispose();
+            _detachTimer = _time.CreateTimer(_ => EndIfDetached("The terminal page was closed."), null, _options.ReattachGrace, Timeout.InfiniteTimeSpan);
+        }
+        Log.SessionDetached(_logger, ContainerId, _options.ReattachGrace);
+    }
+
+    private void EndIfDetached(string reason)
+    {
+        lock (_gate)
+        {
+            if (_socket is not null)
+                return;
+        }
+        _ = EndAsync(reason);
+    }
+
+    private async Task WatchContainerAsync()
+    {
+        var token = _ending.Token;
+        try
+        {
+            while (!token.IsCancellationRequested)
+            {
+                await Task.Delay(_options.ContainerPollInterval, _time, token);
+                var presence = await _exec.InspectContainerAsync(ContainerId, token);
+                if (presence != ContainerPresence.Running)
+                {
+                    await EndAsync(Describe(presence));
+                    return;
+                }
+            }
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException)
+        {
+            // The engine is unreachable: the stream will tell us if the shell died; keep the session otherwise.
+            Log.SessionFailed(_logger, e, ContainerId);
+        }
+    }
+
+    private async Task EndCoreAsync(string reason)
+    {
+        await Task.Yield();
+        Log.SessionEnded(_logger, ContainerId, reason);
+        await _expiryTimer.DisposeAsync();
+        WebSocket? socket;
+        lock (_gate)
+        {
+            _detachTimer?.Dispose();
+            _detachTimer = null;
+            socket = _socket;
+            _socket = null;
+        }
+        await _ending.CancelAsync();
+        if (socket is not null)
+            await SendEndedAndCloseAsync(socket, reason);
+
+        if (_start is not null)
+        {
+            try
+            {
+                await _start;
+            }
+            catch (Exception)
+            {
+                // Reported by AttachAsync.
+            }
+        }
+        MultiplexedStream? stream;
+        string? execId;
+        lock (_gate)
+        {
+            stream = _stream;
+            execId = _execId;
+        }
+        stream?.Dispose();
+        if (execId is not null)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                await _exec.EnsureEndedAsync(ContainerId, execId, _shell, _marker, timeout.Token);
+            }
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+            {
+                Log.SessionFailed(_logger, e, ContainerId);
+            }
+        }
+        _onEnded(this);
+    }
+
+    private async Task SendEndedAndCloseAsync(WebSocket socket, string reason)
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+            if (socket.State == WebSocketState.Open)
+                await socket.SendAsync(TerminalProtocol.Ended(reason), WebSocketMessageType.Text, true, timeout.Token);
+            if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)
+                await socket.CloseOutputAsync((WebSocketCloseStatus)4000, "session ended", timeout.Token);
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        {
+            socket.Abort();
+        }
+    }
+
+    private async Task<string> DescribeExitAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            var presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+            if (presence != ContainerPresence.Running)
+                return Describe(presence);
+            if (_execId is { } execId && await _exec.InspectExecAsync(execId, timeout.Token) is { Running: false, ExitCode: { } code })
+                return $"The shell exited (code {code}). Run /terminal again for a new one.";
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
+        {
+            return "The connection to the Docker engine was lost. Run /terminal again.";
+        }
+        return "The shell's output stream closed. Run /terminal again.";
+    }
+
+    private async Task<string> DescribeStartFailureAsync(Exception e)
+    {
+        if (e is ContainerNotRunningException notRunning)
+            return Describe(notRunning.Presence);
+        if (e is DockerApiException { StatusCode: System.Net.HttpStatusCode.NotFound })
+            return Describe(ContainerPresence.Gone);
+        if (e is DockerApiException { StatusCode: System.Net.HttpStatusCode.Conflict })
+            return Describe(ContainerPresence.Stopped);
+        await Task.CompletedTask;
+        return "The terminal could not be started: the Docker engine did not answer. Try /terminal again in a moment.";
+    }
+
+    private static string Describe(ContainerPresence presence) => presence switch
+    {
+        ContainerPresence.Gone => "The container was removed, so this terminal has ended.",
+        _ => "The container stopped, so this terminal has ended. Start it again, then run /terminal.",
+    };
+
+    internal static string Describe(TimeSpan span)
+        => span.TotalHours >= 1 && span.TotalHours == Math.Floor(span.TotalHours) ? $"{span.TotalHours:0} h"
+            : span.TotalMinutes >= 1 && span.TotalMinutes == Math.Floor(span.TotalMinutes) ? $"{span.TotalMinutes:0} min"
+            : $"{span.TotalSeconds:0} s";
+
+    private sealed class ContainerNotRunningException(ContainerPresence presence) : IOException("container not running")
+    {
+        public ContainerPresence Presence { get; } = presence;
+    }
+}

@@ -1,0 +1,145 @@
+// Dockhand web terminal page. Loaded as a file (the CSP allows no inline script).
+// Protocol: binary frames carry terminal bytes both ways; text frames carry JSON control messages
+// (page -> server: {"type":"resize","cols":N,"rows":M}; server -> page: {"type":"attached"} and {"type":"ended","reason":"..."}).
+(function () {
+  'use strict';
+
+  // xterm.js adds <style> elements at run time. The CSP admits them only with this response's nonce.
+  const nonceMeta = document.querySelector('meta[name="dockhand-style-nonce"]');
+  const nonce = nonceMeta ? nonceMeta.getAttribute('content') : '';
+  const createElement = Document.prototype.createElement;
+  Document.prototype.createElement = function (name, options) {
+    const element = createElement.call(this, name, options);
+    if (nonce && String(name).toLowerCase() === 'style') {
+      element.nonce = nonce;
+    }
+    return element;
+  };
+
+  const statusBar = document.getElementById('status');
+  const endedBox = document.getElementById('ended');
+  const endedReason = document.getElementById('ended-reason');
+  const encoder = new TextEncoder();
+
+  const term = new window.Terminal({
+    cursorBlink: true,
+    convertEol: false,
+    scrollback: 5000,
+    fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
+    fontSize: 14,
+    theme: { background: '#1e1e1e' },
+  });
+  const fit = new window.FitAddon.FitAddon();
+  term.loadAddon(fit);
+  term.open(document.getElementById('terminal'));
+  fit.fit();
+  term.focus();
+
+  let socket = null;
+  let ended = false;
+  let endedByServer = false;
+
+  function setStatus(text, kind) {
+    statusBar.textContent = text;
+    statusBar.className = 'status-bar' + (kind ? ' ' + kind : '');
+  }
+
+  function showEnded(reason) {
+    if (ended) {
+      return;
+    }
+    ended = true;
+    endedReason.textContent = reason;
+    endedBox.hidden = false;
+    setStatus('Session ended', 'down');
+    term.options.disableStdin = true;
+    term.blur();
+  }
+
+  function sendResize() {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(JSON.stringify({ type: 'resize', cols: term.cols, rows: term.rows }));
+    }
+  }
+
+  function connect() {
+    const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
+    const path = location.pathname.replace(/\/+$/, '') + '/ws';
+    socket = new WebSocket(scheme + '//' + location.host + path);
+    socket.binaryType = 'arraybuffer';
+
+    socket.addEventListener('open', function () {
+      setStatus('Connected', 'live');
+      sendResize();
+    });
+
+    socket.addEventListener('message', function (event) {
+      if (typeof event.data === 'string') {
+        let message;
+        try {
+          message = JSON.parse(event.data);
+        } catch (e) {
+          return;
+        }
+        if (message.type === 'attached') {
+          term.reset();
+          setStatus('Connected: ' + (message.shell || 'shell'), 'live');
+          sendResize();
+        } else if (message.type === 'ended') {
+          endedByServer = true;
+          showEnded(message.reason || 'The session has ended. Run /terminal again for a new link.');
+        }
+        return;
+      }
+      term.write(new Uint8Array(event.data));
+    });
+
+    socket.addEventListener('close', function () {
+      if (!endedByServer) {
+        showEnded('The connection to the terminal was lost. Reload this page within a few seconds to re-attach, or run /terminal again for a new link.');
+      }
+    });
+  }
+
+  term.onData(function (data) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      socket.send(encoder.encode(data));
+    }
+  });
+  term.onBinary(function (data) {
+    if (socket && socket.readyState === WebSocket.OPEN) {
+      const bytes = new Uint8Array(data.length);
+      for (let i = 0; i < data.length; i++) {
+        bytes[i] = data.charCodeAt(i) & 0xff;
+      }
+      socket.send(bytes);
+    }
+  });
+  term.onResize(sendResize);
+
+  let resizeTimer = 0;
+  window.addEventListener('resize', function () {
+    clearTimeout(resizeTimer);
+    resizeTimer = setTimeout(function () { fit.fit(); }, 50);
+  });
+
+  // Copy: selecting text copies it (Ctrl+Shift+C also works); paste: the browser's paste (Ctrl+Shift+V / Ctrl+V / menu) goes through xterm.
+  term.onSelectionChange(function () {
+    const text = term.getSelection();
+    if (text && navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).catch(function () { /* the user can still use the browser's copy */ });
+    }
+  });
+  term.attachCustomKeyEventHandler(function (event) {
+    if (event.type === 'keydown' && event.ctrlKey && event.shiftKey && event.code === 'KeyC') {
+      const text = term.getSelection();
+      if (text && navigator.clipboard) {
+        navigator.clipboard.writeText(text).catch(function () {});
+      }
+      return false;
+    }
+    return true;
+  });
+
+  connect();
+}());

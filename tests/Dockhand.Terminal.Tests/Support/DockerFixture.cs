@@ -1,0 +1,76 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+
+namespace Dockhand.Terminal.Tests.Support;
+
+/// <summary>
+/// The real Docker engine (shared with other engineers' tests). Every container made here carries
+/// <c>dockhand.test=&lt;run id&gt;</c> and is removed by that label when the run ends.
+/// </summary>
+public sealed class DockerFixture : IAsyncLifetime
+{
+    public const string BashImage = "dockhand-test/debian-bash:bookworm";
+    public const string BusyboxImage = "dockhand-test/busybox:1";
+
+    public string RunId { get; } = "terminal-" + Guid.NewGuid().ToString("N")[..12];
+
+    public IDockerClient Client { get; } = CreateClient(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock");
+
+    public static IDockerClient CreateClient(string endpoint) => new DockerClientBuilder().WithEndpoint(new Uri(endpoint)).Build();
+
+    public async ValueTask InitializeAsync()
+    {
+        try
+        {
+            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
+            await Client.System.PingAsync(timeout.Token);
+        }
+        catch (Exception e)
+        {
+            throw new InvalidOperationException("No Docker engine answers on /var/run/docker.sock. Run scripts/engine.sh and scripts/test-images.sh (or .ci/run) first.", e);
+        }
+    }
+
+    /// <summary>Creates and starts a container running <c>tail -f /dev/null</c>; returns its full id.</summary>
+    public async Task<string> StartContainerAsync(string image = BashImage, CancellationToken cancellationToken = default)
+    {
+        var created = await Client.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Image = image,
+            Cmd = ["tail", "-f", "/dev/null"],
+            Labels = new Dictionary<string, string> { ["dockhand.test"] = RunId },
+            HostConfig = new HostConfig { Init = true },
+        }, cancellationToken);
+        await Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
+        return created.ID;
+    }
+
+    public async Task RemoveContainerAsync(string id, CancellationToken cancellationToken = default)
+        => await Client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true }, cancellationToken);
+
+    public async ValueTask DisposeAsync()
+    {
+        var mine = await Client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
+        });
+        foreach (var container in mine)
+        {
+            try
+            {
+                await Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            }
+            catch (DockerContainerNotFoundException)
+            {
+            }
+        }
+        Client.Dispose();
+    }
+}
+
+[CollectionDefinition(Name)]
+public sealed class DockerCollection : ICollectionFixture<DockerFixture>
+{
+    public const string Name = "docker";
+}

@@ -1,0 +1,140 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using System.Text.Json;
+
+namespace Dockhand.Terminal.Tests.Support;
+
+/// <summary>A test-side terminal page: opens a link like a browser would, then talks the WebSocket protocol.</summary>
+public sealed class TerminalClient : IAsyncDisposable
+{
+    private readonly StringBuilder _output = new();
+    private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
+    private readonly List<JsonElement> _controls = [];
+
+    private TerminalClient(ClientWebSocket socket, CookieContainer cookies, Uri pageUri)
+    {
+        Socket = socket;
+        Cookies = cookies;
+        PageUri = pageUri;
+    }
+
+    public ClientWebSocket Socket { get; }
+
+    public CookieContainer Cookies { get; }
+
+    public Uri PageUri { get; }
+
+    public string Output => _output.ToString();
+
+    public string? EndedReason { get; private set; }
+
+    public string? Shell { get; private set; }
+
+    public bool Closed { get; private set; }
+
+    /// <summary>GETs the one-time link (expects the redirect and cookie), then connects the WebSocket.</summary>
+    public static async Task<TerminalClient> OpenAsync(TerminalHost host, Uri link, CancellationToken cancellationToken)
+    {
+        var cookies = new CookieContainer();
+        using var http = host.CreateClient(cookies);
+        using var response = await http.GetAsync(link, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.SeeOther)
+            throw new InvalidOperationException($"The link answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
+        var page = new Uri(host.BaseAddress, response.Headers.Location!);
+        return await ConnectAsync(host, page, cookies, cancellationToken);
+    }
+
+    public static async Task<TerminalClient> ConnectAsync(TerminalHost host, Uri page, CookieContainer cookies, CancellationToken cancellationToken, string? origin = null)
+    {
+        var socket = new ClientWebSocket();
+        socket.Options.Cookies = cookies;
+        socket.Options.SetRequestHeader("Origin", origin ?? host.BaseAddress.GetLeftPart(UriPartial.Authority));
+        var ws = new UriBuilder(page) { Scheme = "ws", Path = page.AbsolutePath.TrimEnd('/') + "/ws" }.Uri;
+        await socket.ConnectAsync(ws, cancellationToken);
+        return new TerminalClient(socket, cookies, page);
+    }
+
+    public Task SendAsync(string keys, CancellationToken cancellationToken)
+        => Socket.SendAsync(Encoding.UTF8.GetBytes(keys), WebSocketMessageType.Binary, true, cancellationToken);
+
+    public Task ResizeAsync(int columns, int rows, CancellationToken cancellationToken)
+        => Socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"type":"resize","cols":{{columns}},"rows":{{rows}}}"""), WebSocketMessageType.Text, true, cancellationToken);
+
+    /// <summary>Reads until <paramref name="done"/> holds for the output seen so far, the socket closes, or the timeout passes.</summary>
+    public async Task<bool> ReadUntilAsync(Func<TerminalClient, bool> done, TimeSpan timeout, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(timeout);
+        var buffer = new byte[16384];
+        var text = new MemoryStream();
+        try
+        {
+            while (!done(this))
+            {
+                if (Closed)
+                    return false;
+                var result = await Socket.ReceiveAsync(buffer.AsMemory(), limit.Token);
+                switch (result.MessageType)
+                {
+                    case WebSocketMessageType.Close:
+                        Closed = true;
+                        break;
+                    case WebSocketMessageType.Binary:
+                        var chars = new char[_decoder.GetCharCount(buffer, 0, result.Count)];
+                        _decoder.GetChars(buffer, 0, result.Count, chars, 0);
+                        _output.Append(chars);
+                        break;
+                    case WebSocketMessageType.Text:
+                        text.Write(buffer, 0, result.Count);
+                        if (result.EndOfMessage)
+                        {
+                            var element = JsonDocument.Parse(text.ToArray()).RootElement.Clone();
+                            text.SetLength(0);
+                            _controls.Add(element);
+                            var type = element.GetProperty("type").GetString();
+                            if (type == "ended")
+                                EndedReason = element.GetProperty("reason").GetString();
+                            else if (type == "attached")
+                                Shell = element.GetProperty("shell").GetString();
+                        }
+                        break;
+                }
+            }
+            return true;
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            return false;
+        }
+        catch (WebSocketException)
+        {
+            Closed = true;
+            return done(this);
+        }
+    }
+
+    public Task<bool> ExpectAsync(string text, CancellationToken cancellationToken, int seconds = 15)
+        => ReadUntilAsync(c => c.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(seconds), cancellationToken);
+
+    public Task<bool> WaitEndedAsync(CancellationToken cancellationToken, int seconds = 20)
+        => ReadUntilAsync(c => c.EndedReason is not null, TimeSpan.FromSeconds(seconds), cancellationToken);
+
+    public void ClearOutput() => _output.Clear();
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Socket.State == WebSocketState.Open)
+        {
+            try
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await Socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+            }
+            catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+            {
+            }
+        }
+        Socket.Dispose();
+    }
+}

@@ -1,0 +1,83 @@
+using System.Net;
+using Docker.DotNet;
+using Dockhand.Containers.Storage;
+using Microsoft.AspNetCore.Builder;
+using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Hosting.Server;
+using Microsoft.AspNetCore.Hosting.Server.Features;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
+
+namespace Dockhand.Terminal.Tests.Support;
+
+/// <summary>The terminal hosted the way Dockhand hosts it: a real Kestrel on 127.0.0.1, port 0, a real SQLite file.</summary>
+public sealed class TerminalHost : IAsyncDisposable
+{
+    private readonly WebApplication _app;
+    private readonly string _directory;
+
+    private TerminalHost(WebApplication app, string directory, Uri baseAddress)
+    {
+        _app = app;
+        _directory = directory;
+        BaseAddress = baseAddress;
+    }
+
+    public Uri BaseAddress { get; }
+
+    public IServiceProvider Services => _app.Services;
+
+    public TerminalLinks Links => _app.Services.GetRequiredService<TerminalLinks>();
+
+    internal TerminalSessions Sessions => _app.Services.GetRequiredService<TerminalSessions>();
+
+    public static async Task<TerminalHost> StartAsync(IDockerClient docker, TimeProvider? time = null, IDictionary<string, string?>? settings = null,
+        string? databasePath = null, CancellationToken cancellationToken = default)
+    {
+        var directory = Directory.CreateTempSubdirectory("dockhand-terminal-").FullName;
+        var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
+        builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
+        builder.Logging.ClearProviders();
+        builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+        builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
+
+        var database = new DockhandDatabase(databasePath ?? Path.Combine(directory, "containers.db"));
+        if (databasePath is null)
+            await database.MigrateAsync(cancellationToken);
+        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(docker);
+        builder.Services.AddSingleton<TimeProvider>(time ?? TimeProvider.System);
+        builder.Services.AddDockhandTerminal(builder.Configuration);
+
+        var app = builder.Build();
+        app.MapDockhandTerminal();
+        await app.StartAsync(cancellationToken);
+        var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();
+        var baseAddress = new Uri(address.Replace("[::]", "127.0.0.1", StringComparison.Ordinal));
+        var options = app.Services.GetRequiredService<IOptions<TerminalOptions>>().Value;
+        if (settings is null || !settings.ContainsKey(TerminalOptions.ServiceUrlKey))
+            options.ServiceUrl = baseAddress; // links point at this test server
+        return new TerminalHost(app, directory, baseAddress);
+    }
+
+    /// <summary>An HTTP client that does not follow redirects and keeps cookies.</summary>
+    public HttpClient CreateClient(CookieContainer? cookies = null)
+        => new(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies ?? new CookieContainer(), UseCookies = true }) { BaseAddress = BaseAddress };
+
+    public async ValueTask DisposeAsync()
+    {
+        await _app.StopAsync();
+        await _app.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,176 @@
+using Dockhand.Containers;
+using Dockhand.Containers.Storage;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dockhand.Terminal.Tests;
+
+public sealed class TerminalLinksTests : IAsyncLifetime
+{
+    private static readonly OwnerId Alice = new(80351110224678912);
+    private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-links-").FullName;
+    private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+    private DockhandDatabase _database = null!;
+    private TerminalLinks _links = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        _database = new DockhandDatabase(Path.Combine(_directory, "containers.db"));
+        await _database.MigrateAsync(TestContext.Current.CancellationToken);
+        _links = new TerminalLinks(_database, Options.Create(new TerminalOptions { ServiceUrl = new Uri("https://dockhand.example.org/") }), _time);
+    }
+
+    private static string TokenOf(TerminalLink link) => link.Url.Query["?token=".Length..];
+
+    [Fact]
+    public async Task IssueAsync_NewLink_HasSeedUrlShapeAndStoresOnlyTheHash()
+    {
+        var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+
+        Assert.Equal("https", link.Url.Scheme);
+        Assert.Equal("/terminal/abc123", link.Url.AbsolutePath);
+        var token = TokenOf(link);
+        Assert.True(TerminalLinks.IsWellFormed(token));
+        Assert.Equal(_time.GetUtcNow() + TimeSpan.FromHours(1), link.ExpiresAt);
+
+        await using var connection = await _database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT token_hash || '|' || owner_id || '|' || container_id FROM terminal_links";
+        var row = (string)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+        Assert.Equal($"{TerminalLinks.Hash(token)}|80351110224678912|abc123", row);
+        Assert.DoesNotContain(token, row, StringComparison.Ordinal);
+        Assert.Equal(64, TerminalLinks.Hash(token).Length);
+    }
+
+    [Fact]
+    public async Task IssueAsync_TwoLinks_HaveDifferentTokens()
+    {
+        var first = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        var second = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        Assert.NotEqual(TokenOf(first), TokenOf(second));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_FirstUse_ReturnsOwnerAndExpiry()
+    {
+        var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+
+        var result = await _links.ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken);
+
+        var valid = Assert.IsType<TokenCheck.Valid>(result);
+        Assert.Equal(Alice, valid.Owner);
+        Assert.Equal(link.ExpiresAt, valid.ExpiresAt);
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_Reuse_ReturnsUsed()
+    {
+        var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        Assert.IsType<TokenCheck.Valid>(await _links.ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken));
+
+        Assert.IsType<TokenCheck.Used>(await _links.ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken));
+        Assert.IsType<TokenCheck.Used>(await _links.CheckAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_AfterTimeToLive_ReturnsExpired()
+    {
+        var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        _time.Advance(TimeSpan.FromMinutes(59));
+        Assert.IsType<TokenCheck.Valid>(await _links.CheckAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken));
+
+        _time.Advance(TimeSpan.FromMinutes(1));
+
+        Assert.IsType<TokenCheck.Expired>(await _links.ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_TokenForAnotherContainer_ReturnsOtherContainerAndLeavesTokenUsable()
+    {
+        var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+
+        Assert.IsType<TokenCheck.OtherContainer>(await _links.ConsumeAsync(TokenOf(link), "def456", TestContext.Current.CancellationToken));
+        Assert.IsType<TokenCheck.Valid>(await _links.ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken));
+    }
+
+    [Theory]
+    [InlineData(null)]
+    [InlineData("")]
+    [InlineData("short")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    [InlineData("!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!!")]
+    [InlineData("' OR 1=1 --")]
+    public async Task ConsumeAsync_UnknownOrGarbage_ReturnsUnknown(string? token)
+    {
+        await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        Assert.IsType<TokenCheck.Unknown>(await _links.ConsumeAsync(token, "abc123", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_TwoSimultaneousUses_ExactlyOneWins()
+    {
+        for (var round = 0; round < 25; round++)
+        {
+            var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+            using var start = new Barrier(2);
+            var attempts = Enumerable.Range(0, 2).Select(_ => Task.Run(async () =>
+            {
+                start.SignalAndWait(TestContext.Current.CancellationToken);
+                return await _links.ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken);
+            }, TestContext.Current.CancellationToken)).ToArray();
+            var results = await Task.WhenAll(attempts);
+
+            Assert.Single(results, r => r is TokenCheck.Valid);
+            Assert.Single(results, r => r is TokenCheck.Used);
+        }
+    }
+
+    [Fact]
+    public async Task SweepAsync_RowsExpiredBeyondRetention_AreDeletedAndOthersKept()
+    {
+        var old = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        _time.Advance(TimeSpan.FromMinutes(30));
+        var fresh = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        _time.Advance(TimeSpan.FromMinutes(31) + TimeSpan.FromDays(1));
+
+        var swept = await _links.SweepAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(1, swept);
+        Assert.IsType<TokenCheck.Unknown>(await _links.CheckAsync(TokenOf(old), "abc123", TestContext.Current.CancellationToken));
+        Assert.IsType<TokenCheck.Expired>(await _links.CheckAsync(TokenOf(fresh), "abc123", TestContext.Current.CancellationToken));
+    }
+
+    [Fact]
+    public async Task Sweeper_TimerTicks_DeletesExpiredRows()
+    {
+        await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        var options = Options.Create(new TerminalOptions { SweepInterval = TimeSpan.FromMinutes(10) });
+        using var sweeper = new TerminalLinkSweeper(_links, options, _time, NullLogger<TerminalLinkSweeper>.Instance);
+        await sweeper.StartAsync(TestContext.Current.CancellationToken);
+
+        _time.Advance(TimeSpan.FromMinutes(70) + TimeSpan.FromDays(1));
+        var deadline = DateTime.UtcNow.AddSeconds(10);
+        long count;
+        do
+        {
+            await Task.Delay(50, TestContext.Current.CancellationToken);
+            await using var connection = await _database.OpenAsync(TestContext.Current.CancellationToken);
+            await using var command = connection.CreateCommand();
+            command.CommandText = "SELECT COUNT(*) FROM terminal_links";
+            count = (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+        }
+        while (count > 0 && DateTime.UtcNow < deadline);
+        await sweeper.StopAsync(TestContext.Current.CancellationToken);
+
+        Assert.Equal(0, count);
+    }
+
+    public ValueTask DisposeAsync()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+        return ValueTask.CompletedTask;
+    }
+}

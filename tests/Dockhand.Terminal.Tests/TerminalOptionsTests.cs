@@ -1,0 +1,82 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Dockhand.Terminal.Tests;
+
+public sealed class TerminalOptionsTests
+{
+    [Theory]
+    [InlineData("3600", 3600)]
+    [InlineData("01:00:00", 3600)]
+    [InlineData("60m", 3600)]
+    [InlineData("1h", 3600)]
+    [InlineData("1.5h", 5400)]
+    [InlineData("90s", 90)]
+    [InlineData("2d", 172800)]
+    [InlineData(" 45M ", 2700)]
+    public void TryParseDuration_AcceptedForms_GiveSeconds(string text, int seconds)
+    {
+        Assert.True(TerminalOptions.TryParseDuration(text, out var value));
+        Assert.Equal(TimeSpan.FromSeconds(seconds), value);
+    }
+
+    [Theory]
+    [InlineData("")]
+    [InlineData("abc")]
+    [InlineData("-5")]
+    [InlineData("10x")]
+    [InlineData("1e9999")]
+    [InlineData("m")]
+    public void TryParseDuration_Nonsense_IsRefused(string text)
+        => Assert.False(TerminalOptions.TryParseDuration(text, out _));
+
+    [Fact]
+    public void Bind_NoSettings_GivesDefaults()
+    {
+        var options = TerminalOptions.Bind(new ConfigurationBuilder().Build(), out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(new Uri("http://localhost:5000"), options.ServiceUrl);
+        Assert.Equal(TimeSpan.FromHours(1), options.TokenTimeToLive);
+        Assert.Equal(TimeSpan.FromSeconds(10), options.ReattachGrace);
+        Assert.False(options.SecureCookies);
+    }
+
+    [Fact]
+    public void Bind_BadValues_GiveOneLineEachNamingTheKey()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TERMINAL_SERVICE_URL"] = "ftp://nope",
+            ["TERMINAL_TOKEN_TTL"] = "soon",
+            ["TERMINAL_REATTACH_GRACE"] = "1h",
+            ["TRUSTED_PROXIES"] = "10.0.0.0/24, not-an-ip",
+        }).Build();
+
+        TerminalOptions.Bind(configuration, out var errors);
+
+        Assert.Collection(errors,
+            e => Assert.StartsWith("TERMINAL_SERVICE_URL:", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("TERMINAL_TOKEN_TTL:", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("TERMINAL_REATTACH_GRACE:", e, StringComparison.Ordinal),
+            e => Assert.StartsWith("TRUSTED_PROXIES:", e, StringComparison.Ordinal));
+        Assert.All(errors, e => Assert.DoesNotContain('\n', e));
+    }
+
+    [Fact]
+    public void Bind_HttpsUrlAndProxies_TurnOnSecureCookiesAndTrustNetworks()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TERMINAL_SERVICE_URL"] = "https://dockhand.example.org",
+            ["TERMINAL_TOKEN_TTL"] = "30m",
+            ["TRUSTED_PROXIES"] = "10.0.0.5, 172.18.0.0/16",
+        }).Build();
+
+        var options = TerminalOptions.Bind(configuration, out var errors);
+
+        Assert.Empty(errors);
+        Assert.True(options.SecureCookies);
+        Assert.Equal(TimeSpan.FromMinutes(30), options.TokenTimeToLive);
+        Assert.Equal(2, options.TrustedProxies.Count);
+    }
+}
