@@ -8,6 +8,7 @@ using Dockhand.Discord.Testing.Rest;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Tests.Bot.Support;
@@ -53,6 +54,7 @@ internal sealed class BotHost : IAsyncDisposable
     public IDockerClient Docker { get; }
     public Uri BaseAddress { get; }
     public HttpClient Http { get; }
+    public CapturingLoggerProvider Logs { get; private init; } = new();
     public string DatabasePath => Path.Combine(_directory, "containers.db");
 
     public static ulong NewUser() => (ulong)Interlocked.Increment(ref s_nextUser);
@@ -99,15 +101,21 @@ internal sealed class BotHost : IAsyncDisposable
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
             settings[key] = value;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var logs = new CapturingLoggerProvider();
         var app = DockhandHost.Build(configuration, builder =>
         {
             builder.Logging.ClearProviders();
-            builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
+            builder.Logging.AddProvider(logs);
         });
         await DockhandHost.StartAsync(app, cancellationToken);
-        var host = new BotHost(rest, gateway, signer, app, runId, directory, docker);
+        var host = new BotHost(rest, gateway, signer, app, runId, directory, docker) { Logs = logs };
         if (gateway is not null)
-            await gateway.WaitUntilAsync(g => g.CurrentSessionId is not null, Timeout, cancellationToken);
+        {
+            // Wait for READY on the client side: the loopback gateway publishes the session a moment before it starts
+            // sending dispatches to the connection, so "the server has a session" is not yet "dispatches arrive".
+            var client = app.Services.GetRequiredService<Dockhand.Discord.Gateway.DiscordGatewayClient>();
+            await gateway.WaitUntilAsync(g => g.CurrentSessionId is not null && client.SessionId == g.CurrentSessionId, Timeout, cancellationToken);
+        }
         return host;
     }
 
@@ -170,7 +178,7 @@ internal sealed class BotHost : IAsyncDisposable
                 return last;
             await Task.Delay(20, cancellationToken);
         }
-        throw new TimeoutException($"@original never reached the expected state; last: {last?.ToJsonString() ?? "(none)"}");
+        throw new TimeoutException($"@original never reached the expected state; last: {last?.ToJsonString() ?? "(none)"}; callback: {Rest.GetCallback(sent.Id)?.ToJsonString() ?? "(none)"}; requests: {string.Join(" | ", Rest.Requests.Where(r => r.Path.Contains(sent.Token, StringComparison.Ordinal)).Select(r => r.Method + " " + r.Status))}; gateway received {Gateway?.Received.Count}; host log:\n{Logs.Dump(sent.Id.ToString(CultureInfo.InvariantCulture))}");
     }
 
     /// <summary>Waits until the deferred reply was edited (the "thinking" flag 128 is gone).</summary>
@@ -186,7 +194,7 @@ internal sealed class BotHost : IAsyncDisposable
                 return first;
             await Task.Delay(20, cancellationToken);
         }
-        throw new TimeoutException("No follow-up message arrived.");
+        throw new TimeoutException("No follow-up message arrived; host log:\n" + Logs.Dump());
     }
 
     public static int Flags(JsonObject message) => message["flags"]?.GetValue<int>() ?? 0;
