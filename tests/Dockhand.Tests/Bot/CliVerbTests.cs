@@ -19,6 +19,7 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     {
         ["DATABASE_PATH"] = Path.Combine(_directory, "containers.db"),
         ["DEFAULT_IMAGE"] = "dockhand-test/busybox:1",
+        ["CONTAINER_NETWORK"] = "none",
         ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + _runId,
         ["TERMINAL_SERVICE_URL"] = "https://shell.example.test",
         ["LISTEN_URLS"] = "http://127.0.0.1:0",
