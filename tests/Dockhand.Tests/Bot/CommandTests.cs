@@ -247,4 +247,18 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal(1, Host.Rest.CommandOverwriteCount);
         Host.AssertSentBodiesMatchOpenApi();
     }
+
+    [Fact]
+    public async Task Host_OneDockerClientForEngineAndTerminal_HealthReportsBoth()
+    {
+        var services = Host.App.Services;
+        Assert.Same(services.GetRequiredService<Dockhand.Containers.Engine.ContainerEngine>().Client, services.GetRequiredService<Docker.DotNet.IDockerClient>());
+
+        using var response = await Host.Http.GetAsync(new Uri("/health", UriKind.Relative), Ct);
+
+        var health = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("healthy", health["checks"]!["engine"]!["status"]!.GetValue<string>());
+        Assert.Equal("healthy", health["checks"]!["database"]!["status"]!.GetValue<string>());
+    }
 }
