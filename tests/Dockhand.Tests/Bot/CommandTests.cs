@@ -206,7 +206,7 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
-    public async Task List_FromAuthorisedUser_EphemeralEmbed_FromOwnerRefused()
+    public async Task List_FromAuthorisedUser_EphemeralEmbed_FromOwnerAndStrangerRefused()
     {
         var owner = BotHost.NewUser();
         var record = await GiveContainerAsync(owner);
@@ -217,10 +217,13 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal(64, BotHost.Flags(edited) & 64);
         Assert.Contains("Containers (", BotHost.Text(edited), StringComparison.Ordinal);
 
+        Assert.Contains($"`{record.Name}`", BotHost.Text(edited), StringComparison.Ordinal);
+
         var byOwner = await Host.SendAsync(Host.Slash(owner, "list"), Ct);
+        var byStranger = await Host.SendAsync(Host.Slash(BotHost.NewUser(), "list"), Ct);
         AssertEphemeralRefusal(await Host.WaitForCallbackAsync(byOwner, Ct), "Only the people on Dockhand's allowlist can use /list.");
-        Assert.NotNull(record);
-        Host.AssertSentBodiesMatchOpenApi(byAdmin, byOwner);
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(byStranger, Ct), "Only the people on Dockhand's allowlist can use /list.");
+        Host.AssertSentBodiesMatchOpenApi(byAdmin, byOwner, byStranger);
     }
 
     [Fact]
