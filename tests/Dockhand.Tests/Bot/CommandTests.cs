@@ -154,6 +154,14 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal($"https://dockhand.example.test/terminal/{record.ContainerId}", url.GetLeftPart(UriPartial.Path));
         Assert.Matches("^\\?token=[A-Za-z0-9_-]{43}$", url.Query);
         Host.AssertSentBodiesMatchOpenApi(sent);
+
+        // The link works against this same process's web terminal, once.
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = Host.BaseAddress };
+        using var first = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
+        using var again = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
+        Assert.Equal(303, (int)first.StatusCode);
+        Assert.True(first.Headers.Contains("Set-Cookie"));
+        Assert.Equal(410, (int)again.StatusCode);
     }
 
     [Fact]
