@@ -90,6 +90,24 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Run_GatewayRejectsToken_Exits2WithTheGatewaysReason()
+    {
+        await using var gateway = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway();
+        await gateway.StartAsync(Ct);
+        await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        var settings = Settings();
+        settings["DISCORD_TOKEN"] = "not-the-right-token";
+        settings["DISCORD_GATEWAY_URL"] = gateway.Url.AbsoluteUri;
+        settings["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri;
+        settings["DISCORD_APPLICATION_ID"] = rest.ApplicationId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var (exit, _, error) = await RunAsync(settings, Ct, "run").WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("dockhand: stopped: Discord closed the gateway with 4004 (authentication failed)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Terminal_UserWithoutContainer_Exits1WithSentence()
     {
         var (exit, output, error) = await RunAsync(Settings(), Ct, "terminal", "--user", "4000000000000000001");
