@@ -125,15 +125,17 @@ public sealed class CliTests(EngineFixture fixture)
     }
 
     [Fact]
-    public async Task NoArguments_PrintsHelpAndExitsZero()
+    public async Task Help_ListsEveryVerbAndExitsZero()
     {
         await using var harness = await Harness.CreateAsync(fixture);
 
-        var run = await RunAsync(harness, null);
+        var run = await RunAsync(harness, null, "--help");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("create", run.Out, StringComparison.Ordinal);
         Assert.Contains("doctor", run.Out, StringComparison.Ordinal);
+        Assert.Contains("terminal", run.Out, StringComparison.Ordinal);
+        Assert.Contains("run", run.Out, StringComparison.Ordinal);
     }
 
     [Theory]
