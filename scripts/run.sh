@@ -15,5 +15,6 @@ if [ ! -f .env ] && [ -z "${DISCORD_TOKEN:-}" ] && [ -z "${DISCORD_PUBLIC_KEY:-}
   exit 2
 fi
 
+scripts/prereqs.sh
 scripts/engine.sh
 exec dotnet run --project src/Dockhand -c Release -- run "$@"

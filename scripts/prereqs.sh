@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Installs the Debian packages Dockhand's build and scripts need, only those that are missing:
+# curl (engine checks) and npm (the web terminal's xterm.js is built from npm packages). Extra package
+# names given as arguments are ensured too (scripts/test.sh adds chromium for the browser tests).
+set -euo pipefail
+
+missing=()
+command -v curl >/dev/null 2>&1 || missing+=(curl)
+command -v npm >/dev/null 2>&1 || missing+=(npm)
+for package in "$@"; do
+  command -v "$package" >/dev/null 2>&1 || missing+=("$package")
+done
+
+if [ ${#missing[@]} -gt 0 ]; then
+  echo "setup: installing ${missing[*]}"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq >/dev/null
+  apt-get install -y -qq "${missing[@]}" >/dev/null
+fi
