@@ -124,7 +124,14 @@ internal sealed class BotHost : IAsyncDisposable
     public JsonObject Slash(ulong user, string command, params TestOption[] options) =>
         InteractionPayloads.SlashCommand(Rest.ApplicationId, NewToken(), user, command, options, GuildId);
 
-    public JsonObject Button(ulong user, string customId) => InteractionPayloads.Button(Rest.ApplicationId, NewToken(), user, customId, GuildId);
+    /// <summary>A button press; <paramref name="on"/> names the interaction whose reply carries the button (Discord puts that message in the payload).</summary>
+    public JsonObject Button(ulong user, string customId, SentInteraction? on = null)
+    {
+        var payload = InteractionPayloads.Button(Rest.ApplicationId, NewToken(), user, customId, GuildId);
+        if (on is not null && Rest.GetOriginal(on.Token) is { } message)
+            payload["message"] = message;
+        return payload;
+    }
 
     public JsonObject Autocomplete(ulong user, string command, string option, string partial) =>
         InteractionPayloads.Autocomplete(Rest.ApplicationId, NewToken(), user, command, option, partial, GuildId);
@@ -142,6 +149,7 @@ internal sealed class BotHost : IAsyncDisposable
     /// <summary>Delivers the interaction over the gateway (INTERACTION_CREATE).</summary>
     public async Task<SentInteraction> SendAsync(JsonObject payload, CancellationToken cancellationToken = default)
     {
+        Rest.ObserveInteraction(payload);
         await (Gateway ?? throw new InvalidOperationException("This host has no gateway.")).DispatchAsync("INTERACTION_CREATE", payload.ToJsonString(), cancellationToken);
         return Describe(payload);
     }
@@ -152,6 +160,7 @@ internal sealed class BotHost : IAsyncDisposable
     /// </summary>
     public async Task<(int Status, string Body)> PostAsync(JsonObject payload, CancellationToken cancellationToken = default)
     {
+        Rest.ObserveInteraction(payload);
         using var request = Signer.CreateRequest(new Uri(BaseAddress, "/interactions"), payload.ToJsonString(), DateTimeOffset.UtcNow);
         using var response = await Http.SendAsync(request, cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
