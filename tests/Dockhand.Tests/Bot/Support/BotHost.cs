@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Dockhand.Discord.Testing.Contract;
 using Dockhand.Discord.Testing.Gateway;
 using Dockhand.Discord.Testing.Rest;
 using Microsoft.AspNetCore.Builder;
@@ -166,7 +167,7 @@ internal sealed class BotHost : IAsyncDisposable
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         if (response.IsSuccessStatusCode && payload["type"]!.GetValue<int>() != 1)
         {
-            OpenApiValidator.AssertValid(OpenApiValidator.InteractionCallback, body);
+            OpenApiContract.AssertValid("/interactions/{interaction_id}/{interaction_token}/callback", "post", body);
             var sent = Describe(payload);
             Rest.AcceptInteractionResponse(sent.Id, sent.Token, body);
         }
@@ -230,17 +231,8 @@ internal sealed class BotHost : IAsyncDisposable
     {
         foreach (var request in Rest.Requests.Where(r => only.Length == 0 || only.Any(s => r.Path.Contains(s.Token, StringComparison.Ordinal))))
         {
-            var operation = request.Route switch
-            {
-                LoopbackDiscordRestServer.Routes.InteractionCallback => OpenApiValidator.InteractionCallback,
-                LoopbackDiscordRestServer.Routes.EditOriginal => OpenApiValidator.EditOriginal,
-                LoopbackDiscordRestServer.Routes.FollowUp => OpenApiValidator.FollowUp,
-                LoopbackDiscordRestServer.Routes.GlobalCommands => OpenApiValidator.BulkCommands,
-                LoopbackDiscordRestServer.Routes.GuildCommands => OpenApiValidator.BulkGuildCommands,
-                _ => null,
-            };
-            if (operation is not null && request.Body.Length > 0)
-                OpenApiValidator.AssertValid(operation, request.Body);
+            if (OpenApiContract.TryGetOperation(request.Route, out var operation) && request.Body.Length > 0)
+                OpenApiContract.AssertValid(operation.Path, operation.Method, request.Body);
         }
     }
 
