@@ -111,13 +111,9 @@ internal sealed class BotHost : IAsyncDisposable
         });
         await DockhandHost.StartAsync(app, cancellationToken);
         var host = new BotHost(rest, gateway, signer, app, runId, directory, docker) { Logs = logs };
+        // The loopback gateway announces a session only once its connection takes dispatches (READY already sent).
         if (gateway is not null)
-        {
-            // Wait for READY on the client side: the loopback gateway publishes the session a moment before it starts
-            // sending dispatches to the connection, so "the server has a session" is not yet "dispatches arrive".
-            var client = app.Services.GetRequiredService<Dockhand.Discord.Gateway.DiscordGatewayClient>();
-            await gateway.WaitUntilAsync(g => g.CurrentSessionId is not null && client.SessionId == g.CurrentSessionId, Timeout, cancellationToken);
-        }
+            await gateway.WaitForSessionAsync(Timeout, cancellationToken);
         return host;
     }
 
