@@ -125,11 +125,12 @@ public sealed class CliTests(EngineFixture fixture)
     }
 
     [Fact]
-    public async Task NoArguments_PrintsHelpAndExitsZero()
+    public async Task Help_PrintsVerbsAndExitsZero()
     {
+        // No arguments now means `run` (the bot's default verb), so help is asked for explicitly.
         await using var harness = await Harness.CreateAsync(fixture);
 
-        var run = await RunAsync(harness, null);
+        var run = await RunAsync(harness, null, "--help");
 
         Assert.Equal(0, run.ExitCode);
         Assert.Contains("create", run.Out, StringComparison.Ordinal);
