@@ -266,6 +266,19 @@ public sealed partial class ContainerService
         }
     }
 
+    /// <summary>
+    /// The images a user may pick for /create, DEFAULT_IMAGE first: the IMAGE_ALLOWLIST when one is set (without asking
+    /// the engine: an allowed image is pulled on create), otherwise the engine's local images.
+    /// Throws <see cref="EngineUnavailableException"/> when the engine must be asked and does not answer.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> ListSelectableImagesAsync(CancellationToken cancellationToken = default)
+    {
+        IEnumerable<string> images = _options.ImageAllowlist.Count > 0
+            ? _options.ImageAllowlist
+            : await _engine.ListLocalImagesAsync(cancellationToken);
+        return [.. images.Prepend(_options.DefaultImage).Distinct(StringComparer.Ordinal)];
+    }
+
     /// <summary>The owner's record, without asking the engine. Null when the owner has none (or one is still being created).</summary>
     public async Task<ContainerRecord?> FindAsync(OwnerId owner, CancellationToken cancellationToken = default)
     {

@@ -27,9 +27,11 @@ public static class DiscordConfiguration
         string? Get(string key) => configuration[key] is { } v && !string.IsNullOrWhiteSpace(v) ? v.Trim() : null;
 
         options.Token = Get(TokenKey);
-        if (options.Token is null)
-            problems.Add($"{TokenKey} is not set: put the bot token from the Discord developer portal in .env or the environment.");
-        else if (options.Token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
+        // Without a token the bot can still take interactions over HTTP (DISCORD_PUBLIC_KEY): the callback and webhook
+        // routes are authorised by the interaction token in their URL. With neither there is no transport at all.
+        if (options.Token is null && Get(PublicKeyKey) is null)
+            problems.Add($"{TokenKey} is not set: put the bot token from the Discord developer portal in .env or the environment (or set {PublicKeyKey} to take interactions over HTTP only).");
+        else if (options.Token is not null && options.Token.Any(c => char.IsWhiteSpace(c) || char.IsControl(c)))
             problems.Add($"{TokenKey} is invalid: it must not contain spaces (give the token alone, without 'Bot ').");
 
         options.ApplicationId = Snowflake(ApplicationIdKey);

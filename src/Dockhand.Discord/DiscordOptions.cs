@@ -8,7 +8,10 @@ namespace Dockhand.Discord;
 /// </summary>
 public sealed class DiscordOptions
 {
-    /// <summary>Bot token. Turns on the gateway and authorises REST calls. Never logged.</summary>
+    /// <summary>
+    /// Bot token. Turns on the gateway and authorises the bot's own REST calls (commands, users, gateway). Optional when
+    /// <see cref="PublicKey"/> is set: interaction callbacks and webhook edits need only the interaction token. Never logged.
+    /// </summary>
     public string? Token { get; set; }
 
     /// <summary>Optional: READY or GET /oauth2/applications/@me give it when it is not set.</summary>

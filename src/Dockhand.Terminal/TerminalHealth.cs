@@ -1,47 +1,42 @@
 using System.Text.Json;
-using Docker.DotNet;
-using Dockhand.Containers.Storage;
+using Dockhand.Containers.Engine;
+using Dockhand.Containers;
 using Microsoft.AspNetCore.Http;
 using Microsoft.Extensions.Diagnostics.HealthChecks;
 
 namespace Dockhand.Terminal;
 
-/// <summary>The Docker engine answers <c>/_ping</c> (through the <see cref="IDockerClient"/> registered in DI).</summary>
-public sealed class DockerEngineHealthCheck(IDockerClient docker) : IHealthCheck
+/// <summary>
+/// The <c>engine</c> check of <c>GET /health</c>: the containers module's <see cref="ContainerEngine.PingAsync"/>
+/// (a bounded <c>/_ping</c> plus one versioned call), the same probe <c>dockhand doctor</c> uses. The description
+/// stays generic: /health may be reachable from outside, and the engine's error can name local paths.
+/// </summary>
+internal sealed class EngineHealthCheck(ContainerEngine engine) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        timeout.CancelAfter(TimeSpan.FromSeconds(3));
-        try
-        {
-            await docker.System.PingAsync(timeout.Token);
-            return HealthCheckResult.Healthy("The Docker engine answers.");
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            return HealthCheckResult.Unhealthy($"The Docker engine does not answer ({e.GetType().Name}).");
-        }
+        var health = await engine.PingAsync(cancellationToken);
+        return health.Reachable
+            ? HealthCheckResult.Healthy("The Docker engine answers.")
+            : HealthCheckResult.Unhealthy("The Docker engine does not answer.");
     }
 }
 
-/// <summary>The SQLite database opens and answers <c>SELECT 1</c> (through the <see cref="DockhandDatabase"/> registered in DI).</summary>
-public sealed class DatabaseHealthCheck(DockhandDatabase database) : IHealthCheck
+/// <summary>
+/// The <c>database</c> check of <c>GET /health</c>: the containers module's <see cref="ContainerStore.CheckAsync"/>
+/// (opens the file and reads the schema version).
+/// </summary>
+internal sealed class DatabaseHealthCheck(ContainerStore store) : IHealthCheck
 {
     public async Task<HealthCheckResult> CheckHealthAsync(HealthCheckContext context, CancellationToken cancellationToken = default)
     {
-        try
+        var health = await store.CheckAsync(cancellationToken);
+        return health switch
         {
-            await using var connection = await database.OpenAsync(cancellationToken);
-            await using var command = connection.CreateCommand();
-            command.CommandText = "SELECT 1";
-            await command.ExecuteScalarAsync(cancellationToken);
-            return HealthCheckResult.Healthy("The database answers.");
-        }
-        catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
-        {
-            return HealthCheckResult.Unhealthy($"The database does not answer ({e.GetType().Name}).");
-        }
+            { Ok: true } => HealthCheckResult.Healthy("The database answers."),
+            { SchemaVersion: not null } => HealthCheckResult.Unhealthy("The database schema is out of date; start Dockhand once to migrate it."),
+            _ => HealthCheckResult.Unhealthy("The database does not answer."),
+        };
     }
 }
 

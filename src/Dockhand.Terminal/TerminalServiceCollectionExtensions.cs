@@ -15,8 +15,9 @@ public static class TerminalServiceCollectionExtensions
     /// <summary>
     /// Registers <see cref="TerminalLinks"/>, the session registry, the expired-link sweeper, the <c>engine</c> and
     /// <c>database</c> health checks, and a startup filter (forwarded headers, security headers, WebSockets).
-    /// Needs from the host: an <c>IDockerClient</c>, a <c>DockhandDatabase</c> (migrated) and a <c>TimeProvider</c>
-    /// (<see cref="TimeProvider.System"/> is added if none is). Invalid settings fail start-up with one line naming the key.
+    /// Needs from the host: an <c>IDockerClient</c>, a <c>DockhandDatabase</c> (migrated), the containers module's
+    /// <c>ContainerEngine</c> and <c>ContainerStore</c> (the health checks ask them; AddDockhandContainers registers all
+    /// four) and a <c>TimeProvider</c> (<see cref="TimeProvider.System"/> is added if none is). Invalid settings fail start-up with one line naming the key.
     /// </summary>
     public static IServiceCollection AddDockhandTerminal(this IServiceCollection services, IConfiguration configuration)
     {
@@ -41,7 +42,7 @@ public static class TerminalServiceCollectionExtensions
         services.AddHostedService<TerminalLinkSweeper>();
         services.AddSingleton<IStartupFilter, TerminalStartupFilter>();
         services.AddHealthChecks()
-            .AddCheck<DockerEngineHealthCheck>("engine")
+            .AddCheck<EngineHealthCheck>("engine")
             .AddCheck<DatabaseHealthCheck>("database");
         return services;
     }

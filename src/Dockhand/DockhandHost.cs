@@ -2,7 +2,6 @@ using Dockhand.Bot;
 using Dockhand.Containers;
 using Dockhand.Discord;
 using Dockhand.Terminal;
-using Microsoft.Extensions.Options;
 
 namespace Dockhand;
 
@@ -43,10 +42,6 @@ internal static class DockhandHost
             services.AddDockhandDiscordGateway();
             services.AddDockhandDiscordCommands(BotCommands.All);
         }
-        else
-        {
-            AllowMissingToken(services, configuration);
-        }
         services.AddDockhandBot(configuration);
         customize?.Invoke(builder);
 
@@ -62,29 +57,5 @@ internal static class DockhandHost
         ArgumentNullException.ThrowIfNull(app);
         await app.Services.GetRequiredService<ContainerStore>().MigrateAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
-    }
-
-    /// <summary>
-    /// With only DISCORD_PUBLIC_KEY (HTTP interactions, no gateway) a bot token is not needed: interaction callbacks and
-    /// @original edits are authorised by the interaction token. The Discord module's validator insists on DISCORD_TOKEN,
-    /// so it is replaced by one that drops just that line (every other DISCORD_* problem still stops start-up).
-    /// </summary>
-    private static void AllowMissingToken(IServiceCollection services, IConfiguration configuration)
-    {
-        var validators = services.Where(d => d.ServiceType == typeof(IValidateOptions<DiscordOptions>)).ToList();
-        foreach (var descriptor in validators)
-            services.Remove(descriptor);
-        services.AddSingleton<IValidateOptions<DiscordOptions>>(new TokenOptionalValidator(configuration));
-    }
-
-    private sealed class TokenOptionalValidator(IConfiguration configuration) : IValidateOptions<DiscordOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, DiscordOptions options)
-        {
-            var problems = DiscordConfiguration.Read(configuration, new DiscordOptions())
-                .Where(p => !p.StartsWith(DiscordConfiguration.TokenKey + " is not set", StringComparison.Ordinal))
-                .ToList();
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
     }
 }

@@ -57,6 +57,28 @@ public sealed class ConfigurationTests
     }
 
     [Fact]
+    public void Read_PublicKeyWithoutToken_NoProblem()
+    {
+        using var signer = new InteractionSigner();
+        var options = new DiscordOptions();
+
+        var problems = DiscordConfiguration.Read(Config(("DISCORD_PUBLIC_KEY", signer.PublicKeyHex)), options);
+
+        Assert.Empty(problems);
+        Assert.Null(options.Token);
+        Assert.Equal(signer.PublicKeyHex, options.PublicKey);
+    }
+
+    [Fact]
+    public void Read_NeitherTokenNorPublicKey_OneLineNamingBoth()
+    {
+        var problem = Assert.Single(DiscordConfiguration.Read(Config(), new DiscordOptions()));
+
+        Assert.StartsWith("DISCORD_TOKEN is not set", problem, StringComparison.Ordinal);
+        Assert.Contains("DISCORD_PUBLIC_KEY", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public void AddDockhandDiscord_InvalidKey_OptionsValidationNamesTheKey()
     {
         var services = new ServiceCollection();

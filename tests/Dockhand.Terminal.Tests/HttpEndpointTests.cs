@@ -31,7 +31,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Health_EngineDown_Returns503NamingTheEngine()
     {
         using var dead = DockerFixture.CreateClient("unix:///tmp/dockhand-no-such-engine.sock");
-        await using var host = await TerminalHost.StartAsync(dead, cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(dead, engineEndpoint: new Uri("unix:///tmp/dockhand-no-such-engine.sock"), cancellationToken: TestContext.Current.CancellationToken);
         using var http = host.CreateClient();
 
         using var response = await http.GetAsync("/health", TestContext.Current.CancellationToken);

@@ -78,6 +78,13 @@ public sealed class ContainerEngine : IDisposable
         }
     }
 
+    /// <summary>The tags of the engine's local images (untagged images and tags Dockhand would refuse are left out).</summary>
+    public async Task<IReadOnlyList<string>> ListLocalImagesAsync(CancellationToken cancellationToken = default)
+    {
+        var images = await Guard(() => _client.Images.ListImagesAsync(new ImagesListParameters(), cancellationToken), cancellationToken);
+        return [.. images.SelectMany(i => i.RepoTags ?? []).Where(t => !t.StartsWith("<none>", StringComparison.Ordinal) && ImageReference.IsValid(t)).Distinct(StringComparer.Ordinal)];
+    }
+
     /// <summary>Pulls <paramref name="image"/>. Returns null on success, otherwise the engine's reason in one line.</summary>
     internal async Task<string?> PullAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
     {

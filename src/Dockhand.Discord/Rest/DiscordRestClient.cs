@@ -20,7 +20,7 @@ public sealed class DiscordRestException(HttpStatusCode status, int code, string
 }
 
 /// <summary>
-/// Discord REST client: Bot authorisation, a DiscordBot User-Agent, and rate limiting (<see cref="DiscordRateLimiter"/>).
+/// Discord REST client: Bot authorisation (only on routes that need it), a DiscordBot User-Agent, and rate limiting (<see cref="DiscordRateLimiter"/>).
 /// Thread-safe; one per process (registered by AddDockhandDiscord).
 /// </summary>
 public sealed partial class DiscordRestClient : IGatewayBotInfoSource
@@ -135,13 +135,16 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     {
         var route = RouteKey.From(method, path.Split('?')[0]);
         if (authorize && string.IsNullOrEmpty(_options.Token))
-            throw new InvalidOperationException("DISCORD_TOKEN is not set; it is needed for " + route.Template + ".");
+            throw new InvalidOperationException(
+                $"{route.Template} needs the bot token, but {DiscordConfiguration.TokenKey} is not set: set it to use this call (interactions over HTTP work without it).");
         for (var attempt = 0; ; attempt++)
         {
             using var lease = await RateLimiter.AcquireAsync(route, cancellationToken);
             using var request = new HttpRequestMessage(method, _baseUrl + path);
             request.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
-            if (!string.IsNullOrEmpty(_options.Token))
+            // Interaction callbacks and webhook routes are authorised by the interaction token in the URL (the OpenAPI
+            // spec lists no required security for them), so the bot token is sent only where a route needs it.
+            if (authorize)
                 request.Headers.TryAddWithoutValidation("Authorization", "Bot " + _options.Token);
             if (payload is not null)
             {

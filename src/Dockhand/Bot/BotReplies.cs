@@ -39,22 +39,4 @@ internal sealed class BotReplies(TimeProvider time, ILogger<BotReplies> logger)
 
     public Task EditAsync(Interaction interaction, IInteractionResponder responder, string content, CancellationToken cancellationToken) =>
         EditAsync(interaction, responder, new DiscordMessage { Content = content, Embeds = [], Components = [] }, cancellationToken);
-
-    /// <summary>Same retry for follow-ups (after a component update).</summary>
-    public async Task FollowUpAsync(Interaction interaction, IInteractionResponder responder, DiscordMessage message, CancellationToken cancellationToken)
-    {
-        for (var attempt = 0; ; attempt++)
-        {
-            try
-            {
-                await responder.FollowUpAsync(message, cancellationToken);
-                return;
-            }
-            catch (DiscordRestException e) when (e.Status == HttpStatusCode.NotFound && attempt < EditRetryDelays.Length)
-            {
-                BotLog.EditRetry(logger, interaction.Id);
-                await Task.Delay(EditRetryDelays[attempt], time, cancellationToken);
-            }
-        }
-    }
 }

@@ -73,7 +73,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     /// <summary>Upgrades answered with 503 while <see cref="RefuseUpgrades"/> was set.</summary>
     public int RefusedUpgrades => Volatile.Read(ref _refusedUpgrades);
 
-    /// <summary>The session the latest Identify created, or null.</summary>
+    /// <summary>The session the latest Identify created (announced once its connection takes dispatches and READY was sent), or null.</summary>
     public string? CurrentSessionId
     {
         get
@@ -144,7 +144,10 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     public Task<long> DispatchInteractionAsync(string interactionJson, CancellationToken cancellationToken = default) =>
         DispatchAsync("INTERACTION_CREATE", interactionJson, cancellationToken);
 
-    /// <summary>Waits (real time) until a client has identified or resumed and its connection is live.</summary>
+    /// <summary>
+    /// Waits (real time) until a client has identified or resumed and its connection is live. When it returns, an event
+    /// from <see cref="DispatchAsync(string, string, CancellationToken)"/> is sent on that connection at once.
+    /// </summary>
     public Task WaitForSessionAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
         WaitUntilAsync(_ =>
         {
@@ -530,7 +533,6 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
                 _identifies.Add(now);
                 session = new ServerSession(Guid.NewGuid().ToString("N"), intents) { Live = connection };
                 _sessions[session.Id] = session;
-                _currentSession = session;
                 connection.Session = session;
             }
         }
@@ -552,8 +554,13 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             ["shard"] = new[] { 0, 1 },
             ["application"] = new Dictionary<string, object?> { ["id"] = Options.ApplicationId, ["flags"] = 0 },
         });
+        // The connection takes dispatches and READY goes out before the session is announced (CurrentSessionId,
+        // WaitForSessionAsync, DispatchAsync): once a test sees the session, what it dispatches is sent at once and
+        // after READY, never held back in the log until a resume.
         connection.Identified = true;
         await DispatchToSessionAsync(session, "READY", ready, cancellationToken);
+        lock (_lock)
+            _currentSession = session;
     }
 
     private async Task ResumeAsync(ServerConnection connection, JsonElement data, CancellationToken cancellationToken)

@@ -30,7 +30,8 @@ public enum RateLimitScope
 /// <summary>
 /// A Discord REST server on 127.0.0.1 (Kestrel, port 0) that follows Discord's documented behaviour closely enough to
 /// test a client: it records every request, checks Authorization and User-Agent, keeps interaction message state
-/// (@original, follow-ups), stores commands, emits X-RateLimit-* headers from scriptable buckets, answers 429s
+/// (@original, follow-ups, and for a component interaction the message its component is attached to: a type 7
+/// callback edits that message, and after a type 6 or 7 callback @original addresses it), stores commands, emits X-RateLimit-* headers from scriptable buckets, answers 429s
 /// (per route, global, shared) on script or when a client exceeds a bucket or the global limit, and rejects bodies
 /// that break Discord's limits with Discord's error shape.
 /// Routes are named like "POST /interactions/{interaction_id}/{interaction_token}/callback" (see <see cref="Routes"/>).
@@ -73,6 +74,10 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     private readonly List<RecordedRequest> _requests = [];
     private readonly Dictionary<string, JsonObject> _originals = [];
     private readonly Dictionary<string, List<JsonObject>> _followUps = [];
+    /// <summary>Every message the server holds, by id; @original and follow-up entries share these objects.</summary>
+    private readonly Dictionary<string, JsonObject> _messages = [];
+    /// <summary>Component interaction token → the message its component is attached to.</summary>
+    private readonly Dictionary<string, JsonObject> _componentMessages = [];
     private readonly Dictionary<ulong, JsonObject> _callbacks = [];
     private readonly Dictionary<string, JsonArray> _commands = [];
     private readonly Dictionary<ulong, JsonObject> _users = [];
@@ -177,6 +182,37 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return _followUps.TryGetValue(interactionToken, out var l) ? [.. l.Select(m => (JsonObject)m.DeepClone())] : [];
     }
 
+    /// <summary>
+    /// Tells the server about an interaction Discord is delivering (SendHttpInteractionAsync does this itself; call it
+    /// before dispatching one over a gateway). For a component interaction it records the attached message
+    /// (<c>payload.message</c>): when its id is a message this server sent, that very message is the one a type 7
+    /// callback or a later @original edit changes.
+    /// </summary>
+    public void ObserveInteraction(JsonObject payload)
+    {
+        ArgumentNullException.ThrowIfNull(payload);
+        if (payload["type"]?.GetValue<int>() != 3 || payload["token"]?.GetValue<string>() is not { } token || payload["message"] is not JsonObject attached)
+            return;
+        lock (_gate)
+        {
+            var id = attached["id"]?.GetValue<string>() ?? NextId();
+            if (!_messages.TryGetValue(id, out var message))
+            {
+                message = (JsonObject)attached.DeepClone();
+                message["id"] = id;
+                _messages[id] = message;
+            }
+            _componentMessages[token] = message;
+        }
+    }
+
+    /// <summary>The message with this id as the server holds it now (null when unknown).</summary>
+    public JsonObject? GetMessage(string messageId)
+    {
+        lock (_gate)
+            return _messages.TryGetValue(messageId, out var m) ? (JsonObject)m.DeepClone() : null;
+    }
+
     /// <summary>The callback body received for an interaction id, or null.</summary>
     public JsonObject? GetCallback(ulong interactionId)
     {
@@ -243,6 +279,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         ArgumentNullException.ThrowIfNull(payload);
         var token = payload["token"]!.GetValue<string>();
         var id = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+        ObserveInteraction(payload);
         var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
             _pendingHttp[token] = gate;
@@ -380,9 +417,12 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             Routes.InteractionCallback => Callback(ulong.Parse(p[0], CultureInfo.InvariantCulture), p[1], json as JsonObject, now),
             Routes.GetOriginal => WithOriginal(p, now, m => (200, m.DeepClone())),
             Routes.EditOriginal => WithOriginal(p, now, m => EditOriginal(m, json as JsonObject)),
-            Routes.DeleteOriginal => WithOriginal(p, now, _ =>
+            Routes.DeleteOriginal => WithOriginal(p, now, m =>
             {
-                _originals.Remove(p[1]);
+                // The message is gone for every interaction that addressed it.
+                _messages.Remove(m["id"]!.GetValue<string>());
+                foreach (var token in _originals.Where(o => ReferenceEquals(o.Value, m)).Select(o => o.Key).ToList())
+                    _originals.Remove(token);
                 return (204, null);
             }),
             Routes.FollowUp => FollowUp(p, json as JsonObject, now),
@@ -425,6 +465,16 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             _originals[token] = NewMessage(data!, flags);
         else if (type == 5)
             _originals[token] = NewMessage(new JsonObject { ["content"] = "" }, (flags & 64) | 128);
+        else if (type is 6 or 7)
+        {
+            // Discord: 7 edits the message the component is attached to; after 6 or 7, @original is that message.
+            // A component interaction the server was not told about gets a stand-in message.
+            if (!_componentMessages.TryGetValue(token, out var attached))
+                _componentMessages[token] = attached = NewMessage(new JsonObject { ["content"] = "" }, 0);
+            if (type == 7)
+                ApplyEdit(attached, data);
+            _originals[token] = attached;
+        }
         return (204, null);
     }
 
@@ -442,6 +492,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             ["author"] = InteractionPayloads.User(ApplicationId, ApplicationName),
             ["timestamp"] = Time.GetUtcNow().ToString("O", CultureInfo.InvariantCulture),
         };
+        _messages[m["id"]!.GetValue<string>()] = m;
         return m;
     }
 
@@ -459,11 +510,17 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var problems = MessageRules.CheckMessage(edit, "", create: false);
         if (problems.Count > 0)
             return (400, MessageRules.FormError(problems));
+        ApplyEdit(message, edit);
+        return (200, message.DeepClone());
+    }
+
+    /// <summary>Applies the present parts of an edit (content, embeds, components) and ends the loading state.</summary>
+    private static void ApplyEdit(JsonObject message, JsonObject? edit)
+    {
         foreach (var key in new[] { "content", "embeds", "components" })
             if (edit?[key] is { } v)
                 message[key] = v.DeepClone();
         message["flags"] = (message["flags"]?.GetValue<int>() ?? 0) & ~128;
-        return (200, message.DeepClone());
     }
 
     private (int, JsonNode?) FollowUp(string[] p, JsonObject? body, DateTimeOffset now)

@@ -100,4 +100,23 @@ public sealed class LoopbackDiscordGatewayTests
 
         Assert.Equal(4003, await ReadUntilCloseAsync(socket));
     }
+
+    [Fact]
+    public async Task DispatchAsync_AsSoonAsSessionIsAnnounced_SentAfterReadyWithoutResume()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (server, socket) = await ConnectAsync(new FakeTimeProvider());
+        await using var _ = server;
+        using var __ = socket;
+
+        await SendAsync(socket, """{"op":2,"d":{"token":""" + System.Text.Json.JsonSerializer.Serialize(server.Options.Token) + ""","intents":0,"properties":{"os":"linux","browser":"t","device":"t"}}}""");
+        await server.WaitUntilAsync(s => s.CurrentSessionId is not null, TimeSpan.FromSeconds(10), ct);
+        await server.DispatchAsync("INTERACTION_CREATE", """{"id":"1","type":2}""", ct);
+
+        var first = await ReceiveAsync(socket).WaitAsync(TimeSpan.FromSeconds(5), ct);
+        var second = await ReceiveAsync(socket).WaitAsync(TimeSpan.FromSeconds(5), ct);
+        Assert.Contains("\"t\":\"READY\"", first, StringComparison.Ordinal);
+        Assert.Contains("\"t\":\"INTERACTION_CREATE\"", second, StringComparison.Ordinal);
+        Assert.Contains("\"s\":2", second, StringComparison.Ordinal);
+    }
 }

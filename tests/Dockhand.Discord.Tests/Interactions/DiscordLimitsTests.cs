@@ -1,7 +1,7 @@
 using System.Text.Json;
 using Dockhand.Discord.Interactions;
 using Dockhand.Discord.JsonModels;
-using Dockhand.Discord.Tests.Support;
+using Dockhand.Discord.Testing.Contract;
 
 namespace Dockhand.Discord.Tests.Interactions;
 

@@ -213,6 +213,67 @@ public sealed class DiscordRestClientTests
         Assert.Equal(40060, again.Code);
     }
 
+    [Fact]
+    public async Task ComponentInteraction_UpdateThenDeferredUpdate_EditTheMessageTheButtonIsOn()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var appId = f.Server.ApplicationId;
+        await f.Client.CreateInteractionResponseAsync(21, "cmd", InteractionResponse.Message("pick"), ct);
+        var message = f.Server.GetOriginal("cmd")!;
+        var id = message["id"]!.GetValue<string>();
+
+        var first = InteractionPayloads.Button(appId, "press1", 5, "dh:x");
+        first["message"] = message;
+        f.Server.ObserveInteraction(first);
+        await f.Client.CreateInteractionResponseAsync(22, "press1", InteractionResponse.Update(DiscordMessage.Text("updated")), ct);
+        var afterUpdate = f.Server.GetOriginal("cmd")!;
+
+        var second = InteractionPayloads.Button(appId, "press2", 5, "dh:y");
+        second["message"] = afterUpdate;
+        f.Server.ObserveInteraction(second);
+        await f.Client.CreateInteractionResponseAsync(23, "press2", InteractionResponse.DeferredUpdate(), ct);
+        var edited = await f.Client.EditOriginalResponseAsync(appId, "press2", DiscordMessage.Text("edited later"), ct);
+
+        Assert.Equal("updated", afterUpdate["content"]!.GetValue<string>());
+        Assert.Equal(id, afterUpdate["id"]!.GetValue<string>());
+        Assert.Equal(id, edited.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal("edited later", f.Server.GetOriginal("cmd")!["content"]!.GetValue<string>());
+        Assert.Equal("edited later", f.Server.GetMessage(id)!["content"]!.GetValue<string>());
+        Assert.Empty(f.Server.GetFollowUps("press2"));
+    }
+
+    [Fact]
+    public async Task InteractionRoutes_WithToken_SendNoBotAuthorization()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var appId = f.Server.ApplicationId;
+
+        await f.Client.CreateInteractionResponseAsync(12, "tok2", InteractionResponse.Deferred(ephemeral: false), ct);
+        await f.Client.EditOriginalResponseAsync(appId, "tok2", DiscordMessage.Text("done"), ct);
+        await f.Client.CreateFollowUpAsync(appId, "tok2", DiscordMessage.Text("more"), ct);
+
+        Assert.Equal(3, f.Server.Requests.Count);
+        Assert.All(f.Server.Requests, r => Assert.False(r.Headers.ContainsKey("Authorization"), r.Route + " carried the bot token"));
+    }
+
+    [Fact]
+    public async Task InteractionFlow_WithoutToken_WorksAndBotRoutesThrowNamingTheKey()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(withoutToken: true, cancellationToken: ct);
+        var appId = f.Server.ApplicationId;
+
+        await f.Client.CreateInteractionResponseAsync(13, "tok3", InteractionResponse.Deferred(ephemeral: true), ct);
+        var edited = await f.Client.EditOriginalResponseAsync(appId, "tok3", DiscordMessage.Text("done"), ct);
+        var e = await Assert.ThrowsAsync<InvalidOperationException>(() => f.Client.GetUserAsync(42, ct));
+
+        Assert.Equal("done", edited.Content);
+        Assert.Contains("DISCORD_TOKEN is not set", e.Message, StringComparison.Ordinal);
+        Assert.Empty(f.Server.RequestsTo(Routes.GetUser));
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
     {
         for (var i = 0; i < 500 && !condition(); i++)

@@ -1,5 +1,7 @@
 using System.Net;
 using Docker.DotNet;
+using Dockhand.Containers;
+using Dockhand.Containers.Engine;
 using Dockhand.Containers.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -34,8 +36,10 @@ public sealed class TerminalHost : IAsyncDisposable
 
     internal TerminalSessions Sessions => _app.Services.GetRequiredService<TerminalSessions>();
 
+    /// <param name="engineEndpoint">The engine the /health check pings (the containers module's ContainerEngine);
+    /// DOCKER_HOST or the default socket when null.</param>
     public static async Task<TerminalHost> StartAsync(IDockerClient docker, TimeProvider? time = null, IDictionary<string, string?>? settings = null,
-        string? databasePath = null, CancellationToken cancellationToken = default)
+        string? databasePath = null, Uri? engineEndpoint = null, CancellationToken cancellationToken = default)
     {
         var directory = Directory.CreateTempSubdirectory("dockhand-terminal-").FullName;
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { EnvironmentName = "Development" });
@@ -50,6 +54,10 @@ public sealed class TerminalHost : IAsyncDisposable
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton(docker);
         builder.Services.AddSingleton<TimeProvider>(time ?? TimeProvider.System);
+        // The real containers-module pieces /health asks (not the whole module: no reconciler touching the shared engine).
+        builder.Services.AddSingleton(sp => new ContainerStore(database, sp.GetRequiredService<TimeProvider>()));
+        var engineHost = engineEndpoint ?? new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock");
+        builder.Services.AddSingleton(_ => new ContainerEngine(new ContainerOptions { DockerHost = engineHost }));
         builder.Services.AddDockhandTerminal(builder.Configuration);
 
         var app = builder.Build();

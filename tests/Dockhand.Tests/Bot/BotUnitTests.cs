@@ -1,6 +1,6 @@
 using Dockhand.Bot;
 using Dockhand.Containers;
-using Dockhand.Tests.Bot.Support;
+using Dockhand.Discord.Testing.Contract;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
 
@@ -77,11 +77,13 @@ public sealed class BotUnitTests
     }
 
     [Fact]
-    public void OpenApiValidator_BrokenCallback_Rejected()
+    public void OpenApiContract_BrokenCallback_Rejected()
     {
-        Assert.Empty(OpenApiValidator.Validate(OpenApiValidator.InteractionCallback, """{"type":4,"data":{"content":"hi","flags":64}}"""));
-        Assert.NotEmpty(OpenApiValidator.Validate(OpenApiValidator.InteractionCallback, """{"type":4,"data":{"content":12}}"""));
-        Assert.NotEmpty(OpenApiValidator.Validate(OpenApiValidator.EditOriginal, """{"embeds":[{"title":7}]}"""));
+        const string callback = "/interactions/{interaction_id}/{interaction_token}/callback";
+        Assert.Empty(OpenApiContract.Validate(callback, "post", """{"type":4,"data":{"content":"hi","flags":64}}"""));
+        Assert.NotEmpty(OpenApiContract.Validate(callback, "post", """{"type":4,"data":{"content":12}}"""));
+        Assert.NotEmpty(OpenApiContract.Validate("/webhooks/{webhook_id}/{webhook_token}/messages/@original", "patch", """{"embeds":[{"title":7}]}"""));
+        Assert.Throws<OpenApiContractException>(() => OpenApiContract.AssertValid(callback, "post", """{"type":4,"data":{"content":12}}"""));
     }
 
     [Fact]

@@ -22,7 +22,7 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
         return owner;
     }
 
-    private async Task<(string Yes, string No)> AskAsync(ulong invoker, ulong owner)
+    private async Task<(SentInteraction Ask, string Yes, string No)> AskAsync(ulong invoker, ulong owner)
     {
         var sent = await Host.SendAsync(Host.Slash(invoker, "destroy", BotHost.UserOption(owner)), Ct);
         var callback = await Host.WaitForCallbackAsync(sent, Ct);
@@ -32,26 +32,30 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
         Assert.Equal(["Destroy", "Cancel"], buttons.Select(b => b!["label"]!.GetValue<string>()));
         Assert.Equal(4, buttons[0]!["style"]!.GetValue<int>());
         Host.AssertSentBodiesMatchOpenApi(sent);
-        return (buttons[0]!["custom_id"]!.GetValue<string>(), buttons[1]!["custom_id"]!.GetValue<string>());
+        return (sent, buttons[0]!["custom_id"]!.GetValue<string>(), buttons[1]!["custom_id"]!.GetValue<string>());
     }
 
     private Task<IList<Docker.DotNet.Models.ContainerListResponse>> ContainersOf(ulong owner) =>
         Host.ContainersAsync(owner.ToString(CultureInfo.InvariantCulture), Ct);
 
     [Fact]
-    public async Task Destroy_ConfirmedByInvoker_UpdatesMessageAndFollowsUpWithResult()
+    public async Task Destroy_ConfirmedByInvoker_EditsConfirmationInPlaceWithResult()
     {
         var owner = await OwnerWithContainerAsync();
-        var (yes, _) = await AskAsync(BotHost.Admin, owner);
+        var (ask, yes, _) = await AskAsync(BotHost.Admin, owner);
+        var confirmationId = Host.Rest.GetOriginal(ask.Token)!["id"]!.GetValue<string>();
         Assert.Single(await ContainersOf(owner));
 
-        var press = await Host.SendAsync(Host.Button(BotHost.Admin, yes), Ct);
+        var press = await Host.SendAsync(Host.Button(BotHost.Admin, yes, on: ask), Ct);
 
         var update = await Host.WaitForCallbackAsync(press, Ct);
         Assert.Equal(7, update["type"]!.GetValue<int>());
         Assert.Empty(update["data"]!["components"]!.AsArray());
-        var result = await Host.WaitForFollowUpAsync(press, Ct);
+        var result = await Host.WaitForOriginalAsync(ask, m => BotHost.Content(m).StartsWith("Destroyed", StringComparison.Ordinal), Ct);
         Assert.Equal($"Destroyed `d{owner}` (<@{owner}>).", BotHost.Content(result));
+        Assert.Equal(confirmationId, result["id"]!.GetValue<string>());
+        Assert.Empty(result["components"]!.AsArray());
+        Assert.Empty(Host.Rest.GetFollowUps(press.Token));
         Assert.Empty(await ContainersOf(owner));
         Assert.Null(await Host.App.Services.GetRequiredService<ContainerService>().FindAsync(new OwnerId(owner), Ct));
         Host.AssertSentBodiesMatchOpenApi(press);
@@ -61,7 +65,7 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
     public async Task Destroy_PressedBySomeoneElse_RefusedAndNothingDestroyed()
     {
         var owner = await OwnerWithContainerAsync();
-        var (yes, _) = await AskAsync(BotHost.Admin, owner);
+        var (_, yes, _) = await AskAsync(BotHost.Admin, owner);
 
         foreach (var presser in new[] { BotHost.Admin2, owner, BotHost.NewUser() })
         {
@@ -78,13 +82,16 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
     public async Task Destroy_Cancelled_UpdatesMessageAndKeepsContainer()
     {
         var owner = await OwnerWithContainerAsync();
-        var (_, no) = await AskAsync(BotHost.Admin2, owner);
+        var (ask, _, no) = await AskAsync(BotHost.Admin2, owner);
 
-        var press = await Host.SendAsync(Host.Button(BotHost.Admin2, no), Ct);
+        var press = await Host.SendAsync(Host.Button(BotHost.Admin2, no, on: ask), Ct);
 
         var update = await Host.WaitForCallbackAsync(press, Ct);
         Assert.Equal(7, update["type"]!.GetValue<int>());
         Assert.Equal($"Cancelled: <@{owner}>'s container was not destroyed.", update["data"]!["content"]!.GetValue<string>());
+        var edited = Host.Rest.GetOriginal(ask.Token)!;
+        Assert.Equal($"Cancelled: <@{owner}>'s container was not destroyed.", BotHost.Content(edited));
+        Assert.Empty(edited["components"]!.AsArray());
         Assert.Single(await ContainersOf(owner));
         Host.AssertSentBodiesMatchOpenApi(press);
     }
@@ -93,7 +100,7 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
     public async Task Destroy_ExpiredConfirmation_NothingDestroyed()
     {
         var owner = await OwnerWithContainerAsync();
-        var (yes, _) = await AskAsync(BotHost.Admin, owner);
+        var (_, yes, _) = await AskAsync(BotHost.Admin, owner);
         var parts = yes.Split(':');
         parts[^1] = DateTimeOffset.UtcNow.AddSeconds(-1).ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture);
 

@@ -35,10 +35,12 @@ public sealed class ListPaginationTests
             Assert.Equal(number == 6, buttons[1]!["disabled"]?.GetValue<bool>() ?? false);
             if (number == 6)
                 break;
-            var press = await host.SendAsync(host.Button(BotHost.Admin, buttons[1]!["custom_id"]!.GetValue<string>()), Ct);
+            var press = await host.SendAsync(host.Button(BotHost.Admin, buttons[1]!["custom_id"]!.GetValue<string>(), on: sent), Ct);
             var update = await host.WaitForCallbackAsync(press, Ct);
             Assert.Equal(7, update["type"]!.GetValue<int>());
             page = update["data"]!.AsObject();
+            // The update edits the /list reply itself.
+            Assert.Equal(page["embeds"]!.ToJsonString(), host.Rest.GetOriginal(sent.Token)!["embeds"]!.ToJsonString());
             host.AssertSentBodiesMatchOpenApi(press);
         }
         Assert.Equal(60, seen.Count);

@@ -8,7 +8,8 @@ namespace Dockhand.Bot.Commands;
 /// <summary>
 /// /destroy user: allowlist only. Asks for confirmation with two buttons whose custom_id carries the target, the invoker
 /// and an expiry (<c>dh:destroy:{yes|no}:{target}:{invoker}:{unix seconds}</c>). Only the invoker may press them, and
-/// only before they expire. Confirming updates the message and posts the result as a follow-up.
+/// only before they expire. Confirming updates the message (buttons removed), then edits that same message in place
+/// with the result: after a type 7 callback, @original is the message the buttons were on.
 /// </summary>
 internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService containers, BotOptions options, BotReplies replies, ILogger<DestroyCommand> logger)
     : IBotCommand, IBotComponent
@@ -108,6 +109,6 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
             DestroyResult.Refused r => r.Reason.Message,
             _ => throw new InvalidOperationException("Unknown destroy result."),
         };
-        await replies.FollowUpAsync(interaction, responder, DiscordMessage.Text(text), cancellationToken);
+        await replies.EditAsync(interaction, responder, text, cancellationToken);
     }
 }

@@ -1,5 +1,3 @@
-using Docker.DotNet;
-using Docker.DotNet.Models;
 using Dockhand.Containers;
 using Dockhand.Discord.Interactions;
 using Microsoft.Extensions.Logging;
@@ -7,11 +5,11 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Bot.Commands;
 
 /// <summary>
-/// Suggestions for /create's image option: the allowlist when one is set, otherwise the engine's local images (cached
-/// briefly), with DEFAULT_IMAGE first. Answers within Discord's 3 s even when the engine is slow (then from cache or
-/// the default alone).
+/// Suggestions for /create's image option: <see cref="ContainerService.ListSelectableImagesAsync"/> (the allowlist when
+/// one is set, otherwise the engine's local images; DEFAULT_IMAGE first), cached briefly. Answers within Discord's 3 s
+/// even when the engine is slow (then from cache or the default alone).
 /// </summary>
-internal sealed class ImageAutocomplete(ContainerService containers, IDockerClient docker, TimeProvider time, ILogger<ImageAutocomplete> logger) : IBotAutocomplete
+internal sealed class ImageAutocomplete(ContainerService containers, TimeProvider time, ILogger<ImageAutocomplete> logger) : IBotAutocomplete
 {
     private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan EngineBudget = TimeSpan.FromSeconds(1.5);
@@ -27,21 +25,19 @@ internal sealed class ImageAutocomplete(ContainerService containers, IDockerClie
         if (focused is null || focused.Name != BotCommands.ImageOption)
             return [];
         var partial = (focused.Value as string ?? "").Trim();
-        var options = containers.Options;
-        IEnumerable<string> candidates = options.ImageAllowlist.Count > 0
-            ? options.ImageAllowlist
-            : [options.DefaultImage, .. await LocalImagesAsync(cancellationToken)];
+        var defaultImage = containers.Options.DefaultImage;
+        IEnumerable<string> candidates = [defaultImage, .. await SelectableImagesAsync(cancellationToken)];
         return candidates
             .Where(i => i.Length <= DiscordLimits.ChoiceStringValueLength && i.Contains(partial, StringComparison.OrdinalIgnoreCase))
             .Distinct(StringComparer.Ordinal)
-            .OrderBy(i => i == options.DefaultImage ? 0 : i.StartsWith(partial, StringComparison.OrdinalIgnoreCase) ? 1 : 2)
+            .OrderBy(i => i == defaultImage ? 0 : i.StartsWith(partial, StringComparison.OrdinalIgnoreCase) ? 1 : 2)
             .ThenBy(i => i, StringComparer.Ordinal)
             .Take(DiscordLimits.AutocompleteChoiceCount)
-            .Select(i => AutocompleteChoice.String(i == options.DefaultImage ? $"{i} (default)" : i, i))
+            .Select(i => AutocompleteChoice.String(i == defaultImage ? $"{i} (default)" : i, i))
             .ToList();
     }
 
-    private async Task<IReadOnlyList<string>> LocalImagesAsync(CancellationToken cancellationToken)
+    private async Task<IReadOnlyList<string>> SelectableImagesAsync(CancellationToken cancellationToken)
     {
         if (time.GetUtcNow() - _cachedAt < CacheLifetime || !await _refresh.WaitAsync(EngineBudget, cancellationToken))
             return _cached;
@@ -51,8 +47,7 @@ internal sealed class ImageAutocomplete(ContainerService containers, IDockerClie
                 return _cached;
             using var budget = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             budget.CancelAfter(EngineBudget);
-            var images = await docker.Images.ListImagesAsync(new ImagesListParameters(), budget.Token);
-            _cached = images.SelectMany(i => i.RepoTags ?? []).Where(t => !t.StartsWith("<none>", StringComparison.Ordinal) && ImageReference.IsValid(t)).ToList();
+            _cached = await containers.ListSelectableImagesAsync(budget.Token);
             _cachedAt = time.GetUtcNow();
         }
         catch (Exception e) when (e is not OperationCanceledException || !cancellationToken.IsCancellationRequested)

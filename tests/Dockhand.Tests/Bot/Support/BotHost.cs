@@ -3,6 +3,7 @@ using System.Text;
 using System.Text.Json.Nodes;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Dockhand.Discord.Testing.Contract;
 using Dockhand.Discord.Testing.Gateway;
 using Dockhand.Discord.Testing.Rest;
 using Microsoft.AspNetCore.Builder;
@@ -110,13 +111,9 @@ internal sealed class BotHost : IAsyncDisposable
         });
         await DockhandHost.StartAsync(app, cancellationToken);
         var host = new BotHost(rest, gateway, signer, app, runId, directory, docker) { Logs = logs };
+        // The loopback gateway announces a session only once its connection takes dispatches (READY already sent).
         if (gateway is not null)
-        {
-            // Wait for READY on the client side: the loopback gateway publishes the session a moment before it starts
-            // sending dispatches to the connection, so "the server has a session" is not yet "dispatches arrive".
-            var client = app.Services.GetRequiredService<Dockhand.Discord.Gateway.DiscordGatewayClient>();
-            await gateway.WaitUntilAsync(g => g.CurrentSessionId is not null && client.SessionId == g.CurrentSessionId, Timeout, cancellationToken);
-        }
+            await gateway.WaitForSessionAsync(Timeout, cancellationToken);
         return host;
     }
 
@@ -124,7 +121,14 @@ internal sealed class BotHost : IAsyncDisposable
     public JsonObject Slash(ulong user, string command, params TestOption[] options) =>
         InteractionPayloads.SlashCommand(Rest.ApplicationId, NewToken(), user, command, options, GuildId);
 
-    public JsonObject Button(ulong user, string customId) => InteractionPayloads.Button(Rest.ApplicationId, NewToken(), user, customId, GuildId);
+    /// <summary>A button press; <paramref name="on"/> names the interaction whose reply carries the button (Discord puts that message in the payload).</summary>
+    public JsonObject Button(ulong user, string customId, SentInteraction? on = null)
+    {
+        var payload = InteractionPayloads.Button(Rest.ApplicationId, NewToken(), user, customId, GuildId);
+        if (on is not null && Rest.GetOriginal(on.Token) is { } message)
+            payload["message"] = message;
+        return payload;
+    }
 
     public JsonObject Autocomplete(ulong user, string command, string option, string partial) =>
         InteractionPayloads.Autocomplete(Rest.ApplicationId, NewToken(), user, command, option, partial, GuildId);
@@ -142,6 +146,7 @@ internal sealed class BotHost : IAsyncDisposable
     /// <summary>Delivers the interaction over the gateway (INTERACTION_CREATE).</summary>
     public async Task<SentInteraction> SendAsync(JsonObject payload, CancellationToken cancellationToken = default)
     {
+        Rest.ObserveInteraction(payload);
         await (Gateway ?? throw new InvalidOperationException("This host has no gateway.")).DispatchAsync("INTERACTION_CREATE", payload.ToJsonString(), cancellationToken);
         return Describe(payload);
     }
@@ -152,12 +157,13 @@ internal sealed class BotHost : IAsyncDisposable
     /// </summary>
     public async Task<(int Status, string Body)> PostAsync(JsonObject payload, CancellationToken cancellationToken = default)
     {
+        Rest.ObserveInteraction(payload);
         using var request = Signer.CreateRequest(new Uri(BaseAddress, "/interactions"), payload.ToJsonString(), DateTimeOffset.UtcNow);
         using var response = await Http.SendAsync(request, cancellationToken);
         var body = await response.Content.ReadAsStringAsync(cancellationToken);
         if (response.IsSuccessStatusCode && payload["type"]!.GetValue<int>() != 1)
         {
-            OpenApiValidator.AssertValid(OpenApiValidator.InteractionCallback, body);
+            OpenApiContract.AssertValid("/interactions/{interaction_id}/{interaction_token}/callback", "post", body);
             var sent = Describe(payload);
             Rest.AcceptInteractionResponse(sent.Id, sent.Token, body);
         }
@@ -221,17 +227,8 @@ internal sealed class BotHost : IAsyncDisposable
     {
         foreach (var request in Rest.Requests.Where(r => only.Length == 0 || only.Any(s => r.Path.Contains(s.Token, StringComparison.Ordinal))))
         {
-            var operation = request.Route switch
-            {
-                LoopbackDiscordRestServer.Routes.InteractionCallback => OpenApiValidator.InteractionCallback,
-                LoopbackDiscordRestServer.Routes.EditOriginal => OpenApiValidator.EditOriginal,
-                LoopbackDiscordRestServer.Routes.FollowUp => OpenApiValidator.FollowUp,
-                LoopbackDiscordRestServer.Routes.GlobalCommands => OpenApiValidator.BulkCommands,
-                LoopbackDiscordRestServer.Routes.GuildCommands => OpenApiValidator.BulkGuildCommands,
-                _ => null,
-            };
-            if (operation is not null && request.Body.Length > 0)
-                OpenApiValidator.AssertValid(operation, request.Body);
+            if (OpenApiContract.TryGetOperation(request.Route, out var operation) && request.Body.Length > 0)
+                OpenApiContract.AssertValid(operation.Path, operation.Method, request.Body);
         }
     }
 
