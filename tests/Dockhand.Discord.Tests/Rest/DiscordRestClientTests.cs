@@ -122,9 +122,8 @@ public sealed class DiscordRestClientTests
 
         var slow = f.Client.GetUserAsync(1, ct);
         await WaitUntilAsync(() => f.Server.RequestsTo(Routes.GetUser).Count == 1, ct);
-        var watch = Stopwatch.StartNew();
         await f.Client.GetCurrentApplicationAsync(ct);
-        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1.5), $"the other route waited {watch.Elapsed}");
+        // The other route answered while GetUser still waits out its 2 s retry_after: no wall-clock upper bound needed.
         Assert.False(slow.IsCompleted);
         Assert.NotNull(await slow);
     }
