@@ -36,6 +36,41 @@ public sealed class DockhandDatabaseTests : IDisposable
         Assert.Equal("alice-box|abc123|ubuntu:24.04", await read.ExecuteScalarAsync(TestContext.Current.CancellationToken));
     }
 
+    [Fact]
+    public async Task MigrateAsync_SeedDatabaseWithTokens_DeletesTokensKeepsTableAndContainers()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var path = Path.Combine(_directory, "containers.db");
+        await using (var seed = new SqliteConnection($"Data Source={path}"))
+        {
+            await seed.OpenAsync(ct);
+            await using var command = seed.CreateCommand();
+            command.CommandText = """
+                CREATE TABLE IF NOT EXISTS containers (discord_user_id TEXT PRIMARY KEY, container_name TEXT NOT NULL, container_id TEXT NOT NULL UNIQUE, image TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
+                CREATE TABLE IF NOT EXISTS terminal_tokens (container_id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMP NOT NULL);
+                INSERT INTO containers VALUES ('80351110224678912', 'alice-box', 'abc123', 'ubuntu:24.04', '2024-05-01T10:00:00');
+                INSERT INTO containers VALUES ('80351110224678913', 'bob-box', 'def456', 'ubuntu:24.04', '2024-05-02T11:30:00');
+                INSERT INTO terminal_tokens VALUES ('abc123', 'clear-text-token', '2099-01-01T00:00:00');
+                """;
+            await command.ExecuteNonQueryAsync(ct);
+        }
+        SqliteConnection.ClearAllPools();
+
+        var database = new DockhandDatabase(path);
+        await database.MigrateAsync(ct);
+
+        await using var connection = await database.OpenAsync(ct);
+        await using var read = connection.CreateCommand();
+        read.CommandText = "SELECT COUNT(*) FROM terminal_tokens";
+        Assert.Equal(0L, await read.ExecuteScalarAsync(ct));
+        read.CommandText = "SELECT group_concat(discord_user_id || '|' || container_name || '|' || container_id || '|' || image || '|' || created_at, ';') FROM (SELECT * FROM containers ORDER BY discord_user_id)";
+        Assert.Equal(
+            "80351110224678912|alice-box|abc123|ubuntu:24.04|2024-05-01T10:00:00;80351110224678913|bob-box|def456|ubuntu:24.04|2024-05-02T11:30:00",
+            await read.ExecuteScalarAsync(ct));
+        read.CommandText = "INSERT INTO terminal_tokens VALUES ('x', 'y', '2099-01-01T00:00:00')"; // the table (contract) is still there
+        Assert.Equal(1, await read.ExecuteNonQueryAsync(ct));
+    }
+
     public void Dispose()
     {
         SqliteConnection.ClearAllPools();
