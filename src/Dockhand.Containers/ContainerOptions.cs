@@ -89,6 +89,7 @@ public sealed partial record ContainerOptions
     public static ContainerOptions FromConfiguration(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        FaultInjection.ThrowIfUnknownStep();
         var defaults = new ContainerOptions();
         string? Read(string key)
         {

@@ -32,6 +32,18 @@ public static class FaultInjection
 
     private static readonly string? Target = Environment.GetEnvironmentVariable(EnvironmentVariable);
 
+    /// <summary>
+    /// Throws <see cref="InvalidSettingException"/> naming <see cref="EnvironmentVariable"/> when it is set to something
+    /// that is not a step, so a typo fails start-up instead of silently never killing.
+    /// </summary>
+    public static void ThrowIfUnknownStep() => ThrowIfUnknownStep(Environment.GetEnvironmentVariable(EnvironmentVariable));
+
+    internal static void ThrowIfUnknownStep(string? value)
+    {
+        if (!string.IsNullOrEmpty(value) && !Steps.All.Contains(value, StringComparer.Ordinal))
+            throw new InvalidSettingException(EnvironmentVariable, $"'{value}' is not a kill step (test-only setting); use one of: {string.Join(", ", Steps.All)}.");
+    }
+
     /// <summary>Kills the process with SIGKILL when <paramref name="step"/> is the configured kill point.</summary>
     public static void Point(string step)
     {

@@ -86,4 +86,28 @@ public sealed class ContainerOptionsTests
         Assert.Equal(0, options.PidsLimit);
         Assert.Empty(options.CapAdd);
     }
+
+    [Theory]
+    [InlineData("create:after-intnet")]
+    [InlineData("CREATE:AFTER-INTENT")]
+    [InlineData("kill")]
+    public void ThrowIfUnknownStep_UnknownStep_OneLineNamingTheKey(string value)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => FaultInjection.ThrowIfUnknownStep(value));
+
+        Assert.Equal("DOCKHAND_FAULT_KILL_AT", error.Key);
+        Assert.StartsWith("DOCKHAND_FAULT_KILL_AT: ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void ThrowIfUnknownStep_UnsetEmptyOrKnownStep_Accepts()
+    {
+        var values = FaultInjection.Steps.All.Prepend("").Prepend(null).ToList();
+
+        foreach (var value in values)
+            FaultInjection.ThrowIfUnknownStep(value);
+
+        Assert.Equal(8, values.Count);
+    }
 }
