@@ -8,6 +8,9 @@ namespace Dockhand.Discord.Rest;
 /// route's major parameters), the global limit of 50 requests per second (interaction and webhook routes exempt),
 /// 429 pauses by scope, and the invalid-request counter (401/403/429 in 10 minutes; Discord bans at 10,000).
 /// Requests on the same route are serialised, so a bucket is never exceeded once it is known.
+/// Tracked state stays bounded: a route's lock is dropped when nobody holds or awaits it, and the buckets of interaction
+/// and webhook routes (keyed by the interaction token) are forgotten once idle for the token's 15-minute life, after
+/// which no request can use that key any more.
 /// </summary>
 internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logger)
 {
@@ -16,15 +19,29 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     public static readonly TimeSpan InvalidRequestWindow = TimeSpan.FromMinutes(10);
     /// <summary>Warn at these counts, well before the ban.</summary>
     public static readonly int[] InvalidRequestWarnings = [1_000, 2_500, 5_000, 7_500, 9_000];
+    /// <summary>An interaction token is valid for 15 minutes; its routes' buckets are useless after that.</summary>
+    public static readonly TimeSpan TokenRouteLifetime = TimeSpan.FromMinutes(15);
+    private static readonly TimeSpan SweepInterval = TimeSpan.FromMinutes(1);
 
     private readonly Lock _gate = new();
-    private readonly Dictionary<string, SemaphoreSlim> _routeLocks = [];
+    private readonly Dictionary<string, RouteLock> _routeLocks = [];
     private readonly Dictionary<string, string> _routeToBucket = [];
     private readonly Dictionary<string, BucketState> _buckets = [];
     private readonly Queue<GlobalSlot> _globalWindow = new();
     private readonly Queue<long> _invalid = new();
     private long _globalPausedUntil;
+    private long _nextSweep;
     private int _warnedLevel;
+
+    /// <summary>Route locks and buckets currently tracked (for tests: must stay bounded).</summary>
+    internal (int RouteLocks, int Buckets) TrackedCounts
+    {
+        get
+        {
+            lock (_gate)
+                return (_routeLocks.Count, _buckets.Count);
+        }
+    }
 
     /// <summary>Invalid requests counted in the last 10 minutes.</summary>
     public int InvalidRequestCount
@@ -42,13 +59,22 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     /// <summary>Waits for permission to send a request on <paramref name="route"/>. Dispose the lease after updating from the response.</summary>
     public async Task<Lease> AcquireAsync(RouteKey route, CancellationToken cancellationToken = default)
     {
-        SemaphoreSlim routeLock;
+        RouteLock routeLock;
         lock (_gate)
         {
             if (!_routeLocks.TryGetValue(route.Key, out routeLock!))
-                _routeLocks[route.Key] = routeLock = new SemaphoreSlim(1, 1);
+                _routeLocks[route.Key] = routeLock = new RouteLock();
+            routeLock.Users++;
         }
-        await routeLock.WaitAsync(cancellationToken);
+        try
+        {
+            await routeLock.Semaphore.WaitAsync(cancellationToken);
+        }
+        catch
+        {
+            LeaveRoute(route, routeLock, held: false);
+            throw;
+        }
         try
         {
             var lease = new Lease(this, route, routeLock);
@@ -62,8 +88,22 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         }
         catch
         {
-            routeLock.Release();
+            LeaveRoute(route, routeLock, held: true);
             throw;
+        }
+    }
+
+    /// <summary>Gives up a route turn (releasing it when held); the lock is forgotten once nobody holds or awaits it.</summary>
+    private void LeaveRoute(RouteKey route, RouteLock routeLock, bool held)
+    {
+        lock (_gate)
+        {
+            if (held)
+                routeLock.Semaphore.Release();
+            // Users counts holders and waiters and only changes under _gate, so at 0 nobody can be using this lock;
+            // the next acquirer creates a fresh one.
+            if (--routeLock.Users == 0 && _routeLocks.TryGetValue(route.Key, out var current) && ReferenceEquals(current, routeLock))
+                _routeLocks.Remove(route.Key);
         }
     }
 
@@ -80,6 +120,7 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
             bucket ??= _buckets.GetValueOrDefault(RouteBucketKey(route));
             if (bucket is not null)
             {
+                bucket.LastUsed = now;
                 if (now >= bucket.ResetAt)
                     bucket.Remaining = bucket.Limit;
                 if (bucket.Remaining <= 0)
@@ -121,20 +162,17 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         {
             var now = time.GetTimestamp();
             Complete(lease, now);
+            SweepExpired(now);
             BucketState? bucket = null;
             if (headers.Bucket is { } hash)
             {
                 _routeToBucket[route.Template] = hash;
-                var key = BucketKey(hash, route);
-                if (!_buckets.TryGetValue(key, out bucket))
-                    _buckets[key] = bucket = new BucketState();
+                bucket = GetOrAddBucket(BucketKey(hash, route), route);
             }
             else if (headers.Limit is not null)
-            {
-                var key = RouteBucketKey(route);
-                if (!_buckets.TryGetValue(key, out bucket))
-                    _buckets[key] = bucket = new BucketState();
-            }
+                bucket = GetOrAddBucket(RouteBucketKey(route), route);
+            if (bucket is not null)
+                bucket.LastUsed = now;
             if (bucket is not null && headers.Limit is { } limit)
             {
                 bucket.Limit = limit;
@@ -159,7 +197,8 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
                 }
                 else
                 {
-                    bucket ??= _buckets.TryGetValue(RouteBucketKey(route), out var b) ? b : (_buckets[RouteBucketKey(route)] = new BucketState());
+                    bucket ??= GetOrAddBucket(RouteBucketKey(route), route);
+                    bucket.LastUsed = now;
                     bucket.Remaining = 0;
                     bucket.ResetAt = Math.Max(bucket.ResetAt, pause);
                     LogRouteRateLimited(logger, route.Template, headers.Scope ?? "user", error.RetryAfter.TotalMilliseconds);
@@ -171,6 +210,32 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
             if (invalid)
                 CountInvalid(now);
         }
+    }
+
+    private BucketState GetOrAddBucket(string key, RouteKey route)
+    {
+        if (!_buckets.TryGetValue(key, out var bucket))
+            _buckets[key] = bucket = new BucketState { ExpiresWithToken = route.GlobalExempt };
+        return bucket;
+    }
+
+    /// <summary>
+    /// At most once a minute, forgets the buckets of interaction/webhook routes that have been idle for the token's
+    /// 15-minute life (reset passed, nothing in flight): their key holds a token no request can use any more, so no
+    /// known bucket is lost. Other routes are keyed by channel or guild and stay (bounded by what the bot talks to).
+    /// </summary>
+    private void SweepExpired(long now)
+    {
+        if (now < _nextSweep)
+            return;
+        _nextSweep = now + ToTicks(SweepInterval);
+        var idleSince = now - ToTicks(TokenRouteLifetime);
+        List<string>? expired = null;
+        foreach (var (key, bucket) in _buckets)
+            if (bucket.ExpiresWithToken && bucket.InFlight == 0 && bucket.LastUsed <= idleSince && now >= bucket.ResetAt)
+                (expired ??= []).Add(key);
+        foreach (var key in expired ?? [])
+            _buckets.Remove(key);
     }
 
     private void Release(Lease lease)
@@ -214,8 +279,18 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         public long? Completed { get; set; }
     }
 
+    internal sealed class RouteLock
+    {
+        public SemaphoreSlim Semaphore { get; } = new(1, 1);
+        /// <summary>Holders plus waiters; changed only under the limiter's gate.</summary>
+        public int Users { get; set; }
+    }
+
     internal sealed class BucketState
     {
+        /// <summary>An interaction/webhook route's bucket, keyed by a token that expires after 15 minutes.</summary>
+        public bool ExpiresWithToken { get; init; }
+        public long LastUsed { get; set; }
         public int InFlight { get; set; }
         public int Limit { get; set; } = int.MaxValue;
         public int Remaining { get; set; } = int.MaxValue;
@@ -223,7 +298,7 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     }
 
     /// <summary>Holds the route's turn until the response has been applied.</summary>
-    public sealed class Lease(DiscordRateLimiter owner, RouteKey route, SemaphoreSlim routeLock) : IDisposable
+    public sealed class Lease(DiscordRateLimiter owner, RouteKey route, RouteLock routeLock) : IDisposable
     {
         private int _disposed;
 
@@ -238,7 +313,7 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
             if (Interlocked.Exchange(ref _disposed, 1) != 0)
                 return;
             owner.Release(this);
-            routeLock.Release();
+            owner.LeaveRoute(route, routeLock, held: true);
         }
     }
 

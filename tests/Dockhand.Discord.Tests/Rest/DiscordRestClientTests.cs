@@ -279,4 +279,35 @@ public sealed class DiscordRestClientTests
             await Task.Delay(10, ct);
         Assert.True(condition());
     }
+
+    [Fact]
+    public async Task InteractionRoutes_ManyDistinctInteractions_LimiterStateStaysBounded()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
+        var appId = f.Server.ApplicationId;
+        const int perRound = 50;
+        var peakBuckets = 0;
+
+        // 8 rounds of 50 interactions, 5 minutes apart: each one's callback and edit are keyed by its own token.
+        for (var round = 0; round < 8; round++)
+        {
+            for (var i = 0; i < perRound; i++)
+            {
+                var id = (ulong)(1_000 + (round * perRound) + i);
+                var token = $"tok-{round}-{i}";
+                await f.Client.CreateInteractionResponseAsync(id, token, InteractionResponse.Deferred(ephemeral: true), ct);
+                await f.Client.EditOriginalResponseAsync(appId, token, DiscordMessage.Text("done"), ct);
+            }
+            var (routeLocks, buckets) = f.Client.RateLimiter.TrackedCounts;
+            Assert.Equal(0, routeLocks);
+            peakBuckets = Math.Max(peakBuckets, buckets);
+            time.Advance(TimeSpan.FromMinutes(5));
+        }
+
+        // Only interactions of the last 15 minutes (at most 4 rounds, 2 routes each) may still be tracked, not all 8 rounds.
+        Assert.InRange(peakBuckets, 1, 4 * perRound * 2);
+        Assert.Equal(0, f.Server.BucketViolations);
+    }
 }

@@ -134,4 +134,26 @@ public sealed class RateLimiterTests
         time.Advance(TimeSpan.FromMinutes(10.01));
         Assert.Equal(0, limiter.InvalidRequestCount);
     }
+
+    [Fact]
+    public async Task AcquireAsync_WaiterCancelledWhileRouteHeld_RouteStaysSerialisedAndLockIsForgotten()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, _, _) = Create();
+        var route = RouteKey.From(HttpMethod.Get, "users/7");
+        using var cancel = CancellationTokenSource.CreateLinkedTokenSource(ct);
+
+        var held = await limiter.AcquireAsync(route, ct);
+        var cancelled = limiter.AcquireAsync(route, cancel.Token);
+        var queued = limiter.AcquireAsync(route, ct);
+        await cancel.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => cancelled);
+        Assert.False(queued.IsCompleted);
+        Assert.Equal(1, limiter.TrackedCounts.RouteLocks);
+
+        held.Dispose();
+        (await queued.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+
+        Assert.Equal(0, limiter.TrackedCounts.RouteLocks);
+    }
 }
