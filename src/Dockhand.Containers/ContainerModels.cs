@@ -36,8 +36,16 @@ public sealed record CreateRequest(OwnerId Owner, string Name, string? Image, Ac
 /// <summary>Progress of an image pull, for progress bars and Discord edits.</summary>
 public sealed record PullProgress(string Image, string Status, long? CurrentBytes, long? TotalBytes);
 
-/// <summary>Every refusal carries one sentence a user can act on.</summary>
-public abstract record ContainerRefusal(string Message);
+/// <summary>
+/// Every refusal carries one sentence a user can act on (<see cref="Message"/>, shown to Discord users: never engine
+/// detail such as host addresses, socket paths or runtime errors) and, for engine failures, the engine's own words in
+/// <see cref="Detail"/> for operators (CLI output, audit log, logs).
+/// </summary>
+public abstract record ContainerRefusal(string Message)
+{
+    /// <summary>Operator-facing detail from the engine (its message or the transport failure); null when there is none.</summary>
+    public virtual string? Detail => null;
+}
 
 public abstract record CreateResult
 {
@@ -89,14 +97,22 @@ public static class Refusals
     public sealed record ImageNotAllowed(string Image, IReadOnlyList<string> Allowed)
         : ContainerRefusal($"The image '{Image}' is not on this server's allowlist. Choose one of: {string.Join(", ", Allowed)}.");
 
+    /// <summary><paramref name="EngineReason"/> is for operators; the message keeps only a classified reason.</summary>
     public sealed record ImageUnavailable(string Image, string EngineReason)
-        : ContainerRefusal($"The image '{Image}' could not be pulled ({EngineReason}). Check the name and tag, or ask an operator to load it.");
+        : ContainerRefusal($"The image '{Image}' could not be pulled{ClassifyPullFailure(EngineReason) switch { { } r => $" ({r})", null => "" }}. Check the name and tag, or ask an operator to load it.")
+    {
+        public override string? Detail => EngineReason;
+    }
 
     public sealed record NoContainer(OwnerId Owner)
         : ContainerRefusal("That user has no container. An authorised user can make one with /create.");
 
+    /// <summary><paramref name="EngineReason"/> (e.g. "connection refused at tcp://…") is for operators only.</summary>
     public sealed record EngineUnavailable(string EngineReason)
-        : ContainerRefusal($"The Docker engine cannot be reached ({EngineReason}). Try again shortly, or ask an operator to check it.");
+        : ContainerRefusal("The Docker engine cannot be reached right now. Try again shortly, or ask an operator to check it.")
+    {
+        public override string? Detail => EngineReason;
+    }
 
     public sealed record Busy(OwnerId Owner)
         : ContainerRefusal("Another operation on that user's container is in progress. Try again in a moment.");
@@ -107,6 +123,24 @@ public static class Refusals
     public sealed record ContainerMissing(ContainerRecord Record)
         : ContainerRefusal($"The container '{Record.Name}' was removed outside Dockhand. Destroy it, then create a new one.");
 
+    /// <summary><paramref name="EngineReason"/> (the engine's message, may name host paths) is for operators only.</summary>
     public sealed record EngineRefused(string EngineReason)
-        : ContainerRefusal($"The Docker engine refused the request ({EngineReason}). Ask an operator to check the engine and Dockhand's settings.");
+        : ContainerRefusal("The Docker engine refused the request. Ask an operator to check the engine and Dockhand's settings.")
+    {
+        public override string? Detail => EngineReason;
+    }
+
+    /// <summary>A short reason safe to show users, when the engine's pull error is a known kind; otherwise null.</summary>
+    internal static string? ClassifyPullFailure(string engineReason)
+    {
+        if (Has("pull access denied") || Has("unauthorized") || Has("authentication required") || Has("denied"))
+            return "pull access denied";
+        if (Has("manifest unknown") || Has("not found") || Has("does not exist") || Has("no such image"))
+            return "not found";
+        if (Has("toomanyrequests") || Has("rate limit"))
+            return "registry rate limit";
+        return null;
+
+        bool Has(string text) => engineReason.Contains(text, StringComparison.OrdinalIgnoreCase);
+    }
 }

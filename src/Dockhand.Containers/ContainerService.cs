@@ -166,8 +166,9 @@ public sealed partial class ContainerService
         {
             if (row is not null)
                 await _store.RevertDestroyingAsync(owner, operation, CancellationToken.None);
-            ContainerRefusal reason = e is EngineUnavailableException ? new Refusals.EngineUnavailable(e.Message) : new Refusals.EngineRefused(ContainerEngine.EngineMessage((DockerApiException)e));
-            await _store.AppendAuditAsync(actor, "destroy", owner, row?.Name, row?.ContainerId, "refused", reason.Message, CancellationToken.None);
+            var reason = EngineRefusal(e);
+            await _store.AppendAuditAsync(actor, "destroy", owner, row?.Name, row?.ContainerId, "refused", AuditText(reason), CancellationToken.None);
+            LogRefused(_logger, "destroy", owner.Value, reason.GetType().Name, reason.Detail ?? "");
             return new DestroyResult.Refused(reason);
         }
     }
@@ -183,13 +184,11 @@ public sealed partial class ContainerService
         {
             return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: true, cancellationToken));
         }
-        catch (EngineUnavailableException e)
+        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
-            return new StatusResult.Refused(new Refusals.EngineUnavailable(e.Message));
-        }
-        catch (DockerApiException e)
-        {
-            return new StatusResult.Refused(new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)));
+            var reason = EngineRefusal(e);
+            LogRefused(_logger, "status", owner.Value, reason.GetType().Name, reason.Detail ?? "");
+            return new StatusResult.Refused(reason);
         }
     }
 
@@ -254,15 +253,12 @@ public sealed partial class ContainerService
             await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "done", null, cancellationToken);
             return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: false, cancellationToken));
         }
-        catch (EngineUnavailableException e)
+        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
-            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", e.Message, CancellationToken.None);
-            return new StatusResult.Refused(new Refusals.EngineUnavailable(e.Message));
-        }
-        catch (DockerApiException e)
-        {
-            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", ContainerEngine.EngineMessage(e), CancellationToken.None);
-            return new StatusResult.Refused(new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)));
+            var reason = EngineRefusal(e);
+            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", AuditText(reason), CancellationToken.None);
+            LogRefused(_logger, verb, owner.Value, reason.GetType().Name, reason.Detail ?? "");
+            return new StatusResult.Refused(reason);
         }
     }
 
@@ -337,10 +333,18 @@ public sealed partial class ContainerService
 
     private async Task<CreateResult> RefuseCreateAsync(CreateRequest request, string image, ContainerRefusal reason, CancellationToken cancellationToken)
     {
-        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, null, "refused", $"{reason.GetType().Name}: {reason.Message} (image {image})", CancellationToken.None);
-        LogCreateRefused(_logger, request.Owner.Value, reason.GetType().Name);
+        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, null, "refused", $"{AuditText(reason)} (image {image})", CancellationToken.None);
+        LogCreateRefused(_logger, request.Owner.Value, reason.GetType().Name, reason.Detail ?? "");
         return new CreateResult.Refused(reason);
     }
+
+    private static ContainerRefusal EngineRefusal(Exception e) => e is DockerApiException api
+        ? new Refusals.EngineRefused(ContainerEngine.EngineMessage(api))
+        : new Refusals.EngineUnavailable(e.Message);
+
+    /// <summary>The audit log's text for a refusal: its kind, the user's sentence and (for operators) the engine's detail.</summary>
+    internal static string AuditText(ContainerRefusal reason)
+        => reason.Detail is { } detail ? $"{reason.GetType().Name}: {reason.Message} [engine: {detail}]" : $"{reason.GetType().Name}: {reason.Message}";
 
     /// <summary>Waits for the owner's lock (bounded). Null when it could not be had in time.</summary>
     private async Task<IDisposable?> LockAsync(OwnerId owner, CancellationToken cancellationToken)
@@ -366,8 +370,11 @@ public sealed partial class ContainerService
     [LoggerMessage(EventId = 2000, Level = LogLevel.Information, Message = "Created container {Name} ({ContainerId}) for owner {Owner}")]
     private static partial void LogCreated(ILogger logger, ulong owner, string name, string containerId);
 
-    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Create for owner {Owner} refused: {Reason}")]
-    private static partial void LogCreateRefused(ILogger logger, ulong owner, string reason);
+    [LoggerMessage(EventId = 2001, Level = LogLevel.Information, Message = "Create for owner {Owner} refused: {Reason} {Detail}")]
+    private static partial void LogCreateRefused(ILogger logger, ulong owner, string reason, string detail);
+
+    [LoggerMessage(EventId = 2005, Level = LogLevel.Information, Message = "{Operation} for owner {Owner} refused: {Reason} {Detail}")]
+    private static partial void LogRefused(ILogger logger, string operation, ulong owner, string reason, string detail);
 
     [LoggerMessage(EventId = 2002, Level = LogLevel.Information, Message = "Destroyed container {Name} ({ContainerId}) of owner {Owner}")]
     private static partial void LogDestroyed(ILogger logger, ulong owner, string name, string containerId);

@@ -150,19 +150,22 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
         var refusal = Assert.IsType<Refusals.ImageUnavailable>(Assert.IsType<CreateResult.Refused>(result).Reason);
         Assert.Contains(image, refusal.Message, StringComparison.Ordinal);
         Assert.False(string.IsNullOrWhiteSpace(refusal.EngineReason));
+        Assert.Equal(refusal.EngineReason, refusal.Detail);
+        Assert.DoesNotContain(refusal.EngineReason, refusal.Message, StringComparison.Ordinal);
         Assert.Empty(await harness.ScopedContainersAsync());
         Assert.Equal(0, await harness.RowCountAsync());
     }
 
     [Fact]
-    public async Task CreateAsync_EngineUnreachable_RefusedAndNothingRecorded()
+    public async Task CreateAsync_EngineUnreachable_RefusedWithoutEngineDetailInMessageAndNothingRecorded()
     {
         await using var harness = await Harness.CreateAsync(fixture, o => o with { DockerHost = new Uri("unix:///tmp/dockhand-no-engine-here.sock") });
 
         var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), cancellationToken: Ct);
 
         var refusal = Assert.IsType<Refusals.EngineUnavailable>(Assert.IsType<CreateResult.Refused>(result).Reason);
-        Assert.Contains("dockhand-no-engine-here.sock", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal("The Docker engine cannot be reached right now. Try again shortly, or ask an operator to check it.", refusal.Message);
+        Assert.Contains("dockhand-no-engine-here.sock", refusal.Detail, StringComparison.Ordinal);
         Assert.Equal(0, await harness.RowCountAsync());
     }
 

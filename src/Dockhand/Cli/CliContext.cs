@@ -76,15 +76,16 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
     public async Task<int> RefusedAsync(bool json, ContainerRefusal refusal)
     {
         var code = refusal is Refusals.EngineUnavailable ? ExitCodes.UsageOrUnavailable : ExitCodes.Refused;
-        return await FailAsync(json, KindOf(refusal), refusal.Message, code);
+        return await FailAsync(json, KindOf(refusal), refusal.Message, code, refusal.Detail);
     }
 
-    public async Task<int> FailAsync(bool json, string kind, string message, int exitCode)
+    /// <summary>Writes one error line (or a JSON error); <paramref name="detail"/> is the engine's own words, for operators.</summary>
+    public async Task<int> FailAsync(bool json, string kind, string message, int exitCode, string? detail = null)
     {
         if (json)
-            await WriteJsonAsync(new CliError(kind, message), CliJsonContext.Default.CliError);
+            await WriteJsonAsync(new CliError(kind, message, detail), CliJsonContext.Default.CliError);
         else
-            await Error.WriteLineAsync($"dockhand: {message}");
+            await Error.WriteLineAsync(detail is null ? $"dockhand: {message}" : $"dockhand: {message} (engine: {detail})");
         return exitCode;
     }
 

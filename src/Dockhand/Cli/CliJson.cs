@@ -4,7 +4,9 @@ using Dockhand.Containers;
 
 namespace Dockhand.Cli;
 
-internal sealed record CliError(string Error, string Message);
+/// <summary><paramref name="Detail"/>: the engine's own words for an engine failure (omitted when there are none).</summary>
+internal sealed record CliError(string Error, string Message,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null);
 
 internal sealed record CliContainer(string Owner, string Name, string ContainerId, string Image, DateTimeOffset CreatedAt, string State,
     DateTimeOffset? StartedAt, double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes)

@@ -138,6 +138,25 @@ public sealed class CliTests(EngineFixture fixture)
         Assert.Contains("run", run.Out, StringComparison.Ordinal);
     }
 
+    [Fact]
+    public async Task Create_ImageThatDoesNotExist_JsonAndTextCarryEngineDetail()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var image = $"dockhand-test/does-not-exist-{Guid.NewGuid():N}:1";
+
+        var json = await RunAsync(harness, null, "create", "--user", Harness.NewOwner().ToString(), "--name", Harness.NewName(), "--image", image, "--json");
+        var text = await RunAsync(harness, null, "create", "--user", Harness.NewOwner().ToString(), "--name", Harness.NewName(), "--image", image);
+
+        Assert.Equal(1, json.ExitCode);
+        var root = JsonDocument.Parse(json.Out).RootElement;
+        Assert.Equal("image-unavailable", root.GetProperty("error").GetString());
+        Assert.Contains(image, root.GetProperty("message").GetString(), StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(root.GetProperty("detail").GetString()));
+        Assert.Equal(1, text.ExitCode);
+        Assert.Contains("(engine: ", text.Err, StringComparison.Ordinal);
+        Assert.Single(text.Err.TrimEnd().Split('\n'));
+    }
+
     [Theory]
     [InlineData("list")]
     [InlineData("create", "--user", "123456789012345678", "--name", "dead")]
