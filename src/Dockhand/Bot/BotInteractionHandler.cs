@@ -34,7 +34,7 @@ internal interface IBotAutocomplete
 /// </summary>
 internal sealed class BotInteractionHandler(
     IEnumerable<IBotCommand> commands, IEnumerable<IBotComponent> components, IEnumerable<IBotAutocomplete> autocompletes,
-    BotReplies replies, ILogger<BotInteractionHandler> logger) : IInteractionHandler
+    BotAuthorizer authorizer, BotReplies replies, ILogger<BotInteractionHandler> logger) : IInteractionHandler
 {
     public const string CustomIdPrefix = "dh";
 
@@ -77,9 +77,14 @@ internal sealed class BotInteractionHandler(
         }
     }
 
+    /// <summary>
+    /// Suggestions only for users allowed to run the command (every autocompleted command is allowlist-only: /create);
+    /// anyone else gets an empty list, so the engine's local image names are not revealed to them.
+    /// </summary>
     private async Task AutocompleteAsync(Interaction interaction, IInteractionResponder responder, CancellationToken cancellationToken)
     {
         IReadOnlyList<AutocompleteChoice> choices = interaction.CommandName is { } name && _autocompletes.TryGetValue(name, out var source)
+            && authorizer.ForAllowlistOnly(interaction.UserId, name) is Permission.Allowed
             ? await source.SuggestAsync(interaction, cancellationToken)
             : [];
         await responder.RespondAsync(InteractionResponse.Autocomplete(choices), cancellationToken);

@@ -250,6 +250,23 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
+    public async Task Autocomplete_FromUserNotOnAllowlist_GetsNoChoices()
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+        var byStranger = await Host.SendAsync(Host.Autocomplete(BotHost.NewUser(), "create", "image", ""), Ct);
+        var byOwner = await Host.SendAsync(Host.Autocomplete(owner, "create", "image", "dockhand-test"), Ct);
+
+        foreach (var sent in new[] { byStranger, byOwner })
+        {
+            var callback = await Host.WaitForCallbackAsync(sent, Ct);
+            Assert.Equal(8, callback["type"]!.GetValue<int>());
+            Assert.Empty(callback["data"]!["choices"]!.AsArray());
+        }
+        Host.AssertSentBodiesMatchOpenApi(byStranger, byOwner);
+    }
+
+    [Fact]
     public async Task Startup_RegistersTheCommandsOnceToTheGuild()
     {
         await Host.Gateway!.WaitUntilAsync(_ => Host.Rest.CommandOverwriteCount > 0, BotHost.Timeout, Ct);
