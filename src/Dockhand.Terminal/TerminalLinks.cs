@@ -5,12 +5,32 @@ using System.Text;
 using Dockhand.Containers;
 using Dockhand.Containers.Storage;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal;
 
 /// <summary>A one-time link to a container's terminal. <see cref="Url"/> holds the only copy of the token.</summary>
 public sealed record TerminalLink(Uri Url, DateTimeOffset ExpiresAt);
+
+/// <summary>What <see cref="TerminalLinks.IssueForOwnerAsync"/> did. Closed hierarchy; every refusal carries one sentence saying what to do.</summary>
+public abstract record TerminalLinkResult
+{
+    private TerminalLinkResult() { }
+
+    public sealed record Issued(TerminalLink Link, ContainerRecord Container) : TerminalLinkResult;
+
+    public sealed record NoContainer(OwnerId Owner) : TerminalLinkResult
+    {
+        public string Sentence => "There is no container to open a terminal in; create one first.";
+    }
+
+    /// <summary>The container exists but is not running (or is busy with another operation).</summary>
+    public sealed record NotRunning(string Sentence) : TerminalLinkResult;
+
+    public sealed record EngineUnavailable(string Sentence) : TerminalLinkResult;
+}
 
 /// <summary>What checking a token at <c>GET /terminal/{id}?token=</c> found. Closed hierarchy.</summary>
 internal abstract record TokenCheck
@@ -36,12 +56,81 @@ public sealed class TerminalLinks
     private readonly DockhandDatabase _database;
     private readonly TerminalOptions _options;
     private readonly TimeProvider _time;
+    private readonly ContainerService? _containers;
+    private readonly ContainerStore? _store;
+    private readonly ILogger _logger;
 
-    public TerminalLinks(DockhandDatabase database, IOptions<TerminalOptions> options, TimeProvider time)
+    /// <param name="containers">Needed only by <see cref="IssueForOwnerAsync"/> (AddDockhandContainers registers it); the
+    /// token store alone (<see cref="IssueAsync"/>, the endpoints) works without the container service.</param>
+    /// <param name="store">Where <see cref="IssueForOwnerAsync"/> writes its audit row.</param>
+    public TerminalLinks(DockhandDatabase database, IOptions<TerminalOptions> options, TimeProvider time,
+        ContainerService? containers = null, ContainerStore? store = null, ILogger<TerminalLinks>? logger = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _database = database;
         _options = options.Value;
         _time = time;
+        _containers = containers;
+        _store = store;
+        _logger = logger ?? (ILogger)NullLogger.Instance;
+    }
+
+    /// <summary>
+    /// The one way to hand someone a terminal link (the bot's /terminal and <c>dockhand terminal</c> both use it): looks
+    /// up <paramref name="owner"/>'s container, requires it to be running, issues the link, logs it (never the token or
+    /// URL) and appends a <c>terminal-link</c> audit row for <paramref name="actor"/>.
+    /// </summary>
+    public async Task<TerminalLinkResult> IssueForOwnerAsync(OwnerId owner, Actor actor, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(actor);
+        var containers = _containers ?? throw new InvalidOperationException("IssueForOwnerAsync needs the containers module's ContainerService (AddDockhandContainers).");
+        TerminalLinkResult result;
+        ContainerRecord? record = null;
+        switch (await containers.StatusAsync(owner, cancellationToken))
+        {
+            case StatusResult.Found { Status.State: LiveState.Running } found:
+                record = found.Status.Record;
+                var link = await IssueAsync(owner, record.ContainerId, cancellationToken);
+                Log.LinkIssued(_logger, owner.ToString(), record.ContainerId, link.ExpiresAt);
+                result = new TerminalLinkResult.Issued(link, record);
+                break;
+            case StatusResult.Found { Status.State: LiveState.Missing } found:
+                record = found.Status.Record;
+                result = new TerminalLinkResult.NotRunning(new Refusals.ContainerMissing(record).Message);
+                break;
+            case StatusResult.Found found:
+                record = found.Status.Record;
+                result = new TerminalLinkResult.NotRunning(
+                    $"The container '{record.Name}' is {found.Status.State.ToString().ToLowerInvariant()}, not running; start it, then ask for a new link.");
+                break;
+            case StatusResult.Refused { Reason: Refusals.NoContainer }:
+                result = new TerminalLinkResult.NoContainer(owner);
+                break;
+            case StatusResult.Refused { Reason: Refusals.EngineUnavailable or Refusals.EngineRefused } refused:
+                result = new TerminalLinkResult.EngineUnavailable(refused.Reason.Message);
+                break;
+            case StatusResult.Refused refused:
+                result = new TerminalLinkResult.NotRunning(refused.Reason.Message);
+                break;
+            default:
+                throw new InvalidOperationException("Unknown status result.");
+        }
+
+        if (result is not TerminalLinkResult.Issued)
+            Log.LinkRefused(_logger, record?.ContainerId ?? "-", result.GetType().Name);
+        if (_store is not null)
+        {
+            var (outcome, detail) = result switch
+            {
+                TerminalLinkResult.Issued issued => ("issued", $"expires {Format(issued.Link.ExpiresAt)}"),
+                TerminalLinkResult.NoContainer => ("refused", "no container"),
+                TerminalLinkResult.NotRunning notRunning => ("refused", notRunning.Sentence),
+                TerminalLinkResult.EngineUnavailable engine => ("refused", engine.Sentence),
+                _ => ("refused", null),
+            };
+            await _store.AppendAuditAsync(actor, "terminal-link", owner, record?.Name, record?.ContainerId, outcome, detail, CancellationToken.None);
+        }
+        return result;
     }
 
     /// <summary>

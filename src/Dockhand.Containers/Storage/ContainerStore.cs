@@ -236,8 +236,11 @@ public sealed class ContainerStore
         return (await ReadRowsAsync(command, cancellationToken), total);
     }
 
-    /// <summary>Appends to audit_log. Never throws for a full disk or a locked file: the audit must not break the operation.</summary>
-    internal async Task AppendAuditAsync(Actor actor, string action, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken)
+    /// <summary>
+    /// Appends to audit_log. Never throws for a full disk or a locked file: the audit must not break the operation.
+    /// Public so other modules (the terminal's link issuing) audit through the same table and format.
+    /// </summary>
+    public async Task AppendAuditAsync(Actor actor, string action, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken = default)
     {
         try
         {

@@ -6,6 +6,8 @@ using Dockhand.Containers.Engine;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+using Dockhand.Terminal;
 
 namespace Dockhand.Cli;
 
@@ -26,16 +28,19 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
     public IConfiguration LoadConfiguration() => configuration();
 
     /// <summary>
-    /// Runs a verb body with the container services built and the database migrated. Every failure becomes one line
+    /// Runs a verb body with the container services built (and, with <paramref name="terminal"/>, the terminal module's
+    /// services: its options bound and validated like in <c>dockhand run</c>) and the database migrated. Every failure becomes one line
     /// on stderr (or a JSON error object on stdout with --json) and an exit code; no stack trace is ever printed.
     /// </summary>
-    public async Task<int> RunAsync(ParseResult parse, Func<ServiceProvider, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken, bool migrate = true)
+    public async Task<int> RunAsync(ParseResult parse, Func<ServiceProvider, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken, bool migrate = true, bool terminal = false)
     {
         var json = parse.GetValue(JsonOption);
         try
         {
             var services = new ServiceCollection();
             services.AddDockhandContainers(LoadConfiguration());
+            if (terminal)
+                services.AddDockhandTerminal(LoadConfiguration());
             await using var provider = services.BuildServiceProvider();
             if (migrate)
                 await provider.GetRequiredService<ContainerStore>().MigrateAsync(cancellationToken);
@@ -44,6 +49,10 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
         catch (InvalidSettingException e)
         {
             return await FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
+        }
+        catch (OptionsValidationException e)
+        {
+            return await FailAsync(json, "invalid-setting", $"configuration: {e.Failures.FirstOrDefault() ?? e.Message}", ExitCodes.UsageOrUnavailable);
         }
         catch (EngineUnavailableException e)
         {

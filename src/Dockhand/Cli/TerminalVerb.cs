@@ -2,9 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization;
 using Dockhand.Containers;
-using Dockhand.Containers.Storage;
 using Dockhand.Terminal;
-using Microsoft.Extensions.Options;
 
 namespace Dockhand.Cli;
 
@@ -19,21 +17,26 @@ internal static class TerminalVerb
         {
             if (await context.ParseOwnerAsync(parse, user) is not { } owner)
                 return ExitCodes.UsageOrUnavailable;
-            var options = TerminalOptions.Bind(context.LoadConfiguration(), out var errors);
-            if (errors.Count > 0)
-                return await context.FailAsync(json, "invalid-setting", $"configuration: {errors[0]}", ExitCodes.UsageOrUnavailable);
-            var record = await services.GetRequiredService<ContainerService>().FindAsync(owner, ct);
-            if (record is null)
-                return await context.FailAsync(json, "no-container",
-                    $"user {owner} has no container; create one first with: dockhand create --user {owner} --name NAME", ExitCodes.Refused);
-            var links = new TerminalLinks(services.GetRequiredService<DockhandDatabase>(), Options.Create(options), TimeProvider.System);
-            var link = await links.IssueAsync(owner, record.ContainerId, ct);
-            if (json)
-                await context.Output.WriteLineAsync(JsonSerializer.Serialize(new CliTerminalLink(link.Url.AbsoluteUri, link.ExpiresAt, record.Name), TerminalVerbJson.Default.CliTerminalLink));
-            else
-                await context.Output.WriteLineAsync(link.Url.AbsoluteUri);
-            return ExitCodes.Success;
-        }, cancellationToken));
+            var links = services.GetRequiredService<TerminalLinks>();
+            switch (await links.IssueForOwnerAsync(owner, Actor.Cli(Environment.UserName), ct))
+            {
+                case TerminalLinkResult.Issued { Link: var link, Container: var record }:
+                    if (json)
+                        await context.Output.WriteLineAsync(JsonSerializer.Serialize(new CliTerminalLink(link.Url.AbsoluteUri, link.ExpiresAt, record.Name), TerminalVerbJson.Default.CliTerminalLink));
+                    else
+                        await context.Output.WriteLineAsync(link.Url.AbsoluteUri);
+                    return ExitCodes.Success;
+                case TerminalLinkResult.NoContainer:
+                    return await context.FailAsync(json, "no-container",
+                        $"user {owner} has no container; create one first with: dockhand create --user {owner} --name NAME", ExitCodes.Refused);
+                case TerminalLinkResult.NotRunning notRunning:
+                    return await context.FailAsync(json, "not-running", $"{notRunning.Sentence} (dockhand start --user {owner})", ExitCodes.Refused);
+                case TerminalLinkResult.EngineUnavailable engine:
+                    return await context.FailAsync(json, "engine-unavailable", engine.Sentence, ExitCodes.UsageOrUnavailable);
+                default:
+                    throw new InvalidOperationException("Unknown terminal link result.");
+            }
+        }, cancellationToken, terminal: true));
         return command;
     }
 }

@@ -134,6 +134,39 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         Assert.NotEqual(output.Trim(), System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("url").GetString());
     }
 
+    [Fact]
+    public async Task Terminal_StoppedContainer_Exits1WithoutIssuingALink()
+    {
+        var user = "4000000000000000003";
+        var created = await RunAsync(Settings(), Ct, "create", "--user", user, "--name", "cli-stopped-" + _runId);
+        Assert.True(created.Exit == 0, created.Err);
+        var stopped = await RunAsync(Settings(), Ct, "stop", "--user", user);
+        Assert.True(stopped.Exit == 0, stopped.Err);
+
+        var (exit, output, error) = await RunAsync(Settings(), Ct, "terminal", "--user", user);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal($"dockhand: The container 'cli-stopped-{_runId}' is exited, not running; start it, then ask for a new link. (dockhand start --user {user})", error.Trim());
+        await using var connection = new SqliteConnection($"Data Source={Settings()["DATABASE_PATH"]}");
+        await connection.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT (SELECT COUNT(*) FROM terminal_links) || '|' || (SELECT group_concat(outcome) FROM audit_log WHERE action = 'terminal-link')";
+        Assert.Equal("0|refused", (string?)await command.ExecuteScalarAsync(Ct));
+    }
+
+    [Fact]
+    public async Task Terminal_InvalidServiceUrl_Exits2NamingTheSetting()
+    {
+        var settings = Settings();
+        settings["TERMINAL_SERVICE_URL"] = "not a url";
+
+        var (exit, _, error) = await RunAsync(settings, Ct, "terminal", "--user", "4000000000000000004");
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith("dockhand: configuration: TERMINAL_SERVICE_URL", error.Trim(), StringComparison.Ordinal);
+    }
+
     [GeneratedRegex(@"running on (http://127\.0\.0\.1:\d+)")]
     private static partial Regex ListeningUrl();
 

@@ -1,5 +1,6 @@
 using System.Text.Json.Nodes;
 using Dockhand.Containers;
+using Dockhand.Containers.Storage;
 using Dockhand.Tests.Bot.Support;
 using Microsoft.Extensions.DependencyInjection;
 
@@ -162,6 +163,32 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal(303, (int)first.StatusCode);
         Assert.True(first.Headers.Contains("Set-Cookie"));
         Assert.Equal(410, (int)again.StatusCode);
+
+        // Issuing is logged and audited, and neither holds the token.
+        var token = url.Query["?token=".Length..];
+        Assert.Contains(Host.Logs.Entries, e => e.Contains("[5000]", StringComparison.Ordinal) && e.Contains(record.ContainerId, StringComparison.Ordinal));
+        Assert.DoesNotContain(Host.Logs.Entries, e => e.Contains(token, StringComparison.Ordinal));
+        var audit = await Host.App.Services.GetRequiredService<ContainerStore>().ReadAuditAsync(new OwnerId(owner), cancellationToken: Ct);
+        var row = Assert.Single(audit, a => a.Action == "terminal-link");
+        Assert.Equal(("issued", $"discord:{owner}", record.ContainerId), (row.Outcome, row.Actor, row.ContainerId));
+        Assert.DoesNotContain(token, row.Detail ?? "", StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Terminal_StoppedContainer_RefusesWithSentenceAndIssuesNoLink()
+    {
+        var owner = BotHost.NewUser();
+        var record = await GiveContainerAsync(owner);
+        var stopped = await Host.App.Services.GetRequiredService<ContainerService>().ApplyAsync(new OwnerId(owner), LifecycleAction.Stop, Actor.Cli("test"), Ct);
+        Assert.IsType<StatusResult.Found>(stopped);
+
+        var sent = await Host.SendAsync(Host.Slash(owner, "terminal"), Ct);
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.Equal($"The container '{record.Name}' is exited, not running; start it, then ask for a new link.", BotHost.Content(edited));
+        Assert.Empty(edited["components"]!.AsArray());
+        var audit = await Host.App.Services.GetRequiredService<ContainerStore>().ReadAuditAsync(new OwnerId(owner), cancellationToken: Ct);
+        Assert.Equal("refused", Assert.Single(audit, a => a.Action == "terminal-link").Outcome);
     }
 
     [Fact]

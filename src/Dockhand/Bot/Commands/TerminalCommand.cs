@@ -6,7 +6,7 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Bot.Commands;
 
 /// <summary>/terminal: a one-time link to a browser shell in your own container. Always ephemeral.</summary>
-internal sealed class TerminalCommand(BotAuthorizer authorizer, ContainerService containers, TerminalLinks links, BotReplies replies, ILogger<TerminalCommand> logger)
+internal sealed class TerminalCommand(BotAuthorizer authorizer, TerminalLinks links, BotReplies replies, ILogger<TerminalCommand> logger)
     : IBotCommand
 {
     public string Name => BotCommands.Terminal;
@@ -22,36 +22,21 @@ internal sealed class TerminalCommand(BotAuthorizer authorizer, ContainerService
         }
 
         await responder.RespondAsync(InteractionResponse.Deferred(ephemeral: true), cancellationToken);
-        var owner = new OwnerId(self);
-        DiscordMessage message;
-        switch (await containers.StatusAsync(owner, cancellationToken))
+        var message = await links.IssueForOwnerAsync(new OwnerId(self), Actor.Discord(self), cancellationToken) switch
         {
-            case StatusResult.Found { Status.State: LiveState.Running } found:
-                var link = await links.IssueAsync(owner, found.Status.Record.ContainerId, cancellationToken);
-                message = new DiscordMessage
-                {
-                    Content = $"Your terminal for {BotMessages.Code(found.Status.Record.Name)} is ready. The link works once and expires {BotMessages.Relative(link.ExpiresAt)}; don't share it.",
-                    Embeds = [],
-                    Components = [new ActionRow(new LinkButton("Open terminal", link.Url))],
-                };
-                break;
-            case StatusResult.Found found:
-                message = new DiscordMessage
-                {
-                    Content = $"Your container {BotMessages.Code(found.Status.Record.Name)} is {BotMessages.State(found.Status.State)}; start it with /start first.",
-                    Embeds = [],
-                    Components = [],
-                };
-                break;
-            case StatusResult.Refused { Reason: Refusals.NoContainer }:
-                message = new DiscordMessage { Content = "You don't have a container. An allowlisted user can create one for you with /create.", Embeds = [], Components = [] };
-                break;
-            case StatusResult.Refused r:
-                message = new DiscordMessage { Content = r.Reason.Message, Embeds = [], Components = [] };
-                break;
-            default:
-                throw new InvalidOperationException("Unknown status result.");
-        }
+            TerminalLinkResult.Issued issued => new DiscordMessage
+            {
+                Content = $"Your terminal for {BotMessages.Code(issued.Container.Name)} is ready. The link works once and expires {BotMessages.Relative(issued.Link.ExpiresAt)}; don't share it.",
+                Embeds = [],
+                Components = [new ActionRow(new LinkButton("Open terminal", issued.Link.Url))],
+            },
+            TerminalLinkResult.NoContainer => Text("You don't have a container. An allowlisted user can create one for you with /create."),
+            TerminalLinkResult.NotRunning notRunning => Text(notRunning.Sentence),
+            TerminalLinkResult.EngineUnavailable engine => Text(engine.Sentence),
+            _ => throw new InvalidOperationException("Unknown terminal link result."),
+        };
         await replies.EditAsync(interaction, responder, message, cancellationToken);
     }
+
+    private static DiscordMessage Text(string content) => new() { Content = content, Embeds = [], Components = [] };
 }
