@@ -57,5 +57,8 @@ internal static class DockhandHost
         ArgumentNullException.ThrowIfNull(app);
         await app.Services.GetRequiredService<ContainerStore>().MigrateAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
+        // Once per start: with an empty allowlist nobody can /create, and the operator should learn why from the log.
+        if (app.Services.GetRequiredService<BotOptions>().AuthorizedUsersInOrder.Count == 0)
+            BotLog.NoAuthorizedUsers(app.Services.GetRequiredService<ILogger<BotAuthorizer>>());
     }
 }
