@@ -113,6 +113,31 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
     }
 
     [Fact]
+    public async Task Destroy_ContainerRecreatedAfterConfirmationShown_RefusesAndKeepsTheNewOne()
+    {
+        var owner = await OwnerWithContainerAsync();
+        var (ask, yes, _) = await AskAsync(BotHost.Admin, owner);
+        var service = Host.App.Services.GetRequiredService<ContainerService>();
+        var first = (await service.FindAsync(new OwnerId(owner), Ct))!;
+        Assert.Contains($":{first.ContainerId[..12]}:", yes, StringComparison.Ordinal);
+        // Between showing the buttons and the click, the container is destroyed and a new one created for the same user.
+        Assert.IsType<DestroyResult.Destroyed>(await service.DestroyAsync(new OwnerId(owner), Actor.Cli("test"), Ct));
+        Assert.IsType<CreateResult.Created>(await service.CreateAsync(new CreateRequest(new OwnerId(owner), "d" + owner, null, Actor.Cli("test")), cancellationToken: Ct));
+        var second = (await service.FindAsync(new OwnerId(owner), Ct))!;
+
+        var press = await Host.SendAsync(Host.Button(BotHost.Admin, yes, on: ask), Ct);
+
+        var update = await Host.WaitForCallbackAsync(press, Ct);
+        Assert.Equal(7, update["type"]!.GetValue<int>());
+        Assert.Equal("That confirmation is out of date: the container changed since. Nothing was destroyed; run /destroy again.",
+            update["data"]!["content"]!.GetValue<string>());
+        Assert.Empty(update["data"]!["components"]!.AsArray());
+        Assert.Equal(second.ContainerId, Assert.Single(await ContainersOf(owner)).ID);
+        Assert.Equal(second, await service.FindAsync(new OwnerId(owner), Ct));
+        Host.AssertSentBodiesMatchOpenApi(press);
+    }
+
+    [Fact]
     public async Task Destroy_FromOwnerOrStranger_RefusedEphemerally()
     {
         var owner = await OwnerWithContainerAsync();

@@ -6,9 +6,10 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Bot.Commands;
 
 /// <summary>
-/// /destroy user: allowlist only. Asks for confirmation with two buttons whose custom_id carries the target, the invoker
-/// and an expiry (<c>dh:destroy:{yes|no}:{target}:{invoker}:{unix seconds}</c>). Only the invoker may press them, and
-/// only before they expire. Confirming updates the message (buttons removed), then edits that same message in place
+/// /destroy user: allowlist only. Asks for confirmation with two buttons whose custom_id carries the target, the invoker,
+/// the short id of the container shown and an expiry (<c>dh:destroy:{yes|no}:{target}:{invoker}:{container id, 12 chars}:{unix seconds}</c>).
+/// Only the invoker may press them, only before they expire, and only while the target still has the container that was
+/// shown (a container destroyed and re-created in between is not destroyed by an old confirmation). Confirming updates the message (buttons removed), then edits that same message in place
 /// with the result: after a type 7 callback, @original is the message the buttons were on.
 /// </summary>
 internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService containers, BotOptions options, BotReplies replies, ILogger<DestroyCommand> logger)
@@ -41,7 +42,7 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
         }
 
         var expires = replies.Time.GetUtcNow() + options.DestroyConfirmationLifetime;
-        var tail = string.Create(CultureInfo.InvariantCulture, $"{target}:{interaction.UserId}:{expires.ToUnixTimeSeconds()}");
+        var tail = string.Create(CultureInfo.InvariantCulture, $"{target}:{interaction.UserId}:{ShortId(record.ContainerId)}:{expires.ToUnixTimeSeconds()}");
         await responder.RespondAsync(InteractionResponse.Message(new DiscordMessage
         {
             Content = $"Destroy {BotMessages.Code(record.Name)} ({BotMessages.Mention(record.Owner)})? The container and every file in it will be gone. " +
@@ -57,7 +58,7 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
 
     public async Task HandleAsync(Interaction interaction, IInteractionResponder responder, string[] parts, CancellationToken cancellationToken)
     {
-        if (parts is not [_, _, var choice and ("yes" or "no"), var targetText, var invokerText, var expiresText]
+        if (parts is not [_, _, var choice and ("yes" or "no"), var targetText, var invokerText, { Length: > 0 } shownId, var expiresText]
             || !ulong.TryParse(targetText, NumberStyles.None, CultureInfo.InvariantCulture, out var target)
             || !ulong.TryParse(invokerText, NumberStyles.None, CultureInfo.InvariantCulture, out var invoker)
             || !long.TryParse(expiresText, NumberStyles.None, CultureInfo.InvariantCulture, out var expiresUnix))
@@ -96,6 +97,19 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
             return;
         }
 
+        // The confirmation names one container: refuse if the target's container is no longer that one.
+        var current = await containers.FindAsync(new OwnerId(target), cancellationToken);
+        if (current is null || !current.ContainerId.StartsWith(shownId, StringComparison.Ordinal))
+        {
+            BotLog.Refused(logger, interaction.UserId, Name, "confirmation is for a container that is gone");
+            await responder.RespondAsync(InteractionResponse.Update(new DiscordMessage
+            {
+                Content = "That confirmation is out of date: the container changed since. Nothing was destroyed; run /destroy again.",
+                Components = [],
+            }), cancellationToken);
+            return;
+        }
+
         await responder.RespondAsync(InteractionResponse.Update(new DiscordMessage
         {
             Content = $"Destroying {BotMessages.Mention(target)}'s container…",
@@ -111,4 +125,6 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
         };
         await replies.EditAsync(interaction, responder, text, cancellationToken);
     }
+
+    private static string ShortId(string containerId) => containerId.Length > 12 ? containerId[..12] : containerId;
 }
