@@ -33,6 +33,8 @@ public sealed class ListPaginationTests
             var buttons = page["components"]!.AsArray().Single()!["components"]!.AsArray();
             Assert.Equal(number == 1, buttons[0]!["disabled"]?.GetValue<bool>() ?? false);
             Assert.Equal(number == 6, buttons[1]!["disabled"]?.GetValue<bool>() ?? false);
+            Assert.Equal($"dh:list:p:{Math.Max(0, number - 2)}", buttons[0]!["custom_id"]!.GetValue<string>());
+            Assert.Equal($"dh:list:n:{Math.Min(5, number)}", buttons[1]!["custom_id"]!.GetValue<string>());
             if (number == 6)
                 break;
             var press = await host.SendAsync(host.Button(BotHost.Admin, buttons[1]!["custom_id"]!.GetValue<string>(), on: sent), Ct);

@@ -28,10 +28,14 @@ internal sealed class ListCommand(BotAuthorizer authorizer, ContainerService con
             return;
         }
         await responder.RespondAsync(InteractionResponse.Deferred(ephemeral: true), cancellationToken);
-        await replies.EditAsync(interaction, responder, await PageAsync(0, interaction.UserId, cancellationToken), cancellationToken);
+        await replies.EditAsync(interaction, responder, await PageAsync(0, cancellationToken), cancellationToken);
     }
 
-    /// <summary>custom_id <c>dh:list:{p|n}:{page}:{invoker}</c>: replaces the message with that page (type 7).</summary>
+    /// <summary>
+    /// custom_id <c>dh:list:{p|n}:{page}</c>: replaces the message with that page (type 7). No invoker field: the /list
+    /// reply is ephemeral, so only its invoker sees the buttons, and every press is checked against the allowlist.
+    /// (Buttons from before this format, with a trailing invoker, still parse.)
+    /// </summary>
     public async Task HandleAsync(Interaction interaction, IInteractionResponder responder, string[] parts, CancellationToken cancellationToken)
     {
         if (authorizer.ForAllowlistOnly(interaction.UserId, Name) is Permission.Refused refused)
@@ -50,7 +54,7 @@ internal sealed class ListCommand(BotAuthorizer authorizer, ContainerService con
             budget.CancelAfter(PageBudget);
             try
             {
-                message = await PageAsync(page, interaction.UserId, budget.Token);
+                message = await PageAsync(page, budget.Token);
             }
             catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
             {
@@ -60,7 +64,7 @@ internal sealed class ListCommand(BotAuthorizer authorizer, ContainerService con
         await responder.RespondAsync(InteractionResponse.Update(message), cancellationToken);
     }
 
-    private async Task<DiscordMessage> PageAsync(int page, ulong invoker, CancellationToken cancellationToken)
+    private async Task<DiscordMessage> PageAsync(int page, CancellationToken cancellationToken)
     {
         ContainerPage result;
         try
@@ -76,14 +80,13 @@ internal sealed class ListCommand(BotAuthorizer authorizer, ContainerService con
         IReadOnlyList<ActionRow> components = [];
         if (result.PageCount > 1)
         {
-            var id = invoker.ToString(CultureInfo.InvariantCulture);
             var previous = Math.Max(0, result.PageIndex - 1).ToString(CultureInfo.InvariantCulture);
             var next = Math.Min(result.PageCount - 1, result.PageIndex + 1).ToString(CultureInfo.InvariantCulture);
             components =
             [
                 new ActionRow(
-                    new ActionButton("◀ Previous", $"{BotInteractionHandler.CustomIdPrefix}:{ComponentKind}:p:{previous}:{id}", ButtonStyle.Secondary) { Disabled = result.PageIndex == 0 },
-                    new ActionButton("Next ▶", $"{BotInteractionHandler.CustomIdPrefix}:{ComponentKind}:n:{next}:{id}", ButtonStyle.Secondary) { Disabled = result.PageIndex >= result.PageCount - 1 }),
+                    new ActionButton("◀ Previous", $"{BotInteractionHandler.CustomIdPrefix}:{ComponentKind}:p:{previous}", ButtonStyle.Secondary) { Disabled = result.PageIndex == 0 },
+                    new ActionButton("Next ▶", $"{BotInteractionHandler.CustomIdPrefix}:{ComponentKind}:n:{next}", ButtonStyle.Secondary) { Disabled = result.PageIndex >= result.PageCount - 1 }),
             ];
         }
         return new DiscordMessage { Content = "", Embeds = [BotMessages.ListEmbed(result)], Components = components };
