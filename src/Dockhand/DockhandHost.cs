@@ -32,6 +32,9 @@ internal static class DockhandHost
         // One line per HTTP request is noise for an operator; Logging:LogLevel in appsettings.json can turn it back on.
         if (configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
             builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
+        // Never configurable: GET /terminal/{id}?token=… carries a one-time token in its query string, and these categories
+        // print request URLs. They stay at Warning whatever Logging:LogLevel says (see HideRequestUrls).
+        builder.Services.PostConfigure<LoggerFilterOptions>(HideRequestUrls);
 
         var services = builder.Services;
         services.AddDockhandContainers(configuration);
@@ -49,6 +52,29 @@ internal static class DockhandHost
         app.MapDockhandTerminal();
         app.MapDiscordInteractions();
         return app;
+    }
+
+    /// <summary>The ASP.NET Core log categories that write a request's URL (query string included).</summary>
+    internal static readonly string[] RequestUrlCategories =
+    [
+        "Microsoft.AspNetCore.Hosting.Diagnostics",
+        "Microsoft.AspNetCore.HttpLogging",
+        "Microsoft.AspNetCore.Routing",
+        "Microsoft.AspNetCore.StaticFiles",
+        "Microsoft.AspNetCore.Server.Kestrel.BadRequests",
+    ];
+
+    /// <summary>
+    /// Caps <see cref="RequestUrlCategories"/> at Warning. Runs after every other logging configuration, and adds the
+    /// rule for each provider named in the rules too, because a provider-specific rule (Logging:Console:LogLevel:…)
+    /// would otherwise win over a provider-less one.
+    /// </summary>
+    private static void HideRequestUrls(LoggerFilterOptions options)
+    {
+        var providers = options.Rules.Select(r => r.ProviderName).Distinct().Prepend(null).Distinct().ToList();
+        foreach (var provider in providers)
+            foreach (var category in RequestUrlCategories)
+                options.Rules.Add(new LoggerFilterRule(provider, category, LogLevel.Warning, filter: null));
     }
 
     /// <summary>Migrates the database, then starts serving.</summary>
