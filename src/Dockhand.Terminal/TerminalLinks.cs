@@ -29,7 +29,8 @@ public abstract record TerminalLinkResult
     /// <summary>The container exists but is not running (or is busy with another operation).</summary>
     public sealed record NotRunning(string Sentence) : TerminalLinkResult;
 
-    public sealed record EngineUnavailable(string Sentence) : TerminalLinkResult;
+    /// <summary><paramref name="Detail"/> is the engine's own words, for operators only (never shown in Discord).</summary>
+    public sealed record EngineUnavailable(string Sentence, string? Detail) : TerminalLinkResult;
 }
 
 /// <summary>What checking a token at <c>GET /terminal/{id}?token=</c> found. Closed hierarchy.</summary>
@@ -107,7 +108,7 @@ public sealed class TerminalLinks
                 result = new TerminalLinkResult.NoContainer(owner);
                 break;
             case StatusResult.Refused { Reason: Refusals.EngineUnavailable or Refusals.EngineRefused } refused:
-                result = new TerminalLinkResult.EngineUnavailable(refused.Reason.Message);
+                result = new TerminalLinkResult.EngineUnavailable(refused.Reason.Message, refused.Reason.Detail);
                 break;
             case StatusResult.Refused refused:
                 result = new TerminalLinkResult.NotRunning(refused.Reason.Message);
@@ -125,7 +126,7 @@ public sealed class TerminalLinks
                 TerminalLinkResult.Issued issued => ("issued", $"expires {Format(issued.Link.ExpiresAt)}"),
                 TerminalLinkResult.NoContainer => ("refused", "no container"),
                 TerminalLinkResult.NotRunning notRunning => ("refused", notRunning.Sentence),
-                TerminalLinkResult.EngineUnavailable engine => ("refused", engine.Sentence),
+                TerminalLinkResult.EngineUnavailable engine => ("refused", engine.Detail is null ? engine.Sentence : $"{engine.Sentence} [engine: {engine.Detail}]"),
                 _ => ("refused", null),
             };
             await _store.AppendAuditAsync(actor, "terminal-link", owner, record?.Name, record?.ContainerId, outcome, detail, CancellationToken.None);

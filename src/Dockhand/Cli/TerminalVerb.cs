@@ -32,7 +32,7 @@ internal static class TerminalVerb
                 case TerminalLinkResult.NotRunning notRunning:
                     return await context.FailAsync(json, "not-running", $"{notRunning.Sentence} (dockhand start --user {owner})", ExitCodes.Refused);
                 case TerminalLinkResult.EngineUnavailable engine:
-                    return await context.FailAsync(json, "engine-unavailable", engine.Sentence, ExitCodes.UsageOrUnavailable);
+                    return await context.FailAsync(json, "engine-unavailable", engine.Sentence, ExitCodes.UsageOrUnavailable, engine.Detail);
                 default:
                     throw new InvalidOperationException("Unknown terminal link result.");
             }
