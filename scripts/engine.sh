@@ -9,8 +9,17 @@ sock="${sock#unix://}"
 
 engine_answers() { curl -sf --max-time 2 --unix-socket "$sock" http://localhost/_ping >/dev/null 2>&1; }
 
+bridge_check() {
+  # A second dockerd started with --bridge=none on the same host deletes docker0; containers on the default
+  # network then fail to start with "could not find bridge docker0". Say so instead of failing obscurely later.
+  if command -v ip >/dev/null 2>&1 && ! ip link show docker0 >/dev/null 2>&1; then
+    echo "engine: warning: the docker0 bridge is missing; containers on the default network cannot start (Dockhand's tests use CONTAINER_NETWORK=none)" >&2
+  fi
+}
+
 if engine_answers; then
   echo "engine: already running on $sock"
+  bridge_check
   exit 0
 fi
 

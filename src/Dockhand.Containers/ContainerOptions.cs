@@ -38,6 +38,7 @@ public sealed partial record ContainerOptions
         public const string ImageAllowlist = "IMAGE_ALLOWLIST";
         public const string OrphanPolicy = "ORPHAN_POLICY";
         public const string ExtraLabels = "CONTAINER_EXTRA_LABELS";
+        public const string Network = "CONTAINER_NETWORK";
     }
 
     /// <summary>
@@ -78,6 +79,9 @@ public sealed partial record ContainerOptions
     /// <summary>Extra labels put on every container and added to every listing filter (tests scope their containers with these).</summary>
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
 
+    /// <summary>Docker network the containers join; empty means the engine's default bridge, "none" means no network.</summary>
+    public string Network { get; init; } = "";
+
     /// <summary>The long-lived command: the container stays up with nothing to do, like the original bot's.</summary>
     public IReadOnlyList<string> Command { get; init; } = ["tail", "-f", "/dev/null"];
 
@@ -111,6 +115,9 @@ public sealed partial record ContainerOptions
             ImageAllowlist = Read(Keys.ImageAllowlist) is { } allow ? ParseAllowlist(allow) : defaults.ImageAllowlist,
             OrphanPolicy = Read(Keys.OrphanPolicy) is { } policy ? ParsePolicy(policy) : defaults.OrphanPolicy,
             ExtraLabels = Read(Keys.ExtraLabels) is { } labels ? ParseLabels(labels) : defaults.ExtraLabels,
+            Network = Read(Keys.Network) is { } network
+                ? (LabelKeyPattern().IsMatch(network) ? network : throw new InvalidSettingException(Keys.Network, $"'{network}' is not a network name; use bridge, none or the name of a Docker network."))
+                : defaults.Network,
         };
         if (options.ImageAllowlist.Count > 0 && !options.IsImageAllowed(options.DefaultImage))
             throw new InvalidSettingException(Keys.DefaultImage, $"'{options.DefaultImage}' is not on {Keys.ImageAllowlist}; add it there or choose an allowed default.");

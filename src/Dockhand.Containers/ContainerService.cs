@@ -193,6 +193,10 @@ public sealed partial class ContainerService
         {
             return new StatusResult.Refused(new Refusals.EngineUnavailable(e.Message));
         }
+        catch (DockerApiException e)
+        {
+            return new StatusResult.Refused(new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)));
+        }
     }
 
     /// <summary>

@@ -20,7 +20,7 @@ internal static partial class Log
     [LoggerMessage(5004, LogLevel.Information, "Terminal session for container {ContainerId} ended: {Reason}")]
     public static partial void SessionEnded(ILogger logger, string containerId, string reason);
 
-    [LoggerMessage(5005, LogLevel.Warning, "Exec {ExecId} in container {ContainerId} was still running after its session ended; it was killed")]
+    [LoggerMessage(5005, LogLevel.Information, "Exec {ExecId} in container {ContainerId} was still running after its session ended; killing its processes")]
     public static partial void ExecKilled(ILogger logger, string execId, string containerId);
 
     [LoggerMessage(5006, LogLevel.Error, "Exec {ExecId} in container {ContainerId} is still running after the kill attempt")]

@@ -33,7 +33,7 @@ internal static partial class TerminalEndpoints
     {
         var group = endpoints.MapGroup("/terminal/{container_id}");
         group.MapGet("", OpenAsync);
-        group.MapGet("/ws", SocketAsync);
+        group.Map("/ws", SocketAsync); // any method: HTTP/2 WebSockets arrive as CONNECT
 
         var assets = endpoints.CreateApplicationBuilder();
         // Static files step aside when an endpoint is selected; this branch is the endpoint, so clear it first.
@@ -80,7 +80,14 @@ internal static partial class TerminalEndpoints
             var check = await links.CheckAsync(token, containerId, context.RequestAborted);
             if (check is TokenCheck.Valid valid)
             {
-                var presence = await new TerminalExec(docker, logger).InspectContainerAsync(containerId, context.RequestAborted);
+                var (presence, ownerLabel) = await new TerminalExec(docker, logger).InspectOwnershipAsync(containerId, context.RequestAborted);
+                if (presence != ContainerPresence.Gone && ownerLabel is not null && ownerLabel != valid.Owner.ToString())
+                {
+                    // Defence in depth: the issuer looked the container up for this owner, and Docker's label must agree.
+                    await RefuseAsync(context, logger, containerId, StatusCodes.Status403Forbidden, "Not your container",
+                        "This link is for a container that belongs to someone else. Run /terminal again to get a link for yours.");
+                    return;
+                }
                 if (presence == ContainerPresence.Gone)
                 {
                     await RefuseAsync(context, logger, containerId, StatusCodes.Status404NotFound, "Container not found",

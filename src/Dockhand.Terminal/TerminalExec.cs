@@ -19,7 +19,7 @@ internal enum ContainerPresence
 /// Killing: the Engine API has no "kill exec". Every terminal exec gets a random marker in its environment
 /// (<c>DOCKHAND_TERMINAL=&lt;tag&gt;</c>), which its children inherit. To end a session we close the stream, then
 /// exec-inspect; if it still runs, a second, short exec in the same container kills every process whose
-/// <c>/proc/PID/environ</c> carries the marker (shell builtins plus <c>grep</c>, present in busybox and Debian alike),
+/// <c>/proc/PID/environ</c> carries the marker (shell builtins plus <c>tr</c> and <c>grep</c>, present in busybox and Debian alike),
 /// and exec-inspect is polled until it reports the exec stopped. This works wherever the engine is (a remote
 /// DOCKER_HOST, another PID namespace), unlike killing the host PID that exec-inspect reports.
 /// </para>
@@ -27,6 +27,7 @@ internal enum ContainerPresence
 internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
 {
     public const string MarkerVariable = "DOCKHAND_TERMINAL";
+    public const string OwnerLabel = "dockhand.owner";
 
     public IDockerClient Docker => docker;
 
@@ -64,15 +65,21 @@ internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
         => docker.Exec.ResizeExecTtyAsync(execId, new ContainerResizeParameters { Width = columns, Height = rows }, cancellationToken);
 
     public async Task<ContainerPresence> InspectContainerAsync(string containerId, CancellationToken cancellationToken)
+        => (await InspectOwnershipAsync(containerId, cancellationToken)).Presence;
+
+    /// <summary>Presence plus the <c>dockhand.owner</c> label, if the container carries one.</summary>
+    public async Task<(ContainerPresence Presence, string? OwnerLabel)> InspectOwnershipAsync(string containerId, CancellationToken cancellationToken)
     {
         try
         {
             var inspect = await docker.Containers.InspectContainerAsync(containerId, cancellationToken);
-            return inspect.State?.Running == true ? ContainerPresence.Running : ContainerPresence.Stopped;
+            string? owner = null;
+            inspect.Config?.Labels?.TryGetValue(OwnerLabel, out owner);
+            return (inspect.State?.Running == true ? ContainerPresence.Running : ContainerPresence.Stopped, owner);
         }
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
-            return ContainerPresence.Gone;
+            return (ContainerPresence.Gone, null);
         }
     }
 
@@ -120,7 +127,8 @@ internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
     private async Task KillMarkedProcessesAsync(string containerId, string shell, string marker, CancellationToken cancellationToken)
     {
         // The marker is hex we generated, so it is safe inside the script. This exec does not carry the marker itself.
-        var script = $"for p in /proc/[0-9]*; do if grep -qsF '{MarkerVariable}={marker}' \"$p/environ\"; then kill -9 \"${{p#/proc/}}\" 2>/dev/null; fi; done; exit 0";
+        // environ is NUL-separated; busybox grep stops at a NUL, so turn NULs into newlines first.
+        var script = $"for p in /proc/[0-9]*; do if tr '\\000' '\\n' < \"$p/environ\" 2>/dev/null | grep -qx '{MarkerVariable}={marker}'; then kill -9 \"${{p#/proc/}}\" 2>/dev/null; fi; done; exit 0";
         try
         {
             var created = await docker.Exec.CreateContainerExecAsync(containerId, new ContainerExecCreateParameters

@@ -36,6 +36,7 @@ internal sealed class TerminalSession
     private string? _execId;
     private MultiplexedStream? _stream;
     private Task? _end;
+    private readonly TaskCompletionSource _endedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TerminalSession(string id, OwnerId owner, string containerId, DateTimeOffset expiresAt, TerminalExec exec,
         TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded)
@@ -71,7 +72,8 @@ internal sealed class TerminalSession
     /// <summary>The exec's id once started (tests inspect it).</summary>
     public string? ExecId => _execId;
 
-    public Task Ended => _end ?? Task.CompletedTask;
+    /// <summary>Completes when the session has fully ended: socket closed, stream closed, exec verified stopped.</summary>
+    public Task Ended => _endedSignal.Task;
 
     /// <summary>Attaches a socket and relays input until the socket closes or the session ends. Replays recent output first.</summary>
     public async Task AttachAsync(WebSocket socket, CancellationToken cancellationToken)
@@ -226,8 +228,9 @@ internal sealed class TerminalSession
 
     private async Task RelayInputAsync(WebSocket socket, CancellationToken cancellationToken)
     {
-        using var linked = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, _ending.Token);
-        var token = linked.Token;
+        // Not linked to the session's end: cancelling a pending receive aborts the socket, and the page must first
+        // get the "ended" message. EndCoreAsync closes the socket instead, which ends this loop.
+        var token = cancellationToken;
         var buffer = new byte[4096];
         var control = new byte[TerminalProtocol.MaxControlMessageBytes];
         var controlLength = 0;
@@ -240,7 +243,7 @@ internal sealed class TerminalSession
                     if (socket.State == WebSocketState.CloseReceived)
                         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, token);
                     return;
-                case WebSocketMessageType.Binary when result.Count > 0:
+                case WebSocketMessageType.Binary when result.Count > 0 && EndReason is null:
                     await _stream!.WriteAsync(buffer, 0, result.Count, token);
                     break;
                 case WebSocketMessageType.Text:
@@ -313,52 +316,86 @@ internal sealed class TerminalSession
     private async Task EndCoreAsync(string reason)
     {
         await Task.Yield();
-        Log.SessionEnded(_logger, ContainerId, reason);
-        await _expiryTimer.DisposeAsync();
-        WebSocket? socket;
-        lock (_gate)
+        try
         {
-            _detachTimer?.Dispose();
-            _detachTimer = null;
-            socket = _socket;
-            _socket = null;
-        }
-        await _ending.CancelAsync();
-        if (socket is not null)
-            await SendEndedAndCloseAsync(socket, reason);
+            Log.SessionEnded(_logger, ContainerId, reason);
+            await _expiryTimer.DisposeAsync();
+            WebSocket? socket;
+            lock (_gate)
+            {
+                _detachTimer?.Dispose();
+                _detachTimer = null;
+                socket = _socket;
+                _socket = null;
+            }
+            if (socket is not null)
+            {
+                // Say why before anything is cancelled (a cancelled send or receive aborts the socket without a word).
+                var locked = await _sendLock.WaitAsync(TimeSpan.FromSeconds(2));
+                try
+                {
+                    await SendEndedAndCloseAsync(socket, reason);
+                }
+                finally
+                {
+                    if (locked)
+                        _sendLock.Release();
+                }
+                _ = AbortLaterAsync(socket);
+            }
+            await _ending.CancelAsync();
 
-        if (_start is not null)
-        {
-            try
+            if (_start is not null)
             {
-                await _start;
+                try
+                {
+                    await _start;
+                }
+                catch (Exception)
+                {
+                    // Reported by AttachAsync.
+                }
             }
-            catch (Exception)
+            MultiplexedStream? stream;
+            string? execId;
+            lock (_gate)
             {
-                // Reported by AttachAsync.
+                stream = _stream;
+                execId = _execId;
+            }
+            stream?.Dispose();
+            if (execId is not null)
+            {
+                try
+                {
+                    using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+                    await _exec.EnsureEndedAsync(ContainerId, execId, _shell, _marker, timeout.Token);
+                }
+                catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+                {
+                    Log.SessionFailed(_logger, e, ContainerId);
+                }
             }
         }
-        MultiplexedStream? stream;
-        string? execId;
-        lock (_gate)
+        finally
         {
-            stream = _stream;
-            execId = _execId;
+            _onEnded(this);
+            _endedSignal.TrySetResult();
         }
-        stream?.Dispose();
-        if (execId is not null)
+    }
+
+    /// <summary>A page that never answers the close handshake must not keep the request alive.</summary>
+    private async Task AbortLaterAsync(WebSocket socket)
+    {
+        try
         {
-            try
-            {
-                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                await _exec.EnsureEndedAsync(ContainerId, execId, _shell, _marker, timeout.Token);
-            }
-            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
-            {
-                Log.SessionFailed(_logger, e, ContainerId);
-            }
+            await Task.Delay(TimeSpan.FromSeconds(5), _time);
         }
-        _onEnded(this);
+        finally
+        {
+            if (socket.State != WebSocketState.Closed)
+                socket.Abort();
+        }
     }
 
     private async Task SendEndedAndCloseAsync(WebSocket socket, string reason)
@@ -383,10 +420,29 @@ internal sealed class TerminalSession
         {
             using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
             var presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+            // A container being removed is first seen stopped: look again briefly to tell "removed" from "stopped".
+            for (var i = 0; i < 5 && presence == ContainerPresence.Stopped; i++)
+            {
+                await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
+                presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+            }
             if (presence != ContainerPresence.Running)
                 return Describe(presence);
             if (_execId is { } execId && await _exec.InspectExecAsync(execId, timeout.Token) is { Running: false, ExitCode: { } code })
-                return $"The shell exited (code {code}). Run /terminal again for a new one.";
+            {
+                // Killed by a signal (128+n): often the container is being stopped or removed and does not show it yet.
+                for (var i = 0; i < 10 && code >= 128 && presence == ContainerPresence.Running; i++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
+                    presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+                }
+                for (var i = 0; i < 5 && presence == ContainerPresence.Stopped; i++)
+                {
+                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
+                    presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
+                }
+                return presence != ContainerPresence.Running ? Describe(presence) : $"The shell exited (code {code}). Run /terminal again for a new one.";
+            }
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
         {

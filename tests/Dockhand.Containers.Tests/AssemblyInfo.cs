@@ -1,1 +1,2 @@
 [assembly: CaptureConsole]
+[assembly: AssemblyFixture(typeof(Dockhand.Containers.Tests.Infrastructure.EngineFixture))]

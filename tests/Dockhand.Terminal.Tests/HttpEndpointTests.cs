@@ -67,7 +67,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Open_ValidToken_SetsScopedStrictCookieAndRedirectsToCleanUrl()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
         await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
         var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
         using var http = host.CreateClient();
@@ -89,7 +89,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Open_ForwardedHttpsFromLoopbackProxy_MarksCookieSecure()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
         await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
         var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
         using var http = host.CreateClient();
@@ -106,7 +106,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Open_UsedToken_Returns410UsedPage()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
         await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
         var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
         using var http = host.CreateClient();
@@ -143,6 +143,32 @@ public sealed class HttpEndpointTests(DockerFixture docker)
         await AssertProblemAsync(response, HttpStatusCode.Forbidden, "different container");
     }
 
+    [Fact]
+    public async Task Open_ContainerLabelledForAnotherOwner_Returns403AndKeepsToken()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: "175928847299117063", cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
+        using var http = host.CreateClient();
+
+        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
+
+        await AssertProblemAsync(response, HttpStatusCode.Forbidden, "belongs to someone else");
+    }
+
+    [Fact]
+    public async Task Open_ContainerLabelledForTheOwner_Redirects()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
+        using var http = host.CreateClient();
+
+        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
+
+        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+    }
+
     [Theory]
     [InlineData("?token=nonsense")]
     [InlineData("?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
@@ -161,7 +187,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Open_ContainerGone_Returns404AndPageSaysSo()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
         await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
         var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
         await docker.RemoveContainerAsync(container, TestContext.Current.CancellationToken);
@@ -238,5 +264,21 @@ public sealed class HttpEndpointTests(DockerFixture docker)
         Assert.Contains(says, body, StringComparison.Ordinal);
         Assert.Contains("run /terminal again", body, StringComparison.OrdinalIgnoreCase);
         Assert.False(response.Headers.Contains("Set-Cookie"));
+    }
+}
+
+[Collection(DockerCollection.Name)]
+public sealed class StartupValidationTests(DockerFixture docker)
+{
+    [Fact]
+    public async Task Start_InvalidTokenTtl_FailsWithOneLineNamingTheKey()
+    {
+        var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
+            TerminalHost.StartAsync(docker.Client, settings: new Dictionary<string, string?> { ["TERMINAL_TOKEN_TTL"] = "forever" },
+                cancellationToken: TestContext.Current.CancellationToken));
+
+        var failure = Assert.Single(error.Failures);
+        Assert.StartsWith("TERMINAL_TOKEN_TTL:", failure, StringComparison.Ordinal);
+        Assert.Contains("60m", failure, StringComparison.Ordinal);
     }
 }

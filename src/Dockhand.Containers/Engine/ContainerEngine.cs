@@ -40,16 +40,23 @@ public sealed class ContainerEngine : IDisposable
 
     public Uri Endpoint => _options.DockerHost;
 
+    public static TimeSpan PingTimeout { get; } = TimeSpan.FromSeconds(5);
+
     /// <summary>The API version in use, once the first request negotiated it.</summary>
     public System.Version? NegotiatedApiVersion => _version.Negotiated;
 
-    /// <summary>A cheap health check: one <c>GET /_ping</c> plus, the first time, the version negotiation.</summary>
+    /// <summary>
+    /// A cheap health check: <c>GET /_ping</c> plus one versioned call (which negotiates the first time), bounded by
+    /// <see cref="PingTimeout"/> so a black-holed DOCKER_HOST answers "unreachable" instead of hanging.
+    /// </summary>
     public async Task<EngineHealth> PingAsync(CancellationToken cancellationToken = default)
     {
+        using var bounded = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        bounded.CancelAfter(PingTimeout);
         try
         {
-            await Guard(async () => { await _client.System.PingAsync(cancellationToken); return 0; }, cancellationToken);
-            await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters { Limit = 1 }, cancellationToken), cancellationToken);
+            await Guard(async () => { await _client.System.PingAsync(bounded.Token); return 0; }, cancellationToken);
+            await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters { Limit = 1 }, bounded.Token), cancellationToken);
             return new EngineHealth(true, Endpoint.ToString(), _version.Negotiated?.ToString(2), _version.ServerVersion?.ToString(2), null);
         }
         catch (EngineUnavailableException e)
@@ -58,7 +65,7 @@ public sealed class ContainerEngine : IDisposable
         }
     }
 
-    public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken)
+    public async Task<bool> ImageExistsAsync(string image, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -128,6 +135,8 @@ public sealed class ContainerEngine : IDisposable
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
             },
         };
+        if (!string.IsNullOrEmpty(_options.Network))
+            parameters.HostConfig.NetworkMode = _options.Network;
         try
         {
             var response = await Guard(() => _client.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken);
@@ -245,20 +254,35 @@ public sealed class ContainerEngine : IDisposable
                 ["label"] = LabelFilter(null),
             },
         };
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var pump = Task.Run(async () =>
         {
             try
             {
-                await Guard(async () => { await _client.System.MonitorEventsAsync(parameters, sink, cancellationToken); return 0; }, cancellationToken);
+                await Guard(async () => { await _client.System.MonitorEventsAsync(parameters, sink, stop.Token); return 0; }, stop.Token);
             }
             finally
             {
                 channel.Writer.TryComplete();
             }
         }, CancellationToken.None);
-        await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken))
-            await onEvent(item);
-        await pump;
+        try
+        {
+            await foreach (var item in channel.Reader.ReadAllAsync(cancellationToken))
+                await onEvent(item);
+        }
+        finally
+        {
+            // A failing handler must not leave the event stream open behind it.
+            await stop.CancelAsync();
+            try
+            {
+                await pump;
+            }
+            catch (OperationCanceledException) when (stop.IsCancellationRequested)
+            {
+            }
+        }
     }
 
     private Dictionary<string, bool> LabelFilter(IReadOnlyDictionary<string, string>? extra)

@@ -1,4 +1,3 @@
-using Docker.DotNet;
 using Dockhand.Containers.Engine;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -159,9 +158,10 @@ public sealed partial class Reconciler
             {
                 return;
             }
-            catch (Exception e) when (e is EngineUnavailableException or DockerApiException or Microsoft.Data.Sqlite.SqliteException or IOException)
+            catch (Exception e)
             {
-                LogRetry(_logger, e.Message, delay.TotalSeconds);
+                // Never let the background loop die (a BackgroundService failure stops the host): log in one line and retry.
+                LogRetry(_logger, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", delay.TotalSeconds);
             }
             try
             {

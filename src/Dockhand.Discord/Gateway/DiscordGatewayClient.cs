@@ -301,7 +301,9 @@ public sealed partial class DiscordGatewayClient
             return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect failed") { ConnectFailed = true }, false);
         }
 
-        using var connectionCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        // Not linked to cancellationToken: on shutdown the close frame must go out before the loops are cancelled
+        // (cancelling a pending ClientWebSocket receive aborts the socket).
+        using var connectionCts = new CancellationTokenSource();
         var connection = new Connection(socket, resume, connectionCts.Token);
         Volatile.Write(ref _current, connection);
         var receive = ReceiveLoopAsync(connection, dispatch, connectionCts.Token);
@@ -318,11 +320,15 @@ public sealed partial class DiscordGatewayClient
             {
                 // Shutting down: 1000 ends the session on Discord's side, so the bot shows offline at once.
                 await TryCloseAsync(connection, WebSocketCloseStatus.NormalClosure, "shutting down");
+                await AwaitCloseHandshakeAsync(receive);
                 throw;
             }
 
             if (outcome.ClientCloses)
+            {
                 await TryCloseAsync(connection, ResumableCloseStatus, "reconnecting");
+                await AwaitCloseHandshakeAsync(receive);
+            }
             else if (socket.State == WebSocketState.CloseReceived)
                 await TryCloseAsync(connection, socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, "closing");
             return (outcome, connection.Established);
@@ -337,6 +343,23 @@ public sealed partial class DiscordGatewayClient
             await Quietly(helloTimeout);
             if (connection.Heartbeat is { } heartbeat)
                 await Quietly(heartbeat);
+            connection.Dispose();
+        }
+    }
+
+    /// <summary>
+    /// After sending our close frame, give the server a moment (wall-clock: this is an I/O grace period) to answer
+    /// before the socket is aborted; an abort right away can reset the TCP connection and lose the close frame.
+    /// </summary>
+    private static async Task AwaitCloseHandshakeAsync(Task receiveLoop)
+    {
+        try
+        {
+            await receiveLoop.WaitAsync(TimeSpan.FromSeconds(1));
+        }
+        catch (Exception)
+        {
+            // timed out or the loop failed: the socket is aborted next either way
         }
     }
 
@@ -346,8 +369,9 @@ public sealed partial class DiscordGatewayClient
         {
             await task;
         }
-        catch (Exception ex) when (ex is OperationCanceledException or WebSocketException or ObjectDisposedException or IOException)
+        catch (Exception)
         {
+            // the loops report through the connection's outcome; nothing more to do here
         }
     }
 
@@ -414,8 +438,9 @@ public sealed partial class DiscordGatewayClient
         {
             connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "connection dropped"));
         }
-        catch (Exception ex) when (ex is JsonException or InvalidOperationException or FormatException or KeyNotFoundException)
+        catch (Exception ex)
         {
+            // Unreadable or unexpected payload: never leave the connection without an outcome.
             LogUnreadablePayload(_logger, ex.GetType().Name);
             connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "unreadable payload") { ClientCloses = true });
         }
@@ -496,7 +521,7 @@ public sealed partial class DiscordGatewayClient
         else
         {
             connection.Resuming = false;
-            var properties = new JsonIdentifyProperties(Environment.OSVersion.Platform.ToString().ToLowerInvariant(), "dockhand", "dockhand");
+            var properties = new JsonIdentifyProperties(OperatingSystemName(), "dockhand", "dockhand");
             bytes = JsonSerializer.SerializeToUtf8Bytes(
                 new JsonGatewayCommand<JsonIdentify>(OpIdentify, new JsonIdentify(_options.Token!, _options.Intents, properties)),
                 GatewayJsonContext.Default.JsonGatewayCommandJsonIdentify);
@@ -505,6 +530,9 @@ public sealed partial class DiscordGatewayClient
 
         connection.EnqueueControl(new OutgoingFrame(bytes, connection.Resuming ? OpResume : OpIdentify, null));
     }
+
+    private static string OperatingSystemName() =>
+        OperatingSystem.IsLinux() ? "linux" : OperatingSystem.IsWindows() ? "windows" : OperatingSystem.IsMacOS() ? "macos" : "unknown";
 
     private void OnReady(Connection connection, JsonElement data)
     {
@@ -600,6 +628,11 @@ public sealed partial class DiscordGatewayClient
         {
             connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "send failed"));
         }
+        catch (Exception ex)
+        {
+            LogSendLoopFailed(_logger, ex);
+            connection.End(new ConnectionOutcome(GatewayCloseAction.Resume, "send loop failed") { ClientCloses = true });
+        }
     }
 
     private async Task WriteAsync(Connection connection, OutgoingFrame frame, CancellationToken cancellationToken)
@@ -666,7 +699,7 @@ public sealed partial class DiscordGatewayClient
         public bool ConnectFailed { get; init; }
     }
 
-    private sealed class Connection(ClientWebSocket socket, bool resuming, CancellationToken connectionToken)
+    private sealed class Connection(ClientWebSocket socket, bool resuming, CancellationToken connectionToken) : IDisposable
     {
         private readonly SemaphoreSlim _signal = new(0);
         private readonly CancellationTokenSource _heartbeatCts = CancellationTokenSource.CreateLinkedTokenSource(connectionToken);
@@ -716,6 +749,10 @@ public sealed partial class DiscordGatewayClient
         }
 
         public void Signal() => _signal.Release();
+
+        /// <summary>Called once every loop of the connection has ended. The semaphores are left to the GC: a late
+        /// <see cref="DiscordGatewayClient.SendAsync"/> may still signal this connection.</summary>
+        public void Dispose() => _heartbeatCts.Dispose();
 
         public async Task WaitForSignalAsync(TimeProvider time, TimeSpan timeout, CancellationToken cancellationToken)
         {

@@ -67,7 +67,22 @@ internal sealed partial class InteractionEndpoint(
                 return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
             }
             var response = await responder.InitialResponse;
-            return Results.Bytes(JsonSerializer.SerializeToUtf8Bytes(WireMapper.ToJson(response), DiscordJsonContext.Default.JsonInteractionResponse), "application/json");
+            var bytes = JsonSerializer.SerializeToUtf8Bytes(WireMapper.ToJson(response), DiscordJsonContext.Default.JsonInteractionResponse);
+            // Write and complete the HTTP response before the handler's RespondAsync returns, so that its next call
+            // (typically an @original edit) cannot overtake the initial response.
+            context.Response.StatusCode = StatusCodes.Status200OK;
+            context.Response.ContentType = "application/json";
+            context.Response.ContentLength = bytes.Length;
+            try
+            {
+                await context.Response.Body.WriteAsync(bytes, aborted);
+                await context.Response.CompleteAsync();
+            }
+            finally
+            {
+                responder.MarkWritten();
+            }
+            return Results.Empty;
         }
         catch (OperationCanceledException) when (aborted.IsCancellationRequested)
         {

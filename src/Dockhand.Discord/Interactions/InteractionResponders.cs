@@ -85,8 +85,26 @@ internal sealed class HttpInteractionResponder(Interaction interaction, DiscordR
     /// </summary>
     public bool TryAbandon() => _initial.TrySetCanceled();
 
-    protected override Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken) =>
-        _initial.TrySetResult(response)
-            ? Task.CompletedTask
-            : Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+    private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+
+    /// <summary>The endpoint has written (or failed to write) the HTTP response.</summary>
+    public void MarkWritten() => _written.TrySetResult();
+
+    protected override async Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken)
+    {
+        if (_initial.TrySetResult(response))
+        {
+            // Returns once the HTTP body is on its way (bounded, in case the endpoint never writes it).
+            try
+            {
+                await _written.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
+            }
+            catch (TimeoutException)
+            {
+                // The endpoint is gone; nothing more to wait for.
+            }
+            return;
+        }
+        await Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+    }
 }

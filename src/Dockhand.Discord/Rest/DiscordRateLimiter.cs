@@ -21,7 +21,7 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     private readonly Dictionary<string, SemaphoreSlim> _routeLocks = [];
     private readonly Dictionary<string, string> _routeToBucket = [];
     private readonly Dictionary<string, BucketState> _buckets = [];
-    private readonly Queue<long> _globalWindow = new();
+    private readonly Queue<GlobalSlot> _globalWindow = new();
     private readonly Queue<long> _invalid = new();
     private long _globalPausedUntil;
     private int _warnedLevel;
@@ -51,11 +51,12 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         await routeLock.WaitAsync(cancellationToken);
         try
         {
+            var lease = new Lease(this, route, routeLock);
             while (true)
             {
-                var wait = TryReserve(route);
+                var wait = TryReserve(route, lease);
                 if (wait <= TimeSpan.Zero)
-                    return new Lease(this, route, routeLock);
+                    return lease;
                 await Task.Delay(wait, time, cancellationToken);
             }
         }
@@ -66,7 +67,7 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         }
     }
 
-    private TimeSpan TryReserve(RouteKey route)
+    private TimeSpan TryReserve(RouteKey route, Lease lease)
     {
         lock (_gate)
         {
@@ -86,15 +87,25 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
             }
             if (!route.GlobalExempt)
             {
+                // A slot's time is its response time once it has one (the server counted the request no later than
+                // that), and "now" while it is in flight: conservative whatever the latency.
                 var windowStart = now - time.TimestampFrequency;
-                while (_globalWindow.Count > 0 && _globalWindow.Peek() <= windowStart)
+                while (_globalWindow.Count > 0 && _globalWindow.Peek().Completed is { } done && done <= windowStart)
                     _globalWindow.Dequeue();
                 if (_globalWindow.Count >= GlobalLimitPerSecond)
-                    return time.GetElapsedTime(windowStart, _globalWindow.Peek()) + TimeSpan.FromMilliseconds(1);
-                _globalWindow.Enqueue(now);
+                {
+                    var oldest = _globalWindow.Peek().Completed;
+                    return oldest is { } o ? time.GetElapsedTime(windowStart, o) + TimeSpan.FromMilliseconds(1) : TimeSpan.FromMilliseconds(10);
+                }
+                lease.GlobalSlot = new GlobalSlot();
+                _globalWindow.Enqueue(lease.GlobalSlot);
             }
             if (bucket is not null)
+            {
                 bucket.Remaining--;
+                bucket.InFlight++;
+                lease.Reserved = bucket;
+            }
             return TimeSpan.Zero;
         }
     }
@@ -104,11 +115,12 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     private static string RouteBucketKey(RouteKey route) => "route:" + route.Key;
 
     /// <summary>Applies a response's rate-limit headers and status.</summary>
-    internal void Update(RouteKey route, int status, RateLimitHeaders headers, RateLimitError? error)
+    internal void Update(RouteKey route, Lease lease, int status, RateLimitHeaders headers, RateLimitError? error)
     {
         lock (_gate)
         {
             var now = time.GetTimestamp();
+            Complete(lease, now);
             BucketState? bucket = null;
             if (headers.Bucket is { } hash)
             {
@@ -130,8 +142,10 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
                 var remaining = headers.Remaining ?? limit;
                 // A new window (or a first sight) takes the server's count; within a window keep the lower count, since
                 // requests on other routes of a shared bucket may be in flight.
+                // Requests still in flight on this bucket will use up what the server reports as remaining.
+                var effective = Math.Max(0, remaining - bucket.InFlight);
                 var newWindow = bucket.Remaining == int.MaxValue || resetAt > bucket.ResetAt + time.TimestampFrequency / 20;
-                bucket.Remaining = newWindow ? remaining : Math.Min(bucket.Remaining, remaining);
+                bucket.Remaining = newWindow ? effective : Math.Min(bucket.Remaining, effective);
                 bucket.ResetAt = resetAt;
             }
 
@@ -159,6 +173,23 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         }
     }
 
+    private void Release(Lease lease)
+    {
+        lock (_gate)
+            Complete(lease, time.GetTimestamp());
+    }
+
+    private void Complete(Lease lease, long now)
+    {
+        if (lease.GlobalSlot is { Completed: null } slot)
+            slot.Completed = now;
+        if (lease.Reserved is { } reserved)
+        {
+            reserved.InFlight--;
+            lease.Reserved = null;
+        }
+    }
+
     private void CountInvalid(long now)
     {
         _invalid.Enqueue(now);
@@ -178,8 +209,14 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
 
     private long ToTicks(TimeSpan span) => (long)(span.TotalSeconds * time.TimestampFrequency);
 
-    private sealed class BucketState
+    internal sealed class GlobalSlot
     {
+        public long? Completed { get; set; }
+    }
+
+    internal sealed class BucketState
+    {
+        public int InFlight { get; set; }
         public int Limit { get; set; } = int.MaxValue;
         public int Remaining { get; set; } = int.MaxValue;
         public long ResetAt { get; set; }
@@ -190,12 +227,18 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     {
         private int _disposed;
 
-        public void Update(int status, RateLimitHeaders headers, RateLimitError? error) => owner.Update(route, status, headers, error);
+        internal BucketState? Reserved { get; set; }
+        internal GlobalSlot? GlobalSlot { get; set; }
 
+        public void Update(int status, RateLimitHeaders headers, RateLimitError? error) => owner.Update(route, this, status, headers, error);
+
+        /// <summary>Releases the route. A lease disposed without an update (e.g. a failed send) still frees its reservations.</summary>
         public void Dispose()
         {
-            if (Interlocked.Exchange(ref _disposed, 1) == 0)
-                routeLock.Release();
+            if (Interlocked.Exchange(ref _disposed, 1) != 0)
+                return;
+            owner.Release(this);
+            routeLock.Release();
         }
     }
 

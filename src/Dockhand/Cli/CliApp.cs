@@ -48,8 +48,10 @@ internal static class CliApp
         root.Subcommands.Add(RestartVerb.Build(context));
         root.Subcommands.Add(DoctorVerb.Build(context));
         root.Subcommands.Add(ReconcileVerb.Build(context));
-        // No verb: print help for now. The `run` verb (bot and web) will become the default.
-        root.SetAction(parse => new System.CommandLine.Help.HelpAction().Invoke(parse));
+        root.Subcommands.Add(TerminalVerb.Build(context));
+        root.Subcommands.Add(RunVerb.Build(context));
+        // No verb: run the bot and the web terminal.
+        root.SetAction((parse, cancellationToken) => RunVerb.RunAsync(context, parse.GetValue(CliContext.JsonOption), cancellationToken));
         return root;
     }
 }

@@ -28,8 +28,11 @@ internal static class ListVerb
                 return ExitCodes.Success;
             }
             if (all.Count == 0)
+            {
                 await context.Output.WriteLineAsync("no containers");
-            await context.Output.WriteLineAsync(all.Count == 0 ? "" : $"{"OWNER",-20} {"NAME",-24} {"STATE",-10} {"IMAGE",-28} CREATED");
+                return ExitCodes.Success;
+            }
+            await context.Output.WriteLineAsync($"{"OWNER",-20} {"NAME",-24} {"STATE",-10} {"IMAGE",-28} CREATED");
             foreach (var s in all)
                 await context.Output.WriteLineAsync($"{s.Record.Owner,-20} {s.Record.Name,-24} {s.State.ToString().ToLowerInvariant(),-10} {s.Record.Image,-28} {s.Record.CreatedAt.UtcDateTime:yyyy-MM-dd HH:mm}Z");
             return ExitCodes.Success;

@@ -67,6 +67,9 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     /// <summary>When set, every new connection is closed with this code right after Hello.</summary>
     public int? CloseAfterHello { get; set; }
 
+    /// <summary>When set, server messages go out in WebSocket frames of at most this many bytes (fragmented messages).</summary>
+    public int? FragmentSize { get; set; }
+
     /// <summary>Upgrades answered with 503 while <see cref="RefuseUpgrades"/> was set.</summary>
     public int RefusedUpgrades => Volatile.Read(ref _refusedUpgrades);
 
@@ -137,6 +140,18 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     public Task<long> DispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken = default) =>
         DispatchAsync(eventName, data.GetRawText(), cancellationToken);
 
+    /// <summary>Dispatches an INTERACTION_CREATE whose <c>d</c> is <paramref name="interactionJson"/>.</summary>
+    public Task<long> DispatchInteractionAsync(string interactionJson, CancellationToken cancellationToken = default) =>
+        DispatchAsync("INTERACTION_CREATE", interactionJson, cancellationToken);
+
+    /// <summary>Waits (real time) until a client has identified or resumed and its connection is live.</summary>
+    public Task WaitForSessionAsync(TimeSpan? timeout = null, CancellationToken cancellationToken = default) =>
+        WaitUntilAsync(_ =>
+        {
+            lock (_lock)
+                return _currentSession?.Live is { IsOpen: true, Identified: true };
+        }, timeout, cancellationToken);
+
     /// <summary>Op 7 on every live connection.</summary>
     public Task SendReconnectAsync(CancellationToken cancellationToken = default) => SendToLiveAsync("{\"op\":7,\"d\":null}", cancellationToken);
 
@@ -153,6 +168,16 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         }
 
         return SendToLiveAsync(resumable ? "{\"op\":9,\"d\":true}" : "{\"op\":9,\"d\":false}", cancellationToken);
+    }
+
+    /// <summary>Expires the current session as if it had timed out: a later Resume gets op 9 (d:false).</summary>
+    public void ExpireSession()
+    {
+        lock (_lock)
+        {
+            if (_currentSession is { } session)
+                session.Invalid = true;
+        }
     }
 
     /// <summary>Op 1: asks the client for an immediate heartbeat.</summary>
@@ -258,7 +283,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         lock (_lock)
         {
             connection = new ServerConnection(++_nextConnectionId, path, context.Request.QueryString.Value ?? string.Empty,
-                userAgent.Length == 0 ? null : userAgent, _time.GetUtcNow(), socket, context);
+                userAgent.Length == 0 ? null : userAgent, _time.GetUtcNow(), socket, context, () => FragmentSize);
             _connections.Add(connection);
         }
 
@@ -561,6 +586,15 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             return;
         }
 
+        // A client that resumes has usually just closed the old connection: let that close be recorded before
+        // the server drops whatever is left of it.
+        ServerConnection? previous;
+        lock (_lock)
+            previous = session.Live;
+        var waitUntil = DateTime.UtcNow + TimeSpan.FromSeconds(2);
+        while (previous is { IsOpen: true } && !ReferenceEquals(previous, connection) && DateTime.UtcNow < waitUntil)
+            await Task.Delay(5, cancellationToken);
+
         await session.Lock.WaitAsync(cancellationToken);
         try
         {
@@ -654,7 +688,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         public SemaphoreSlim Lock { get; } = new(1, 1);
     }
 
-    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext)
+    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext, Func<int?> fragmentSize)
     {
         private readonly SemaphoreSlim _sendLock = new(1, 1);
         private readonly List<DateTimeOffset> _sends = [];
@@ -721,8 +755,17 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
             await _sendLock.WaitAsync(cancellationToken);
             try
             {
-                if (socket.State == WebSocketState.Open)
-                    await socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
+                if (socket.State != WebSocketState.Open)
+                    return;
+                var bytes = Encoding.UTF8.GetBytes(json);
+                var size = fragmentSize() is > 0 and var f ? f : bytes.Length;
+                for (var offset = 0; offset < bytes.Length || offset == 0; offset += size)
+                {
+                    var count = Math.Min(size, bytes.Length - offset);
+                    await socket.SendAsync(bytes.AsMemory(offset, count), WebSocketMessageType.Text, endOfMessage: offset + count >= bytes.Length, cancellationToken);
+                    if (count == 0)
+                        break;
+                }
             }
             finally
             {

@@ -228,6 +228,43 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return Callback(interactionId, interactionToken, JsonNode.Parse(responseJson) as JsonObject, Time.GetUtcNow()).Item1;
     }
 
+    private readonly Dictionary<string, TaskCompletionSource> _pendingHttp = [];
+
+    /// <summary>
+    /// Plays Discord for the HTTP transport: signs <paramref name="payload"/> with <paramref name="signer"/>, POSTs it
+    /// to <paramref name="endpoint"/>, and applies a 200 response body as the interaction's initial response. Webhook
+    /// calls for the interaction's token that arrive meanwhile wait until it is applied.
+    /// </summary>
+    public async Task<HttpResponseMessage> SendHttpInteractionAsync(HttpClient http, Uri endpoint, InteractionSigner signer, JsonObject payload,
+        CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(http);
+        ArgumentNullException.ThrowIfNull(signer);
+        ArgumentNullException.ThrowIfNull(payload);
+        var token = payload["token"]!.GetValue<string>();
+        var id = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        lock (_gate)
+            _pendingHttp[token] = gate;
+        try
+        {
+            using var request = signer.CreateRequest(endpoint, payload.ToJsonString(), Time.GetUtcNow());
+            var response = await http.SendAsync(request, cancellationToken);
+            if (response.IsSuccessStatusCode && payload["type"]?.GetValue<int>() != 1)
+            {
+                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                AcceptInteractionResponse(id, token, body);
+            }
+            return response;
+        }
+        finally
+        {
+            lock (_gate)
+                _pendingHttp.Remove(token);
+            gate.TrySetResult();
+        }
+    }
+
     private static string CommandsKey(ulong? guildId) => guildId is { } g ? "guild:" + g.ToString(CultureInfo.InvariantCulture) : "global";
 
     private string NextId() => Interlocked.Increment(ref _nextId).ToString(CultureInfo.InvariantCulture);
@@ -246,6 +283,17 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var route = match.m?.Success == true ? match.r.Route : signature;
         var parameters = match.m?.Success == true ? match.m.Groups.Values.Skip(1).Select(g => g.Value).ToArray() : [];
         var exempt = match.m?.Success == true && match.r.Exempt;
+
+        // A webhook call for an HTTP interaction whose response Discord is still reading waits for it, as Discord's
+        // ordering guarantees: the response to POST /interactions is applied before later edits.
+        if (route.Contains("/webhooks/", StringComparison.Ordinal) && parameters.Length >= 2)
+        {
+            Task? pending;
+            lock (_gate)
+                pending = _pendingHttp.TryGetValue(parameters[1], out var tcs) ? tcs.Task : null;
+            if (pending is not null)
+                await pending.WaitAsync(TimeSpan.FromSeconds(10), context.RequestAborted);
+        }
 
         int status;
         JsonNode? responseBody;

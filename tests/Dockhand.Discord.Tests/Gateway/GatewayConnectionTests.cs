@@ -122,3 +122,63 @@ public sealed class GatewayConnectionTests
         Assert.Single(h.Server.ReceivedOp(2)); // resumed, not re-identified
     }
 }
+
+public sealed class GatewayDispatchTests
+{
+    private sealed class ThrowingOnceHandler(RecordingDispatchHandler inner) : Dockhand.Discord.Gateway.IGatewayDispatchHandler
+    {
+        private int _thrown;
+
+        public ValueTask HandleDispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken)
+        {
+            if (eventName == "INTERACTION_CREATE" && Interlocked.Exchange(ref _thrown, 1) == 0)
+                throw new InvalidOperationException("handler bug");
+            return inner.HandleDispatchAsync(eventName, data, cancellationToken);
+        }
+    }
+
+    [Fact]
+    public async Task Receive_FragmentedLargeMessages_ReassembledIntact()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        h.Server.FragmentSize = 7;
+        await h.WaitReadyAsync();
+        var blob = new string('z', 200_000);
+
+        await h.Server.DispatchAsync("INTERACTION_CREATE", $$"""{"id":"1","blob":"{{blob}}"}""", ct);
+        await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"2"}""", ct);
+        await h.WaitForEventAsync("INTERACTION_CREATE", 2);
+
+        var events = h.Handler.Events.Where(e => e.Name == "INTERACTION_CREATE").ToList();
+        Assert.Equal(blob, JsonDocument.Parse(events[0].Json).RootElement.GetProperty("blob").GetString());
+        Assert.Equal("2", JsonDocument.Parse(events[1].Json).RootElement.GetProperty("id").GetString());
+    }
+
+    [Fact]
+    public async Task Dispatch_HandlerThrows_LaterEventsStillDelivered()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var server = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway(new() { Token = "t", TimeProvider = time });
+        await server.StartAsync(ct);
+        var recorder = new RecordingDispatchHandler();
+        var client = new Dockhand.Discord.Gateway.DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = server.Url }),
+            new ThrowingOnceHandler(recorder),
+            Microsoft.Extensions.Logging.Abstractions.NullLogger<Dockhand.Discord.Gateway.DiscordGatewayClient>.Instance,
+            time);
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = client.RunAsync(cts.Token);
+        await server.WaitUntilAsync(_ => recorder.Names.Contains("READY"), cancellationToken: ct);
+
+        await server.DispatchAsync("INTERACTION_CREATE", """{"id":"1"}""", ct);
+        await server.DispatchAsync("INTERACTION_CREATE", """{"id":"2"}""", ct);
+        await server.WaitUntilAsync(_ => recorder.Names.Count == 2, cancellationToken: ct);
+
+        Assert.Equal("""{"id":"2"}""", recorder.Events[1].Json);
+        Assert.True(client.IsConnected);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
+    }
+}

@@ -122,6 +122,10 @@ internal sealed class GatewayHarness : IAsyncDisposable
         await Task.Delay(50, TestContext.Current.CancellationToken);
     }
 
+    /// <summary>Gives the client time (real) to reach its next timer before fake time moves; needed where the
+    /// client registers a delay only after something the server cannot observe (a failed connect, a closed socket).</summary>
+    public Task SettleAsync() => Task.Delay(300, TestContext.Current.CancellationToken);
+
     /// <summary>Starts and waits for READY.</summary>
     public async Task WaitReadyAsync()
     {

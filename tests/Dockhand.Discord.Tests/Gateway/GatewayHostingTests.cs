@@ -26,8 +26,8 @@ public sealed class GatewayHostingTests
 
         var hosted = Assert.Single(provider.GetServices<IHostedService>());
         await hosted.StartAsync(ct);
-        await server.WaitUntilAsync(_ => handler.Names.Contains("INTERACTION_CREATE") || handler.Names.Contains("READY"), cancellationToken: ct);
-        await server.DispatchAsync("INTERACTION_CREATE", """{"id":"42","type":2}""", ct);
+        await server.WaitForSessionAsync(cancellationToken: ct);
+        await server.DispatchInteractionAsync("""{"id":"42","type":2}""", ct);
         await server.WaitUntilAsync(_ => handler.Names.Contains("INTERACTION_CREATE"), cancellationToken: ct);
         Assert.Equal(server.CurrentSessionId, provider.GetRequiredService<DiscordGatewayClient>().SessionId);
 

@@ -28,6 +28,7 @@ public sealed class GatewayResumeTests
         await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"4"}""", ct);
         h.Server.RefuseUpgrades = false;
 
+        await h.SettleAsync();
         await h.AdvanceAsync(TimeSpan.FromSeconds(1)); // backoff after the failed reconnect (0.75 s)
         await h.WaitForEventAsync("RESUMED");
         await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"5"}""", ct);
@@ -101,6 +102,7 @@ public sealed class GatewayResumeTests
 
         await h.Server.SendInvalidSessionAsync(resumable: false, ct);
         await h.Server.WaitUntilAsync(s => s.Connections[0].ClosedBy is not null, cancellationToken: ct);
+        await h.SettleAsync();
 
         await h.AdvanceAsync(TimeSpan.FromMilliseconds(2_900));
         Assert.Single(h.Server.Connections);
@@ -112,5 +114,73 @@ public sealed class GatewayResumeTests
         Assert.NotEqual(firstSession, h.Client.SessionId);
         Assert.Equal(h.Server.CurrentSessionId, h.Client.SessionId);
         Assert.Equal("/", h.Server.Connections[1].Path);
+    }
+}
+
+public sealed class GatewayRecoveryTests
+{
+    private sealed class FailingOnceBotInfoSource(Uri url) : IGatewayBotInfoSource
+    {
+        private int _calls;
+
+        public int Calls => Volatile.Read(ref _calls);
+
+        public Task<GatewayBotInfo> GetGatewayBotInfoAsync(CancellationToken cancellationToken = default) =>
+            Interlocked.Increment(ref _calls) == 1
+                ? Task.FromException<GatewayBotInfo>(new HttpRequestException("GET /gateway/bot failed"))
+                : Task.FromResult(new GatewayBotInfo(url, 1, 1, 1000, TimeSpan.FromHours(1)));
+    }
+
+    [Fact]
+    public async Task Resume_SessionExpiredOnServer_GetsOp9FalseAndIdentifiesAnew()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync(random: 0.5);
+        await h.WaitReadyAsync();
+        var firstSession = h.Client.SessionId;
+        await h.AdvanceAsync(TimeSpan.FromSeconds(6));
+
+        h.Server.ExpireSession();
+        await h.Server.DropConnectionsAsync(ct);
+        await h.Server.WaitForOpAsync(6, cancellationToken: ct);
+        await h.Server.WaitUntilAsync(s => s.Connections.Count == 2 && s.Connections[1].ClosedBy is not null, cancellationToken: ct);
+        await h.SettleAsync();
+        await h.AdvanceAsync(TimeSpan.FromSeconds(3.1)); // op 9 d:false → 1–5 s (3 s here)
+
+        await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
+        await h.WaitForEventAsync("READY", 2);
+        Assert.NotEqual(firstSession, h.Client.SessionId);
+        Assert.Equal(h.Server.CurrentSessionId, h.Client.SessionId);
+        Assert.DoesNotContain("RESUMED", h.Handler.Names);
+    }
+
+    [Fact]
+    public async Task RunAsync_GatewayBotFails_RetriesWithBackoffThenConnects()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var server = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway(new() { Token = "t", TimeProvider = time });
+        await server.StartAsync(ct);
+        var source = new FailingOnceBotInfoSource(server.Url);
+        var handler = new RecordingDispatchHandler();
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t" }),
+            handler,
+            Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
+            time,
+            source,
+            new GatewayClientSettings { Random = () => 0.5 });
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = client.RunAsync(cts.Token);
+
+        await server.WaitUntilAsync(_ => source.Calls == 1, cancellationToken: ct);
+        await Task.Delay(300, ct);
+        Assert.Empty(server.Connections);
+        time.Advance(TimeSpan.FromMilliseconds(750));
+
+        await server.WaitUntilAsync(_ => handler.Names.Contains("READY"), cancellationToken: ct);
+        Assert.Equal(2, source.Calls);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run);
     }
 }

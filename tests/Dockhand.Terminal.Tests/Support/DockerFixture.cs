@@ -32,14 +32,18 @@ public sealed class DockerFixture : IAsyncLifetime
     }
 
     /// <summary>Creates and starts a container running <c>tail -f /dev/null</c>; returns its full id.</summary>
-    public async Task<string> StartContainerAsync(string image = BashImage, CancellationToken cancellationToken = default)
+    public async Task<string> StartContainerAsync(string image = BashImage, string? ownerLabel = null, CancellationToken cancellationToken = default)
     {
+        var labels = new Dictionary<string, string> { ["dockhand.test"] = RunId };
+        if (ownerLabel is not null)
+            labels["dockhand.owner"] = ownerLabel; // never dockhand.managed: other engineers' reconcilers must not see ours
         var created = await Client.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Image = image,
             Cmd = ["tail", "-f", "/dev/null"],
-            Labels = new Dictionary<string, string> { ["dockhand.test"] = RunId },
-            HostConfig = new HostConfig { Init = true },
+            Labels = labels,
+            // No network: a terminal needs none, and the shared engine's bridge is not ours to rely on.
+            HostConfig = new HostConfig { Init = true, NetworkMode = "none" },
         }, cancellationToken);
         await Client.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), cancellationToken);
         return created.ID;

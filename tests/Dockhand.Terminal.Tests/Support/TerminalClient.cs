@@ -6,7 +6,7 @@ using System.Text.Json;
 namespace Dockhand.Terminal.Tests.Support;
 
 /// <summary>A test-side terminal page: opens a link like a browser would, then talks the WebSocket protocol.</summary>
-public sealed class TerminalClient : IAsyncDisposable
+public sealed partial class TerminalClient : IAsyncDisposable
 {
     private readonly StringBuilder _output = new();
     private readonly Decoder _decoder = Encoding.UTF8.GetDecoder();
@@ -116,6 +116,16 @@ public sealed class TerminalClient : IAsyncDisposable
 
     public Task<bool> ExpectAsync(string text, CancellationToken cancellationToken, int seconds = 15)
         => ReadUntilAsync(c => c.Output.Contains(text, StringComparison.Ordinal), TimeSpan.FromSeconds(seconds), cancellationToken);
+
+    /// <summary>Waits for an output line that is exactly <paramref name="line"/> once terminal escapes and CRs are removed.</summary>
+    public Task<bool> ExpectLineAsync(string line, CancellationToken cancellationToken, int seconds = 15)
+        => ReadUntilAsync(c => HasLine(c.Output, line), TimeSpan.FromSeconds(seconds), cancellationToken);
+
+    public static bool HasLine(string output, string line)
+        => Escapes().Replace(output, "").Replace("\r", "", StringComparison.Ordinal).Split('\n').Any(l => l.Trim() == line);
+
+    [System.Text.RegularExpressions.GeneratedRegex(@"\x1b(\[[0-9;?]*[ -/]*[@-~]|\][^\x07]*\x07|[()][A-Z0-9])")]
+    private static partial System.Text.RegularExpressions.Regex Escapes();
 
     public Task<bool> WaitEndedAsync(CancellationToken cancellationToken, int seconds = 20)
         => ReadUntilAsync(c => c.EndedReason is not null, TimeSpan.FromSeconds(seconds), cancellationToken);

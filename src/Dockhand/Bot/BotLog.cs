@@ -1,0 +1,32 @@
+using Dockhand.Discord.Interactions;
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Bot;
+
+/// <summary>Bot layer logs: EventIds 4000–4099. Never logs tokens or message bodies.</summary>
+internal static partial class BotLog
+{
+    [LoggerMessage(EventId = 4000, Level = LogLevel.Error, Message = "Handling interaction {InteractionId} ({Name}) failed; the user got the generic reply.")]
+    public static partial void HandlerFailed(ILogger logger, Exception exception, ulong interactionId, string name);
+
+    [LoggerMessage(EventId = 4001, Level = LogLevel.Warning, Message = "Could not send the generic error reply for interaction {InteractionId}.")]
+    public static partial void ErrorReplyFailed(ILogger logger, Exception exception, ulong interactionId);
+
+    [LoggerMessage(EventId = 4002, Level = LogLevel.Information, Message = "User {UserId} was refused /{Command}: {Reason}.")]
+    public static partial void Refused(ILogger logger, ulong userId, string command, string reason);
+
+    [LoggerMessage(EventId = 4003, Level = LogLevel.Debug, Message = "Unknown interaction {Type} '{Name}' ignored with a short reply.")]
+    public static partial void Unknown(ILogger logger, InteractionType type, string name);
+
+    [LoggerMessage(EventId = 4004, Level = LogLevel.Warning, Message = "A progress edit for interaction {InteractionId} failed.")]
+    public static partial void ProgressEditFailed(ILogger logger, Exception exception, ulong interactionId);
+
+    [LoggerMessage(EventId = 4005, Level = LogLevel.Warning, Message = "Listing local images for autocomplete failed.")]
+    public static partial void ImageListFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(EventId = 4006, Level = LogLevel.Warning, Message = "AUTHORIZED_USERS is empty: nobody can create or destroy containers from Discord.")]
+    public static partial void NoAuthorizedUsers(ILogger logger);
+
+    [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Editing @original of interaction {InteractionId} failed with 404; retrying.")]
+    public static partial void EditRetry(ILogger logger, ulong interactionId);
+}

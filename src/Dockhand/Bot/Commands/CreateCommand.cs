@@ -1,0 +1,69 @@
+using Dockhand.Containers;
+using Dockhand.Discord.Interactions;
+using Microsoft.Extensions.Logging;
+
+namespace Dockhand.Bot.Commands;
+
+/// <summary>/create user container_name [image]: allowlist only. Defers, edits pull progress, then the result.</summary>
+internal sealed class CreateCommand(BotAuthorizer authorizer, ContainerService containers, BotOptions options, BotReplies replies, ILogger<CreateCommand> logger)
+    : IBotCommand
+{
+    public string Name => BotCommands.Create;
+
+    public async Task HandleAsync(Interaction interaction, IInteractionResponder responder, CancellationToken cancellationToken)
+    {
+        if (authorizer.ForAllowlistOnly(interaction.UserId, Name) is Permission.Refused refused)
+        {
+            BotLog.Refused(logger, interaction.UserId, Name, refused.Reason);
+            await BotReplies.RefuseAsync(responder, refused.Sentence, cancellationToken);
+            return;
+        }
+        var target = interaction.GetUserId(BotCommands.UserOption);
+        var name = interaction.GetString(BotCommands.NameOption)?.Trim() ?? "";
+        var image = interaction.GetString(BotCommands.ImageOption)?.Trim();
+        if (target is not { } targetId)
+        {
+            await BotReplies.RefuseAsync(responder, "Pick the user the container is for in the user option.", cancellationToken);
+            return;
+        }
+        if (interaction.GetUser(BotCommands.UserOption) is { IsBot: true })
+        {
+            await BotReplies.RefuseAsync(responder, "Bots can't own containers; pick a person.", cancellationToken);
+            return;
+        }
+        if (!ContainerService.IsValidName(name))
+        {
+            await BotReplies.RefuseAsync(responder, new Refusals.InvalidName(name).Message, cancellationToken);
+            return;
+        }
+
+        await responder.RespondAsync(InteractionResponse.Deferred(), cancellationToken);
+
+        var owner = new OwnerId(targetId);
+        var progress = new PullProgressEditor((text, ct) => replies.EditAsync(interaction, responder, text, ct), replies.Time, options.ProgressEditInterval,
+            logger, interaction.Id, cancellationToken);
+        CreateResult result;
+        try
+        {
+            result = await containers.CreateAsync(new CreateRequest(owner, name, string.IsNullOrEmpty(image) ? null : image, Actor.Discord(interaction.UserId)),
+                progress, cancellationToken);
+        }
+        finally
+        {
+            await progress.DrainAsync();
+        }
+
+        var message = result switch
+        {
+            CreateResult.Created created => new DiscordMessage
+            {
+                Content = $"Created {BotMessages.Code(name)} for {BotMessages.Mention(owner)}. They can open a shell in it with /terminal.",
+                Embeds = [BotMessages.StatusEmbed("Container created", created.Status)],
+                Components = [],
+            },
+            CreateResult.Refused r => new DiscordMessage { Content = r.Reason.Message, Embeds = [], Components = [] },
+            _ => throw new InvalidOperationException("Unknown create result."),
+        };
+        await replies.EditAsync(interaction, responder, message, cancellationToken);
+    }
+}

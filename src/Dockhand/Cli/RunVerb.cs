@@ -1,0 +1,81 @@
+using System.CommandLine;
+using Dockhand.Containers;
+using Dockhand.Containers.Engine;
+using Dockhand.Discord;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Options;
+
+namespace Dockhand.Cli;
+
+/// <summary>
+/// <c>dockhand run</c> (also the default with no verb): the bot and the web terminal in one host, until SIGTERM or Ctrl-C.
+/// </summary>
+internal static class RunVerb
+{
+    public const string NoTransportMessage =
+        "nothing to connect to Discord with: set DISCORD_TOKEN (gateway) or DISCORD_PUBLIC_KEY (HTTP interactions endpoint), or both, in .env or the environment";
+
+    public static Command Build(CliContext context)
+    {
+        var command = new Command("run", "Run the bot and the web terminal (the default). Stops gracefully on SIGTERM or Ctrl-C.");
+        command.SetAction((parse, cancellationToken) => RunAsync(context, parse.GetValue(CliContext.JsonOption), cancellationToken));
+        return command;
+    }
+
+    public static async Task<int> RunAsync(CliContext context, bool json, CancellationToken cancellationToken)
+    {
+        IConfiguration configuration;
+        try
+        {
+            configuration = context.LoadConfiguration();
+        }
+        catch (Exception e) when (e is InvalidDataException or FormatException or IOException)
+        {
+            return await context.FailAsync(json, "invalid-setting", $"configuration: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
+        }
+        if (!DockhandHost.HasToken(configuration) && !DockhandHost.HasPublicKey(configuration))
+            return await context.FailAsync(json, "usage", NoTransportMessage, ExitCodes.UsageOrUnavailable);
+
+        WebApplication app;
+        try
+        {
+            app = DockhandHost.Build(configuration);
+        }
+        catch (InvalidSettingException e)
+        {
+            return await context.FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
+        }
+
+        await using (app)
+        {
+            try
+            {
+                await DockhandHost.StartAsync(app, cancellationToken);
+                await context.Error.WriteLineAsync($"dockhand: running on {string.Join(", ", app.Urls)}" +
+                    $"{(DockhandHost.HasToken(configuration) ? "; gateway on" : "")}{(DockhandHost.HasPublicKey(configuration) ? "; POST /interactions on" : "")}. Ctrl-C stops.");
+                await app.WaitForShutdownAsync(cancellationToken);
+                return ExitCodes.Success;
+            }
+            catch (OptionsValidationException e)
+            {
+                return await context.FailAsync(json, "invalid-setting", $"configuration: {string.Join("; ", e.Failures)}", ExitCodes.UsageOrUnavailable);
+            }
+            catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+            {
+                return ExitCodes.Success;
+            }
+            catch (Exception e) when (e is SqliteException or UnauthorizedAccessException)
+            {
+                return await context.FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+            }
+            catch (EngineUnavailableException e)
+            {
+                return await context.FailAsync(json, "engine-unavailable", $"the Docker engine cannot be reached ({e.Message}); check DOCKER_HOST or run scripts/engine.sh", ExitCodes.UsageOrUnavailable);
+            }
+            catch (IOException e)
+            {
+                return await context.FailAsync(json, "listen-failed", $"cannot listen on {configuration[DockhandHost.ListenUrlsKey] ?? DockhandHost.DefaultListenUrls} ({e.Message.ReplaceLineEndings(" ")}); check LISTEN_URLS", ExitCodes.UsageOrUnavailable);
+            }
+        }
+    }
+}

@@ -1,0 +1,160 @@
+using System.Text.Json;
+using Dockhand.Cli;
+using Dockhand.Containers.Tests.Infrastructure;
+using Microsoft.Extensions.Configuration;
+
+namespace Dockhand.Containers.Tests.Cli;
+
+/// <summary>The operator CLI, in-process (fast) and, for the dead-engine case, as a real child process.</summary>
+public sealed class CliTests(EngineFixture fixture)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private sealed record Run(int ExitCode, string Out, string Err);
+
+    private static async Task<Run> RunAsync(Harness harness, Dictionary<string, string?>? overrides, params string[] args)
+    {
+        var settings = harness.Settings();
+        foreach (var (key, value) in overrides ?? [])
+            settings[key] = value;
+        using var output = new StringWriter();
+        using var error = new StringWriter();
+        var context = new CliContext(output, error, () => new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), isTerminal: false);
+        var code = await CliApp.RunAsync(args, context, Ct);
+        return new Run(code, output.ToString(), error.ToString());
+    }
+
+    [Fact]
+    public async Task CreateListStatusDestroy_Json_RoundTripWithExitCodeZero()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner().ToString();
+        var name = Harness.NewName("cli");
+
+        var create = await RunAsync(harness, null, "create", "--user", owner, "--name", name, "--image", EngineFixture.TestImage, "--json");
+        var list = await RunAsync(harness, null, "list", "--json");
+        var status = await RunAsync(harness, null, "status", "--user", owner, "--json");
+        var destroy = await RunAsync(harness, null, "destroy", "--user", owner, "--json");
+
+        Assert.Equal(0, create.ExitCode);
+        Assert.Equal("running", JsonDocument.Parse(create.Out).RootElement.GetProperty("state").GetString());
+        Assert.Equal(0, list.ExitCode);
+        var listed = Assert.Single(JsonDocument.Parse(list.Out).RootElement.GetProperty("containers").EnumerateArray());
+        Assert.Equal(name, listed.GetProperty("name").GetString());
+        Assert.Equal(owner, listed.GetProperty("owner").GetString());
+        Assert.Equal(0, status.ExitCode);
+        Assert.Equal(name, JsonDocument.Parse(status.Out).RootElement.GetProperty("name").GetString());
+        Assert.Equal(0, destroy.ExitCode);
+        Assert.True(JsonDocument.Parse(destroy.Out).RootElement.GetProperty("destroyed").GetBoolean());
+        Assert.Empty(await harness.ScopedContainersAsync());
+        Assert.Empty(create.Err + list.Err + status.Err + destroy.Err);
+    }
+
+    [Fact]
+    public async Task Create_SecondForSameUser_ExitOneWithOneLine()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner().ToString();
+        Assert.Equal(0, (await RunAsync(harness, null, "create", "--user", owner, "--name", Harness.NewName())).ExitCode);
+
+        var second = await RunAsync(harness, null, "create", "--user", owner, "--name", Harness.NewName());
+        var secondJson = await RunAsync(harness, null, "create", "--user", owner, "--name", Harness.NewName(), "--json");
+
+        Assert.Equal(1, second.ExitCode);
+        Assert.Single(second.Err.TrimEnd().Split('\n'));
+        Assert.Contains("already has a container", second.Err, StringComparison.Ordinal);
+        Assert.Equal(1, secondJson.ExitCode);
+        Assert.Equal("already-has-container", JsonDocument.Parse(secondJson.Out).RootElement.GetProperty("error").GetString());
+    }
+
+    [Theory]
+    [InlineData("has space")]
+    [InlineData("a/b")]
+    [InlineData("ünïcode")]
+    public async Task Create_BadName_ExitOneAndNothingCreated(string name)
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, null, "create", "--user", Harness.NewOwner().ToString(), "--name", name);
+
+        Assert.Equal(1, run.ExitCode);
+        Assert.Single(run.Err.TrimEnd().Split('\n'));
+        Assert.Empty(await harness.ScopedContainersAsync());
+    }
+
+    [Theory]
+    [InlineData("status", "--user", "not-a-snowflake")]
+    [InlineData("destroy", "--user", "12ab")]
+    [InlineData("create", "--name", "x")]
+    [InlineData("frobnicate")]
+    [InlineData("status")]
+    public async Task Verb_BadUsage_ExitTwoWithOneLine(params string[] args)
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, null, args);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Single(run.Err.TrimEnd().Split('\n'));
+        Assert.StartsWith("dockhand: ", run.Err, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Any_BadSetting_ExitTwoNamingTheKey()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, new() { ["CONTAINER_PIDS_LIMIT"] = "lots" }, "list");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Contains("CONTAINER_PIDS_LIMIT", run.Err, StringComparison.Ordinal);
+        Assert.Single(run.Err.TrimEnd().Split('\n'));
+    }
+
+    [Fact]
+    public async Task Doctor_HealthyEngine_ExitZeroAndJsonChecks()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, null, "doctor", "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var root = JsonDocument.Parse(run.Out).RootElement;
+        Assert.True(root.GetProperty("ok").GetBoolean());
+        Assert.Contains(root.GetProperty("checks").EnumerateArray(), c => c.GetProperty("name").GetString() == "engine" && c.GetProperty("ok").GetBoolean());
+    }
+
+    [Fact]
+    public async Task NoArguments_PrintsHelpAndExitsZero()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, null);
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Contains("create", run.Out, StringComparison.Ordinal);
+        Assert.Contains("doctor", run.Out, StringComparison.Ordinal);
+    }
+
+    [Theory]
+    [InlineData("list")]
+    [InlineData("create", "--user", "123456789012345678", "--name", "dead")]
+    [InlineData("doctor")]
+    public async Task ChildProcess_DeadDockerHost_ExitTwoWithOneLineAndNoStackTrace(params string[] args)
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await DockhandProcess.RunAsync(harness.Directory, new Dictionary<string, string?>
+        {
+            ["DOCKER_HOST"] = "unix:///tmp/dockhand-dead-engine.sock",
+            ["DATABASE_PATH"] = harness.Options.DatabasePath,
+        }, args);
+
+        Assert.Equal(2, run.ExitCode);
+        var text = run.StandardError + run.StandardOutput;
+        Assert.DoesNotContain("   at ", text, StringComparison.Ordinal);
+        Assert.Contains("dockhand-dead-engine.sock", text, StringComparison.Ordinal);
+        if (args[0] != "doctor")
+            Assert.Single(run.StandardError.TrimEnd().Split('\n'));
+    }
+}

@@ -1,0 +1,89 @@
+using Microsoft.Extensions.Configuration;
+
+namespace Dockhand.Containers.Tests;
+
+public sealed class ContainerOptionsTests
+{
+    private static ContainerOptions Bind(params (string Key, string Value)[] settings)
+        => ContainerOptions.FromConfiguration(new ConfigurationBuilder().AddInMemoryCollection(settings.Select(s => new KeyValuePair<string, string?>(s.Key, s.Value))).Build());
+
+    [Fact]
+    public void FromConfiguration_Empty_GivesDocumentedDefaults()
+    {
+        var options = Bind();
+
+        Assert.Equal("containers.db", options.DatabasePath);
+        Assert.Equal(new Uri("unix:///var/run/docker.sock"), options.DockerHost);
+        Assert.Equal("ubuntu:24.04", options.DefaultImage);
+        Assert.Equal(512L * 1024 * 1024, options.MemoryLimitBytes);
+        Assert.Equal(1_000_000_000, options.NanoCpus);
+        Assert.Equal(256, options.PidsLimit);
+        Assert.True(options.NoNewPrivileges);
+        Assert.Equal(ContainerOptions.DefaultCapabilities, options.CapAdd);
+        Assert.Empty(options.ImageAllowlist);
+        Assert.Equal(OrphanPolicy.Remove, options.OrphanPolicy);
+    }
+
+    [Fact]
+    public void FromConfiguration_AllKeysSet_Bound()
+    {
+        var options = Bind(("DATABASE_PATH", "/data/x.db"), ("DOCKER_HOST", "tcp://10.0.0.1:2375"), ("DEFAULT_IMAGE", "debian:12"),
+            ("CONTAINER_MEMORY_LIMIT", "1g"), ("CONTAINER_CPU_LIMIT", "0.5"), ("CONTAINER_PIDS_LIMIT", "100"), ("CONTAINER_CAP_ADD", "cap_chown, SETUID"),
+            ("CONTAINER_NO_NEW_PRIVILEGES", "false"), ("IMAGE_ALLOWLIST", "debian:12, ubuntu"), ("ORPHAN_POLICY", "adopt"), ("CONTAINER_EXTRA_LABELS", "team=a,env=prod"));
+
+        Assert.Equal("/data/x.db", options.DatabasePath);
+        Assert.Equal("tcp", options.DockerHost.Scheme);
+        Assert.Equal(1024L * 1024 * 1024, options.MemoryLimitBytes);
+        Assert.Equal(500_000_000, options.NanoCpus);
+        Assert.Equal(100, options.PidsLimit);
+        Assert.Equal(["CHOWN", "SETUID"], options.CapAdd);
+        Assert.False(options.NoNewPrivileges);
+        Assert.True(options.IsImageAllowed("ubuntu:latest"));
+        Assert.False(options.IsImageAllowed("alpine"));
+        Assert.Equal(OrphanPolicy.Adopt, options.OrphanPolicy);
+        Assert.Equal("prod", options.ExtraLabels["env"]);
+    }
+
+    [Theory]
+    [InlineData("DOCKER_HOST", "bogus")]
+    [InlineData("DOCKER_HOST", "ftp://x")]
+    [InlineData("DEFAULT_IMAGE", "Not An Image")]
+    [InlineData("CONTAINER_MEMORY_LIMIT", "lots")]
+    [InlineData("CONTAINER_MEMORY_LIMIT", "1k")]
+    [InlineData("CONTAINER_CPU_LIMIT", "-1")]
+    [InlineData("CONTAINER_PIDS_LIMIT", "3")]
+    [InlineData("CONTAINER_CAP_ADD", "SYS_ADMIN")]
+    [InlineData("CONTAINER_CAP_ADD", "not a cap")]
+    [InlineData("CONTAINER_NO_NEW_PRIVILEGES", "maybe")]
+    [InlineData("IMAGE_ALLOWLIST", "ok:1,Bad Image")]
+    [InlineData("ORPHAN_POLICY", "ignore")]
+    [InlineData("CONTAINER_EXTRA_LABELS", "novalue")]
+    [InlineData("CONTAINER_EXTRA_LABELS", "dockhand.owner=1")]
+    public void FromConfiguration_BadValue_OneLineNamingTheKey(string key, string value)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => Bind((key, value)));
+
+        Assert.Equal(key, error.Key);
+        Assert.StartsWith(key + ": ", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Fact]
+    public void FromConfiguration_DefaultImageNotOnAllowlist_NamesDefaultImage()
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => Bind(("IMAGE_ALLOWLIST", "debian:12")));
+
+        Assert.Equal("DEFAULT_IMAGE", error.Key);
+    }
+
+    [Fact]
+    public void FromConfiguration_ZeroLimits_MeanNoLimit()
+    {
+        var options = Bind(("CONTAINER_MEMORY_LIMIT", "0"), ("CONTAINER_CPU_LIMIT", "0"), ("CONTAINER_PIDS_LIMIT", "0"), ("CONTAINER_CAP_ADD", ""));
+
+        Assert.Equal(0, options.MemoryLimitBytes);
+        Assert.Equal(0, options.NanoCpus);
+        Assert.Equal(0, options.PidsLimit);
+        Assert.Empty(options.CapAdd);
+    }
+}

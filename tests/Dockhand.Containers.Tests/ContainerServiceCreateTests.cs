@@ -1,0 +1,173 @@
+using Dockhand.Containers.Tests.Infrastructure;
+
+namespace Dockhand.Containers.Tests;
+
+public sealed class ContainerServiceCreateTests(EngineFixture fixture)
+{
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    [Fact]
+    public async Task CreateAsync_ValidRequest_RunsHardenedLabelledContainerAndRecordsIt()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner();
+        var name = Harness.NewName("demo");
+
+        var result = await harness.Service.CreateAsync(harness.Request(owner, name), cancellationToken: Ct);
+
+        var created = Assert.IsType<CreateResult.Created>(result);
+        Assert.Equal(LiveState.Running, created.Status.State);
+        Assert.Equal(EngineFixture.TestImage, created.Status.Record.Image);
+        var inspect = await harness.Docker.Containers.InspectContainerAsync(created.Status.Record.ContainerId, Ct);
+        Assert.Equal(64L * 1024 * 1024, inspect.HostConfig!.Memory);
+        Assert.Equal(500_000_000, inspect.HostConfig!.NanoCPUs);
+        Assert.Equal(64, inspect.HostConfig!.PidsLimit);
+        Assert.Equal(["ALL"], inspect.HostConfig!.CapDrop!);
+        Assert.Equal(ContainerOptions.DefaultCapabilities.OrderBy(c => c), inspect.HostConfig!.CapAdd!.OrderBy(c => c));
+        Assert.Contains("no-new-privileges:true", inspect.HostConfig!.SecurityOpt!);
+        Assert.True(inspect.HostConfig!.Init);
+        Assert.Equal("none", inspect.HostConfig!.NetworkMode);
+        Assert.Equal(["tail", "-f", "/dev/null"], inspect.Config!.Cmd);
+        Assert.Equal("true", inspect.Config!.Labels["dockhand.managed"]);
+        Assert.Equal(owner.ToString(), inspect.Config!.Labels["dockhand.owner"]);
+        Assert.Equal(name, inspect.Config!.Labels["dockhand.name"]);
+        Assert.Equal(fixture.RunId, inspect.Config!.Labels["dockhand.test"]);
+        Assert.True(inspect.State!.Running);
+
+        var record = await harness.Service.FindAsync(owner, Ct);
+        Assert.NotNull(record);
+        Assert.Equal(created.Status.Record.ContainerId, record.ContainerId);
+        var audit = await harness.Store.ReadAuditAsync(owner, cancellationToken: Ct);
+        Assert.Contains(audit, a => a.Action == "create" && a.Outcome == "created" && a.Actor == "cli:test");
+    }
+
+    [Fact]
+    public async Task CreateAsync_ValidRequest_InsideTheContainerCapabilitiesAreTheSmallSetAndNoNewPrivsIsOn()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var created = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), cancellationToken: Ct));
+
+        // Through the service's own negotiated client, as the web terminal's docker exec will.
+        var exec = await harness.ServiceDocker.Exec.CreateContainerExecAsync(created.Status.Record.ContainerId, new Docker.DotNet.Models.ContainerExecCreateParameters
+        {
+            Cmd = ["grep", "-E", "^(CapEff|CapBnd|NoNewPrivs):", "/proc/self/status"],
+            AttachStdout = true,
+            AttachStderr = true,
+        }, Ct);
+        using var stream = await harness.ServiceDocker.Exec.StartContainerExecAsync(exec.ID, new Docker.DotNet.Models.ContainerExecStartParameters(), Ct);
+        var (stdout, _) = await stream.ReadOutputToEndAsync(Ct);
+
+        // CHOWN(0) DAC_OVERRIDE(1) FOWNER(3) FSETID(4) KILL(5) SETGID(6) SETUID(7) NET_BIND_SERVICE(10) = 0x4fb.
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries))).ToList();
+        Assert.Contains("CapEff: 00000000000004fb", lines);
+        Assert.Contains("CapBnd: 00000000000004fb", lines);
+        Assert.Contains("NoNewPrivs: 1", lines);
+    }
+
+    [Fact]
+    public async Task CreateAsync_NoImageGiven_UsesDefaultImage()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName(), image: null), cancellationToken: Ct);
+
+        Assert.Equal(EngineFixture.TestImage, Assert.IsType<CreateResult.Created>(result).Status.Record.Image);
+    }
+
+    [Fact]
+    public async Task CreateAsync_OwnerAlreadyHasOne_RefusedWithExistingName()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner();
+        var first = Harness.NewName();
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, first), cancellationToken: Ct));
+
+        var second = await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct);
+
+        var refusal = Assert.IsType<Refusals.AlreadyHasContainer>(Assert.IsType<CreateResult.Refused>(second).Reason);
+        Assert.Contains(first, refusal.Message, StringComparison.Ordinal);
+        Assert.Single(await harness.ScopedContainersAsync());
+    }
+
+    [Fact]
+    public async Task CreateAsync_NameUsedByAnotherOwner_NameTaken()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var name = Harness.NewName();
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), name), cancellationToken: Ct));
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), name), cancellationToken: Ct);
+
+        Assert.IsType<Refusals.NameTaken>(Assert.IsType<CreateResult.Refused>(result).Reason);
+        Assert.Single(await harness.ScopedContainersAsync());
+        Assert.Equal(1, await harness.RowCountAsync());
+    }
+
+    [Fact]
+    public async Task CreateAsync_NameUsedByUnmanagedDockerContainer_NameTakenAndNoRecord()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var name = Harness.NewName("foreign");
+        await harness.RunForeignAsync(name, new Dictionary<string, string>());
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), name), cancellationToken: Ct);
+
+        Assert.IsType<Refusals.NameTaken>(Assert.IsType<CreateResult.Refused>(result).Reason);
+        Assert.Equal(0, await harness.RowCountAsync());
+    }
+
+    [Fact]
+    public async Task CreateAsync_ImageNotOnAllowlist_RefusedListingAllowed()
+    {
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { ImageAllowlist = [EngineFixture.TestImage] });
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName(), "dockhand-test/debian-bash:bookworm"), cancellationToken: Ct);
+
+        var refusal = Assert.IsType<Refusals.ImageNotAllowed>(Assert.IsType<CreateResult.Refused>(result).Reason);
+        Assert.Contains(EngineFixture.TestImage, refusal.Message, StringComparison.Ordinal);
+        Assert.Empty(await harness.ScopedContainersAsync());
+    }
+
+    [Fact]
+    public async Task CreateAsync_ImageOnAllowlist_Created()
+    {
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { ImageAllowlist = [EngineFixture.TestImage] });
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName(), EngineFixture.TestImage), cancellationToken: Ct);
+
+        Assert.IsType<CreateResult.Created>(result);
+    }
+
+    [Fact]
+    public async Task CreateAsync_ImageThatDoesNotExist_RefusalNamesImageAndEngineReason()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var image = $"dockhand-test/does-not-exist-{Guid.NewGuid():N}:1";
+        var reports = new List<PullProgress>();
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName(), image), new SyncProgress(reports.Add), Ct);
+
+        var refusal = Assert.IsType<Refusals.ImageUnavailable>(Assert.IsType<CreateResult.Refused>(result).Reason);
+        Assert.Contains(image, refusal.Message, StringComparison.Ordinal);
+        Assert.False(string.IsNullOrWhiteSpace(refusal.EngineReason));
+        Assert.Empty(await harness.ScopedContainersAsync());
+        Assert.Equal(0, await harness.RowCountAsync());
+    }
+
+    [Fact]
+    public async Task CreateAsync_EngineUnreachable_RefusedAndNothingRecorded()
+    {
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { DockerHost = new Uri("unix:///tmp/dockhand-no-engine-here.sock") });
+
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), cancellationToken: Ct);
+
+        var refusal = Assert.IsType<Refusals.EngineUnavailable>(Assert.IsType<CreateResult.Refused>(result).Reason);
+        Assert.Contains("dockhand-no-engine-here.sock", refusal.Message, StringComparison.Ordinal);
+        Assert.Equal(0, await harness.RowCountAsync());
+    }
+
+    private sealed class SyncProgress(Action<PullProgress> report) : IProgress<PullProgress>
+    {
+        public void Report(PullProgress value) => report(value);
+    }
+}

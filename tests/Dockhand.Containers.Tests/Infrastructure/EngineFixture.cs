@@ -1,0 +1,41 @@
+using Docker.DotNet.Models;
+using Dockhand.Containers.Engine;
+
+namespace Dockhand.Containers.Tests.Infrastructure;
+
+/// <summary>
+/// One per test run: checks the engine and the local test image, and at the end removes every container labelled
+/// with this run's <c>dockhand.test</c> value (and nothing else: other engineers' tests share the engine).
+/// </summary>
+public sealed class EngineFixture : IAsyncLifetime
+{
+    public const string TestImage = "dockhand-test/busybox:1";
+
+    public string RunId { get; } = "ct-" + Guid.NewGuid().ToString("N")[..10];
+
+    public Uri DockerHost { get; } = new(Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : "unix:///var/run/docker.sock");
+
+    public ContainerEngine Engine { get; private set; } = null!;
+
+    public async ValueTask InitializeAsync()
+    {
+        Engine = new ContainerEngine(new ContainerOptions { DockerHost = DockerHost });
+        var health = await Engine.PingAsync();
+        if (!health.Reachable)
+            throw new InvalidOperationException($"No Docker engine answers at {DockerHost} ({health.Error}). Run scripts/test.sh, which installs and starts dockerd and builds the test images.");
+        if (!await Engine.ImageExistsAsync(TestImage))
+            throw new InvalidOperationException($"The local test image {TestImage} is missing. Run scripts/test.sh (it calls scripts/test-images.sh).");
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        var leftovers = await Engine.Client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
+        });
+        foreach (var container in leftovers)
+            await Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        Engine.Dispose();
+    }
+}

@@ -1,0 +1,146 @@
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Dockhand.Containers.Engine;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dockhand.Containers.Tests.Infrastructure;
+
+/// <summary>
+/// A container service on its own SQLite file, with its containers scoped by two labels: the run's
+/// <c>dockhand.test</c> and a per-harness <c>dockhand-test-scope</c>, so reconciliation never sees another test's containers.
+/// </summary>
+public sealed class Harness : IAsyncDisposable
+{
+    public const string ScopeLabel = "dockhand-test-scope";
+
+    private readonly ServiceProvider _provider;
+
+    private Harness(EngineFixture fixture, ContainerOptions options, string directory, string scope)
+    {
+        Fixture = fixture;
+        Options = options;
+        Directory = directory;
+        Scope = scope;
+        _provider = new ServiceCollection().AddDockhandContainers(options).BuildServiceProvider();
+    }
+
+    public EngineFixture Fixture { get; }
+
+    public ContainerOptions Options { get; }
+
+    public string Directory { get; }
+
+    public string Scope { get; }
+
+    public ContainerService Service => _provider.GetRequiredService<ContainerService>();
+
+    public ContainerStore Store => _provider.GetRequiredService<ContainerStore>();
+
+    public ContainerEngine Engine => _provider.GetRequiredService<ContainerEngine>();
+
+    public Reconciler Reconciler => _provider.GetRequiredService<Reconciler>();
+
+    /// <summary>The run's own client to the real engine (also when this harness's service points at a dead one).</summary>
+    public IDockerClient Docker => Fixture.Engine.Client;
+
+    public IDockerClient ServiceDocker => _provider.GetRequiredService<IDockerClient>();
+
+    /// <summary>The CONTAINER_EXTRA_LABELS value that scopes a child dockhand process to this harness.</summary>
+    public string ExtraLabelsSetting => $"dockhand.test={Fixture.RunId},{ScopeLabel}={Scope}";
+
+    /// <summary>Settings for a child dockhand process (or the in-process CLI) that match this harness.</summary>
+    public Dictionary<string, string?> Settings() => new()
+    {
+        ["DATABASE_PATH"] = Options.DatabasePath,
+        ["DOCKER_HOST"] = Options.DockerHost.ToString(),
+        ["DEFAULT_IMAGE"] = EngineFixture.TestImage,
+        ["CONTAINER_EXTRA_LABELS"] = ExtraLabelsSetting,
+        ["CONTAINER_NETWORK"] = "none",
+    };
+
+    public static async Task<Harness> CreateAsync(EngineFixture fixture, Func<ContainerOptions, ContainerOptions>? configure = null, string? directory = null, string? scope = null)
+    {
+        directory ??= System.IO.Directory.CreateTempSubdirectory("dockhand-ct-").FullName;
+        scope ??= Guid.NewGuid().ToString("N")[..12];
+        var options = new ContainerOptions
+        {
+            DatabasePath = Path.Combine(directory, "containers.db"),
+            DockerHost = fixture.DockerHost,
+            DefaultImage = EngineFixture.TestImage,
+            MemoryLimitBytes = 64L * 1024 * 1024,
+            NanoCpus = 500_000_000,
+            PidsLimit = 64,
+            // No network: the tests need none, and it keeps them independent of the engine's bridge.
+            Network = "none",
+            ExtraLabels = new Dictionary<string, string> { ["dockhand.test"] = fixture.RunId, [ScopeLabel] = scope },
+        };
+        options = configure?.Invoke(options) ?? options;
+        var harness = new Harness(fixture, options, directory, scope);
+        await harness.Store.MigrateAsync(TestContext.Current.CancellationToken);
+        return harness;
+    }
+
+    /// <summary>A second service on the same file and scope: another "process" after a restart.</summary>
+    public Task<Harness> ReopenAsync(Func<ContainerOptions, ContainerOptions>? configure = null)
+        => CreateAsync(Fixture, o => configure?.Invoke(o with { DatabasePath = Options.DatabasePath }) ?? o with { DatabasePath = Options.DatabasePath }, Directory, Scope);
+
+    public static OwnerId NewOwner() => new((ulong)Random.Shared.NextInt64(100_000_000_000_000_000, 999_999_999_999_999_999));
+
+    public static string NewName(string stem = "c") => $"{stem}-{Guid.NewGuid().ToString("N")[..10]}";
+
+    public CreateRequest Request(OwnerId owner, string name, string? image = null) => new(owner, name, image, Actor.Cli("test"));
+
+    /// <summary>Every container of this harness's scope, running or not.</summary>
+    public async Task<IList<ContainerListResponse>> ScopedContainersAsync()
+        => await Docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ScopeLabel}={Scope}"] = true } },
+        }, TestContext.Current.CancellationToken);
+
+    public async Task<long> RowCountAsync()
+    {
+        await using var connection = await Store.Database.OpenAsync(TestContext.Current.CancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT COUNT(*) FROM containers";
+        return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
+    }
+
+    /// <summary>Runs a container straight on the engine (not through Dockhand), in this harness's scope.</summary>
+    public async Task<string> RunForeignAsync(string name, IDictionary<string, string> labels)
+    {
+        var all = new Dictionary<string, string>(labels) { ["dockhand.test"] = Fixture.RunId, [ScopeLabel] = Scope };
+        var created = await Docker.Containers.CreateContainerAsync(new CreateContainerParameters
+        {
+            Name = name,
+            Image = EngineFixture.TestImage,
+            Cmd = ["tail", "-f", "/dev/null"],
+            Labels = all,
+            HostConfig = new HostConfig { NetworkMode = "none" },
+        }, TestContext.Current.CancellationToken);
+        await Docker.Containers.StartContainerAsync(created.ID, new ContainerStartParameters(), TestContext.Current.CancellationToken);
+        return created.ID;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            foreach (var container in await ScopedContainersAsync())
+                await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+        }
+        catch (DockerApiException)
+        {
+        }
+        await _provider.DisposeAsync();
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            System.IO.Directory.Delete(Directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

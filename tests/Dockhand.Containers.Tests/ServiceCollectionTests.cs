@@ -1,0 +1,72 @@
+using Docker.DotNet;
+using Dockhand.Containers.Engine;
+using Dockhand.Containers.Storage;
+using Dockhand.Containers.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Hosting;
+
+namespace Dockhand.Containers.Tests;
+
+public sealed class ServiceCollectionTests(EngineFixture fixture) : IDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-di-").FullName;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private IConfiguration Configuration(params (string Key, string Value)[] extra)
+        => new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["DATABASE_PATH"] = Path.Combine(_directory, "containers.db"),
+            ["DOCKER_HOST"] = fixture.DockerHost.ToString(),
+            ["DEFAULT_IMAGE"] = EngineFixture.TestImage,
+            ["CONTAINER_EXTRA_LABELS"] = $"dockhand.test={fixture.RunId},{Harness.ScopeLabel}={Guid.NewGuid():N}",
+        }.Concat(extra.Select(e => new KeyValuePair<string, string?>(e.Key, e.Value)))).Build();
+
+    [Fact]
+    public async Task AddDockhandContainers_Resolved_SharesOneNegotiatedDockerClient()
+    {
+        await using var provider = new ServiceCollection().AddDockhandContainers(Configuration()).BuildServiceProvider();
+
+        var client = provider.GetRequiredService<IDockerClient>();
+        var engine = provider.GetRequiredService<ContainerEngine>();
+        Assert.Same(engine.Client, client);
+        Assert.NotNull(provider.GetRequiredService<ContainerService>());
+        Assert.NotNull(provider.GetRequiredService<Reconciler>());
+        Assert.True((await engine.PingAsync(Ct)).Reachable);
+        Assert.NotNull(engine.NegotiatedApiVersion);
+    }
+
+    [Fact]
+    public void AddDockhandContainers_BadSetting_ThrowsOneLineNamingKey()
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => new ServiceCollection().AddDockhandContainers(Configuration(("ORPHAN_POLICY", "shrug"))));
+
+        Assert.Equal("ORPHAN_POLICY", error.Key);
+    }
+
+    [Fact]
+    public async Task Host_Started_MigratesDatabaseAndHealthChecksPass()
+    {
+        var builder = Host.CreateApplicationBuilder();
+        builder.Services.AddDockhandContainers(Configuration());
+        using var host = builder.Build();
+
+        await host.StartAsync(Ct);
+        var store = host.Services.GetRequiredService<ContainerStore>();
+        var database = await store.CheckAsync(Ct);
+        var engine = await host.Services.GetRequiredService<ContainerEngine>().PingAsync(Ct);
+        await host.StopAsync(Ct);
+
+        Assert.True(database.Ok, database.Error);
+        Assert.Equal(DockhandDatabase.LatestVersion, database.SchemaVersion);
+        Assert.True(engine.Reachable, engine.Error);
+    }
+
+    public void Dispose()
+    {
+        SqliteConnection.ClearAllPools();
+        Directory.Delete(_directory, recursive: true);
+    }
+}

@@ -1,0 +1,70 @@
+using Dockhand.Discord.Testing.Rest;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
+
+namespace Dockhand.Discord.Tests;
+
+public sealed class ConfigurationTests
+{
+    private static IConfiguration Config(params (string Key, string? Value)[] values) =>
+        new ConfigurationBuilder().AddInMemoryCollection(values.Select(v => new KeyValuePair<string, string?>(v.Key, v.Value))).Build();
+
+    [Fact]
+    public void Read_AllKeysValid_BindsFlatKeys()
+    {
+        using var signer = new InteractionSigner();
+        var options = new DiscordOptions();
+        var problems = DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "abc.def"), ("DISCORD_APPLICATION_ID", "123"), ("DISCORD_PUBLIC_KEY", signer.PublicKeyHex),
+            ("DISCORD_GUILD_ID", "456"), ("DISCORD_API_BASE_URL", "http://127.0.0.1:1/api/v10"), ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:2")), options);
+
+        Assert.Empty(problems);
+        Assert.Equal("abc.def", options.Token);
+        Assert.Equal(123UL, options.ApplicationId);
+        Assert.Equal(456UL, options.GuildId);
+        Assert.Equal(new Uri("http://127.0.0.1:1/api/v10"), options.ApiBaseUrl);
+        Assert.Equal(new Uri("ws://127.0.0.1:2"), options.GatewayUrl);
+    }
+
+    [Fact]
+    public void Read_Defaults_ApiBaseIsDiscordV10()
+    {
+        var options = new DiscordOptions();
+        DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t")), options);
+        Assert.Equal(new Uri("https://discord.com/api/v10"), options.ApiBaseUrl);
+        Assert.Null(options.PublicKey);
+    }
+
+    [Theory]
+    [InlineData("DISCORD_TOKEN", null)]
+    [InlineData("DISCORD_PUBLIC_KEY", "abc123")]
+    [InlineData("DISCORD_PUBLIC_KEY", "zz23456789012345678901234567890123456789012345678901234567890123")]
+    [InlineData("DISCORD_APPLICATION_ID", "12ab")]
+    [InlineData("DISCORD_GUILD_ID", "-5")]
+    [InlineData("DISCORD_API_BASE_URL", "discord.com/api")]
+    [InlineData("DISCORD_GATEWAY_URL", "http://example.com")]
+    public void Read_BadKey_OneLineNamingTheKey(string key, string? value)
+    {
+        var values = new List<(string, string?)> { ("DISCORD_TOKEN", "t") };
+        values.RemoveAll(v => v.Item1 == key);
+        values.Add((key, value));
+
+        var problems = DiscordConfiguration.Read(Config([.. values]), new DiscordOptions());
+
+        var problem = Assert.Single(problems);
+        Assert.StartsWith(key + " ", problem, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', problem);
+    }
+
+    [Fact]
+    public void AddDockhandDiscord_InvalidKey_OptionsValidationNamesTheKey()
+    {
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDockhandDiscord(Config(("DISCORD_TOKEN", "t"), ("DISCORD_PUBLIC_KEY", "nothex")));
+        using var provider = services.BuildServiceProvider();
+
+        var e = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<DiscordOptions>>().Value);
+        Assert.Contains("DISCORD_PUBLIC_KEY", e.Message, StringComparison.Ordinal);
+    }
+}

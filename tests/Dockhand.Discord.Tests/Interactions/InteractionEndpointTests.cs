@@ -1,0 +1,229 @@
+using System.Globalization;
+using System.Net;
+using System.Text;
+using System.Text.Json.Nodes;
+using Dockhand.Discord.Interactions;
+using Dockhand.Discord.Testing.Rest;
+using Dockhand.Discord.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Routes = Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes;
+
+namespace Dockhand.Discord.Tests.Interactions;
+
+public sealed class InteractionEndpointTests
+{
+    [Fact]
+    public async Task Post_SignedPing_AnswersPong()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync(InteractionPayloads.Ping(host.Rest.ApplicationId), cancellationToken: ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("""{"type":1}""", await response.Content.ReadAsStringAsync(ct));
+    }
+
+    [Fact]
+    public async Task Post_UnsignedPing_Answers401()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
+
+        using var response = await host.Http.PostAsync(host.Endpoint, new StringContent(InteractionPayloads.Ping(1), Encoding.UTF8, "application/json"), ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_StaleSignedRequest_Answers401()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync(InteractionPayloads.Ping(host.Rest.ApplicationId), DateTimeOffset.UtcNow.AddMinutes(-6), ct);
+
+        Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_OversizedBody_RejectedWithout500()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync("{\"type\":1,\"pad\":\"" + new string('a', InteractionEndpoint.MaxBodyBytes) + "\"}", cancellationToken: ct);
+
+        Assert.Equal(HttpStatusCode.RequestEntityTooLarge, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_SignedButNotJson_Answers400()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync("{not json", cancellationToken: ct);
+
+        Assert.Equal(HttpStatusCode.BadRequest, response.StatusCode);
+    }
+
+    [Fact]
+    public async Task Post_SlashCommandWithUserOption_HandlerSeesTypedOptionsAndResponseIsHttpBody()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        Interaction? seen = null;
+        await using var host = await InteractionsHost.StartAsync((i, r, c) =>
+        {
+            seen = i;
+            return r.RespondAsync(InteractionResponse.Message("hello " + i.GetUser("target")!.DisplayName, ephemeral: true), c);
+        }, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-1", 77, "status",
+            [new TestOption("target", 6, "88", ResolvedUsername: "bob"), new TestOption("count", 4, 3), new TestOption("force", 5, true), new TestOption("name", 3, "dev")],
+            guildId: 555);
+
+        using var response = await host.SendSignedAsync(payload.ToJsonString(), cancellationToken: ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
+        Assert.Equal(4, body["type"]!.GetValue<int>());
+        Assert.Equal("hello bob", body["data"]!["content"]!.GetValue<string>());
+        Assert.Equal(64, body["data"]!["flags"]!.GetValue<int>());
+        Assert.NotNull(seen);
+        Assert.Equal(77UL, seen.UserId);
+        Assert.Equal(555UL, seen.GuildId);
+        Assert.Equal("status", seen.CommandName);
+        Assert.Equal(88UL, seen.GetUserId("target"));
+        Assert.Equal(3L, seen.GetInteger("count"));
+        Assert.True(seen.GetBoolean("force"));
+        Assert.Equal("dev", seen.GetString("name"));
+    }
+
+    [Fact]
+    public async Task Post_HandlerDefersThenEdits_DeferredBodyThenOriginalEditedOverRest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var edited = new TaskCompletionSource();
+        await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
+        {
+            await r.RespondAsync(InteractionResponse.Deferred(ephemeral: true), c);
+            await r.EditOriginalAsync(DiscordMessage.Text("container ready"), c); // at once: must not overtake the HTTP body
+            await r.FollowUpAsync(DiscordMessage.Text("one more thing", ephemeral: true), c);
+            edited.SetResult();
+        }, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-2", 77, "create");
+
+        using var response = await host.Rest.SendHttpInteractionAsync(host.Http, host.Endpoint, host.Signer, payload, ct);
+        Assert.Equal("""{"type":5,"data":{"flags":64}}""", await response.Content.ReadAsStringAsync(ct));
+        await edited.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+
+        Assert.Equal("container ready", host.Rest.GetOriginal("tok-2")!["content"]!.GetValue<string>());
+        Assert.Single(host.Rest.GetFollowUps("tok-2"));
+        Assert.Equal(Routes.EditOriginal, host.Rest.Requests[0].Route);
+    }
+
+    [Fact]
+    public async Task Post_HandlerThrowsWithoutResponding_GetsEphemeralFallbackNot500()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var host = await InteractionsHost.StartAsync((_, _, _) => throw new InvalidOperationException("boom"), cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync(InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-3", 1, "list").ToJsonString(), cancellationToken: ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
+        Assert.Equal(4, body["type"]!.GetValue<int>());
+        Assert.Equal(64, body["data"]!["flags"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task Post_Autocomplete_ReturnsAtMost25Choices()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string? partial = null;
+        await using var host = await InteractionsHost.StartAsync((i, r, c) =>
+        {
+            partial = i.FocusedOption?.Value as string;
+            return r.RespondAsync(InteractionResponse.Autocomplete(Enumerable.Range(0, 40).Select(n => AutocompleteChoice.String("img" + n, "img" + n))), c);
+        }, cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync(InteractionPayloads.Autocomplete(host.Rest.ApplicationId, "tok-4", 1, "create", "image", "deb").ToJsonString(), cancellationToken: ct);
+
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
+        Assert.Equal(8, body["type"]!.GetValue<int>());
+        Assert.Equal(25, body["data"]!["choices"]!.AsArray().Count);
+        Assert.Equal("deb", partial);
+    }
+
+    [Fact]
+    public async Task Post_ButtonPress_UpdateMessageRespondsType7WithCustomIdSeen()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        string? customId = null;
+        await using var host = await InteractionsHost.StartAsync((i, r, c) =>
+        {
+            customId = i.CustomId;
+            return r.RespondAsync(InteractionResponse.Update(new DiscordMessage { Content = "destroyed", Components = [] }), c);
+        }, cancellationToken: ct);
+
+        using var response = await host.SendSignedAsync(InteractionPayloads.Button(host.Rest.ApplicationId, "tok-5", 1, "destroy:dev").ToJsonString(), cancellationToken: ct);
+
+        var body = JsonNode.Parse(await response.Content.ReadAsStringAsync(ct))!;
+        Assert.Equal(7, body["type"]!.GetValue<int>());
+        Assert.Equal("destroy:dev", customId);
+    }
+
+    [Fact]
+    public async Task Post_HandlerSilentFor3Seconds_Answers503AndLateResponseGoesOverRestCallback()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
+        {
+            started.SetResult();
+            await release.Task;
+            await r.RespondAsync(InteractionResponse.Message("late"), c);
+        }, time, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-6", 1, "create");
+        var interactionId = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+        var pending = host.SendSignedAsync(payload.ToJsonString(), time.GetUtcNow(), ct);
+        await started.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        await Task.Delay(50, ct);
+        Assert.False(pending.IsCompleted);
+        time.Advance(InteractionEndpoint.InitialResponseWait);
+        using var response = await pending.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        release.SetResult();
+
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
+        var callback = await host.Rest.WaitForCallbackAsync(interactionId, TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(4, callback["type"]!.GetValue<int>());
+    }
+
+    [Fact]
+    public async Task BothTransports_AtOnce_SameHandlerAnswersEach()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var handled = new System.Collections.Concurrent.ConcurrentBag<string>();
+        await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
+        {
+            handled.Add(i.Token);
+            await r.RespondAsync(InteractionResponse.Message("hi " + i.Token), c);
+        }, cancellationToken: ct);
+        var bridge = host.App.Services.GetServices<Dockhand.Discord.Gateway.IGatewayDispatchHandler>().Single();
+        var gatewayPayload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "via-gateway", 1, "list");
+        var gatewayId = ulong.Parse(gatewayPayload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
+
+        using var doc = System.Text.Json.JsonDocument.Parse(gatewayPayload.ToJsonString());
+        var http = host.SendSignedAsync(InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "via-http", 2, "list").ToJsonString(), cancellationToken: ct);
+        await bridge.HandleDispatchAsync("INTERACTION_CREATE", doc.RootElement, ct);
+        using var response = await http;
+
+        Assert.Contains("hi via-http", await response.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        var callback = await host.Rest.WaitForCallbackAsync(gatewayId, TimeSpan.FromSeconds(10), ct);
+        Assert.Equal("hi via-gateway", callback["data"]!["content"]!.GetValue<string>());
+        Assert.Equal(2, handled.Count);
+    }
+}

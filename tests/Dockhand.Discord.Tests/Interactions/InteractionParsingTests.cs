@@ -1,0 +1,86 @@
+using System.Text.Json;
+using System.Text.Json.Nodes;
+using Dockhand.Discord.Gateway;
+using Dockhand.Discord.Interactions;
+using Dockhand.Discord.JsonModels;
+using Dockhand.Discord.Rest;
+using Dockhand.Discord.Testing.Rest;
+using Dockhand.Discord.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging.Abstractions;
+using Microsoft.Extensions.Options;
+
+namespace Dockhand.Discord.Tests.Interactions;
+
+public sealed class InteractionParsingTests
+{
+    private static Interaction? Parse(JsonNode node) => WireMapper.Parse(node.Deserialize(DiscordJsonContext.Default.JsonInteraction));
+
+    [Fact]
+    public void Parse_DirectMessage_InvokerFromUser()
+    {
+        var i = Parse(InteractionPayloads.SlashCommand(1, "t", 42, "list"))!;
+        Assert.Equal(42UL, i.UserId);
+        Assert.Null(i.GuildId);
+    }
+
+    [Fact]
+    public void Parse_Guild_InvokerFromMemberUser()
+    {
+        var i = Parse(InteractionPayloads.SlashCommand(1, "t", 42, "list", guildId: 9))!;
+        Assert.Equal(42UL, i.UserId);
+        Assert.Equal(9UL, i.GuildId);
+    }
+
+    [Fact]
+    public void Parse_Subcommand_ExposesItsNameAndOptions()
+    {
+        var i = Parse(InteractionPayloads.SlashCommand(1, "t", 42, "admin", [new TestOption("user", 6, "5")], subcommand: "purge"))!;
+        Assert.Equal("admin", i.CommandName);
+        Assert.Equal("purge", i.SubcommandName);
+        Assert.Equal(5UL, i.GetUserId("user"));
+        Assert.Null(i.GetUser("user")); // not resolved in this payload
+    }
+
+    [Theory]
+    [InlineData("""{"id":"x","application_id":"1","type":2,"token":"t","user":{"id":"1","username":"a"}}""")]
+    [InlineData("""{"id":"1","application_id":"1","type":2,"token":"","user":{"id":"1","username":"a"}}""")]
+    [InlineData("""{"id":"1","application_id":"1","type":2,"token":"t"}""")]
+    [InlineData("""{"id":"1","application_id":"1","type":99,"token":"t","user":{"id":"1","username":"a"}}""")]
+    public void Parse_MissingOrMalformedFields_ReturnsNull(string json) =>
+        Assert.Null(WireMapper.Parse(JsonSerializer.Deserialize(json, DiscordJsonContext.Default.JsonInteraction)));
+
+    [Fact]
+    public async Task GatewayBridge_ReadyThenInteractionCreate_RemembersAppIdAndCallsBackOverRest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var services = new ServiceCollection();
+        services.AddLogging();
+        var seen = new TaskCompletionSource<Interaction>(TaskCreationOptions.RunContinuationsAsynchronously);
+        services.AddSingleton<IInteractionHandler>(new DelegateHandler(async (i, r, c) =>
+        {
+            await r.RespondAsync(InteractionResponse.Message("pong"), c);
+            seen.SetResult(i);
+        }));
+        await using var provider = services.BuildServiceProvider();
+        var appIds = new DiscordApplicationIdSource(f.Client, Options.Create(new DiscordOptions()));
+        var dispatcher = new InteractionDispatcher(provider.GetRequiredService<IServiceScopeFactory>(), appIds, NullLogger<InteractionDispatcher>.Instance);
+        IGatewayDispatchHandler bridge = new GatewayInteractionBridge(dispatcher, f.Client, appIds, NullLogger<GatewayInteractionBridge>.Instance);
+
+        using var ready = JsonDocument.Parse("""{"v":10,"session_id":"s","application":{"id":"1234","flags":0},"user":{"id":"9","username":"bot"}}""");
+        await bridge.HandleDispatchAsync("READY", ready.RootElement, ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "gw-tok", 3, "status");
+        using var create = JsonDocument.Parse(payload.ToJsonString());
+        await bridge.HandleDispatchAsync("INTERACTION_CREATE", create.RootElement, ct);
+        using var other = JsonDocument.Parse("""{"x":1}""");
+        await bridge.HandleDispatchAsync("RESUMED", other.RootElement, ct);
+
+        var interaction = await seen.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        Assert.Equal(1234UL, appIds.Known);
+        Assert.Equal("status", interaction.CommandName);
+        var callback = f.Server.GetCallback(interaction.Id)!;
+        Assert.Equal(4, callback["type"]!.GetValue<int>());
+        Assert.Equal("pong", f.Server.GetOriginal("gw-tok")!["content"]!.GetValue<string>());
+    }
+}

@@ -1,0 +1,222 @@
+using System.Diagnostics;
+using System.Net;
+using Dockhand.Discord.Commands;
+using Dockhand.Discord.Interactions;
+using Dockhand.Discord.Rest;
+using Dockhand.Discord.Testing.Rest;
+using Dockhand.Discord.Tests.Support;
+using Routes = Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes;
+
+namespace Dockhand.Discord.Tests.Rest;
+
+public sealed class DiscordRestClientTests
+{
+    [Fact]
+    public async Task GetUserAsync_KnownUser_SendsBotAuthorizationAndUserAgent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(42, "alice", "Alice A.");
+
+        var user = await f.Client.GetUserAsync(42, ct);
+
+        Assert.Equal(new DiscordUser(42, "alice", "Alice A."), user);
+        Assert.Equal("Alice A.", user!.DisplayName);
+        var request = Assert.Single(f.Server.RequestsTo(Routes.GetUser));
+        Assert.Equal("Bot " + f.Server.Token, request.Headers["Authorization"]);
+        Assert.StartsWith("DiscordBot (", request.Headers["User-Agent"], StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task GetUserAsync_UnknownUser_ReturnsNull()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        Assert.Null(await f.Client.GetUserAsync(7, ct));
+    }
+
+    [Fact]
+    public async Task GetCurrentApplicationAsync_WrongToken_ThrowsAndCountsInvalidRequest()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(clientToken: "wrong", cancellationToken: ct);
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetCurrentApplicationAsync(ct));
+
+        Assert.Equal(HttpStatusCode.Unauthorized, e.Status);
+        Assert.Equal(1, f.Client.InvalidRequestCount);
+    }
+
+    [Fact]
+    public async Task GetGatewayBotInfoAsync_ConfiguredGateway_ReturnsItsUrlAndConcurrency()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.GatewayUrl = new Uri("ws://127.0.0.1:5555/gateway");
+        f.Server.MaxConcurrency = 4;
+
+        var info = await f.Client.GetGatewayBotInfoAsync(ct);
+
+        Assert.Equal(new Uri("ws://127.0.0.1:5555/gateway"), info.Url);
+        Assert.Equal(4, info.MaxConcurrency);
+        Assert.Equal(f.Server.ApplicationId, (await f.Client.GetCurrentApplicationAsync(ct)).Id);
+    }
+
+    [Fact]
+    public async Task GetUserAsync_ManyConcurrentOnSmallBucket_NeverExceedsBucket()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.SetBucket(Routes.GetUser, "users-bucket", limit: 2, TimeSpan.FromMilliseconds(300));
+        f.Server.AddUser(1, "one");
+        var watch = Stopwatch.StartNew();
+
+        await Task.WhenAll(Enumerable.Range(0, 6).Select(_ => f.Client.GetUserAsync(1, ct)));
+
+        Assert.Equal(0, f.Server.BucketViolations);
+        Assert.Equal(6, f.Server.RequestsTo(Routes.GetUser).Count);
+        Assert.True(watch.Elapsed >= TimeSpan.FromMilliseconds(550), $"6 requests at 2 per 300 ms took only {watch.Elapsed}");
+    }
+
+    [Fact]
+    public async Task SharedBucketAcrossRoutes_ConcurrentCalls_NeverExceedBucket()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.SetBucket(Routes.GetUser, "shared", limit: 3, TimeSpan.FromMilliseconds(300));
+        f.Server.SetBucket(Routes.CurrentApplication, "shared", limit: 3, TimeSpan.FromMilliseconds(300));
+        f.Server.AddUser(1, "one");
+        // Learn the bucket hash on both routes first.
+        await f.Client.GetUserAsync(1, ct);
+        await f.Client.GetCurrentApplicationAsync(ct);
+
+        await Task.WhenAll(Enumerable.Range(0, 8).Select(i => i % 2 == 0 ? f.Client.GetUserAsync(1, ct) : (Task)f.Client.GetCurrentApplicationAsync(ct)));
+
+        Assert.Equal(0, f.Server.BucketViolations);
+    }
+
+    [Fact]
+    public async Task RouteRateLimited_429WithRetryAfter_RetriesAfterRetryAfter()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromMilliseconds(400));
+
+        var user = await f.Client.GetUserAsync(1, ct);
+
+        Assert.NotNull(user);
+        var requests = f.Server.RequestsTo(Routes.GetUser);
+        Assert.Equal([429, 200], requests.Select(r => r.Status));
+        Assert.True(requests[1].At - requests[0].At >= TimeSpan.FromMilliseconds(390), $"retried after {requests[1].At - requests[0].At}");
+        Assert.Equal(1, f.Client.InvalidRequestCount);
+    }
+
+    [Fact]
+    public async Task RouteRateLimited_OtherRoute_IsNotDelayed()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromSeconds(2));
+
+        var slow = f.Client.GetUserAsync(1, ct);
+        await WaitUntilAsync(() => f.Server.RequestsTo(Routes.GetUser).Count == 1, ct);
+        var watch = Stopwatch.StartNew();
+        await f.Client.GetCurrentApplicationAsync(ct);
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(1.5), $"the other route waited {watch.Elapsed}");
+        Assert.False(slow.IsCompleted);
+        Assert.NotNull(await slow);
+    }
+
+    [Fact]
+    public async Task GlobalRateLimited_429Global_PausesOtherRoutesUntilRetryAfter()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromMilliseconds(600), RateLimitScope.Global);
+
+        var first = f.Client.GetUserAsync(1, ct);
+        await WaitUntilAsync(() => f.Server.RequestsTo(Routes.GetUser).Count == 1, ct);
+        var limitedAt = f.Server.RequestsTo(Routes.GetUser)[0].At;
+        await Task.Delay(100, ct); // let the client read the 429 before the next call
+        await f.Client.GetCurrentApplicationAsync(ct);
+        await first;
+
+        var app = Assert.Single(f.Server.RequestsTo(Routes.CurrentApplication));
+        Assert.True(app.At - limitedAt >= TimeSpan.FromMilliseconds(590), $"other route sent {app.At - limitedAt} after a global 429");
+        Assert.Equal(0, f.Server.GlobalViolations);
+    }
+
+    [Fact]
+    public async Task SharedScope429_IsRetriedButNotCountedAsInvalid()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromMilliseconds(100), RateLimitScope.Shared);
+
+        Assert.NotNull(await f.Client.GetUserAsync(1, ct));
+
+        Assert.Equal(2, f.Server.RequestsTo(Routes.GetUser).Count);
+        Assert.Equal(0, f.Client.InvalidRequestCount);
+    }
+
+    [Fact]
+    public async Task ManyRequests_OverGlobalLimit_ServerSeesNoGlobalViolation()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        for (ulong i = 1; i <= 60; i++)
+            f.Server.AddUser(i, "u" + i);
+
+        await Task.WhenAll(Enumerable.Range(1, 60).Select(i => f.Client.GetUserAsync((ulong)i, ct)));
+
+        Assert.Equal(60, f.Server.RequestsTo(Routes.GetUser).Count(r => r.Status == 200));
+        Assert.Equal(0, f.Server.GlobalViolations);
+    }
+
+    [Fact]
+    public async Task BulkOverwriteCommandsAsync_InvalidDefinition_ThrowsWithDiscordFormErrorCode()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() =>
+            f.Client.BulkOverwriteCommandsAsync(f.Server.ApplicationId, null, [new SlashCommand("Bad Name", "x")], ct));
+
+        Assert.Equal(50035, e.Code);
+    }
+
+    [Fact]
+    public async Task InteractionFlow_DeferEditFollowUpDelete_KeepsServerMessageState()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var appId = f.Server.ApplicationId;
+
+        await f.Client.CreateInteractionResponseAsync(11, "tok", InteractionResponse.Deferred(ephemeral: true), ct);
+        var edited = await f.Client.EditOriginalResponseAsync(appId, "tok", DiscordMessage.Text("done"), ct);
+        var original = await f.Client.GetOriginalResponseAsync(appId, "tok", ct);
+        var follow = await f.Client.CreateFollowUpAsync(appId, "tok", DiscordMessage.Text("more", ephemeral: true), ct);
+
+        Assert.Equal("done", edited.Content);
+        Assert.Equal(64, original.Flags);
+        Assert.Equal("done", f.Server.GetOriginal("tok")!["content"]!.GetValue<string>());
+        Assert.Equal(64, follow.Flags);
+        Assert.Single(f.Server.GetFollowUps("tok"));
+
+        await f.Client.DeleteOriginalResponseAsync(appId, "tok", ct);
+        Assert.Null(f.Server.GetOriginal("tok"));
+        var again = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.CreateInteractionResponseAsync(11, "tok", InteractionResponse.Message("x"), ct));
+        Assert.Equal(40060, again.Code);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
+    {
+        for (var i = 0; i < 500 && !condition(); i++)
+            await Task.Delay(10, ct);
+        Assert.True(condition());
+    }
+}

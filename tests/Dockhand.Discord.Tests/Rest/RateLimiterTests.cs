@@ -1,0 +1,137 @@
+using Dockhand.Discord.Rest;
+using Dockhand.Discord.Tests.Support;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dockhand.Discord.Tests.Rest;
+
+public sealed class RateLimiterTests
+{
+    private static readonly RouteKey UserRoute = RouteKey.From(HttpMethod.Get, "users/1");
+    private static readonly RouteKey AppRoute = RouteKey.From(HttpMethod.Get, "oauth2/applications/@me");
+
+    private static (DiscordRateLimiter, FakeTimeProvider, ListLogger<DiscordRestClient>) Create()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var logger = new ListLogger<DiscordRestClient>();
+        return (new DiscordRateLimiter(time, logger), time, logger);
+    }
+
+    private static RateLimitHeaders Bucket(int limit, int remaining, double resetAfter, string hash = "abc") =>
+        new(limit, remaining, TimeSpan.FromSeconds(resetAfter), hash, null);
+
+    [Fact]
+    public void RouteKey_From_KeepsMajorParametersAndCollapsesMinorOnes()
+    {
+        var a = RouteKey.From(HttpMethod.Patch, "webhooks/1/tokA/messages/@original");
+        var b = RouteKey.From(HttpMethod.Patch, "webhooks/1/tokB/messages/@original");
+        var u1 = RouteKey.From(HttpMethod.Get, "users/1");
+        var u2 = RouteKey.From(HttpMethod.Get, "users/2");
+        var guild = RouteKey.From(HttpMethod.Put, "applications/5/guilds/7/commands");
+
+        Assert.Equal(a.Template, b.Template);
+        Assert.NotEqual(a.Key, b.Key);
+        Assert.Equal(u1.Key, u2.Key);
+        Assert.True(a.GlobalExempt);
+        Assert.True(RouteKey.From(HttpMethod.Post, "interactions/1/t/callback").GlobalExempt);
+        Assert.False(u1.GlobalExempt);
+        Assert.Equal("7", guild.MajorParameters);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_BucketExhausted_WaitsUntilReset()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(1, 0, 2.0), null);
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        time.Advance(TimeSpan.FromSeconds(1.9));
+        await Task.Delay(20, ct);
+        Assert.False(next.IsCompleted);
+        time.Advance(TimeSpan.FromMilliseconds(150));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_SharedBucketAcrossRoutes_NeverExceedsRemaining()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(2, 1, 5, "shared"), null);
+        using (var lease = await limiter.AcquireAsync(AppRoute, ct))
+            lease.Update(200, Bucket(2, 1, 5, "shared"), null);
+
+        // Both routes now map to the same bucket with one request left: use it on one route.
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(2, 0, 5, "shared"), null);
+        var blockedUser = limiter.AcquireAsync(UserRoute, ct);
+        var blockedApp = limiter.AcquireAsync(AppRoute, ct);
+        await Task.Delay(20, ct);
+        Assert.False(blockedUser.IsCompleted);
+        Assert.False(blockedApp.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(5.1));
+        (await blockedUser.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        (await blockedApp.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_Global429_PausesEveryNonExemptRoute()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, logger) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(3), Global: true));
+
+        var other = limiter.AcquireAsync(AppRoute, ct);
+        await Task.Delay(20, ct);
+        Assert.False(other.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(3.1));
+        (await other.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        Assert.Contains(logger.Entries, e => e.Id.Id == 3101);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_GlobalLimit_51stRequestWaitsAndExemptRoutesDoNot()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        for (var i = 0; i < DiscordRateLimiter.GlobalLimitPerSecond; i++)
+            (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, $"channels/{i}/messages"), ct)).Dispose();
+
+        var blocked = limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, "channels/999/messages"), ct);
+        var exempt = limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct);
+        (await exempt.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        await Task.Delay(20, ct);
+        Assert.False(blocked.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(1.01));
+        (await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_ManyInvalidRequests_WarnsWellBeforeTheBanAndForgetsAfterTenMinutes()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, logger) = Create();
+        for (var i = 0; i < 1_000; i++)
+        {
+            using var lease = await limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, "users/1"), ct);
+            lease.Update(i % 2 == 0 ? 401 : 403, new RateLimitHeaders(null, null, null, null, null), null);
+            time.Advance(TimeSpan.FromMilliseconds(25)); // stay under the global 50/s
+        }
+        Assert.Equal(1_000, limiter.InvalidRequestCount);
+        var warning = Assert.Single(logger.Entries, e => e.Id.Id == 3103);
+        Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.Contains("10000", warning.Message, StringComparison.Ordinal);
+
+        // A shared-scope 429 does not count.
+        using (var lease = await limiter.AcquireAsync(AppRoute, ct))
+            lease.Update(429, new RateLimitHeaders(null, null, null, null, "shared"), new RateLimitError(TimeSpan.Zero, false));
+        Assert.Equal(1_000, limiter.InvalidRequestCount);
+
+        time.Advance(TimeSpan.FromMinutes(10.01));
+        Assert.Equal(0, limiter.InvalidRequestCount);
+    }
+}

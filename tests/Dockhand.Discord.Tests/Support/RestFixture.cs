@@ -1,0 +1,37 @@
+using Dockhand.Discord.Rest;
+using Dockhand.Discord.Testing.Rest;
+using Microsoft.Extensions.Options;
+
+namespace Dockhand.Discord.Tests.Support;
+
+/// <summary>A loopback REST server and a client pointed at it.</summary>
+internal sealed class RestFixture : IAsyncDisposable
+{
+    private RestFixture(LoopbackDiscordRestServer server, DiscordRestClient client, ListLogger<DiscordRestClient> logger, HttpClient http)
+    {
+        Server = server;
+        Client = client;
+        Logger = logger;
+        Http = http;
+    }
+
+    public LoopbackDiscordRestServer Server { get; }
+    public DiscordRestClient Client { get; }
+    public ListLogger<DiscordRestClient> Logger { get; }
+    private HttpClient Http { get; }
+
+    public static async Task<RestFixture> StartAsync(string? clientToken = null, TimeProvider? time = null, CancellationToken cancellationToken = default)
+    {
+        var server = await LoopbackDiscordRestServer.StartAsync(time: time, cancellationToken: cancellationToken);
+        var options = Options.Create(new DiscordOptions { Token = clientToken ?? server.Token, ApiBaseUrl = server.ApiBaseUrl, ApplicationId = server.ApplicationId });
+        var logger = new ListLogger<DiscordRestClient>();
+        var http = new HttpClient();
+        return new RestFixture(server, new DiscordRestClient(http, options, time ?? TimeProvider.System, logger), logger, http);
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        Http.Dispose();
+        await Server.DisposeAsync();
+    }
+}

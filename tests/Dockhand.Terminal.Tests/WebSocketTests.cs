@@ -1,0 +1,211 @@
+using System.Diagnostics;
+using System.Net.WebSockets;
+using Dockhand.Containers;
+using Dockhand.Terminal.Tests.Support;
+using Microsoft.Extensions.Time.Testing;
+
+namespace Dockhand.Terminal.Tests;
+
+/// <summary>The WebSocket relay against the real Docker engine.</summary>
+[Collection(DockerCollection.Name)]
+public sealed class WebSocketTests(DockerFixture docker)
+{
+    private static readonly OwnerId Alice = new(80351110224678912);
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<(TerminalHost Host, string Container, TerminalClient Client)> OpenAsync(string image = DockerFixture.BashImage,
+        IDictionary<string, string?>? settings = null, TimeProvider? time = null)
+    {
+        var container = await docker.StartContainerAsync(image, cancellationToken: Ct);
+        var host = await TerminalHost.StartAsync(docker.Client, time, settings, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        var client = await TerminalClient.OpenAsync(host, link.Url, Ct);
+        Assert.True(await client.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
+        return (host, container, client);
+    }
+
+    [Fact]
+    public async Task Socket_Arithmetic_ShowsFortyTwo()
+    {
+        var (host, _, client) = await OpenAsync();
+        await using var _h = host;
+        await using var _c = client;
+
+        await client.SendAsync("echo $((6*7))\r", Ct);
+
+        Assert.True(await client.ExpectLineAsync("42", Ct), "output was: " + client.Output);
+        Assert.Equal("/bin/bash", client.Shell);
+    }
+
+    [Fact]
+    public async Task Socket_BusyboxWithoutBash_FallsBackToSh()
+    {
+        var (host, _, client) = await OpenAsync(DockerFixture.BusyboxImage);
+        await using var _h = host;
+        await using var _c = client;
+
+        await client.SendAsync("echo $((6*7))\r", Ct);
+
+        Assert.True(await client.ExpectLineAsync("42", Ct), "output was: " + client.Output);
+        Assert.Equal("/bin/sh", client.Shell);
+    }
+
+    [Fact]
+    public async Task Socket_Resize_SttySizeShowsNewSize()
+    {
+        var (host, _, client) = await OpenAsync();
+        await using var _h = host;
+        await using var _c = client;
+
+        await client.ResizeAsync(132, 43, Ct);
+        await Task.Delay(200, Ct);
+        await client.SendAsync("stty size\r", Ct);
+
+        Assert.True(await client.ExpectLineAsync("43 132", Ct), "output was: " + client.Output);
+    }
+
+    [Fact]
+    public async Task Socket_Utf8_RoundTrips()
+    {
+        var (host, _, client) = await OpenAsync();
+        await using var _h = host;
+        await using var _c = client;
+
+        await client.SendAsync("printf '%s\\n' 'h\u00e9llo \u2713 \u6f22\u5b57'\r", Ct);
+
+        Assert.True(await client.ExpectLineAsync("h\u00e9llo \u2713 \u6f22\u5b57", Ct), "output was: " + client.Output);
+    }
+
+    [Theory]
+    [InlineData(DockerFixture.BashImage)]
+    [InlineData(DockerFixture.BusyboxImage)]
+    public async Task Socket_Closed_EndsTheExecProcessAfterGrace(string image)
+    {
+        var (host, container, client) = await OpenAsync(image, new Dictionary<string, string?> { ["TERMINAL_REATTACH_GRACE"] = "1s" });
+        await using var _h = host;
+        var session = Assert.Single(host.Sessions.All);
+        // A foreground job that ignores the closed stream: only an explicit kill ends it.
+        await client.SendAsync("sleep 1000\r", Ct);
+        await Task.Delay(300, Ct);
+        var execId = session.ExecId!;
+        Assert.True((await docker.Client.Exec.InspectContainerExecAsync(execId, Ct)).Running);
+
+        await client.Socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, Ct);
+        await client.DisposeAsync();
+        await session.Ended.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        var inspect = await docker.Client.Exec.InspectContainerExecAsync(execId, Ct);
+        Assert.False(inspect.Running);
+        Assert.Empty(host.Sessions.All);
+        var top = await docker.Client.Containers.ListProcessesAsync(container, new Docker.DotNet.Models.ContainerListProcessesParameters(), Ct);
+        Assert.DoesNotContain(top.Processes, p => string.Join(' ', p).Contains("sleep 1000", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Socket_ReattachWithinGrace_ReplaysRecentOutputAndKeepsTheShell()
+    {
+        var (host, _, client) = await OpenAsync(settings: new Dictionary<string, string?> { ["TERMINAL_REATTACH_GRACE"] = "30s" });
+        await using var _h = host;
+        await client.SendAsync("X=remembered; echo marker-$((40+2))\r", Ct);
+        Assert.True(await client.ExpectLineAsync("marker-42", Ct));
+        await client.Socket.CloseAsync(WebSocketCloseStatus.NormalClosure, null, Ct);
+        await Task.Delay(300, Ct);
+
+        await using var again = await TerminalClient.ConnectAsync(host, client.PageUri, client.Cookies, Ct);
+        Assert.True(await again.ExpectAsync("marker-42", Ct), "replay was: " + again.Output);
+        await again.SendAsync("echo $X\r", Ct);
+
+        Assert.True(await again.ExpectLineAsync("remembered", Ct), "output was: " + again.Output);
+        await client.DisposeAsync();
+    }
+
+    [Fact]
+    public async Task Socket_ContainerDestroyed_EndsSessionWithReason()
+    {
+        var (host, container, client) = await OpenAsync();
+        await using var _h = host;
+        await using var _c = client;
+        var session = Assert.Single(host.Sessions.All);
+
+        await docker.RemoveContainerAsync(container, Ct);
+
+        Assert.True(await client.WaitEndedAsync(Ct), "no 'ended' message; output: " + client.Output);
+        // "removed" normally; "stopped" when the engine reports the stop before the removal (a busy machine).
+        Assert.Matches("The container (was removed|stopped)", client.EndedReason);
+        await session.Ended.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.Empty(host.Sessions.All);
+    }
+
+    [Fact]
+    public async Task Socket_TokenLifetimeOver_ClosesWithMessageAndEndsExec()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        var (host, _, client) = await OpenAsync(time: time);
+        await using var _h = host;
+        await using var _c = client;
+        var session = Assert.Single(host.Sessions.All);
+        var execId = session.ExecId!;
+
+        time.Advance(TimeSpan.FromHours(1));
+
+        Assert.True(await client.WaitEndedAsync(Ct), "no 'ended' message");
+        Assert.Contains("time is up", client.EndedReason, StringComparison.Ordinal);
+        await session.Ended.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+        Assert.False((await docker.Client.Exec.InspectContainerExecAsync(execId, Ct)).Running);
+    }
+
+    [Fact]
+    public async Task Socket_ShellExits_EndsSessionWithExitCode()
+    {
+        var (host, _, client) = await OpenAsync();
+        await using var _h = host;
+        await using var _c = client;
+
+        await client.SendAsync("exit 3\r", Ct);
+
+        Assert.True(await client.WaitEndedAsync(Ct), "no 'ended' message");
+        Assert.Contains("code 3", client.EndedReason, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Socket_YesFloodWithStalledReader_ServerMemoryStaysBounded()
+    {
+        var (host, _, client) = await OpenAsync();
+        await using var _h = host;
+        await using var _c = client;
+
+        // Fast reader first: measure throughput of a bounded flood.
+        await client.SendAsync("head -c 20000000 /dev/zero | tr '\\0' y; echo; echo flood-$((1+1))-done\r", Ct);
+        var watch = Stopwatch.StartNew();
+        var received = 0L;
+        var buffer = new byte[65536];
+        var tail = "";
+        while (!tail.Contains("flood-2-done", StringComparison.Ordinal))
+        {
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+            limit.CancelAfter(TimeSpan.FromSeconds(60));
+            var result = await client.Socket.ReceiveAsync(buffer.AsMemory(), limit.Token);
+            Assert.NotEqual(WebSocketMessageType.Close, result.MessageType);
+            received += result.Count;
+            tail = (tail + System.Text.Encoding.ASCII.GetString(buffer, 0, result.Count))[^Math.Min(64, tail.Length + result.Count)..];
+        }
+        watch.Stop();
+        Assert.True(received > 20_000_000);
+        var throughput = $"flood: {received / 1e6:F1} MB relayed in {watch.ElapsedMilliseconds} ms ({received / 1e6 / watch.Elapsed.TotalSeconds:F1} MB/s)";
+
+        // Then an endless flood that nobody reads: the server must stop reading from docker instead of buffering.
+        await client.SendAsync("yes\r", Ct);
+        await Task.Delay(500, Ct);
+        GC.Collect();
+        GC.WaitForPendingFinalizers();
+        var before = GC.GetTotalMemory(forceFullCollection: true);
+        await Task.Delay(TimeSpan.FromSeconds(4), Ct);
+        var after = GC.GetTotalMemory(forceFullCollection: true);
+        var stalled = $"stalled reader: managed heap {before / 1024} KiB -> {after / 1024} KiB over 4 s of `yes`";
+        Artifacts.Write("terminal-flood.txt", throughput + "\n" + stalled + "\n");
+
+        Assert.True(after - before < 16 * 1024 * 1024, $"heap grew by {(after - before) / 1024} KiB while the reader stalled");
+        await client.SendAsync("\u0003", Ct);
+    }
+}

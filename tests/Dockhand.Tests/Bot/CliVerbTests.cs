@@ -1,0 +1,140 @@
+using System.Text.RegularExpressions;
+using Docker.DotNet;
+using Docker.DotNet.Models;
+using Dockhand.Cli;
+using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Configuration;
+
+namespace Dockhand.Tests.Bot;
+
+/// <summary>`dockhand run` (and no verb) without a Discord transport, a real run stopped by cancellation, and `dockhand terminal --user`.</summary>
+public sealed partial class CliVerbTests : IAsyncDisposable
+{
+    private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-cli-").FullName;
+    private readonly string _runId = "bot-cli-" + Guid.NewGuid().ToString("N")[..12];
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private Dictionary<string, string?> Settings() => new()
+    {
+        ["DATABASE_PATH"] = Path.Combine(_directory, "containers.db"),
+        ["DEFAULT_IMAGE"] = "dockhand-test/busybox:1",
+        ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + _runId,
+        ["TERMINAL_SERVICE_URL"] = "https://shell.example.test",
+        ["LISTEN_URLS"] = "http://127.0.0.1:0",
+    };
+
+    private static async Task<(int Exit, string Out, string Err)> RunAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken, params string[] args)
+    {
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var exit = await CliApp.RunAsync(args, new CliContext(TextWriter.Synchronized(output), TextWriter.Synchronized(error), () => configuration, isTerminal: false), cancellationToken);
+        return (exit, output.ToString(), error.ToString());
+    }
+
+    [Theory]
+    [InlineData("run")]
+    [InlineData]
+    public async Task Run_WithNeitherTokenNorPublicKey_Exits2WithClearMessage(params string[] args)
+    {
+        var (exit, _, error) = await RunAsync(Settings(), Ct, args);
+
+        Assert.Equal(2, exit);
+        Assert.Equal("dockhand: " + RunVerb.NoTransportMessage, error.Trim());
+    }
+
+    [Fact]
+    public async Task Run_WithBadAuthorizedUsers_Exits2NamingTheSetting()
+    {
+        var settings = Settings();
+        settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
+        settings["AUTHORIZED_USERS"] = "123,not-a-user";
+
+        var (exit, _, error) = await RunAsync(settings, Ct, "run");
+
+        Assert.Equal(2, exit);
+        Assert.StartsWith("dockhand: configuration: AUTHORIZED_USERS: 'not-a-user' is not a Discord user id", error.Trim(), StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_WithPublicKey_ServesHealthAndStopsGracefullyWhenCancelled()
+    {
+        var settings = Settings();
+        settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var output = new StringWriter();
+        var error = new StringWriter();
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
+        var run = CliApp.RunAsync(["run"], new CliContext(TextWriter.Synchronized(output), TextWriter.Synchronized(error), () => configuration, isTerminal: false), stop.Token);
+
+        Match url;
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (!(url = ListeningUrl().Match(error.ToString())).Success)
+        {
+            Assert.False(run.IsCompleted, "run ended early: " + error);
+            Assert.True(DateTime.UtcNow < deadline, "run never reported its address: " + error);
+            await Task.Delay(50, Ct);
+        }
+        using var http = new HttpClient { BaseAddress = new Uri(url.Groups[1].Value) };
+        using var health = await http.GetAsync(new Uri("/health", UriKind.Relative), Ct);
+        using var interactions = await http.PostAsync(new Uri("/interactions", UriKind.Relative), new StringContent("{}"), Ct);
+        await stop.CancelAsync();
+        var exit = await run.WaitAsync(TimeSpan.FromSeconds(20), Ct);
+
+        Assert.Equal(200, (int)health.StatusCode);
+        Assert.Contains("\"engine\"", await health.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
+        Assert.Equal(401, (int)interactions.StatusCode);
+        Assert.Equal(0, exit);
+    }
+
+    [Fact]
+    public async Task Terminal_UserWithoutContainer_Exits1WithSentence()
+    {
+        var (exit, output, error) = await RunAsync(Settings(), Ct, "terminal", "--user", "4000000000000000001");
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Equal("dockhand: user 4000000000000000001 has no container; create one first with: dockhand create --user 4000000000000000001 --name NAME", error.Trim());
+    }
+
+    [Fact]
+    public async Task Terminal_UserWithContainer_PrintsOneTimeUrl()
+    {
+        var user = "4000000000000000002";
+        var created = await RunAsync(Settings(), Ct, "create", "--user", user, "--name", "cli-" + _runId);
+        Assert.True(created.Exit == 0, created.Err);
+
+        var (exit, output, _) = await RunAsync(Settings(), Ct, "terminal", "--user", user);
+        var (jsonExit, json, _) = await RunAsync(Settings(), Ct, "terminal", "--user", user, "--json");
+
+        Assert.Equal(0, exit);
+        Assert.Matches("^https://shell\\.example\\.test/terminal/[0-9a-f]{64}\\?token=[A-Za-z0-9_-]{43}$", output.Trim());
+        Assert.Equal(0, jsonExit);
+        Assert.Contains("\"url\":\"https://shell.example.test/terminal/", json, StringComparison.Ordinal);
+        Assert.NotEqual(output.Trim(), System.Text.Json.JsonDocument.Parse(json).RootElement.GetProperty("url").GetString());
+    }
+
+    [GeneratedRegex(@"running on (http://127\.0\.0\.1:\d+)")]
+    private static partial Regex ListeningUrl();
+
+    public async ValueTask DisposeAsync()
+    {
+        using var docker = new DockerClientBuilder().WithEndpoint(new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock")).Build();
+        var mine = await docker.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["dockhand.test=" + _runId] = true } },
+        });
+        foreach (var container in mine)
+            await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        SqliteConnection.ClearAllPools();
+        try
+        {
+            Directory.Delete(_directory, recursive: true);
+        }
+        catch (IOException)
+        {
+        }
+    }
+}

@@ -1,0 +1,250 @@
+using System.Text.Json.Nodes;
+using Dockhand.Containers;
+using Dockhand.Tests.Bot.Support;
+using Microsoft.Extensions.DependencyInjection;
+
+namespace Dockhand.Tests.Bot;
+
+/// <summary>Each command from an authorised user, from an owner and from a stranger, over the gateway, against the real engine.</summary>
+[Collection(BotCollection.Name)]
+public sealed class CommandTests(BotFixture fixture)
+{
+    private BotHost Host => fixture.Host;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private async Task<ContainerRecord> GiveContainerAsync(ulong user)
+    {
+        var result = await Host.App.Services.GetRequiredService<ContainerService>()
+            .CreateAsync(new CreateRequest(new OwnerId(user), "c" + user, null, Actor.Cli("test")), cancellationToken: Ct);
+        return Assert.IsType<CreateResult.Created>(result).Status.Record;
+    }
+
+    private static void AssertEphemeralRefusal(JsonObject callback, string expected)
+    {
+        Assert.Equal(4, callback["type"]!.GetValue<int>());
+        Assert.Equal(64, callback["data"]!["flags"]!.GetValue<int>() & 64);
+        var content = callback["data"]!["content"]!.GetValue<string>();
+        Assert.Contains(expected, content, StringComparison.Ordinal);
+        Assert.DoesNotContain("Exception", content, StringComparison.Ordinal);
+    }
+
+    private static void AssertDeferred(JsonObject callback, bool ephemeral)
+    {
+        Assert.Equal(5, callback["type"]!.GetValue<int>());
+        Assert.Equal(ephemeral ? 64 : 0, (callback["data"]?["flags"]?.GetValue<int>() ?? 0) & 64);
+    }
+
+    [Fact]
+    public async Task Create_FromAuthorisedUser_DefersPubliclyThenEditsCreatedEmbed()
+    {
+        var owner = BotHost.NewUser();
+        var sent = await Host.SendAsync(Host.Slash(BotHost.Admin, "create", BotHost.UserOption(owner), BotHost.StringOption("container_name", "web-" + owner)), Ct);
+
+        AssertDeferred(await Host.WaitForCallbackAsync(sent, Ct), ephemeral: false);
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.Equal(0, BotHost.Flags(edited) & 64);
+        Assert.Contains($"Created `web-{owner}` for <@{owner}>", BotHost.Content(edited), StringComparison.Ordinal);
+        var embed = edited["embeds"]!.AsArray().Single()!.AsObject();
+        Assert.Equal("Container created", embed["title"]!.GetValue<string>());
+        Assert.Contains("running", BotHost.Text(edited), StringComparison.Ordinal);
+        var containers = await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct);
+        Assert.Single(containers);
+        Assert.Equal("running", containers[0].State);
+        Host.AssertSentBodiesMatchOpenApi(sent);
+    }
+
+    [Fact]
+    public async Task Create_ForUserWhoHasOne_EditsOneFriendlySentence()
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+        var sent = await Host.SendAsync(Host.Slash(BotHost.Admin2, "create", BotHost.UserOption(owner), BotHost.StringOption("container_name", "second-" + owner)), Ct);
+
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.Equal($"That user already has a container, 'c{owner}'. Destroy it first, or use the one they have.", BotHost.Content(edited));
+        Assert.Single(await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct));
+        Host.AssertSentBodiesMatchOpenApi(sent);
+    }
+
+    [Fact]
+    public async Task Create_WithMissingImage_EditsFriendlySentenceWithoutEngineJson()
+    {
+        var owner = BotHost.NewUser();
+        var sent = await Host.SendAsync(Host.Slash(BotHost.Admin, "create", BotHost.UserOption(owner), BotHost.StringOption("container_name", "x" + owner),
+            BotHost.StringOption("image", "dockhand-test/does-not-exist:" + owner)), Ct);
+
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        var content = BotHost.Content(edited);
+        Assert.StartsWith($"The image 'dockhand-test/does-not-exist:{owner}' could not be pulled", content, StringComparison.Ordinal);
+        Assert.DoesNotContain("{", content, StringComparison.Ordinal);
+        Assert.DoesNotContain("   at ", content, StringComparison.Ordinal);
+        Assert.Empty(await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct));
+    }
+
+    [Fact]
+    public async Task Create_FromStrangerOrOwner_RefusedEphemerallyNamingWhoCanHelp()
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+        foreach (var user in new[] { BotHost.NewUser(), owner })
+        {
+            var sent = await Host.SendAsync(Host.Slash(user, "create", BotHost.UserOption(user), BotHost.StringOption("container_name", "mine" + user)), Ct);
+            AssertEphemeralRefusal(await Host.WaitForCallbackAsync(sent, Ct), $"Only the people on Dockhand's allowlist can use /create. Ask <@{BotHost.Admin}> or <@{BotHost.Admin2}>");
+            Host.AssertSentBodiesMatchOpenApi(sent);
+        }
+        Assert.Single(await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct));
+    }
+
+    [Fact]
+    public async Task Status_FromAuthorisedUserAndOwner_DefersEphemerallyThenShowsEmbed()
+    {
+        var owner = BotHost.NewUser();
+        var record = await GiveContainerAsync(owner);
+        var byAdmin = await Host.SendAsync(Host.Slash(BotHost.Admin, "status", BotHost.UserOption(owner)), Ct);
+        var byOwner = await Host.SendAsync(Host.Slash(owner, "status"), Ct);
+
+        foreach (var sent in new[] { byAdmin, byOwner })
+        {
+            AssertDeferred(await Host.WaitForCallbackAsync(sent, Ct), ephemeral: true);
+            var edited = await Host.WaitForEditAsync(sent, Ct);
+            Assert.Equal(64, BotHost.Flags(edited) & 64);
+            var text = BotHost.Text(edited);
+            Assert.Contains("Container status", text, StringComparison.Ordinal);
+            Assert.Contains($"`{record.Name}`", text, StringComparison.Ordinal);
+            Assert.Contains("State: running", text, StringComparison.Ordinal);
+            Assert.Contains($"Owner: <@{owner}>", text, StringComparison.Ordinal);
+            Host.AssertSentBodiesMatchOpenApi(sent);
+        }
+    }
+
+    [Fact]
+    public async Task Status_FromStranger_RefusedEphemerally()
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+        var stranger = BotHost.NewUser();
+
+        var onOther = await Host.SendAsync(Host.Slash(stranger, "status", BotHost.UserOption(owner)), Ct);
+        var onSelf = await Host.SendAsync(Host.Slash(stranger, "status"), Ct);
+
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(onOther, Ct), "You can only use /status on your own container; ask <@");
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(onSelf, Ct), "You don't have a container yet; ask <@");
+        Host.AssertSentBodiesMatchOpenApi(onOther, onSelf);
+    }
+
+    [Fact]
+    public async Task Terminal_FromOwner_RepliesEphemeralOneTimeLinkButton()
+    {
+        var owner = BotHost.NewUser();
+        var record = await GiveContainerAsync(owner);
+        var sent = await Host.SendAsync(Host.Slash(owner, "terminal"), Ct);
+
+        AssertDeferred(await Host.WaitForCallbackAsync(sent, Ct), ephemeral: true);
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.Equal(64, BotHost.Flags(edited) & 64);
+        Assert.Contains("works once", BotHost.Content(edited), StringComparison.Ordinal);
+        var button = edited["components"]!.AsArray().Single()!["components"]!.AsArray().Single()!.AsObject();
+        Assert.Equal(5, button["style"]!.GetValue<int>());
+        var url = new Uri(button["url"]!.GetValue<string>());
+        Assert.Equal($"https://dockhand.example.test/terminal/{record.ContainerId}", url.GetLeftPart(UriPartial.Path));
+        Assert.Matches("^\\?token=[A-Za-z0-9_-]{43}$", url.Query);
+        Host.AssertSentBodiesMatchOpenApi(sent);
+    }
+
+    [Fact]
+    public async Task Terminal_FromStrangerAndAdminWithoutContainer_GetsSentences()
+    {
+        var stranger = await Host.SendAsync(Host.Slash(BotHost.NewUser(), "terminal"), Ct);
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(stranger, Ct), "You don't have a container yet; ask <@");
+
+        var admin = await Host.SendAsync(Host.Slash(BotHost.Admin2, "terminal"), Ct);
+        var edited = await Host.WaitForEditAsync(admin, Ct);
+        Assert.Equal("You don't have a container. An allowlisted user can create one for you with /create.", BotHost.Content(edited));
+        Assert.Empty(edited["components"]!.AsArray());
+    }
+
+    [Fact]
+    public async Task StopStartRestart_FromOwnerAndAdmin_ChangeTheContainerAndReport()
+    {
+        var owner = BotHost.NewUser();
+        var record = await GiveContainerAsync(owner);
+
+        var stop = await Host.SendAsync(Host.Slash(owner, "stop", BotHost.UserOption(owner)), Ct);
+        AssertDeferred(await Host.WaitForCallbackAsync(stop, Ct), ephemeral: false);
+        var stopped = await Host.WaitForEditAsync(stop, Ct);
+        Assert.StartsWith($"Stopped `{record.Name}`", BotHost.Content(stopped), StringComparison.Ordinal);
+        Assert.Contains("State: stopped", BotHost.Text(stopped), StringComparison.Ordinal);
+        Assert.Equal("exited", (await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct)).Single().State);
+
+        var start = await Host.SendAsync(Host.Slash(BotHost.Admin, "start", BotHost.UserOption(owner)), Ct);
+        Assert.StartsWith($"Started `{record.Name}`", BotHost.Content(await Host.WaitForEditAsync(start, Ct)), StringComparison.Ordinal);
+        Assert.Equal("running", (await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct)).Single().State);
+
+        var restart = await Host.SendAsync(Host.Slash(owner, "restart", BotHost.UserOption(owner)), Ct);
+        Assert.StartsWith($"Restarted `{record.Name}`", BotHost.Content(await Host.WaitForEditAsync(restart, Ct)), StringComparison.Ordinal);
+        Host.AssertSentBodiesMatchOpenApi(stop, start, restart);
+    }
+
+    [Theory]
+    [InlineData("start")]
+    [InlineData("stop")]
+    [InlineData("restart")]
+    public async Task Lifecycle_FromStrangerOnSomeoneElse_RefusedAndContainerUntouched(string command)
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+
+        var sent = await Host.SendAsync(Host.Slash(BotHost.NewUser(), command, BotHost.UserOption(owner)), Ct);
+
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(sent, Ct), $"You can only use /{command} on your own container");
+        Assert.Equal("running", (await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct)).Single().State);
+    }
+
+    [Fact]
+    public async Task List_FromAuthorisedUser_EphemeralEmbed_FromOwnerRefused()
+    {
+        var owner = BotHost.NewUser();
+        var record = await GiveContainerAsync(owner);
+
+        var byAdmin = await Host.SendAsync(Host.Slash(BotHost.Admin, "list"), Ct);
+        AssertDeferred(await Host.WaitForCallbackAsync(byAdmin, Ct), ephemeral: true);
+        var edited = await Host.WaitForEditAsync(byAdmin, Ct);
+        Assert.Equal(64, BotHost.Flags(edited) & 64);
+        Assert.Contains("Containers (", BotHost.Text(edited), StringComparison.Ordinal);
+
+        var byOwner = await Host.SendAsync(Host.Slash(owner, "list"), Ct);
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(byOwner, Ct), "Only the people on Dockhand's allowlist can use /list.");
+        Assert.NotNull(record);
+        Host.AssertSentBodiesMatchOpenApi(byAdmin, byOwner);
+    }
+
+    [Fact]
+    public async Task Autocomplete_Image_SuggestsDefaultAndLocalImages()
+    {
+        var sent = await Host.SendAsync(Host.Autocomplete(BotHost.Admin, "create", "image", "busybox"), Ct);
+
+        var callback = await Host.WaitForCallbackAsync(sent, Ct);
+
+        Assert.Equal(8, callback["type"]!.GetValue<int>());
+        var choices = callback["data"]!["choices"]!.AsArray();
+        Assert.InRange(choices.Count, 1, 25);
+        Assert.Equal(BotHost.Image, choices[0]!["value"]!.GetValue<string>());
+        Host.AssertSentBodiesMatchOpenApi(sent);
+    }
+
+    [Fact]
+    public async Task Startup_RegistersTheCommandsOnceToTheGuild()
+    {
+        await Host.Gateway!.WaitUntilAsync(_ => Host.Rest.CommandOverwriteCount > 0, BotHost.Timeout, Ct);
+
+        var commands = Host.Rest.GetCommands(BotHost.GuildId)!;
+        Assert.Equal(["create", "destroy", "list", "status", "terminal", "start", "stop", "restart"], commands.Select(c => c!["name"]!.GetValue<string>()));
+        Assert.Equal(1, Host.Rest.CommandOverwriteCount);
+        Host.AssertSentBodiesMatchOpenApi();
+    }
+}
