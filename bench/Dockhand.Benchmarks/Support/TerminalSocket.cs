@@ -1,0 +1,128 @@
+using System.Net;
+using System.Net.WebSockets;
+using System.Text;
+using System.Threading.Channels;
+
+namespace Dockhand.Benchmarks.Support;
+
+/// <summary>The browser's side of a web terminal: follows the one-time link (cookie), then speaks the WebSocket protocol.</summary>
+internal sealed class TerminalSocket : IAsyncDisposable
+{
+    private readonly ClientWebSocket _socket;
+    private readonly Channel<byte[]> _frames = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Task _pump;
+
+    private TerminalSocket(ClientWebSocket socket)
+    {
+        _socket = socket;
+        // One receive loop for the socket's life: cancelling a ClientWebSocket receive would abort the socket.
+        _pump = Task.Run(PumpAsync);
+    }
+
+    public static async Task<TerminalSocket> OpenAsync(Uri baseAddress, Uri link, CancellationToken cancellationToken)
+    {
+        var cookies = new CookieContainer();
+        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies, UseCookies = true });
+        using var response = await http.GetAsync(link, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.SeeOther)
+            throw new InvalidOperationException($"the terminal link answered {(int)response.StatusCode}");
+        var page = new Uri(baseAddress, response.Headers.Location!);
+        var socket = new ClientWebSocket();
+        socket.Options.Cookies = cookies;
+        socket.Options.SetRequestHeader("Origin", baseAddress.GetLeftPart(UriPartial.Authority));
+        await socket.ConnectAsync(new UriBuilder(page) { Scheme = "ws", Path = page.AbsolutePath.TrimEnd('/') + "/ws" }.Uri, cancellationToken);
+        var terminal = new TerminalSocket(socket);
+        // Wait for the shell's first prompt so measurements start at an idle shell.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
+        await terminal.ReadUntilAsync((bytes, total) => bytes.IndexOfAny("#$"u8) >= 0, limit.Token);
+        await terminal.DrainAsync(TimeSpan.FromMilliseconds(100), cancellationToken);
+        return terminal;
+    }
+
+    public Task SendAsync(string keys, CancellationToken cancellationToken)
+        => _socket.SendAsync(Encoding.UTF8.GetBytes(keys), WebSocketMessageType.Binary, true, cancellationToken);
+
+    /// <summary>
+    /// Reads terminal output until <paramref name="done"/> says so (given the latest chunk and the total of bytes so far).
+    /// Returns that total.
+    /// </summary>
+    public async Task<long> ReadUntilAsync(Func<ReadOnlySpan<byte>, long, bool> done, CancellationToken cancellationToken)
+    {
+        long total = 0;
+        while (true)
+        {
+            if (!await _frames.Reader.WaitToReadAsync(cancellationToken))
+                throw new InvalidOperationException("the terminal closed");
+            while (_frames.Reader.TryRead(out var frame))
+            {
+                total += frame.Length;
+                if (done(frame, total))
+                    return total;
+            }
+        }
+    }
+
+    /// <summary>Drops whatever arrives until <paramref name="quiet"/> passes with nothing new.</summary>
+    public async Task DrainAsync(TimeSpan quiet, CancellationToken cancellationToken)
+    {
+        while (true)
+        {
+            while (_frames.Reader.TryRead(out _))
+            {
+            }
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(quiet);
+            try
+            {
+                if (!await _frames.Reader.WaitToReadAsync(limit.Token))
+                    return;
+            }
+            catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
+    }
+
+    private async Task PumpAsync()
+    {
+        var buffer = new byte[64 * 1024];
+        try
+        {
+            while (true)
+            {
+                var result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
+                if (result.MessageType == WebSocketMessageType.Close)
+                    break;
+                if (result.MessageType == WebSocketMessageType.Binary && result.Count > 0)
+                    _frames.Writer.TryWrite(buffer.AsSpan(0, result.Count).ToArray());
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or ObjectDisposedException or OperationCanceledException)
+        {
+        }
+        finally
+        {
+            _frames.Writer.TryComplete();
+        }
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        try
+        {
+            if (_socket.State == WebSocketState.Open)
+            {
+                using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(2));
+                await _socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, timeout.Token);
+            }
+        }
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException)
+        {
+        }
+        _socket.Abort();
+        await _pump;
+        _socket.Dispose();
+    }
+}
