@@ -24,6 +24,7 @@ void Log(string line) => Console.Error.WriteLine($"[{DateTimeOffset.UtcNow:HH:mm
 Log($"machine: {machine["cpu"]} ×{machine["cores"]}, load average {machine["load_average_at_start"]}");
 
 var figures = new List<Figure>();
+System.Text.Json.Nodes.JsonObject? profile = null;
 await using (var env = await BenchEnvironment.StartAsync(ct))
 {
     Log($"run id {env.RunId} (everything created is labelled {BenchEnvironment.LabelKey}={env.RunId})");
@@ -37,7 +38,10 @@ await using (var env = await BenchEnvironment.StartAsync(ct))
         if (Wanted("P5"))
             figures.Add(await bench.InteractionsEndpointAsync(ct));
         if (Wanted("P1"))
+        {
             figures.Add(await bench.CreateAsync(ct));
+            profile = await bench.ProfileCreateAsync(ct);
+        }
         if (Wanted("P2"))
             figures.Add(await bench.ThroughputAsync(ct));
         if (Wanted("P3"))
@@ -51,7 +55,7 @@ await using (var env = await BenchEnvironment.StartAsync(ct))
 
 figures.Sort((a, b) => string.CompareOrdinal(a.Id, b.Id));
 Console.WriteLine(Report.Table(figures));
-var (json, markdown) = await Report.WriteAsync(output, figures, machine, started, quick, ct);
+var (json, markdown) = await Report.WriteAsync(output, figures, machine, started, quick, profile, ct);
 Log($"wrote {json} and {markdown}");
 return 0;
 

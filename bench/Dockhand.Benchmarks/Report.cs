@@ -62,7 +62,7 @@ internal static class Report
     }
 
     public static async Task<(string Json, string Markdown)> WriteAsync(string directory, IReadOnlyList<Figure> figures, JsonObject machine, DateTimeOffset started,
-        bool quick, CancellationToken cancellationToken)
+        bool quick, JsonObject? profile, CancellationToken cancellationToken)
     {
         Directory.CreateDirectory(directory);
         var json = new JsonObject
@@ -75,6 +75,7 @@ internal static class Report
                 ["id"] = f.Id, ["what"] = f.What, ["dockhand"] = f.Dockhand, ["anchor"] = f.Anchor, ["ratio"] = f.Ratio, ["target"] = f.Target,
                 ["met"] = f.Met, ["data"] = f.Data.DeepClone(),
             })]),
+            ["profile"] = profile,
         };
         var jsonPath = Path.Combine(directory, "latest.json");
         var markdownPath = Path.Combine(directory, "latest.md");

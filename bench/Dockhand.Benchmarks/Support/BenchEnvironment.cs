@@ -85,7 +85,8 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         ["DATABASE_PATH"] = databasePath,
         ["DOCKER_HOST"] = "unix:///var/run/docker.sock",
         ["DEFAULT_IMAGE"] = Image,
-        ["CONTAINER_EXTRA_LABELS"] = $"{LabelKey}={RunId}",
+        // bench.part keeps the bot's reconciler away from the containers the in-process service makes (and the reverse).
+        ["CONTAINER_EXTRA_LABELS"] = $"{LabelKey}={RunId},bench.part=bot",
         // Warning, not Information: a console line per request would measure the console, not Dockhand.
         ["Logging__LogLevel__Default"] = "Warning",
     };

@@ -1,3 +1,4 @@
+using System.Buffers;
 using System.Net;
 using System.Net.WebSockets;
 using System.Text;
@@ -9,7 +10,7 @@ namespace Dockhand.Benchmarks.Support;
 internal sealed class TerminalSocket : IAsyncDisposable
 {
     private readonly ClientWebSocket _socket;
-    private readonly Channel<byte[]> _frames = Channel.CreateUnbounded<byte[]>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
+    private readonly Channel<(byte[] Array, int Count)> _frames = Channel.CreateUnbounded<(byte[] Array, int Count)>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
     private readonly Task _pump;
 
     private TerminalSocket(ClientWebSocket socket)
@@ -40,6 +41,9 @@ internal sealed class TerminalSocket : IAsyncDisposable
         return terminal;
     }
 
+    /// <summary>Binary frames (or partial reads of them) consumed so far.</summary>
+    public long Frames { get; private set; }
+
     public Task SendAsync(string keys, CancellationToken cancellationToken)
         => _socket.SendAsync(Encoding.UTF8.GetBytes(keys), WebSocketMessageType.Binary, true, cancellationToken);
 
@@ -56,8 +60,11 @@ internal sealed class TerminalSocket : IAsyncDisposable
                 throw new InvalidOperationException("the terminal closed");
             while (_frames.Reader.TryRead(out var frame))
             {
-                total += frame.Length;
-                if (done(frame, total))
+                Frames++;
+                total += frame.Count;
+                var finished = done(frame.Array.AsSpan(0, frame.Count), total);
+                ArrayPool<byte>.Shared.Return(frame.Array);
+                if (finished)
                     return total;
             }
         }
@@ -68,9 +75,8 @@ internal sealed class TerminalSocket : IAsyncDisposable
     {
         while (true)
         {
-            while (_frames.Reader.TryRead(out _))
-            {
-            }
+            while (_frames.Reader.TryRead(out var dropped))
+                ArrayPool<byte>.Shared.Return(dropped.Array);
             using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
             limit.CancelAfter(quiet);
             try
@@ -96,7 +102,11 @@ internal sealed class TerminalSocket : IAsyncDisposable
                 if (result.MessageType == WebSocketMessageType.Close)
                     break;
                 if (result.MessageType == WebSocketMessageType.Binary && result.Count > 0)
-                    _frames.Writer.TryWrite(buffer.AsSpan(0, result.Count).ToArray());
+                {
+                    var copy = ArrayPool<byte>.Shared.Rent(result.Count);
+                    buffer.AsSpan(0, result.Count).CopyTo(copy);
+                    _frames.Writer.TryWrite((copy, result.Count));
+                }
             }
         }
         catch (Exception e) when (e is WebSocketException or ObjectDisposedException or OperationCanceledException)
