@@ -69,6 +69,11 @@ internal sealed class TerminalSession
 
     public string? EndReason { get; private set; }
 
+    private long _outputBytes;
+
+    /// <summary>Bytes read from the exec so far (tests use it to see back-pressure).</summary>
+    public long OutputBytes => Interlocked.Read(ref _outputBytes);
+
     /// <summary>The exec's id once started (tests inspect it).</summary>
     public string? ExecId => _execId;
 
@@ -112,16 +117,29 @@ internal sealed class TerminalSession
                 await socket.SendAsync(replay, WebSocketMessageType.Binary, true, cancellationToken);
             lock (_gate)
             {
-                previous = _socket;
-                _socket = socket;
-                _detachTimer?.Dispose();
-                _detachTimer = null;
-                _attached.TrySetResult();
+                if (EndReason is null)
+                {
+                    previous = _socket;
+                    _socket = socket;
+                    _detachTimer?.Dispose();
+                    _detachTimer = null;
+                    _attached.TrySetResult();
+                }
+                else
+                {
+                    previous = null;
+                }
             }
         }
         finally
         {
             _sendLock.Release();
+        }
+        if (EndReason is { } endedMeanwhile && !ReferenceEquals(_socket, socket))
+        {
+            // The session ended while this socket was being attached.
+            await SendEndedAndCloseAsync(socket, endedMeanwhile);
+            return;
         }
         if (previous is not null)
             _ = SendEndedAndCloseAsync(previous, "This terminal was opened in another tab.");
@@ -190,6 +208,7 @@ internal sealed class TerminalSession
                     return;
                 }
 
+                Interlocked.Add(ref _outputBytes, read.Count);
                 await _sendLock.WaitAsync(token);
                 try
                 {
@@ -223,6 +242,12 @@ internal sealed class TerminalSession
         {
             if (!token.IsCancellationRequested)
                 await EndAsync(await DescribeExitAsync());
+        }
+        catch (Exception e) when (!token.IsCancellationRequested)
+        {
+            // A bug must not leave a session (and its exec) running unseen.
+            Log.SessionFailed(_logger, e, ContainerId);
+            await EndAsync("The terminal failed unexpectedly. Run /terminal again.");
         }
     }
 
@@ -290,9 +315,9 @@ internal sealed class TerminalSession
     private async Task WatchContainerAsync()
     {
         var token = _ending.Token;
-        try
+        while (!token.IsCancellationRequested)
         {
-            while (!token.IsCancellationRequested)
+            try
             {
                 await Task.Delay(_options.ContainerPollInterval, _time, token);
                 var presence = await _exec.InspectContainerAsync(ContainerId, token);
@@ -302,14 +327,15 @@ internal sealed class TerminalSession
                     return;
                 }
             }
-        }
-        catch (OperationCanceledException) when (token.IsCancellationRequested)
-        {
-        }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException)
-        {
-            // The engine is unreachable: the stream will tell us if the shell died; keep the session otherwise.
-            Log.SessionFailed(_logger, e, ContainerId);
+            catch (OperationCanceledException) when (token.IsCancellationRequested)
+            {
+                return;
+            }
+            catch (Exception e)
+            {
+                // E.g. the engine is briefly unreachable: the stream tells us if the shell died; keep polling.
+                Log.SessionFailed(_logger, e, ContainerId);
+            }
         }
     }
 

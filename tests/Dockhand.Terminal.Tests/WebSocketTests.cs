@@ -202,10 +202,16 @@ public sealed class WebSocketTests(DockerFixture docker)
         var before = GC.GetTotalMemory(forceFullCollection: true);
         await Task.Delay(TimeSpan.FromSeconds(4), Ct);
         var after = GC.GetTotalMemory(forceFullCollection: true);
-        var stalled = $"stalled reader: managed heap {before / 1024} KiB -> {after / 1024} KiB over 4 s of `yes`";
+        var session = Assert.Single(host.Sessions.All);
+        var readBefore = session.OutputBytes;
+        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+        var readAfter = session.OutputBytes;
+        var stalled = $"stalled reader: managed heap {before / 1024} KiB -> {after / 1024} KiB over 4 s of `yes`; "
+            + $"then {(readAfter - readBefore) / 1024} KiB read from docker in 2 s (total read {readAfter / 1024 / 1024} MiB)";
         Artifacts.Write("terminal-flood.txt", throughput + "\n" + stalled + "\n");
 
         Assert.True(after - before < 16 * 1024 * 1024, $"heap grew by {(after - before) / 1024} KiB while the reader stalled");
+        Assert.True(readAfter - readBefore < 1024 * 1024, "docker kept being read while the page did not read: " + stalled);
         await client.SendAsync("\u0003", Ct);
     }
 }
