@@ -30,6 +30,9 @@ internal static class DockhandHost
         var urls = configuration[ListenUrlsKey] is { Length: > 0 } u ? u : DefaultListenUrls;
         builder.WebHost.UseUrls(urls.Split([';', ','], StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries));
         builder.Services.Configure<HostOptions>(o => o.ShutdownTimeout = TimeSpan.FromSeconds(15));
+        // One line per HTTP request is noise for an operator; Logging:LogLevel in appsettings.json can turn it back on.
+        if (configuration["Logging:LogLevel:Microsoft.AspNetCore"] is null)
+            builder.Logging.AddFilter("Microsoft.AspNetCore", LogLevel.Warning);
 
         var services = builder.Services;
         services.AddDockhandContainers(configuration);

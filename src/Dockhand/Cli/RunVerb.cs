@@ -22,6 +22,11 @@ internal static class RunVerb
         return command;
     }
 
+    private static Exception? FailedService(WebApplication app) =>
+        app.Services.GetServices<IHostedService>().OfType<BackgroundService>()
+            .Select(s => s.ExecuteTask)
+            .FirstOrDefault(t => t is { IsFaulted: true })?.Exception?.InnerException;
+
     public static async Task<int> RunAsync(CliContext context, bool json, CancellationToken cancellationToken)
     {
         IConfiguration configuration;
@@ -54,6 +59,9 @@ internal static class RunVerb
                 await context.Error.WriteLineAsync($"dockhand: running on {string.Join(", ", app.Urls)}" +
                     $"{(DockhandHost.HasToken(configuration) ? "; gateway on" : "")}{(DockhandHost.HasPublicKey(configuration) ? "; POST /interactions on" : "")}. Ctrl-C stops.");
                 await app.WaitForShutdownAsync(cancellationToken);
+                // A background service that failed (e.g. the gateway on an invalid token) stops the host: say why, exit 2.
+                if (FailedService(app) is { } failure)
+                    return await context.FailAsync(json, "stopped", $"stopped: {failure.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
                 return ExitCodes.Success;
             }
             catch (OptionsValidationException e)

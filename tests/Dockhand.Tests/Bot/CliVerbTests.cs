@@ -19,6 +19,7 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     {
         ["DATABASE_PATH"] = Path.Combine(_directory, "containers.db"),
         ["DEFAULT_IMAGE"] = "dockhand-test/busybox:1",
+        ["CONTAINER_NETWORK"] = "none",
         ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + _runId,
         ["TERMINAL_SERVICE_URL"] = "https://shell.example.test",
         ["LISTEN_URLS"] = "http://127.0.0.1:0",
@@ -86,6 +87,24 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         Assert.Contains("\"engine\"", await health.Content.ReadAsStringAsync(Ct), StringComparison.Ordinal);
         Assert.Equal(401, (int)interactions.StatusCode);
         Assert.Equal(0, exit);
+    }
+
+    [Fact]
+    public async Task Run_GatewayRejectsToken_Exits2WithTheGatewaysReason()
+    {
+        await using var gateway = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway();
+        await gateway.StartAsync(Ct);
+        await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        var settings = Settings();
+        settings["DISCORD_TOKEN"] = "not-the-right-token";
+        settings["DISCORD_GATEWAY_URL"] = gateway.Url.AbsoluteUri;
+        settings["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri;
+        settings["DISCORD_APPLICATION_ID"] = rest.ApplicationId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var (exit, _, error) = await RunAsync(settings, Ct, "run").WaitAsync(TimeSpan.FromSeconds(60), Ct);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("dockhand: stopped: Discord closed the gateway with 4004 (authentication failed)", error, StringComparison.Ordinal);
     }
 
     [Fact]

@@ -154,6 +154,14 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal($"https://dockhand.example.test/terminal/{record.ContainerId}", url.GetLeftPart(UriPartial.Path));
         Assert.Matches("^\\?token=[A-Za-z0-9_-]{43}$", url.Query);
         Host.AssertSentBodiesMatchOpenApi(sent);
+
+        // The link works against this same process's web terminal, once.
+        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = Host.BaseAddress };
+        using var first = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
+        using var again = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
+        Assert.Equal(303, (int)first.StatusCode);
+        Assert.True(first.Headers.Contains("Set-Cookie"));
+        Assert.Equal(410, (int)again.StatusCode);
     }
 
     [Fact]
@@ -206,7 +214,7 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
-    public async Task List_FromAuthorisedUser_EphemeralEmbed_FromOwnerRefused()
+    public async Task List_FromAuthorisedUser_EphemeralEmbed_FromOwnerAndStrangerRefused()
     {
         var owner = BotHost.NewUser();
         var record = await GiveContainerAsync(owner);
@@ -217,10 +225,14 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal(64, BotHost.Flags(edited) & 64);
         Assert.Contains("Containers (", BotHost.Text(edited), StringComparison.Ordinal);
 
-        var byOwner = await Host.SendAsync(Host.Slash(owner, "list"), Ct);
-        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(byOwner, Ct), "Only the people on Dockhand's allowlist can use /list.");
+        Assert.Matches("Page 1 of \\d+", BotHost.Text(edited));
         Assert.NotNull(record);
-        Host.AssertSentBodiesMatchOpenApi(byAdmin, byOwner);
+
+        var byOwner = await Host.SendAsync(Host.Slash(owner, "list"), Ct);
+        var byStranger = await Host.SendAsync(Host.Slash(BotHost.NewUser(), "list"), Ct);
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(byOwner, Ct), "Only the people on Dockhand's allowlist can use /list.");
+        AssertEphemeralRefusal(await Host.WaitForCallbackAsync(byStranger, Ct), "Only the people on Dockhand's allowlist can use /list.");
+        Host.AssertSentBodiesMatchOpenApi(byAdmin, byOwner, byStranger);
     }
 
     [Fact]
@@ -246,5 +258,19 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal(["create", "destroy", "list", "status", "terminal", "start", "stop", "restart"], commands.Select(c => c!["name"]!.GetValue<string>()));
         Assert.Equal(1, Host.Rest.CommandOverwriteCount);
         Host.AssertSentBodiesMatchOpenApi();
+    }
+
+    [Fact]
+    public async Task Host_OneDockerClientForEngineAndTerminal_HealthReportsBoth()
+    {
+        var services = Host.App.Services;
+        Assert.Same(services.GetRequiredService<Dockhand.Containers.Engine.ContainerEngine>().Client, services.GetRequiredService<Docker.DotNet.IDockerClient>());
+
+        using var response = await Host.Http.GetAsync(new Uri("/health", UriKind.Relative), Ct);
+
+        var health = JsonNode.Parse(await response.Content.ReadAsStringAsync(Ct))!;
+        Assert.Equal(200, (int)response.StatusCode);
+        Assert.Equal("healthy", health["checks"]!["engine"]!["status"]!.GetValue<string>());
+        Assert.Equal("healthy", health["checks"]!["database"]!["status"]!.GetValue<string>());
     }
 }

@@ -92,6 +92,7 @@ internal sealed class BotHost : IAsyncDisposable
             ["AUTHORIZED_USERS"] = $"{Admin},{Admin2}",
             ["DATABASE_PATH"] = Path.Combine(directory, "containers.db"),
             ["DEFAULT_IMAGE"] = Image,
+            ["CONTAINER_NETWORK"] = "none",
             ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + runId,
             ["LISTEN_URLS"] = "http://127.0.0.1:0",
             ["TERMINAL_SERVICE_URL"] = "https://dockhand.example.test",

@@ -1,0 +1,19 @@
+#!/usr/bin/env bash
+# Runs Dockhand on a fresh Debian machine: makes sure a Docker engine answers (scripts/engine.sh: installs Debian's
+# docker.io and starts dockerd only when needed), checks that a Discord transport is configured, then starts
+# `dockhand run` (bot + web terminal). Extra arguments go to dockhand. Settings come from .env and the environment.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+if ! command -v dotnet >/dev/null 2>&1; then
+  echo "run: the .NET 10 SDK is needed (https://learn.microsoft.com/dotnet/core/install/linux-debian)" >&2
+  exit 2
+fi
+
+if [ ! -f .env ] && [ -z "${DISCORD_TOKEN:-}" ] && [ -z "${DISCORD_PUBLIC_KEY:-}" ]; then
+  echo "run: no .env and neither DISCORD_TOKEN nor DISCORD_PUBLIC_KEY is set; copy env.example to .env and fill it in" >&2
+  exit 2
+fi
+
+scripts/engine.sh
+exec dotnet run --project src/Dockhand -c Release -- run "$@"
