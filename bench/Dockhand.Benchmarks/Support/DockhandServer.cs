@@ -21,6 +21,11 @@ internal sealed class DockhandServer : IAsyncDisposable
         _log = log;
     }
 
+    /// <summary>When (on <see cref="Started"/>'s clock) the process printed "dockhand: running on": host built, database migrated, Kestrel listening.</summary>
+    public TimeSpan? ListeningAt { get; private set; }
+
+    private Stopwatch Started { get; } = Stopwatch.StartNew();
+
     public Uri BaseAddress { get; }
 
     public int ProcessId => _process.Id;
@@ -48,9 +53,10 @@ internal sealed class DockhandServer : IAsyncDisposable
         info.Environment["TERMINAL_SERVICE_URL"] = baseAddress.ToString().TrimEnd('/');
         var process = Process.Start(info) ?? throw new InvalidOperationException("dockhand did not start");
         var log = Path.Combine(workingDirectory, $"dockhand-{process.Id}.log");
-        _ = PumpAsync(process.StandardOutput, log);
-        _ = PumpAsync(process.StandardError, log);
-        return new DockhandServer(process, baseAddress, log);
+        var server = new DockhandServer(process, baseAddress, log);
+        _ = PumpAsync(process.StandardOutput, log, null);
+        _ = PumpAsync(process.StandardError, log, server);
+        return server;
     }
 
     /// <summary>Polls GET /health every 5 ms until it answers 200; returns the time that took from <paramref name="since"/>.</summary>
@@ -81,6 +87,20 @@ internal sealed class DockhandServer : IAsyncDisposable
     /// <summary>VmRSS of the process in MiB.</summary>
     public double ResidentMiB() => ReadRssMiB(_process.Id);
 
+    /// <summary>VmRSS split into anonymous (heaps, JIT code) and file-backed (mapped runtime and assemblies) MiB.</summary>
+    public (double Anonymous, double File) ResidentBreakdownMiB()
+    {
+        double anonymous = double.NaN, file = double.NaN;
+        foreach (var line in File.ReadLines($"/proc/{_process.Id.ToString(CultureInfo.InvariantCulture)}/status"))
+        {
+            if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                anonymous = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+                file = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        return (anonymous, file);
+    }
+
     public static double ReadRssMiB(int pid)
     {
         foreach (var line in File.ReadLines($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
@@ -108,12 +128,16 @@ internal sealed class DockhandServer : IAsyncDisposable
         _process.Dispose();
     }
 
-    private static async Task PumpAsync(StreamReader reader, string path)
+    private static async Task PumpAsync(StreamReader reader, string path, DockhandServer? server)
     {
         try
         {
             while (await reader.ReadLineAsync() is { } line)
+            {
+                if (server is not null && server.ListeningAt is null && line.StartsWith("dockhand: running on", StringComparison.Ordinal))
+                    server.ListeningAt = server.Started.Elapsed;
                 await File.AppendAllTextAsync(path, line + "\n");
+            }
         }
         catch (IOException)
         {
