@@ -3,12 +3,15 @@
 //   --quick          small N, for a smoke run
 //   --only P1,P5     run only these (P6 always starts its own processes; the others share one server)
 //   --out DIR        where latest.json and latest.md go (default bench/results under the repository)
+//   --dockhand DIR   run the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the benchmark
 using Dockhand.Benchmarks;
 using Dockhand.Benchmarks.Support;
 
 var quick = args.Contains("--quick");
 var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
 var output = Option("--out") ?? Report.DefaultDirectory();
+if (Option("--dockhand") is { } build)
+    DockhandServer.Executable = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
 bool Wanted(string id) => only is null || only.Contains(id);
 
 using var cancel = new CancellationTokenSource();
@@ -21,7 +24,7 @@ var ct = cancel.Token;
 var machine = await Report.MachineAsync(ct);
 var started = DateTimeOffset.UtcNow;
 void Log(string line) => Console.Error.WriteLine($"[{DateTimeOffset.UtcNow:HH:mm:ss}] {line}");
-Log($"machine: {machine["cpu"]} ×{machine["cores"]}, load average {machine["load_average_at_start"]}");
+Log($"machine: {machine["cpu"]} ×{machine["cores"]}, load average {machine["load_average_at_start"]}; dockhand: {DockhandServer.Executable}");
 
 var figures = new List<Figure>();
 System.Text.Json.Nodes.JsonObject? profile = null;

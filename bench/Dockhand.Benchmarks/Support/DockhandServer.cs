@@ -30,7 +30,8 @@ internal sealed class DockhandServer : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    public static string Executable { get; } = Path.Combine(AppContext.BaseDirectory, "dockhand.dll");
+    /// <summary>The dockhand.dll to run: the one built beside the benchmark, or another build (--dockhand DIR, e.g. a ReadyToRun publish).</summary>
+    public static string Executable { get; set; } = Path.Combine(AppContext.BaseDirectory, "dockhand.dll");
 
     public static int FreePort()
     {
@@ -99,6 +100,15 @@ internal sealed class DockhandServer : IAsyncDisposable
                 file = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
         }
         return (anonymous, file);
+    }
+
+    /// <summary>Proportional set size in MiB: shared pages divided among the processes that map them.</summary>
+    public double ProportionalMiB()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id.ToString(CultureInfo.InvariantCulture)}/smaps_rollup"))
+            if (line.StartsWith("Pss:", StringComparison.Ordinal))
+                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        return double.NaN;
     }
 
     public static double ReadRssMiB(int pid)
