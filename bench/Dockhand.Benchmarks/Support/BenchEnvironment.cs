@@ -149,22 +149,45 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     {
         if (Server is not null)
             await Server.DisposeAsync();
-        var mine = await Docker.Containers.ListContainersAsync(new ContainersListParameters
+        // The engine can refuse a removal while it is busy ("could not kill running container"): retry, and say what is left.
+        var removed = 0;
+        for (var attempt = 0; attempt < 5; attempt++)
         {
-            All = true,
-            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{LabelKey}={RunId}"] = true } },
-        });
-        await Parallel.ForEachAsync(mine, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (container, _) =>
-        {
+            IList<ContainerListResponse> mine;
             try
             {
-                await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+                mine = await Docker.Containers.ListContainersAsync(new ContainersListParameters
+                {
+                    All = true,
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{LabelKey}={RunId}"] = true } },
+                });
             }
-            catch (DockerContainerNotFoundException)
+            catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
             {
+                await Task.Delay(TimeSpan.FromSeconds(2));
+                continue;
             }
-        });
-        Console.Error.WriteLine($"cleanup: removed {mine.Count} container(s) labelled {LabelKey}={RunId}");
+            if (mine.Count == 0)
+                break;
+            if (attempt > 0)
+                await Task.Delay(TimeSpan.FromSeconds(2));
+            await Parallel.ForEachAsync(mine, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (container, _) =>
+            {
+                try
+                {
+                    await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+                    Interlocked.Increment(ref removed);
+                }
+                catch (DockerContainerNotFoundException)
+                {
+                }
+                catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
+                {
+                    Console.Error.WriteLine($"cleanup: {container.ID[..12]} not removed yet ({e.Message.ReplaceLineEndings(" ")}); retrying");
+                }
+            });
+        }
+        Console.Error.WriteLine($"cleanup: removed {removed} container(s) labelled {LabelKey}={RunId}");
         await Gateway.DisposeAsync();
         await Rest.DisposeAsync();
         Signer.Dispose();
