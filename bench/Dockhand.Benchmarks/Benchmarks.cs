@@ -420,8 +420,7 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
                     var carry = new byte[2 * marker.Length];
                     var carried = 0;
                     var watch = Stopwatch.StartNew();
-                    await terminal.SendAsync(command + "\r", ct);
-                    webBytes = await terminal.ReadUntilAsync((frame, _) =>
+                    var streaming = terminal.StreamUntilAsync(frame =>
                     {
                         if (frame.IndexOf(marker) >= 0)
                             return true;
@@ -435,6 +434,8 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
                         carried = tail.Length;
                         return false;
                     }, ct);
+                    await terminal.SendAsync(command + "\r", ct);
+                    webBytes = await streaming;
                     frames = terminal.Frames;
                     web.Add(webBytes / 1048576.0 / watch.Elapsed.TotalSeconds);
                 }

@@ -41,6 +41,23 @@ internal sealed class TerminalSocket : IAsyncDisposable
         return terminal;
     }
 
+    private Func<ReadOnlySpan<byte>, bool>? _inline;
+    private TaskCompletionSource<long>? _inlineDone;
+    private long _inlineTotal;
+
+    /// <summary>
+    /// For throughput: the receive loop itself hands every read to <paramref name="done"/> (no copy, no queue) until it
+    /// returns true; returns the bytes seen. The client should cost as little as the anchor's pipe reader.
+    /// </summary>
+    public Task<long> StreamUntilAsync(Func<ReadOnlySpan<byte>, bool> done, CancellationToken cancellationToken)
+    {
+        var finished = new TaskCompletionSource<long>(TaskCreationOptions.RunContinuationsAsynchronously);
+        _inlineTotal = 0;
+        _inlineDone = finished;
+        Volatile.Write(ref _inline, done);
+        return finished.Task.WaitAsync(cancellationToken);
+    }
+
     /// <summary>Binary frames (or partial reads of them) consumed so far.</summary>
     public long Frames { get; private set; }
 
@@ -101,7 +118,17 @@ internal sealed class TerminalSocket : IAsyncDisposable
                 var result = await _socket.ReceiveAsync(buffer.AsMemory(), CancellationToken.None);
                 if (result.MessageType == WebSocketMessageType.Close)
                     break;
-                if (result.MessageType == WebSocketMessageType.Binary && result.Count > 0)
+                if (result.MessageType == WebSocketMessageType.Binary && result.Count > 0 && Volatile.Read(ref _inline) is { } inline)
+                {
+                    Frames++;
+                    _inlineTotal += result.Count;
+                    if (inline(buffer.AsSpan(0, result.Count)))
+                    {
+                        Volatile.Write(ref _inline, null);
+                        _inlineDone!.TrySetResult(_inlineTotal);
+                    }
+                }
+                else if (result.MessageType == WebSocketMessageType.Binary && result.Count > 0)
                 {
                     var copy = ArrayPool<byte>.Shared.Rent(result.Count);
                     buffer.AsSpan(0, result.Count).CopyTo(copy);
