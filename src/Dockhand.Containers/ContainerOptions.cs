@@ -226,7 +226,7 @@ public sealed partial record ContainerOptions
         {
             var equals = pair.IndexOf('=', StringComparison.Ordinal);
             var key = equals > 0 ? pair[..equals] : "";
-            if (!LabelKeyPattern().IsMatch(key) || key.StartsWith(ContainerLabels.Prefix, StringComparison.Ordinal) && key != "dockhand.test")
+            if (!LabelKeyPattern().IsMatch(key) || key.StartsWith(ContainerLabels.Prefix, StringComparison.Ordinal) && key is not ("dockhand.test" or "dockhand.bench"))
                 throw new InvalidSettingException(Keys.ExtraLabels, $"'{pair}' is not key=value with a key of letters, digits, '.', '-' or '_' (dockhand.* keys are reserved).");
             labels[key] = pair[(equals + 1)..];
         }

@@ -58,6 +58,12 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
 
         var existing = await _store.FindAsync(request.Owner, cancellationToken);
+        if (existing is { State: RowState.Creating, OperationId: { } abandoned } && !ContainerStore.IsProcessAlive(existing.OperationProcess))
+        {
+            // A create that died half-way (its process is gone, or its roll-back met a dead engine): finish the roll-back first.
+            await RollBackCreateAsync(request.Owner, abandoned, existing.ContainerId);
+            existing = await _store.FindAsync(request.Owner, cancellationToken);
+        }
         if (existing is not null)
             return await RefuseCreateAsync(request, image, existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(existing.ToRecord()) : new Refusals.Busy(request.Owner), cancellationToken);
 
@@ -308,8 +314,16 @@ public sealed partial class ContainerService
         }
         catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
-            // The row stays 'creating'; the reconciler finishes the roll-back once this process is gone or the engine is back.
+            // The row stays 'creating' but is let go of (no live process): the owner's next create or destroy, or the
+            // reconciler, finishes the roll-back once the engine is back, without waiting for this process to end.
             LogRollbackFailed(_logger, owner.Value, e.Message);
+            try
+            {
+                await _store.AbandonIntentAsync(owner, operation, CancellationToken.None);
+            }
+            catch (Microsoft.Data.Sqlite.SqliteException)
+            {
+            }
         }
     }
 

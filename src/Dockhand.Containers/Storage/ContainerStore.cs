@@ -158,6 +158,14 @@ public sealed class ContainerStore
         => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
             cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
 
+    /// <summary>
+    /// Gives up a 'creating' row of this operation whose roll-back could not finish (the engine was down): it no longer
+    /// names a live process, so the owner's next create or destroy, or the reconciler, rolls it back.
+    /// </summary>
+    internal Task<int> AbandonIntentAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
+        => ExecuteAsync("UPDATE containers SET operation_process = NULL, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
+            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+
     /// <summary>Marks the owner's row 'destroying' under a new operation. Returns the row as it was, or null when there is none.</summary>
     internal async Task<StoredRow?> MarkDestroyingAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
     {

@@ -1,0 +1,156 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Net;
+using System.Net.Sockets;
+
+namespace Dockhand.Benchmarks.Support;
+
+/// <summary>
+/// A real <c>dockhand run</c> process (the dockhand.dll built next to the benchmark), on a free 127.0.0.1 port, with
+/// its own database. Stopped with SIGTERM; its resident set size is read from /proc.
+/// </summary>
+internal sealed class DockhandServer : IAsyncDisposable
+{
+    private readonly Process _process;
+    private readonly string _log;
+
+    private DockhandServer(Process process, Uri baseAddress, string log)
+    {
+        _process = process;
+        BaseAddress = baseAddress;
+        _log = log;
+    }
+
+    /// <summary>When (on <see cref="Started"/>'s clock) the process printed "dockhand: running on": host built, database migrated, Kestrel listening.</summary>
+    public TimeSpan? ListeningAt { get; private set; }
+
+    private Stopwatch Started { get; } = Stopwatch.StartNew();
+
+    public Uri BaseAddress { get; }
+
+    public int ProcessId => _process.Id;
+
+    /// <summary>The dockhand.dll to run: the one built beside the benchmark, or another build (--dockhand DIR, e.g. a ReadyToRun publish).</summary>
+    public static string Executable { get; set; } = Path.Combine(AppContext.BaseDirectory, "dockhand.dll");
+
+    public static int FreePort()
+    {
+        using var listener = new TcpListener(IPAddress.Loopback, 0);
+        listener.Start();
+        return ((IPEndPoint)listener.LocalEndpoint).Port;
+    }
+
+    /// <summary>Starts the process and returns at once (the caller waits for /health).</summary>
+    public static DockhandServer Start(string workingDirectory, IDictionary<string, string> environment)
+    {
+        var port = FreePort();
+        var baseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
+        var info = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        info.ArgumentList.Add(Executable);
+        info.ArgumentList.Add("run");
+        foreach (var (key, value) in environment)
+            info.Environment[key] = value;
+        info.Environment["LISTEN_URLS"] = baseAddress.ToString().TrimEnd('/');
+        info.Environment["TERMINAL_SERVICE_URL"] = baseAddress.ToString().TrimEnd('/');
+        var process = Process.Start(info) ?? throw new InvalidOperationException("dockhand did not start");
+        var log = Path.Combine(workingDirectory, $"dockhand-{process.Id}.log");
+        var server = new DockhandServer(process, baseAddress, log);
+        _ = PumpAsync(process.StandardOutput, log, null);
+        _ = PumpAsync(process.StandardError, log, server);
+        return server;
+    }
+
+    /// <summary>Polls GET /health every 5 ms until it answers 200; returns the time that took from <paramref name="since"/>.</summary>
+    public async Task<TimeSpan> WaitReadyAsync(Stopwatch since, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
+        while (since.Elapsed < timeout)
+        {
+            if (_process.HasExited)
+                throw new InvalidOperationException($"dockhand exited with {_process.ExitCode}; see {_log}");
+            try
+            {
+                using var response = await http.GetAsync(new Uri(BaseAddress, "/health"), cancellationToken);
+                if (response.StatusCode == HttpStatusCode.OK)
+                    return since.Elapsed;
+            }
+            catch (HttpRequestException)
+            {
+            }
+            catch (TaskCanceledException) when (!cancellationToken.IsCancellationRequested)
+            {
+            }
+            await Task.Delay(5, cancellationToken);
+        }
+        throw new TimeoutException($"dockhand's /health did not answer 200 within {timeout.TotalSeconds} s; see {_log}");
+    }
+
+    /// <summary>VmRSS of the process in MiB.</summary>
+    public double ResidentMiB() => ReadRssMiB(_process.Id);
+
+    /// <summary>VmRSS split into anonymous (heaps, JIT code) and file-backed (mapped runtime and assemblies) MiB.</summary>
+    public (double Anonymous, double File) ResidentBreakdownMiB()
+    {
+        double anonymous = double.NaN, file = double.NaN;
+        foreach (var line in File.ReadLines($"/proc/{_process.Id.ToString(CultureInfo.InvariantCulture)}/status"))
+        {
+            if (line.StartsWith("RssAnon:", StringComparison.Ordinal))
+                anonymous = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+            else if (line.StartsWith("RssFile:", StringComparison.Ordinal))
+                file = double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        }
+        return (anonymous, file);
+    }
+
+    /// <summary>Proportional set size in MiB: shared pages divided among the processes that map them.</summary>
+    public double ProportionalMiB()
+    {
+        foreach (var line in File.ReadLines($"/proc/{_process.Id.ToString(CultureInfo.InvariantCulture)}/smaps_rollup"))
+            if (line.StartsWith("Pss:", StringComparison.Ordinal))
+                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        return double.NaN;
+    }
+
+    public static double ReadRssMiB(int pid)
+    {
+        foreach (var line in File.ReadLines($"/proc/{pid.ToString(CultureInfo.InvariantCulture)}/status"))
+            if (line.StartsWith("VmRSS:", StringComparison.Ordinal))
+                return double.Parse(line.Split(' ', StringSplitOptions.RemoveEmptyEntries)[1], CultureInfo.InvariantCulture) / 1024.0;
+        return double.NaN;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (!_process.HasExited)
+        {
+            using (var kill = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)]))
+                await kill.WaitForExitAsync();
+            using var wait = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+            try
+            {
+                await _process.WaitForExitAsync(wait.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                _process.Kill();
+            }
+        }
+        _process.Dispose();
+    }
+
+    private static async Task PumpAsync(StreamReader reader, string path, DockhandServer? server)
+    {
+        try
+        {
+            while (await reader.ReadLineAsync() is { } line)
+            {
+                if (server is not null && server.ListeningAt is null && line.StartsWith("dockhand: running on", StringComparison.Ordinal))
+                    server.ListeningAt = server.Started.Elapsed;
+                await File.AppendAllTextAsync(path, line + "\n");
+            }
+        }
+        catch (IOException)
+        {
+        }
+    }
+}
