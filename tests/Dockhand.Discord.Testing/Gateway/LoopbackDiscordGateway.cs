@@ -313,6 +313,11 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
                 return;
             }
 
+            // Arm the watchdog before Hello goes out: a client, or a test moving a fake clock, may act on Hello at once.
+            connection.HeartbeatInterval = TimeSpan.FromMilliseconds(Options.HeartbeatIntervalMs);
+            if (Options.EnforceHeartbeats && CloseAfterHello is null)
+                connection.Watchdog = _time.CreateTimer(_ => OnHeartbeatMissed(connection), null, HeartbeatDeadline(connection), Timeout.InfiniteTimeSpan);
+
             await connection.SendAsync($"{{\"op\":10,\"d\":{{\"heartbeat_interval\":{Options.HeartbeatIntervalMs}}}}}", context.RequestAborted);
             if (CloseAfterHello is { } scripted)
             {
@@ -320,10 +325,6 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
                 await DrainAsync(connection, context.RequestAborted);
                 return;
             }
-
-            connection.HeartbeatInterval = TimeSpan.FromMilliseconds(Options.HeartbeatIntervalMs);
-            if (Options.EnforceHeartbeats)
-                connection.Watchdog = _time.CreateTimer(_ => OnHeartbeatMissed(connection), null, HeartbeatDeadline(connection), Timeout.InfiniteTimeSpan);
 
             await ReceiveLoopAsync(connection, context.RequestAborted);
         }

@@ -31,13 +31,19 @@ public sealed class LoopbackDiscordGatewayTests
     private static Task SendAsync(ClientWebSocket socket, string json) =>
         socket.SendAsync(Encoding.UTF8.GetBytes(json), WebSocketMessageType.Text, true, TestContext.Current.CancellationToken);
 
-    private static async Task<int?> ReadUntilCloseAsync(ClientWebSocket socket)
+    /// <summary>Reads until the server closes; a server that never closes fails the test after 10 s instead of hanging it.</summary>
+    private static Task<int?> ReadUntilCloseAsync(ClientWebSocket socket)
     {
-        while (socket.State == WebSocketState.Open && await ReceiveAsync(socket) is not null)
-        {
-        }
+        return ReadAsync().WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
 
-        return (int?)socket.CloseStatus;
+        async Task<int?> ReadAsync()
+        {
+            while (socket.State == WebSocketState.Open && await ReceiveAsync(socket) is not null)
+            {
+            }
+
+            return (int?)socket.CloseStatus;
+        }
     }
 
     [Fact]
