@@ -11,18 +11,9 @@ public sealed class DockhandDatabaseTests : IDisposable
     public async Task MigrateAsync_SeedDatabase_KeepsRowsAndReachesLatestVersion()
     {
         var path = Path.Combine(_directory, "containers.db");
-        await using (var seed = new SqliteConnection($"Data Source={path}"))
-        {
-            await seed.OpenAsync(TestContext.Current.CancellationToken);
-            await using var command = seed.CreateCommand();
-            // The exact DDL the Python bot ran, and one of its rows.
-            command.CommandText = """
-                CREATE TABLE IF NOT EXISTS containers (discord_user_id TEXT PRIMARY KEY, container_name TEXT NOT NULL, container_id TEXT NOT NULL UNIQUE, image TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
-                CREATE TABLE IF NOT EXISTS terminal_tokens (container_id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMP NOT NULL);
+        await SeedDatabase.WriteAsync(path, """
                 INSERT INTO containers VALUES ('80351110224678912', 'alice-box', 'abc123', 'ubuntu:24.04', '2024-05-01T10:00:00');
-                """;
-            await command.ExecuteNonQueryAsync(TestContext.Current.CancellationToken);
-        }
+            """, TestContext.Current.CancellationToken);
         SqliteConnection.ClearAllPools();
 
         var database = new DockhandDatabase(path);
@@ -41,19 +32,11 @@ public sealed class DockhandDatabaseTests : IDisposable
     {
         var ct = TestContext.Current.CancellationToken;
         var path = Path.Combine(_directory, "containers.db");
-        await using (var seed = new SqliteConnection($"Data Source={path}"))
-        {
-            await seed.OpenAsync(ct);
-            await using var command = seed.CreateCommand();
-            command.CommandText = """
-                CREATE TABLE IF NOT EXISTS containers (discord_user_id TEXT PRIMARY KEY, container_name TEXT NOT NULL, container_id TEXT NOT NULL UNIQUE, image TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
-                CREATE TABLE IF NOT EXISTS terminal_tokens (container_id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMP NOT NULL);
+        await SeedDatabase.WriteAsync(path, """
                 INSERT INTO containers VALUES ('80351110224678912', 'alice-box', 'abc123', 'ubuntu:24.04', '2024-05-01T10:00:00');
                 INSERT INTO containers VALUES ('80351110224678913', 'bob-box', 'def456', 'ubuntu:24.04', '2024-05-02T11:30:00');
                 INSERT INTO terminal_tokens VALUES ('abc123', 'clear-text-token', '2099-01-01T00:00:00');
-                """;
-            await command.ExecuteNonQueryAsync(ct);
-        }
+            """, TestContext.Current.CancellationToken);
         SqliteConnection.ClearAllPools();
 
         var database = new DockhandDatabase(path);

@@ -13,19 +13,11 @@ public sealed class SeedCompatibilityTests(EngineFixture fixture)
     {
         var directory = Directory.CreateTempSubdirectory("dockhand-seed-").FullName;
         var path = Path.Combine(directory, "containers.db");
-        await using (var seed = new SqliteConnection($"Data Source={path};Pooling=False"))
-        {
-            await seed.OpenAsync(Ct);
-            await using var command = seed.CreateCommand();
-            command.CommandText = """
-                CREATE TABLE IF NOT EXISTS containers (discord_user_id TEXT PRIMARY KEY, container_name TEXT NOT NULL, container_id TEXT NOT NULL UNIQUE, image TEXT NOT NULL, created_at TIMESTAMP NOT NULL);
-                CREATE TABLE IF NOT EXISTS terminal_tokens (container_id TEXT PRIMARY KEY, token TEXT NOT NULL, expires_at TIMESTAMP NOT NULL);
+        await SeedDatabase.WriteAsync(path, """
                 INSERT INTO containers VALUES ('80351110224678912', 'alice-box', 'abc123', 'ubuntu:24.04', '2024-05-01T10:00:00');
                 INSERT INTO containers VALUES ('80351110224678913', 'bob-box', 'def456', 'ubuntu:24.04', '2024-05-02T11:30:00.123456');
                 INSERT INTO terminal_tokens VALUES ('abc123', 'old-token', '2024-05-01T11:00:00');
-                """;
-            await command.ExecuteNonQueryAsync(Ct);
-        }
+            """, Ct);
         await using var harness = await Harness.CreateAsync(fixture, directory: directory);
         var alice = new OwnerId(80351110224678912);
 
