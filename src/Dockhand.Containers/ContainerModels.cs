@@ -23,7 +23,25 @@ public sealed record ContainerStatus(
     DateTimeOffset? StartedAt,
     double? CpuPercent,
     ulong? MemoryUsageBytes,
-    ulong? MemoryLimitBytes);
+    ulong? MemoryLimitBytes)
+{
+    /// <summary>The owner's home volume, when home volumes are on and it exists; set by status, left null by create and list.</summary>
+    public HomeVolume? Home { get; init; }
+}
+
+/// <summary>An owner's home volume (CONTAINER_VOLUME_PATH).</summary>
+public sealed record HomeVolume(OwnerId Owner, string Name);
+
+/// <summary>What happened to the owner's home volume when their container was destroyed.</summary>
+public enum HomeOutcome
+{
+    /// <summary>Home volumes are off, or the owner had none.</summary>
+    None,
+    /// <summary>The volume stays; the owner's next create mounts it again.</summary>
+    Kept,
+    /// <summary>The volume was removed with its files (destroy with purge).</summary>
+    Purged,
+}
 
 /// <summary>One page of <see cref="ContainerService.ListAsync"/>; <paramref name="Total"/> counts every record.</summary>
 public sealed record ContainerPage(IReadOnlyList<ContainerStatus> Items, int PageIndex, int PageSize, int Total)
@@ -51,7 +69,8 @@ public abstract record CreateResult
 {
     private CreateResult() { }
 
-    public sealed record Created(ContainerStatus Status) : CreateResult;
+    /// <param name="HomeRestored">True when the owner's kept home volume (from an earlier container) was mounted again.</param>
+    public sealed record Created(ContainerStatus Status, bool HomeRestored = false) : CreateResult;
 
     public sealed record Refused(ContainerRefusal Reason) : CreateResult;
 }
@@ -61,7 +80,7 @@ public abstract record DestroyResult
     private DestroyResult() { }
 
     /// <summary>The container and its record are gone. <paramref name="Record"/> is null when there was nothing to destroy.</summary>
-    public sealed record Destroyed(ContainerRecord? Record) : DestroyResult;
+    public sealed record Destroyed(ContainerRecord? Record, HomeOutcome Home = HomeOutcome.None) : DestroyResult;
 
     public sealed record Refused(ContainerRefusal Reason) : DestroyResult;
 }
@@ -122,6 +141,12 @@ public static class Refusals
 
     public sealed record ContainerMissing(ContainerRecord Record)
         : ContainerRefusal($"The container '{Record.Name}' was removed outside Dockhand. Destroy it, then create a new one.");
+
+    public sealed record HomeVolumeNotOurs(string VolumeName)
+        : ContainerRefusal("A volume with this user's home volume name exists that this Dockhand did not create. Ask an operator to check the engine's volumes.")
+    {
+        public override string? Detail => $"volume {VolumeName} lacks this instance's labels";
+    }
 
     /// <summary><paramref name="EngineReason"/> (the engine's message, may name host paths) is for operators only.</summary>
     public sealed record EngineRefused(string EngineReason)

@@ -10,13 +10,16 @@ public sealed class InvalidSettingException(string key, string problem) : Except
     public string Key { get; } = key;
 }
 
-/// <summary>What to do with a container that carries Dockhand's labels but has no record.</summary>
+/// <summary>What to do with a container that carries this instance's labels but has no record (e.g. after restoring an older copy of the database).</summary>
 public enum OrphanPolicy
 {
-    /// <summary>Remove it (default): a container nobody can see or destroy through Dockhand must not keep running.</summary>
-    Remove,
-    /// <summary>Record it for the owner its labels name, when that owner has no container and the name is free; otherwise remove it.</summary>
+    /// <summary>
+    /// Record it for the owner its labels name, when that owner has none and the name is free; otherwise stop it and
+    /// report it (default). Nothing is deleted: the container may hold someone's work.
+    /// </summary>
     Adopt,
+    /// <summary>Remove it. Only when the operator says so: the record may be what was lost, not the container.</summary>
+    Remove,
 }
 
 /// <summary>
@@ -39,6 +42,7 @@ public sealed partial record ContainerOptions
         public const string OrphanPolicy = "ORPHAN_POLICY";
         public const string ExtraLabels = "CONTAINER_EXTRA_LABELS";
         public const string Network = "CONTAINER_NETWORK";
+        public const string VolumePath = "CONTAINER_VOLUME_PATH";
     }
 
     /// <summary>
@@ -74,13 +78,21 @@ public sealed partial record ContainerOptions
     /// <summary>Images that may be used; empty means any image. Compared after adding ":latest" to an untagged name.</summary>
     public IReadOnlyList<string> ImageAllowlist { get; init; } = [];
 
-    public OrphanPolicy OrphanPolicy { get; init; } = OrphanPolicy.Remove;
+    public OrphanPolicy OrphanPolicy { get; init; } = OrphanPolicy.Adopt;
 
     /// <summary>Extra labels put on every container and added to every listing filter (tests scope their containers with these).</summary>
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
 
     /// <summary>Docker network the containers join; empty means the engine's default bridge, "none" means no network.</summary>
     public string Network { get; init; } = "";
+
+    /// <summary>
+    /// Where each owner's home volume is mounted; it outlives /destroy (unless purged) and comes back on the next /create.
+    /// Empty turns home volumes off.
+    /// </summary>
+    public string VolumePath { get; init; } = "/root";
+
+    public bool HomesEnabled => VolumePath.Length > 0;
 
     /// <summary>The long-lived command: the container stays up with nothing to do, like the original bot's.</summary>
     public IReadOnlyList<string> Command { get; init; } = ["tail", "-f", "/dev/null"];
@@ -120,6 +132,8 @@ public sealed partial record ContainerOptions
                 ? (LabelKeyPattern().IsMatch(network) ? network : throw new InvalidSettingException(Keys.Network, $"'{network}' is not a network name; use bridge, none or the name of a Docker network."))
                 : defaults.Network,
         };
+        if (configuration[Keys.VolumePath] is { } volumePath)
+            options = options with { VolumePath = ParseVolumePath(volumePath.Trim()) };
         if (options.ImageAllowlist.Count > 0 && !options.IsImageAllowed(options.DefaultImage))
             throw new InvalidSettingException(Keys.DefaultImage, $"'{options.DefaultImage}' is not on {Keys.ImageAllowlist}; add it there or choose an allowed default.");
         return options;
@@ -197,6 +211,15 @@ public sealed partial record ContainerOptions
         return caps;
     }
 
+    private static string ParseVolumePath(string value)
+    {
+        if (value.Length == 0)
+            return value;
+        if (!value.StartsWith('/') || value == "/" || value.Contains(':', StringComparison.Ordinal) || value.Split('/').Contains(".."))
+            throw new InvalidSettingException(Keys.VolumePath, $"'{value}' is not a directory to mount the home volume at; use an absolute path such as /root or /home/user, or leave it empty to turn home volumes off.");
+        return value.TrimEnd('/');
+    }
+
     private static bool ParseBool(string key, string value) => value.ToLowerInvariant() switch
     {
         "true" or "1" or "yes" or "on" => true,
@@ -214,9 +237,9 @@ public sealed partial record ContainerOptions
 
     private static OrphanPolicy ParsePolicy(string value) => value.ToLowerInvariant() switch
     {
-        "remove" => OrphanPolicy.Remove,
         "adopt" => OrphanPolicy.Adopt,
-        _ => throw new InvalidSettingException(Keys.OrphanPolicy, $"'{value}' is not a policy; use remove or adopt."),
+        "remove" => OrphanPolicy.Remove,
+        _ => throw new InvalidSettingException(Keys.OrphanPolicy, $"'{value}' is not a policy; use adopt (the default) or remove."),
     };
 
     private static Dictionary<string, string> ParseLabels(string value)
@@ -250,7 +273,9 @@ public static class ContainerLabels
     public const string Managed = "dockhand.managed";
     public const string Owner = "dockhand.owner";
     public const string Name = "dockhand.name";
-    /// <summary>The create operation that made the container; ties a half-made container to its intent row.</summary>
+    /// <summary>The instance (database) that made it: a random id stored in the database. Nothing of another instance is ever touched.</summary>
+    public const string Instance = "dockhand.instance";
+    /// <summary>The create operation that made the container (or home volume); ties a half-made one to its intent row.</summary>
     public const string Operation = "dockhand.op";
 }
 

@@ -58,7 +58,7 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
 
         var existing = await _store.FindAsync(request.Owner, cancellationToken);
-        if (existing is { State: RowState.Creating, OperationId: { } abandoned } && !ContainerStore.IsProcessAlive(existing.OperationProcess))
+        if (existing is { State: RowState.Creating, OperationId: { } abandoned } && !_store.IsOperationAlive(existing.OperationProcess))
         {
             // A create that died half-way (its process is gone, or its roll-back met a dead engine): finish the roll-back first.
             await RollBackCreateAsync(request.Owner, abandoned, existing.ContainerId);
@@ -85,6 +85,7 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, ContainerEngine.EngineMessage(e)), cancellationToken);
         }
 
+        var instance = await _store.GetInstanceIdAsync(cancellationToken);
         var operation = Guid.NewGuid().ToString("N");
         switch (await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken))
         {
@@ -97,9 +98,27 @@ public sealed partial class ContainerService
 
         string? containerId = null;
         var done = false;
+        var homeRestored = false;
         try
         {
-            containerId = await _engine.CreateAsync(request.Name, image, Labels(request.Owner, request.Name, operation), cancellationToken);
+            string? home = null;
+            if (_options.HomesEnabled)
+            {
+                home = HomeVolumeName(instance, request.Owner);
+                switch (await _engine.InspectVolumeAsync(home, cancellationToken))
+                {
+                    case null:
+                        // Labelled with this operation, so a roll-back (here or by the reconciler) removes a home it made.
+                        await _engine.CreateVolumeAsync(home, HomeLabels(instance, request.Owner, operation), cancellationToken);
+                        break;
+                    case { } kept when IsOwnHome(kept, instance, request.Owner):
+                        homeRestored = kept.Labels.Count > 0;
+                        break;
+                    default:
+                        return await RefuseCreateAsync(request, image, new Refusals.HomeVolumeNotOurs(home), cancellationToken);
+                }
+            }
+            containerId = await _engine.CreateAsync(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, cancellationToken);
             if (containerId is null)
                 return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
@@ -126,12 +145,17 @@ public sealed partial class ContainerService
         }
 
         var record = new ContainerRecord(request.Owner, request.Name, containerId, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
-        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", image, cancellationToken);
+        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
         LogCreated(_logger, request.Owner.Value, request.Name, containerId);
-        return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken));
+        return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
     }
 
-    public async Task<DestroyResult> DestroyAsync(OwnerId owner, Actor actor, CancellationToken cancellationToken = default)
+    /// <summary>
+    /// Removes the owner's recorded container (by its id, never by label: only what this instance recorded goes) and the
+    /// record. The home volume stays unless <paramref name="purge"/>; with <paramref name="purge"/> a kept home is removed
+    /// even when the owner has no container any more.
+    /// </summary>
+    public async Task<DestroyResult> DestroyAsync(OwnerId owner, Actor actor, bool purge = false, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(actor);
         using var held = await LockAsync(owner, cancellationToken);
@@ -144,7 +168,7 @@ public sealed partial class ContainerService
         {
             if (row is { State: RowState.Creating })
             {
-                if (ContainerStore.IsProcessAlive(row.OperationProcess))
+                if (_store.IsOperationAlive(row.OperationProcess))
                     return new DestroyResult.Refused(new Refusals.Busy(owner));
                 // A create that died half-way: roll it back, which is what destroy means here.
                 await RollBackCreateAsync(owner, row.OperationId!, row.ContainerId);
@@ -152,21 +176,20 @@ public sealed partial class ContainerService
             }
             if (row is null)
             {
-                // Idempotent: nothing recorded. Still sweep labelled containers for this owner (left by a crash).
-                var swept = await SweepOwnerAsync(owner, keepId: null, cancellationToken);
-                await _store.AppendAuditAsync(actor, "destroy", owner, null, null, "nothing-to-destroy", swept > 0 ? $"removed {swept} unrecorded container(s)" : null, cancellationToken);
-                return new DestroyResult.Destroyed(null);
+                var leftHome = await SettleHomeAsync(owner, purge, cancellationToken);
+                await _store.AppendAuditAsync(actor, "destroy", owner, null, null, "nothing-to-destroy", leftHome == HomeOutcome.Purged ? "home volume purged" : null, cancellationToken);
+                return new DestroyResult.Destroyed(null, leftHome);
             }
 
             FaultInjection.Point(FaultInjection.Steps.DestroyAfterMark);
             if (!row.ContainerId.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
                 await _engine.RemoveAsync(row.ContainerId, cancellationToken);
-            await SweepOwnerAsync(owner, keepId: null, cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.DestroyAfterEngineRemove);
             await _store.DeleteAsync(owner, row.ContainerId, CancellationToken.None);
-            await _store.AppendAuditAsync(actor, "destroy", owner, row.Name, row.ContainerId, "destroyed", null, CancellationToken.None);
+            var home = await SettleHomeAsync(owner, purge, CancellationToken.None);
+            await _store.AppendAuditAsync(actor, "destroy", owner, row.Name, row.ContainerId, "destroyed", home switch { HomeOutcome.Kept => "home volume kept", HomeOutcome.Purged => "home volume purged", _ => null }, CancellationToken.None);
             LogDestroyed(_logger, owner.Value, row.Name, row.ContainerId);
-            return new DestroyResult.Destroyed(row.ToRecord());
+            return new DestroyResult.Destroyed(row.ToRecord(), home);
         }
         catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
@@ -179,6 +202,22 @@ public sealed partial class ContainerService
         }
     }
 
+    /// <summary>Keeps or (with <paramref name="purge"/>) removes the owner's home volume, when it is this instance's own.</summary>
+    private async Task<HomeOutcome> SettleHomeAsync(OwnerId owner, bool purge, CancellationToken cancellationToken)
+    {
+        if (!_options.HomesEnabled && !purge)
+            return HomeOutcome.None;
+        var instance = await _store.GetInstanceIdAsync(cancellationToken);
+        var name = HomeVolumeName(instance, owner);
+        if (await _engine.InspectVolumeAsync(name, cancellationToken) is not { } volume || !IsOwnHome(volume, instance, owner))
+            return HomeOutcome.None;
+        if (!purge)
+            return HomeOutcome.Kept;
+        await _engine.RemoveVolumeAsync(name, cancellationToken);
+        LogHomePurged(_logger, owner.Value, name);
+        return HomeOutcome.Purged;
+    }
+
     public async Task<StatusResult> StatusAsync(OwnerId owner, CancellationToken cancellationToken = default)
     {
         var row = await _store.FindAsync(owner, cancellationToken);
@@ -188,7 +227,9 @@ public sealed partial class ContainerService
             return new StatusResult.Refused(new Refusals.Busy(owner));
         try
         {
-            return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: true, cancellationToken));
+            var status = await LiveStatusAsync(row.ToRecord(), withUsage: true, cancellationToken);
+            var homes = await ListHomesAsync(owner, cancellationToken);
+            return new StatusResult.Found(status with { Home = homes.Count > 0 ? homes[0] : null });
         }
         catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
@@ -208,6 +249,7 @@ public sealed partial class ContainerService
         pageIndex = Math.Max(0, pageIndex);
         pageSize = Math.Clamp(pageSize, 1, 100);
         var (rows, total) = await _store.PageAsync(pageIndex, pageSize, cancellationToken);
+        // Any instance: the page shows only recorded ids, and a record made before instance labels has none.
         var live = (await _engine.ListManagedAsync(null, cancellationToken)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         var items = await Task.WhenAll(rows.Select(async row =>
         {
@@ -288,12 +330,70 @@ public sealed partial class ContainerService
         return row is null || row.State == RowState.Creating ? null : row.ToRecord();
     }
 
-    /// <summary>The labels put on a new container: DESIGN §2's three, the operation id, and the configured extras.</summary>
-    internal Dictionary<string, string> Labels(OwnerId owner, string name, string operation)
+    /// <summary>
+    /// This instance's home volumes (one per owner, with or without a container), optionally for one owner.
+    /// Empty when home volumes are off.
+    /// </summary>
+    public async Task<IReadOnlyList<HomeVolume>> ListHomesAsync(OwnerId? owner = null, CancellationToken cancellationToken = default)
+    {
+        if (!_options.HomesEnabled)
+            return [];
+        var instance = await _store.GetInstanceIdAsync(cancellationToken);
+        var filter = new Dictionary<string, string> { [ContainerLabels.Instance] = instance };
+        if (owner is { } one)
+            filter[ContainerLabels.Owner] = one.ToString();
+        var homes = new List<HomeVolume>();
+        foreach (var volume in await _engine.ListVolumesAsync(filter, cancellationToken))
+        {
+            if (volume.Labels.TryGetValue(ContainerLabels.Owner, out var text) && OwnerId.TryParse(text, out var volumeOwner) && IsOwnHome(volume, instance, volumeOwner))
+                homes.Add(new HomeVolume(volumeOwner, volume.Name));
+        }
+        return [.. homes.OrderBy(h => h.Owner.Value)];
+    }
+
+    /// <summary>Managed containers on the engine that are not this instance's: another instance's, or unlabelled and unrecorded here.</summary>
+    public async Task<int> CountForeignAsync(CancellationToken cancellationToken = default)
+    {
+        var instance = await _store.GetInstanceIdAsync(cancellationToken);
+        var recorded = (await _store.AllAsync(cancellationToken)).Select(r => r.ContainerId).ToHashSet(StringComparer.Ordinal);
+        return (await _engine.ListManagedAsync(null, cancellationToken)).Count(c => IsForeign(c, instance, recorded));
+    }
+
+    /// <summary>
+    /// Another instance's container (its instance label differs), or one with no instance label that this database does not
+    /// record by id (made by an older Dockhand on another database). Never touched.
+    /// </summary>
+    internal static bool IsForeign(EngineContainer container, string instance, IReadOnlySet<string> recordedIds)
+        => container.Labels.TryGetValue(ContainerLabels.Instance, out var owner) ? owner != instance : !recordedIds.Contains(container.Id);
+
+    /// <summary>One home volume per owner and instance, so two Dockhands on one engine never share a user's files.</summary>
+    internal static string HomeVolumeName(string instance, OwnerId owner) => $"dockhand-home-{instance}-{owner}";
+
+    /// <summary>
+    /// The owner's home: labelled with this instance and owner, or — what an engine killed while creating it leaves —
+    /// carrying no labels at all under the name only this instance uses (its random id is in the name).
+    /// </summary>
+    private static bool IsOwnHome(EngineVolume volume, string instance, OwnerId owner)
+        => volume.Labels.Count == 0 ? volume.Name == HomeVolumeName(instance, owner)
+        : volume.Labels.TryGetValue(ContainerLabels.Managed, out var managed) && managed == "true"
+          && volume.Labels.TryGetValue(ContainerLabels.Instance, out var i) && i == instance
+          && volume.Labels.TryGetValue(ContainerLabels.Owner, out var o) && o == owner.ToString();
+
+    private Dictionary<string, string> HomeLabels(string instance, OwnerId owner, string operation) => new(_options.ExtraLabels, StringComparer.Ordinal)
+    {
+        [ContainerLabels.Managed] = "true",
+        [ContainerLabels.Instance] = instance,
+        [ContainerLabels.Owner] = owner.ToString(),
+        [ContainerLabels.Operation] = operation,
+    };
+
+    /// <summary>The labels put on a new container: DESIGN §2's four, the operation id, and the configured extras.</summary>
+    internal Dictionary<string, string> Labels(string instance, OwnerId owner, string name, string operation)
     {
         var labels = new Dictionary<string, string>(_options.ExtraLabels, StringComparer.Ordinal)
         {
             [ContainerLabels.Managed] = "true",
+            [ContainerLabels.Instance] = instance,
             [ContainerLabels.Owner] = owner.ToString(),
             [ContainerLabels.Name] = name,
             [ContainerLabels.Operation] = operation,
@@ -301,15 +401,21 @@ public sealed partial class ContainerService
         return labels;
     }
 
-    /// <summary>Removes a half-made container (by id, or by its operation label) and the intent row. Never throws.</summary>
+    /// <summary>
+    /// Removes a half-made container (by id, or by its operation label), a home volume that this operation made, and
+    /// the intent row. The operation id is a random value from this database's own row, so what carries it is ours. Never throws.
+    /// </summary>
     internal async Task RollBackCreateAsync(OwnerId owner, string operation, string? containerId)
     {
         try
         {
+            var byOperation = new Dictionary<string, string> { [ContainerLabels.Operation] = operation };
             if (containerId is not null && !containerId.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
                 await _engine.RemoveAsync(containerId, CancellationToken.None);
-            foreach (var leftover in await _engine.ListManagedAsync(new Dictionary<string, string> { [ContainerLabels.Operation] = operation }, CancellationToken.None))
+            foreach (var leftover in await _engine.ListManagedAsync(byOperation, CancellationToken.None))
                 await _engine.RemoveAsync(leftover.Id, CancellationToken.None);
+            foreach (var home in await _engine.ListVolumesAsync(byOperation, CancellationToken.None))
+                await _engine.RemoveVolumeAsync(home.Name, CancellationToken.None);
             await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
         }
         catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
@@ -325,15 +431,6 @@ public sealed partial class ContainerService
             {
             }
         }
-    }
-
-    private async Task<int> SweepOwnerAsync(OwnerId owner, string? keepId, CancellationToken cancellationToken)
-    {
-        var removed = 0;
-        foreach (var container in await _engine.ListManagedAsync(new Dictionary<string, string> { [ContainerLabels.Owner] = owner.ToString() }, cancellationToken))
-            if (container.Id != keepId && await _engine.RemoveAsync(container.Id, cancellationToken))
-                removed++;
-        return removed;
     }
 
     private async Task<ContainerStatus> LiveStatusAsync(ContainerRecord record, bool withUsage, CancellationToken cancellationToken)
@@ -395,6 +492,9 @@ public sealed partial class ContainerService
 
     [LoggerMessage(EventId = 2003, Level = LogLevel.Information, Message = "Pulling image {Image}")]
     private static partial void LogPulling(ILogger logger, string image);
+
+    [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Purged home volume {Volume} of owner {Owner}")]
+    private static partial void LogHomePurged(ILogger logger, ulong owner, string volume);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Roll-back of a failed create for owner {Owner} did not finish ({Reason}); the reconciler will finish it")]
     private static partial void LogRollbackFailed(ILogger logger, ulong owner, string reason);

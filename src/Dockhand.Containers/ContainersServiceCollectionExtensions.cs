@@ -5,15 +5,34 @@ using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Containers;
 
-/// <summary>Applies the migrations when the host starts; hosted services start in order, so this runs before the reconciler.</summary>
-internal sealed class DatabaseMigrationService(ContainerStore store) : IHostedService
+/// <summary>
+/// Applies the migrations when the host starts (hosted services start in order, so this runs before the reconciler) and
+/// says which file and instance this is: a wrong working directory shows at once as a new database at a surprising path.
+/// </summary>
+internal sealed partial class DatabaseMigrationService(ContainerStore store, ILogger<DatabaseMigrationService> logger) : IHostedService
 {
-    public Task StartAsync(CancellationToken cancellationToken) => store.MigrateAsync(cancellationToken);
+    public async Task StartAsync(CancellationToken cancellationToken)
+    {
+        var existed = store.Database.Exists;
+        await store.MigrateAsync(cancellationToken);
+        var instance = await store.GetInstanceIdAsync(cancellationToken);
+        if (existed)
+            LogDatabase(logger, store.Database.Path, instance);
+        else
+            LogNewDatabase(logger, store.Database.Path, instance);
+    }
 
     public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    [LoggerMessage(EventId = 2060, Level = LogLevel.Information, Message = "Database {Path}, instance {Instance}")]
+    private static partial void LogDatabase(ILogger logger, string path, string instance);
+
+    [LoggerMessage(EventId = 2061, Level = LogLevel.Warning, Message = "Created a new database at {Path}, instance {Instance}; containers of other instances on the engine are left untouched")]
+    private static partial void LogNewDatabase(ILogger logger, string path, string instance);
 }
 
 public static class ContainersServiceCollectionExtensions

@@ -21,7 +21,8 @@ public sealed class ContainerOptionsTests
         Assert.True(options.NoNewPrivileges);
         Assert.Equal(ContainerOptions.DefaultCapabilities, options.CapAdd);
         Assert.Empty(options.ImageAllowlist);
-        Assert.Equal(OrphanPolicy.Remove, options.OrphanPolicy);
+        Assert.Equal(OrphanPolicy.Adopt, options.OrphanPolicy);
+        Assert.Equal("/root", options.VolumePath);
     }
 
     [Fact]

@@ -17,8 +17,8 @@ public sealed class LifecycleTests(EngineFixture fixture)
         var owner = Harness.NewOwner();
         var record = await CreateAsync(harness, owner);
 
-        var first = Assert.IsType<DestroyResult.Destroyed>(await harness.Service.DestroyAsync(owner, Actor.Cli("test"), Ct));
-        var second = Assert.IsType<DestroyResult.Destroyed>(await harness.Service.DestroyAsync(owner, Actor.Cli("test"), Ct));
+        var first = Assert.IsType<DestroyResult.Destroyed>(await harness.Service.DestroyAsync(owner, Actor.Cli("test"), cancellationToken: Ct));
+        var second = Assert.IsType<DestroyResult.Destroyed>(await harness.Service.DestroyAsync(owner, Actor.Cli("test"), cancellationToken: Ct));
 
         Assert.Equal(record.ContainerId, first.Record?.ContainerId);
         Assert.Null(second.Record);
@@ -36,7 +36,7 @@ public sealed class LifecycleTests(EngineFixture fixture)
         var record = await CreateAsync(harness, owner);
         await harness.Docker.Containers.RemoveContainerAsync(record.ContainerId, new ContainerRemoveParameters { Force = true }, Ct);
 
-        var result = await harness.Service.DestroyAsync(owner, Actor.Cli("test"), Ct);
+        var result = await harness.Service.DestroyAsync(owner, Actor.Cli("test"), cancellationToken: Ct);
 
         Assert.Equal(record.ContainerId, Assert.IsType<DestroyResult.Destroyed>(result).Record?.ContainerId);
         Assert.Equal(0, await harness.RowCountAsync());

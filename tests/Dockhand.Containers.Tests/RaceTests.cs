@@ -48,7 +48,7 @@ public sealed class RaceTests(EngineFixture fixture)
         for (var round = 0; round < 4; round++)
         {
             var create = Task.Run(() => harness.Service.CreateAsync(harness.Request(owner, Harness.NewName($"r{round}")), cancellationToken: Ct), Ct);
-            var destroy = Task.Run(() => harness.Service.DestroyAsync(owner, Actor.Cli("test"), Ct), Ct);
+            var destroy = Task.Run(() => harness.Service.DestroyAsync(owner, Actor.Cli("test"), cancellationToken: Ct), Ct);
             await Task.WhenAll(create, destroy);
 
             // Whatever the order, records and containers agree.
@@ -58,7 +58,7 @@ public sealed class RaceTests(EngineFixture fixture)
             if (record is not null)
                 Assert.Equal(record.ContainerId, containers[0].ID);
 
-            Assert.IsType<DestroyResult.Destroyed>(await harness.Service.DestroyAsync(owner, Actor.Cli("test"), Ct));
+            Assert.IsType<DestroyResult.Destroyed>(await harness.Service.DestroyAsync(owner, Actor.Cli("test"), cancellationToken: Ct));
             Assert.Empty(await harness.ScopedContainersAsync());
             Assert.Equal(0, await harness.RowCountAsync());
         }

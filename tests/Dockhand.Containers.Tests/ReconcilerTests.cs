@@ -1,25 +1,23 @@
 using Dockhand.Containers.Tests.Infrastructure;
+using Microsoft.Data.Sqlite;
 
 namespace Dockhand.Containers.Tests;
 
+/// <summary>
+/// The reconciler on the real engine. Every container here carries the harness's scope labels, so each test sees only
+/// its own; "another instance" is simulated with a different dockhand.instance value or a second database in the same scope.
+/// </summary>
 public sealed class ReconcilerTests(EngineFixture fixture)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static Dictionary<string, string> ManagedLabels(OwnerId owner, string name) => new()
-    {
-        ["dockhand.managed"] = "true",
-        ["dockhand.owner"] = owner.ToString(),
-        ["dockhand.name"] = name,
-    };
-
     [Fact]
-    public async Task ReconcileAsync_LabelledContainerWithoutRecordUnderRemovePolicy_RemovesIt()
+    public async Task ReconcileAsync_OwnUnrecordedContainerUnderRemovePolicy_RemovesIt()
     {
-        await using var harness = await Harness.CreateAsync(fixture);
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Remove });
         var owner = Harness.NewOwner();
         var name = Harness.NewName("orphan");
-        await harness.RunForeignAsync(name, ManagedLabels(owner, name));
+        await harness.RunForeignAsync(name, harness.OwnLabels(owner, name));
 
         var report = await harness.Reconciler.ReconcileAsync(Ct);
 
@@ -30,15 +28,16 @@ public sealed class ReconcilerTests(EngineFixture fixture)
     }
 
     [Fact]
-    public async Task ReconcileAsync_LabelledContainerWithoutRecordUnderAdoptPolicy_RecordsIt()
+    public async Task ReconcileAsync_OwnUnrecordedContainerByDefault_AdoptsIt()
     {
-        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Adopt });
+        await using var harness = await Harness.CreateAsync(fixture);
         var owner = Harness.NewOwner();
         var name = Harness.NewName("adopt");
-        var id = await harness.RunForeignAsync(name, ManagedLabels(owner, name));
+        var id = await harness.RunForeignAsync(name, harness.OwnLabels(owner, name));
 
         var report = await harness.Reconciler.ReconcileAsync(Ct);
 
+        Assert.Equal(OrphanPolicy.Adopt, new ContainerOptions().OrphanPolicy);
         Assert.Equal(1, report.AdoptedOrphans);
         var record = await harness.Service.FindAsync(owner, Ct);
         Assert.NotNull(record);
@@ -48,18 +47,144 @@ public sealed class ReconcilerTests(EngineFixture fixture)
     }
 
     [Fact]
-    public async Task ReconcileAsync_AdoptPolicyButOwnerAlreadyHasOne_RemovesTheOrphan()
+    public async Task ReconcileAsync_OwnUnrecordedContainerWhoseOwnerHasOne_StopsAndKeepsIt()
     {
-        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Adopt });
+        await using var harness = await Harness.CreateAsync(fixture);
         var owner = Harness.NewOwner();
         var kept = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct)).Status.Record;
         var name = Harness.NewName("second");
-        await harness.RunForeignAsync(name, ManagedLabels(owner, name));
+        var second = await harness.RunForeignAsync(name, harness.OwnLabels(owner, name));
 
         var report = await harness.Reconciler.ReconcileAsync(Ct);
 
-        Assert.Equal(1, report.RemovedOrphans);
-        Assert.Equal(kept.ContainerId, Assert.Single(await harness.ScopedContainersAsync()).ID);
+        Assert.Equal((0, 0, 1), (report.RemovedOrphans, report.AdoptedOrphans, report.StoppedOrphans));
+        var containers = await harness.ScopedContainersAsync();
+        Assert.Equal(2, containers.Count);
+        Assert.Equal("exited", Assert.Single(containers, c => c.ID == second).State);
+        Assert.Equal("running", Assert.Single(containers, c => c.ID == kept.ContainerId).State);
+        Assert.Contains(await harness.Store.ReadAuditAsync(owner, cancellationToken: Ct), a => a.Outcome == "orphan-stopped");
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_AnotherInstancesContainerUnderRemovePolicy_NeverTouchedAndCountedForeign()
+    {
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Remove });
+        var owner = Harness.NewOwner();
+        var name = Harness.NewName("theirs");
+        var labels = harness.OwnLabels(owner, name);
+        labels["dockhand.instance"] = "0123456789abcdef";
+        await harness.RunForeignAsync(name, labels);
+
+        var report = await harness.Reconciler.ReconcileAsync(Ct);
+
+        Assert.Equal((0, 0, 0, 1), (report.RemovedOrphans, report.AdoptedOrphans, report.StoppedOrphans, report.ForeignContainers));
+        Assert.Equal("running", Assert.Single(await harness.ScopedContainersAsync()).State);
+        Assert.Equal(0, await harness.RowCountAsync());
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_UnrecordedContainerWithoutInstanceLabel_IsForeignEvenUnderRemovePolicy()
+    {
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Remove });
+        var owner = Harness.NewOwner();
+        var name = Harness.NewName("legacy");
+        var labels = harness.OwnLabels(owner, name);
+        labels.Remove("dockhand.instance");
+        await harness.RunForeignAsync(name, labels);
+
+        var report = await harness.Reconciler.ReconcileAsync(Ct);
+
+        Assert.Equal((0, 1), (report.RemovedOrphans, report.ForeignContainers));
+        Assert.Equal("running", Assert.Single(await harness.ScopedContainersAsync()).State);
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_RecordedContainerWithoutInstanceLabel_StaysThisInstancesOwn()
+    {
+        // What a database written by the previous version holds: a ready row whose container has no instance label.
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Remove });
+        var owner = Harness.NewOwner();
+        var name = Harness.NewName("upgrade");
+        var labels = harness.OwnLabels(owner, name);
+        labels.Remove("dockhand.instance");
+        var id = await harness.RunForeignAsync(name, labels);
+        Assert.True(await harness.Store.TryAdoptAsync(owner, name, id, EngineFixture.TestImage, DateTimeOffset.UtcNow, Ct));
+
+        var report = await harness.Reconciler.ReconcileAsync(Ct);
+        var destroyed = await harness.Service.DestroyAsync(owner, Actor.Cli("test"), cancellationToken: Ct);
+
+        Assert.Equal((0, 0, 0), (report.RemovedOrphans, report.ForeignContainers, report.MissingContainers));
+        Assert.Equal(id, Assert.IsType<DestroyResult.Destroyed>(destroyed).Record?.ContainerId);
+        Assert.Empty(await harness.ScopedContainersAsync());
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_NewEmptyDatabaseBesideAnotherInstance_RemovesNothing()
+    {
+        await using var first = await Harness.CreateAsync(fixture);
+        var owners = Enumerable.Range(0, 2).Select(_ => Harness.NewOwner()).ToList();
+        foreach (var owner in owners)
+            Assert.IsType<CreateResult.Created>(await first.Service.CreateAsync(first.Request(owner, Harness.NewName()), cancellationToken: Ct));
+        // A second instance on a new database in the same label scope, with the most destructive policy.
+        await using var second = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Remove }, scope: first.Scope);
+
+        var report = await second.Reconciler.ReconcileAsync(Ct);
+
+        Assert.NotEqual(first.InstanceId, second.InstanceId);
+        Assert.Equal((0, 0, 2), (report.RemovedOrphans, report.AdoptedOrphans, report.ForeignContainers));
+        Assert.Equal(2, (await first.ScopedContainersAsync()).Count(c => c.State == "running"));
+        Assert.Equal(0, await second.RowCountAsync());
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_MoreThanThreeRemovals_RemovesNoneAndSaysWhy()
+    {
+        await using var harness = await Harness.CreateAsync(fixture, o => o with { OrphanPolicy = OrphanPolicy.Remove });
+        for (var i = 0; i < Reconciler.MassRemovalLimit + 1; i++)
+        {
+            var name = Harness.NewName("mass");
+            await harness.RunForeignAsync(name, harness.OwnLabels(Harness.NewOwner(), name));
+        }
+
+        var held = await harness.Reconciler.ReconcileAsync(Ct);
+        var survivors = (await harness.ScopedContainersAsync()).Count;
+        var forced = await harness.Reconciler.ReconcileAllowingMassRemovalAsync(Ct);
+
+        Assert.Equal((0, 4), (held.RemovedOrphans, held.HeldBackRemovals));
+        Assert.Equal(4, survivors);
+        Assert.Contains(await harness.Store.ReadAuditAsync(cancellationToken: Ct), a => a.Outcome == "mass-removal-held");
+        Assert.Equal((4, 0), (forced.RemovedOrphans, forced.HeldBackRemovals));
+        Assert.Empty(await harness.ScopedContainersAsync());
+    }
+
+    [Fact]
+    public async Task ReconcileAsync_AfterRestoringAnOlderCopyOfTheDatabase_AdoptsTheNewerContainers()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var before = Harness.NewOwner();
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(before, Harness.NewName()), cancellationToken: Ct));
+        var backup = Path.Combine(harness.Directory, "backup.db");
+        await using (var connection = await harness.Store.Database.OpenAsync(Ct))
+        await using (var vacuum = connection.CreateCommand())
+        {
+            vacuum.CommandText = $"VACUUM INTO '{backup}'";
+            await vacuum.ExecuteNonQueryAsync(Ct);
+        }
+        var after = Harness.NewOwner();
+        var newer = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(after, Harness.NewName()), cancellationToken: Ct)).Status.Record;
+        SqliteConnection.ClearAllPools();
+        foreach (var suffix in new[] { "", "-wal", "-shm" })
+            File.Delete(harness.Options.DatabasePath + suffix);
+        File.Copy(backup, harness.Options.DatabasePath);
+        await using var restored = await harness.ReopenAsync();
+
+        var report = await restored.Reconciler.ReconcileAsync(Ct);
+
+        Assert.Equal(harness.InstanceId, restored.InstanceId);
+        Assert.Equal((1, 0, 0), (report.AdoptedOrphans, report.RemovedOrphans, report.ForeignContainers));
+        Assert.Equal(newer.ContainerId, (await restored.Service.FindAsync(after, Ct))?.ContainerId);
+        Assert.NotNull(await restored.Service.FindAsync(before, Ct));
+        Assert.Equal(2, (await harness.ScopedContainersAsync()).Count(c => c.State == "running"));
     }
 
     [Fact]
@@ -76,7 +201,7 @@ public sealed class ReconcilerTests(EngineFixture fixture)
             command.CommandText = "UPDATE containers SET operation_process = '999999999:1'";
             await command.ExecuteNonQueryAsync(Ct);
         }
-        var labels = ManagedLabels(owner, name);
+        var labels = harness.OwnLabels(owner, name);
         labels["dockhand.op"] = operation;
         await harness.RunForeignAsync(name, labels);
 
@@ -95,19 +220,19 @@ public sealed class ReconcilerTests(EngineFixture fixture)
         var name = Harness.NewName("live");
         const string operation = "fedcba9876543210fedcba9876543210";
         await harness.Store.TryInsertIntentAsync(owner, name, EngineFixture.TestImage, operation, Ct);
-        var labels = ManagedLabels(owner, name);
+        var labels = harness.OwnLabels(owner, name);
         labels["dockhand.op"] = operation;
         await harness.RunForeignAsync(name, labels);
 
         var report = await harness.Reconciler.ReconcileAsync(Ct);
 
-        Assert.Equal(new ReconcileReport(0, 0, 0, 0, 0), report);
+        Assert.Equal(new ReconcileReport(0, 0, 0, 0, 0, 0, 0, 0), report);
         Assert.Single(await harness.ScopedContainersAsync());
         Assert.Equal(1, await harness.RowCountAsync());
     }
 
     [Fact]
-    public async Task RunAsync_ContainerAppearsWithoutRecord_EventStreamRemovesIt()
+    public async Task RunAsync_ContainerAppearsWithoutRecord_EventStreamAdoptsIt()
     {
         await using var harness = await Harness.CreateAsync(fixture);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
@@ -116,14 +241,14 @@ public sealed class ReconcilerTests(EngineFixture fixture)
         var owner = Harness.NewOwner();
         var name = Harness.NewName("late");
 
-        await harness.RunForeignAsync(name, ManagedLabels(owner, name));
+        var id = await harness.RunForeignAsync(name, harness.OwnLabels(owner, name));
 
         var deadline = DateTime.UtcNow.AddSeconds(15);
-        while ((await harness.ScopedContainersAsync()).Count > 0 && DateTime.UtcNow < deadline)
+        while (await harness.Service.FindAsync(owner, Ct) is null && DateTime.UtcNow < deadline)
             await Task.Delay(200, Ct);
         await stop.CancelAsync();
         await running;
-        Assert.Empty(await harness.ScopedContainersAsync());
+        Assert.Equal(id, (await harness.Service.FindAsync(owner, Ct))?.ContainerId);
     }
 
     [Fact]

@@ -188,6 +188,20 @@ internal sealed class BenchEnvironment : IAsyncDisposable
             });
         }
         Console.Error.WriteLine($"cleanup: removed {removed} container(s) labelled {LabelKey}={RunId}");
+        try
+        {
+            var volumes = await Docker.Volumes.ListAsync(new VolumesListParameters
+            {
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{LabelKey}={RunId}"] = true } },
+            });
+            foreach (var volume in volumes.Volumes ?? [])
+                await Docker.Volumes.RemoveAsync(volume.Name, force: true);
+            Console.Error.WriteLine($"cleanup: removed {volumes.Volumes?.Count ?? 0} home volume(s) labelled {LabelKey}={RunId}");
+        }
+        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
+        {
+            Console.Error.WriteLine($"cleanup: home volumes labelled {LabelKey}={RunId} not removed ({e.Message.ReplaceLineEndings(" ")})");
+        }
         await Gateway.DisposeAsync();
         await Rest.DisposeAsync();
         Signer.Dispose();

@@ -16,6 +16,9 @@ public sealed record EngineHealth(bool Reachable, string Endpoint, string? ApiVe
 /// <summary>What the engine says about one container.</summary>
 public sealed record EngineContainer(string Id, string Name, LiveState State, DateTimeOffset? StartedAt, IReadOnlyDictionary<string, string> Labels);
 
+/// <summary>A named volume on the engine, with its labels.</summary>
+public sealed record EngineVolume(string Name, IReadOnlyDictionary<string, string> Labels);
+
 /// <summary>Usage figures from one stats sample.</summary>
 public sealed record EngineUsage(double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes);
 
@@ -115,7 +118,7 @@ public sealed class ContainerEngine : IDisposable
     }
 
     /// <summary>Creates the container (not started). A 409 means the Docker name is taken: returns null.</summary>
-    internal async Task<string?> CreateAsync(string name, string image, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    internal async Task<string?> CreateAsync(string name, string image, IReadOnlyDictionary<string, string> labels, string? homeVolume, CancellationToken cancellationToken)
     {
         var securityOptions = new List<string>();
         if (_options.NoNewPrivileges)
@@ -144,6 +147,11 @@ public sealed class ContainerEngine : IDisposable
         };
         if (!string.IsNullOrEmpty(_options.Network))
             parameters.HostConfig.NetworkMode = _options.Network;
+        if (homeVolume is not null)
+        {
+            // A new (empty) named volume is filled with the image's files at the mount path, as `docker run -v` does.
+            parameters.HostConfig.Mounts = [new Mount { Type = "volume", Source = homeVolume, Target = _options.VolumePath }];
+        }
         try
         {
             var response = await Guard(() => _client.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken);
@@ -200,7 +208,11 @@ public sealed class ContainerEngine : IDisposable
         }
     }
 
-    /// <summary>Every container with Dockhand's labels (and the configured extra labels), plus <paramref name="extraFilters"/>.</summary>
+    /// <summary>
+    /// Every container with Dockhand's labels (and the configured extra labels), plus <paramref name="extraFilters"/>.
+    /// Without an instance label in <paramref name="extraFilters"/> this includes other instances' containers: callers
+    /// that act on the result scope it by instance (ContainerService, Reconciler).
+    /// </summary>
     internal async Task<IReadOnlyList<EngineContainer>> ListManagedAsync(IReadOnlyDictionary<string, string>? extraFilters, CancellationToken cancellationToken)
     {
         var labelFilter = LabelFilter(extraFilters);
@@ -212,6 +224,51 @@ public sealed class ContainerEngine : IDisposable
         return list.Select(c => new EngineContainer(c.ID, c.Names?.FirstOrDefault()?.TrimStart('/') ?? "", ToLiveState(c.State), null,
             (IReadOnlyDictionary<string, string>?)c.Labels?.AsReadOnly() ?? new Dictionary<string, string>())).ToList();
     }
+
+    /// <summary>The named volume, or null when the engine has none by that name.</summary>
+    internal async Task<EngineVolume?> InspectVolumeAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var volume = await Guard(() => _client.Volumes.InspectAsync(name, cancellationToken), cancellationToken);
+            return new EngineVolume(volume.Name, ReadOnly(volume.Labels));
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>Creates a named local volume with <paramref name="labels"/>.</summary>
+    internal Task CreateVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+        => Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Driver = "local", Labels = new Dictionary<string, string>(labels) }, cancellationToken), cancellationToken);
+
+    /// <summary>Removes the named volume. True when removed, false when it was already gone.</summary>
+    internal async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(async () => { await _client.Volumes.RemoveAsync(name, force: false, cancellationToken); return 0; }, cancellationToken);
+            return true;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return false;
+        }
+    }
+
+    /// <summary>Named volumes with Dockhand's labels (and the configured extras), plus <paramref name="labels"/>.</summary>
+    internal async Task<IReadOnlyList<EngineVolume>> ListVolumesAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken)
+    {
+        var response = await Guard(() => _client.Volumes.ListAsync(new VolumesListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = LabelFilter(labels) },
+        }, cancellationToken), cancellationToken);
+        return [.. (response.Volumes ?? []).Select(v => new EngineVolume(v.Name, ReadOnly(v.Labels)))];
+    }
+
+    private static IReadOnlyDictionary<string, string> ReadOnly(IDictionary<string, string>? labels)
+        => labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(labels, StringComparer.Ordinal);
 
     /// <summary>One stats sample (about a second on a running container); nulls where the engine gives nothing.</summary>
     internal async Task<EngineUsage> GetUsageAsync(string id, CancellationToken cancellationToken)
@@ -244,7 +301,7 @@ public sealed class ContainerEngine : IDisposable
     }
 
     /// <summary>Streams container events for managed containers until <paramref name="cancellationToken"/> ends or the stream breaks.</summary>
-    internal async Task MonitorAsync(Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken)
+    internal async Task MonitorAsync(IReadOnlyDictionary<string, string> scope, Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken)
     {
         var channel = System.Threading.Channels.Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true, SingleWriter = true });
         var sink = new SyncProgress<Message>(message =>
@@ -258,7 +315,7 @@ public sealed class ContainerEngine : IDisposable
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
                 ["type"] = new Dictionary<string, bool> { ["container"] = true },
-                ["label"] = LabelFilter(null),
+                ["label"] = LabelFilter(scope),
             },
         };
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);

@@ -5,22 +5,33 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Containers;
 
 /// <summary>What one reconciliation pass did.</summary>
-public sealed record ReconcileReport(int RolledBackCreates, int FinishedDestroys, int RemovedOrphans, int AdoptedOrphans, int MissingContainers);
+/// <param name="StoppedOrphans">This instance's unrecorded containers that could not be adopted: stopped, kept and reported.</param>
+/// <param name="ForeignContainers">Managed containers of other instances (or unlabelled and unrecorded here): counted, never touched.</param>
+/// <param name="HeldBackRemovals">Removals this pass would have made but did not, because there were more than
+/// <see cref="Reconciler.MassRemovalLimit"/> of them; 0 when the guard did not trip.</param>
+public sealed record ReconcileReport(int RolledBackCreates, int FinishedDestroys, int RemovedOrphans, int AdoptedOrphans, int StoppedOrphans,
+    int MissingContainers, int ForeignContainers, int HeldBackRemovals);
 
 /// <summary>
-/// Brings records and the engine back in line, at start-up and after engine events.
+/// Brings records and the engine in line, at start-up and after engine events. It acts only on what it can prove is
+/// this instance's own (docs/containers.md, "What Dockhand may delete"):
 /// <list type="bullet">
-/// <item>A 'creating' row whose process is dead is rolled BACK: its labelled container (found by dockhand.op) is removed, then the row.</item>
-/// <item>A 'destroying' row whose process is dead is rolled FORWARD: the container is removed, then the row.</item>
-/// <item>A container with Dockhand's labels (and this instance's extra labels) that no row knows is an orphan:
-///   <see cref="OrphanPolicy.Remove"/> (default) removes it; <see cref="OrphanPolicy.Adopt"/> records it when its labels name
-///   an owner with no container and a free name, and removes it otherwise.</item>
-/// <item>A ready row whose container is gone is left alone and shows as <see cref="LiveState.Missing"/>; the owner or an operator destroys it.</item>
+/// <item>A 'creating' row whose process is provably gone (<see cref="ContainerStore.IsOperationAlive"/>) is rolled BACK:
+///   its container (by id, or by the row's random dockhand.op) and a home volume that operation made are removed, then the row.</item>
+/// <item>A 'destroying' row whose process is gone is rolled FORWARD: the recorded container is removed, then the row.</item>
+/// <item>A container with this instance's dockhand.instance label that no row knows is an orphan: adopted when its owner has
+///   none and its name is free, otherwise stopped and reported; removed only under <see cref="OrphanPolicy.Remove"/>.</item>
+/// <item>Everything else with Dockhand's labels is foreign (another instance's, or unlabelled and unrecorded here): counted only.</item>
+/// <item>A ready row whose container is gone is left alone and shows as <see cref="LiveState.Missing"/>.</item>
+/// <item>When one pass would remove more than <see cref="MassRemovalLimit"/> containers, it removes none and says why.</item>
 /// </list>
 /// Rows of a live process (this one included) are never touched, so several Dockhand processes can share the file.
 /// </summary>
 public sealed partial class Reconciler
 {
+    /// <summary>The most containers one pass may remove; more means something is wrong (a lost database, a wrong instance).</summary>
+    public const int MassRemovalLimit = 3;
+
     private readonly ContainerEngine _engine;
     private readonly ContainerStore _store;
     private readonly ContainerService _service;
@@ -40,12 +51,17 @@ public sealed partial class Reconciler
     }
 
     /// <summary>One pass. Throws <see cref="EngineUnavailableException"/> when the engine cannot be reached.</summary>
-    public async Task<ReconcileReport> ReconcileAsync(CancellationToken cancellationToken = default)
+    public Task<ReconcileReport> ReconcileAsync(CancellationToken cancellationToken = default) => PassOnceAsync(allowMassRemoval: false, cancellationToken);
+
+    /// <summary>One pass without the mass-removal guard: the operator's <c>dockhand reconcile --allow-mass-removal</c>.</summary>
+    public Task<ReconcileReport> ReconcileAllowingMassRemovalAsync(CancellationToken cancellationToken = default) => PassOnceAsync(allowMassRemoval: true, cancellationToken);
+
+    private async Task<ReconcileReport> PassOnceAsync(bool allowMassRemoval, CancellationToken cancellationToken)
     {
         await _pass.WaitAsync(cancellationToken);
         try
         {
-            return await PassAsync(cancellationToken);
+            return await PassAsync(allowMassRemoval, cancellationToken);
         }
         finally
         {
@@ -53,20 +69,43 @@ public sealed partial class Reconciler
         }
     }
 
-    private async Task<ReconcileReport> PassAsync(CancellationToken cancellationToken)
+    private async Task<ReconcileReport> PassAsync(bool allowMassRemoval, CancellationToken cancellationToken)
     {
+        var instance = await _store.GetInstanceIdAsync(cancellationToken);
         // Containers first, rows second: every create writes its row before its container, so a container seen here
         // has its row in the snapshot below unless that row was deleted in between (then the container is being removed too).
         var containers = await _engine.ListManagedAsync(null, cancellationToken);
         var rows = await _store.AllAsync(cancellationToken);
-        int rolledBack = 0, finished = 0, removed = 0, adopted = 0, missing = 0;
+        var recordedIds = rows.Select(r => r.ContainerId).ToHashSet(StringComparer.Ordinal);
+        var foreign = containers.Where(c => ContainerService.IsForeign(c, instance, recordedIds)).ToList();
+        var own = containers.Except(foreign).ToList();
+        var ownIds = own.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
 
-        foreach (var row in rows.Where(r => r.State != RowState.Ready && !ContainerStore.IsProcessAlive(r.OperationProcess)))
+        var dead = rows.Where(r => r.State != RowState.Ready && !_store.IsOperationAlive(r.OperationProcess)).ToList();
+        var creatingOperations = rows.Where(r => r.State == RowState.Creating && r.OperationId is not null).Select(r => r.OperationId!).ToHashSet(StringComparer.Ordinal);
+        var orphans = own.Where(c => !recordedIds.Contains(c.Id)
+            && !(c.Labels.TryGetValue(ContainerLabels.Operation, out var op) && creatingOperations.Contains(op))).ToList();
+
+        // What this pass would remove from the engine, counted before anything is done.
+        var removals = dead.Count(r => r.State == RowState.Creating
+                ? own.Any(c => c.Id == r.ContainerId || c.Labels.TryGetValue(ContainerLabels.Operation, out var op) && op == r.OperationId)
+                : ownIds.Contains(r.ContainerId))
+            + (_options.OrphanPolicy == OrphanPolicy.Remove ? orphans.Count : 0);
+        var guarded = removals > MassRemovalLimit && !allowMassRemoval;
+        if (guarded)
+        {
+            LogMassRemovalHeld(_logger, removals, MassRemovalLimit);
+            await _store.AppendAuditAsync(Actor.System, "reconcile", null, null, null, "mass-removal-held",
+                $"{removals} removals held back (limit {MassRemovalLimit}); check DATABASE_PATH and the instance id, then run `dockhand reconcile --allow-mass-removal`", cancellationToken);
+        }
+
+        int rolledBack = 0, finished = 0, removed = 0, adopted = 0, stopped = 0, missing = 0;
+        foreach (var row in guarded ? [] : dead)
         {
             if (row.State == RowState.Creating && row.OperationId is { } operation)
             {
                 await _service.RollBackCreateAsync(row.Owner, operation, row.ContainerId);
-                await _store.AppendAuditAsync(Actor.System, "reconcile", row.Owner, row.Name, row.ContainerId, "create-rolled-back", "the creating process died", cancellationToken);
+                await _store.AppendAuditAsync(Actor.System, "reconcile", row.Owner, row.Name, row.ContainerId, "create-rolled-back", "the creating process is gone", cancellationToken);
                 LogRolledBack(_logger, row.Owner.Value, row.Name);
                 rolledBack++;
             }
@@ -75,35 +114,39 @@ public sealed partial class Reconciler
                 if (!row.ContainerId.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
                     await _engine.RemoveAsync(row.ContainerId, cancellationToken);
                 await _store.DeleteAsync(row.Owner, row.ContainerId, cancellationToken);
-                await _store.AppendAuditAsync(Actor.System, "reconcile", row.Owner, row.Name, row.ContainerId, "destroy-finished", "the destroying process died", cancellationToken);
+                await _store.AppendAuditAsync(Actor.System, "reconcile", row.Owner, row.Name, row.ContainerId, "destroy-finished", "the destroying process is gone", cancellationToken);
                 LogFinishedDestroy(_logger, row.Owner.Value, row.Name);
                 finished++;
             }
         }
 
-        var knownIds = rows.Select(r => r.ContainerId).ToHashSet(StringComparer.Ordinal);
-        var liveOperations = rows.Where(r => r.State == RowState.Creating && ContainerStore.IsProcessAlive(r.OperationProcess) && r.OperationId is not null)
-            .Select(r => r.OperationId!).ToHashSet(StringComparer.Ordinal);
-        foreach (var container in containers)
+        foreach (var container in orphans)
         {
-            if (knownIds.Contains(container.Id))
+            container.Labels.TryGetValue(ContainerLabels.Owner, out var ownerText);
+            OwnerId? owner = OwnerId.TryParse(ownerText, out var parsed) ? parsed : null;
+            if (_options.OrphanPolicy == OrphanPolicy.Remove)
+            {
+                if (!guarded && await _engine.RemoveAsync(container.Id, cancellationToken))
+                {
+                    await _store.AppendAuditAsync(Actor.System, "reconcile", owner, container.Name, container.Id, "orphan-removed", "ORPHAN_POLICY=remove", cancellationToken);
+                    LogOrphanRemoved(_logger, container.Id, container.Name);
+                    removed++;
+                }
                 continue;
-            if (container.Labels.TryGetValue(ContainerLabels.Operation, out var op) && liveOperations.Contains(op))
-                continue;
-            if (_options.OrphanPolicy == OrphanPolicy.Adopt
-                && container.Labels.TryGetValue(ContainerLabels.Owner, out var ownerText) && OwnerId.TryParse(ownerText, out var owner)
-                && container.Labels.TryGetValue(ContainerLabels.Name, out var name) && ContainerService.IsValidName(name)
-                && await TryAdoptAsync(container, owner, name, cancellationToken))
+            }
+            if (owner is { } o && container.Labels.TryGetValue(ContainerLabels.Name, out var name) && ContainerService.IsValidName(name)
+                && await TryAdoptAsync(container, o, name, cancellationToken))
             {
                 adopted++;
                 continue;
             }
-            if (await _engine.RemoveAsync(container.Id, cancellationToken))
+            stopped++;
+            if (container.State is LiveState.Running or LiveState.Restarting or LiveState.Paused)
             {
-                container.Labels.TryGetValue(ContainerLabels.Owner, out var orphanOwner);
-                await _store.AppendAuditAsync(Actor.System, "reconcile", OwnerId.TryParse(orphanOwner, out var o) ? o : null, container.Name, container.Id, "orphan-removed", null, cancellationToken);
-                LogOrphanRemoved(_logger, container.Id, container.Name);
-                removed++;
+                await _engine.StopAsync(container.Id, cancellationToken);
+                await _store.AppendAuditAsync(Actor.System, "reconcile", owner, container.Name, container.Id, "orphan-stopped",
+                    "unrecorded, and its owner already has a container or its name is taken; kept for an operator", cancellationToken);
+                LogOrphanStopped(_logger, container.Id, container.Name);
             }
         }
 
@@ -116,7 +159,7 @@ public sealed partial class Reconciler
                 missing++;
             }
         }
-        return new ReconcileReport(rolledBack, finished, removed, adopted, missing);
+        return new ReconcileReport(rolledBack, finished, removed, adopted, stopped, missing, foreign.Count, guarded ? removals : 0);
     }
 
     private async Task<bool> TryAdoptAsync(EngineContainer container, OwnerId owner, string name, CancellationToken cancellationToken)
@@ -142,15 +185,17 @@ public sealed partial class Reconciler
             try
             {
                 var report = await ReconcileAsync(cancellationToken);
-                LogPass(_logger, report.RolledBackCreates, report.FinishedDestroys, report.RemovedOrphans, report.AdoptedOrphans, report.MissingContainers);
+                LogPass(_logger, report.RolledBackCreates, report.FinishedDestroys, report.RemovedOrphans, report.AdoptedOrphans, report.StoppedOrphans, report.MissingContainers, report.ForeignContainers);
                 delay = TimeSpan.FromSeconds(1);
-                await _engine.MonitorAsync(async e =>
+                var scope = new Dictionary<string, string> { [ContainerLabels.Instance] = await _store.GetInstanceIdAsync(cancellationToken) };
+                await _engine.MonitorAsync(scope, async e =>
                 {
                     if (e.Action is "create" or "destroy")
                     {
                         if (e.Action == "destroy")
                             await NoteRemovedAsync(e, cancellationToken);
-                        await ReconcileAsync(cancellationToken);
+                        var after = await ReconcileAsync(cancellationToken);
+                        LogEventPass(_logger, e.Action, e.ContainerId, after.RolledBackCreates, after.FinishedDestroys, after.RemovedOrphans, after.AdoptedOrphans, after.StoppedOrphans);
                     }
                 }, cancellationToken);
             }
@@ -202,8 +247,17 @@ public sealed partial class Reconciler
     [LoggerMessage(EventId = 2054, Level = LogLevel.Warning, Message = "Container {Name} ({ContainerId}) of owner {Owner} is missing from the engine")]
     private static partial void LogMissing(ILogger logger, ulong owner, string name, string containerId);
 
-    [LoggerMessage(EventId = 2055, Level = LogLevel.Information, Message = "Reconciled: {RolledBack} creates rolled back, {Finished} destroys finished, {Removed} orphans removed, {Adopted} adopted, {Missing} missing")]
-    private static partial void LogPass(ILogger logger, int rolledBack, int finished, int removed, int adopted, int missing);
+    [LoggerMessage(EventId = 2055, Level = LogLevel.Information, Message = "Reconciled: {RolledBack} creates rolled back, {Finished} destroys finished, {Removed} orphans removed, {Adopted} adopted, {Stopped} stopped and kept, {Missing} missing, {Foreign} of other instances left alone")]
+    private static partial void LogPass(ILogger logger, int rolledBack, int finished, int removed, int adopted, int stopped, int missing, int foreign);
+
+    [LoggerMessage(EventId = 2059, Level = LogLevel.Debug, Message = "Reconciled after {Action} of {ContainerId}: {RolledBack} creates rolled back, {Finished} destroys finished, {Removed} orphans removed, {Adopted} adopted, {Stopped} stopped")]
+    private static partial void LogEventPass(ILogger logger, string action, string containerId, int rolledBack, int finished, int removed, int adopted, int stopped);
+
+    [LoggerMessage(EventId = 2057, Level = LogLevel.Warning, Message = "Orphan container {ContainerId} ({Name}) stopped and kept: labelled by this instance but unrecorded, and it could not be adopted")]
+    private static partial void LogOrphanStopped(ILogger logger, string containerId, string name);
+
+    [LoggerMessage(EventId = 2058, Level = LogLevel.Error, Message = "Reconciliation would remove {Count} containers (more than {Limit}); removed none. Check DATABASE_PATH and the instance id, then run `dockhand reconcile --allow-mass-removal` if they are right")]
+    private static partial void LogMassRemovalHeld(ILogger logger, int count, int limit);
 
     [LoggerMessage(EventId = 2056, Level = LogLevel.Warning, Message = "Reconciler paused ({Reason}); retrying in {Seconds} s")]
     private static partial void LogRetry(ILogger logger, string reason, double seconds);

@@ -1,4 +1,3 @@
-using System.Diagnostics;
 using System.Globalization;
 using Dockhand.Containers.Storage;
 using Microsoft.Data.Sqlite;
@@ -36,48 +35,51 @@ public sealed record DatabaseHealth(bool Ok, string Path, int? SchemaVersion, st
 /// Container records and the audit log in the shared SQLite file (<see cref="DockhandDatabase"/>).
 /// The <c>containers</c> table keeps the seed's columns; Dockhand adds state and operation columns (migration 003).
 /// </summary>
-public sealed class ContainerStore
+public sealed class ContainerStore : IDisposable
 {
     /// <summary>container_id of an intent row before the engine has given an id (the column is NOT NULL UNIQUE).</summary>
     internal const string PendingIdPrefix = "pending:";
 
     private readonly DockhandDatabase _database;
     private readonly TimeProvider _time;
+    private readonly ProcessLease _lease;
+    private string? _instanceId;
 
     public ContainerStore(DockhandDatabase database, TimeProvider time)
     {
         _database = database;
         _time = time;
+        _lease = new ProcessLease(database.Path);
     }
 
     public DockhandDatabase Database => _database;
 
-    /// <summary>The identity of this process as written into operation_process: "pid:start-ticks".</summary>
-    internal static string CurrentProcess { get; } = Describe(Process.GetCurrentProcess());
+    /// <summary>The token written into operation_process for this process's operations (a <see cref="ProcessLease"/>).</summary>
+    private string CurrentProcess => _lease.Current;
 
-    private static string Describe(Process process)
-        => $"{process.Id.ToString(CultureInfo.InvariantCulture)}:{process.StartTime.ToUniversalTime().Ticks.ToString(CultureInfo.InvariantCulture)}";
+    /// <summary>
+    /// True while the process that wrote <paramref name="operationProcess"/> is provably alive (it holds its lease).
+    /// An unfinished operation may be finished or rolled back by someone else only when this is false.
+    /// </summary>
+    internal bool IsOperationAlive(string? operationProcess) => _lease.IsAlive(operationProcess);
 
-    /// <summary>True when the process that wrote <paramref name="operationProcess"/> is still running.</summary>
-    internal static bool IsProcessAlive(string? operationProcess)
+    /// <summary>
+    /// This database's instance id (migration 005): the <c>dockhand.instance</c> label on everything this instance
+    /// creates. Read once, after the database is migrated.
+    /// </summary>
+    public async ValueTask<string> GetInstanceIdAsync(CancellationToken cancellationToken = default)
     {
-        if (operationProcess is null)
-            return false;
-        if (operationProcess == CurrentProcess)
-            return true;
-        var parts = operationProcess.Split(':');
-        if (parts.Length != 2 || !int.TryParse(parts[0], CultureInfo.InvariantCulture, out var pid))
-            return false;
-        try
-        {
-            using var process = Process.GetProcessById(pid);
-            return !process.HasExited && Describe(process) == operationProcess;
-        }
-        catch (Exception e) when (e is ArgumentException or InvalidOperationException or System.ComponentModel.Win32Exception)
-        {
-            return false;
-        }
+        if (_instanceId is { } known)
+            return known;
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "SELECT id FROM dockhand_instance WHERE singleton = 1";
+        var id = await command.ExecuteScalarAsync(cancellationToken) as string
+            ?? throw new InvalidOperationException($"The database at {_database.Path} has no instance id; it has not been migrated.");
+        return _instanceId = id;
     }
+
+    public void Dispose() => _lease.Dispose();
 
     public Task MigrateAsync(CancellationToken cancellationToken = default) => _database.MigrateAsync(cancellationToken);
 

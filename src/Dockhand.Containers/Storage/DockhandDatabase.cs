@@ -26,7 +26,11 @@ public sealed partial class DockhandDatabase
         }.ToString();
     }
 
+    /// <summary>The absolute path, resolved once against the working directory when Dockhand starts.</summary>
     public string Path { get; }
+
+    /// <summary>True when the file is there; verbs that only read or change existing records refuse to create it.</summary>
+    public bool Exists => File.Exists(Path);
 
     /// <summary>The highest migration number shipped with this build.</summary>
     public static int LatestVersion => Migrations.Value[^1].Version;

@@ -16,6 +16,7 @@ public static class BotCommands
 
     public const string UserOption = "user";
     public const string NameOption = "container_name";
+    public const string PurgeOption = "purge";
     public const string ImageOption = "image";
 
     /// <summary>Contexts: guilds (0) and the bot's DMs (1).</summary>
@@ -29,7 +30,8 @@ public static class BotCommands
             CommandOption.String(ImageOption, "The image; defaults to the server's DEFAULT_IMAGE.") with { Autocomplete = true, MaxLength = 255 })
         { Contexts = GuildAndDm },
         new SlashCommand(Destroy, "Destroy a user's container, after a confirmation (allowlisted users only).",
-            CommandOption.User(UserOption, "Whose container to destroy (pick them, or paste their id).", required: true))
+            CommandOption.User(UserOption, "Whose container to destroy (pick them, or paste their id).", required: true),
+            CommandOption.Boolean(PurgeOption, "Also delete their home volume and every file in it (kept by default)."))
         { Contexts = GuildAndDm },
         new SlashCommand(List, "List every container Dockhand manages (allowlisted users only).") { Contexts = GuildAndDm },
         new SlashCommand(Status, "Show a container's state, start time, CPU and memory.",

@@ -67,6 +67,8 @@ internal static class BotMessages
             fields.Add(new EmbedField("CPU", cpu.ToString("0.0", CultureInfo.InvariantCulture) + " %", Inline: true));
         if (status.MemoryUsageBytes is { } memory)
             fields.Add(new EmbedField("Memory", Mib(memory) + (status.MemoryLimitBytes is { } limit and > 0 ? " of " + Mib(limit) : ""), Inline: true));
+        if (status.Home is { } home)
+            fields.Add(new EmbedField("Home", "kept volume " + Code(home.Name), Inline: true));
         return new Embed { Title = title, Description = Code(r.Name), Color = Colour(status.State), Fields = fields };
     }
 

@@ -11,6 +11,17 @@ using Dockhand.Terminal;
 
 namespace Dockhand.Cli;
 
+/// <summary>How a verb uses the database file.</summary>
+internal enum DatabaseUse
+{
+    /// <summary>Acts on existing records: a missing file is an error ("no database at PATH"), never silently created.</summary>
+    MustExist,
+    /// <summary>May create the file (create): says so on stderr, with the path and the other instances' containers it will leave alone.</summary>
+    CreateIfMissing,
+    /// <summary>Only looks (doctor): neither creates nor migrates.</summary>
+    LookOnly,
+}
+
 /// <summary>What every verb shares: output writers, the configuration, the service provider and error handling.</summary>
 internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConfiguration> configuration, bool isTerminal)
 {
@@ -29,10 +40,11 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
 
     /// <summary>
     /// Runs a verb body with the container services built (and, with <paramref name="terminal"/>, the terminal module's
-    /// services: its options bound and validated like in <c>dockhand run</c>) and the database migrated. Every failure becomes one line
-    /// on stderr (or a JSON error object on stdout with --json) and an exit code; no stack trace is ever printed.
+    /// services: its options bound and validated like in <c>dockhand run</c>) and the database migrated, as
+    /// <paramref name="database"/> allows. Every failure becomes one line on stderr (or a JSON error object on stdout
+    /// with --json) and an exit code; no stack trace is ever printed.
     /// </summary>
-    public async Task<int> RunAsync(ParseResult parse, Func<ServiceProvider, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken, bool migrate = true, bool terminal = false)
+    public async Task<int> RunAsync(ParseResult parse, Func<ServiceProvider, bool, CancellationToken, Task<int>> body, CancellationToken cancellationToken, DatabaseUse database = DatabaseUse.MustExist, bool terminal = false)
     {
         var json = parse.GetValue(JsonOption);
         try
@@ -42,8 +54,16 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
             if (terminal)
                 services.AddDockhandTerminal(LoadConfiguration());
             await using var provider = services.BuildServiceProvider();
-            if (migrate)
-                await provider.GetRequiredService<ContainerStore>().MigrateAsync(cancellationToken);
+            if (terminal)
+                _ = provider.GetRequiredService<IOptions<TerminalOptions>>().Value; // a bad setting is reported before anything else
+            var store = provider.GetRequiredService<ContainerStore>();
+            var existed = store.Database.Exists;
+            if (!existed && database == DatabaseUse.MustExist)
+                return await FailAsync(json, "no-database", $"no database at {store.Database.Path}; run dockhand from the directory that holds it, or set DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+            if (database != DatabaseUse.LookOnly)
+                await store.MigrateAsync(cancellationToken);
+            if (!existed && database == DatabaseUse.CreateIfMissing)
+                await Error.WriteLineAsync(await DescribeNewDatabaseAsync(provider, cancellationToken));
             return await body(provider, json, cancellationToken);
         }
         catch (InvalidSettingException e)
@@ -69,6 +89,22 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
         catch (Exception e)
         {
             return await FailAsync(json, "internal-error", $"unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
+        }
+    }
+
+    /// <summary>The note for a database this verb just created: where it is, and what of other instances it will leave alone.</summary>
+    private static async Task<string> DescribeNewDatabaseAsync(ServiceProvider provider, CancellationToken cancellationToken)
+    {
+        var store = provider.GetRequiredService<ContainerStore>();
+        var note = $"dockhand: created a new database at {store.Database.Path} (instance {await store.GetInstanceIdAsync(cancellationToken)})";
+        try
+        {
+            var foreign = await provider.GetRequiredService<ContainerService>().CountForeignAsync(cancellationToken);
+            return $"{note}; the engine holds {foreign} Dockhand container(s) of other instances, which it leaves untouched";
+        }
+        catch (EngineUnavailableException)
+        {
+            return $"{note}; the engine could not be asked about other instances' containers";
         }
     }
 

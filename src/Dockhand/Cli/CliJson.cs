@@ -8,22 +8,33 @@ namespace Dockhand.Cli;
 internal sealed record CliError(string Error, string Message,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null);
 
+/// <param name="HomeVolume">The owner's home volume when one exists (status and list), else null.</param>
 internal sealed record CliContainer(string Owner, string Name, string ContainerId, string Image, DateTimeOffset CreatedAt, string State,
-    DateTimeOffset? StartedAt, double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes)
+    DateTimeOffset? StartedAt, double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes, string? HomeVolume)
 {
     public static CliContainer From(ContainerStatus s) => new(s.Record.Owner.ToString(), s.Record.Name, s.Record.ContainerId, s.Record.Image,
-        s.Record.CreatedAt, s.State.ToString().ToLowerInvariant(), s.StartedAt, s.CpuPercent, s.MemoryUsageBytes, s.MemoryLimitBytes);
+        s.Record.CreatedAt, s.State.ToString().ToLowerInvariant(), s.StartedAt, s.CpuPercent, s.MemoryUsageBytes, s.MemoryLimitBytes, s.Home?.Name);
 }
 
-internal sealed record CliContainerList(IReadOnlyList<CliContainer> Containers, int Total);
+internal sealed record CliHome(string Owner, string Volume);
 
-internal sealed record CliDestroyed(bool Destroyed, string Owner, string? Name, string? ContainerId);
+/// <param name="Instance">This database's instance id (the dockhand.instance label).</param>
+/// <param name="KeptHomes">Home volumes whose owner has no container (kept after a destroy).</param>
+internal sealed record CliContainerList(string Instance, IReadOnlyList<CliContainer> Containers, int Total, IReadOnlyList<CliHome> KeptHomes);
+
+/// <param name="Home">What happened to the home volume: none, kept or purged.</param>
+internal sealed record CliDestroyed(bool Destroyed, string Owner, string? Name, string? ContainerId, string Home);
 
 internal sealed record CliCheck(string Name, bool Ok, string Detail);
 
 internal sealed record CliDoctor(bool Ok, IReadOnlyList<CliCheck> Checks);
 
-internal sealed record CliReconcile(int RolledBackCreates, int FinishedDestroys, int RemovedOrphans, int AdoptedOrphans, int MissingContainers);
+internal sealed record CliReconcile(int RolledBackCreates, int FinishedDestroys, int RemovedOrphans, int AdoptedOrphans, int StoppedOrphans,
+    int MissingContainers, int ForeignContainers, int HeldBackRemovals)
+{
+    public static CliReconcile From(ReconcileReport r) => new(r.RolledBackCreates, r.FinishedDestroys, r.RemovedOrphans, r.AdoptedOrphans, r.StoppedOrphans,
+        r.MissingContainers, r.ForeignContainers, r.HeldBackRemovals);
+}
 
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(CliError))]

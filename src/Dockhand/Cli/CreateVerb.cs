@@ -27,14 +27,14 @@ internal static class CreateVerb
                     if (json)
                         await context.WriteJsonAsync(CliContainer.From(created.Status), CliJsonContext.Default.CliContainer);
                     else
-                        await context.Output.WriteLineAsync($"created {CliContext.Describe(created.Status)}");
+                        await context.Output.WriteLineAsync($"created {CliContext.Describe(created.Status)}" + (created.HomeRestored ? "; their kept home volume is mounted again" : ""));
                     return ExitCodes.Success;
                 case CreateResult.Refused refused:
                     return await context.RefusedAsync(json, refused.Reason);
                 default:
                     throw new InvalidOperationException("Unknown create result.");
             }
-        }, cancellationToken));
+        }, cancellationToken, DatabaseUse.CreateIfMissing));
         return command;
     }
 }

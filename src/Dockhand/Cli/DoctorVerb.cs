@@ -31,16 +31,28 @@ internal static class DoctorVerb
             }
 
             var store = services.GetRequiredService<ContainerStore>();
-            if (!File.Exists(store.Database.Path))
+            if (!store.Database.Exists)
             {
-                checks.Add(new CliCheck("database", true, $"{store.Database.Path} does not exist yet; it is created at first use"));
+                checks.Add(new CliCheck("database", true, $"{store.Database.Path} does not exist yet; it is created at first use (with a new instance id)"));
             }
             else
             {
                 await store.MigrateAsync(ct);
                 var db = await store.CheckAsync(ct);
                 checks.Add(new CliCheck("database", db.Ok, db.Ok ? $"{db.Path} schema {db.SchemaVersion}" : $"{db.Path}: {db.Error}"));
+                if (db.Ok)
+                {
+                    checks.Add(new CliCheck("instance", true, $"{await store.GetInstanceIdAsync(ct)} (the dockhand.instance label on everything this database's Dockhand creates)"));
+                    if (health.Reachable)
+                    {
+                        var foreign = await services.GetRequiredService<ContainerService>().CountForeignAsync(ct);
+                        checks.Add(new CliCheck("foreign", true, $"{foreign} Dockhand container(s) of other instances on this engine; never touched"));
+                    }
+                }
             }
+            checks.Add(new CliCheck("home-volumes", true, options.VolumePath.Length > 0
+                ? $"each owner's home volume is mounted at {options.VolumePath}; kept on destroy unless purged"
+                : "off (CONTAINER_VOLUME_PATH is empty): a destroy deletes every file"));
 
             var ok = checks.Where(c => c.Name != "discord-token").All(c => c.Ok);
             if (json)
@@ -53,7 +65,7 @@ internal static class DoctorVerb
                     await context.Output.WriteLineAsync($"{(check.Ok ? "ok  " : check.Name == "discord-token" ? "warn" : "FAIL")} {check.Name}: {check.Detail}");
             }
             return ok ? ExitCodes.Success : ExitCodes.UsageOrUnavailable;
-        }, cancellationToken, migrate: false));
+        }, cancellationToken, DatabaseUse.LookOnly));
         return command;
     }
 }

@@ -178,4 +178,70 @@ public sealed class CliTests(EngineFixture fixture)
         if (args[0] != "doctor")
             Assert.Single(run.StandardError.TrimEnd().Split('\n'));
     }
+
+    [Theory]
+    [InlineData("destroy", "--user", "999")]
+    [InlineData("status", "--user", "999")]
+    [InlineData("start", "--user", "999")]
+    [InlineData("stop", "--user", "999")]
+    [InlineData("restart", "--user", "999")]
+    [InlineData("list")]
+    [InlineData("reconcile")]
+    public async Task Verb_NoDatabaseFile_SaysNoDatabaseAtPathAndCreatesNothing(params string[] args)
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var missing = Path.Combine(harness.Directory, "elsewhere", "containers.db");
+
+        var run = await RunAsync(harness, new() { ["DATABASE_PATH"] = missing }, args);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.Equal($"dockhand: no database at {missing}; run dockhand from the directory that holds it, or set DATABASE_PATH", run.Err.Trim());
+        Assert.False(File.Exists(missing));
+    }
+
+    [Fact]
+    public async Task Create_NoDatabaseFile_SaysItCreatedOneAndCountsOtherInstances()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        Assert.Equal(0, (await RunAsync(harness, null, "create", "--user", Harness.NewOwner().ToString(), "--name", Harness.NewName())).ExitCode);
+        var fresh = Path.Combine(harness.Directory, "fresh", "containers.db");
+
+        var run = await RunAsync(harness, new() { ["DATABASE_PATH"] = fresh }, "create", "--user", Harness.NewOwner().ToString(), "--name", Harness.NewName());
+
+        Assert.Equal(0, run.ExitCode);
+        Assert.Matches($"^dockhand: created a new database at {System.Text.RegularExpressions.Regex.Escape(fresh)} \\(instance [0-9a-f]{{16}}\\); the engine holds 1 Dockhand container\\(s\\) of other instances, which it leaves untouched$", run.Err.Trim());
+        Assert.Equal(2, (await harness.ScopedContainersAsync()).Count(c => c.State == "running"));
+    }
+
+    [Fact]
+    public async Task Destroy_WithPurge_DeletesTheHomeAndSaysSo()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner().ToString();
+        Assert.Equal(0, (await RunAsync(harness, null, "create", "--user", owner, "--name", Harness.NewName())).ExitCode);
+
+        var kept = await RunAsync(harness, null, "destroy", "--user", owner);
+        var list = await RunAsync(harness, null, "list", "--json");
+        var purged = await RunAsync(harness, null, "destroy", "--user", owner, "--purge", "--json");
+
+        Assert.EndsWith("; home volume kept (create brings it back; destroy --purge deletes it)", kept.Out.Trim());
+        var listed = JsonDocument.Parse(list.Out).RootElement;
+        Assert.Equal(harness.InstanceId, listed.GetProperty("instance").GetString());
+        Assert.Equal(owner, Assert.Single(listed.GetProperty("keptHomes").EnumerateArray()).GetProperty("owner").GetString());
+        Assert.Equal("purged", JsonDocument.Parse(purged.Out).RootElement.GetProperty("home").GetString());
+        Assert.Empty(await harness.ScopedVolumesAsync());
+    }
+
+    [Fact]
+    public async Task Doctor_ExistingDatabase_ShowsInstanceAndForeignCount()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, null, "doctor", "--json");
+
+        var checks = JsonDocument.Parse(run.Out).RootElement.GetProperty("checks").EnumerateArray().ToDictionary(c => c.GetProperty("name").GetString()!, c => c.GetProperty("detail").GetString()!);
+        Assert.StartsWith(harness.InstanceId, checks["instance"]);
+        Assert.Matches("^[0-9]+ Dockhand container\\(s\\) of other instances on this engine; never touched$", checks["foreign"]);
+        Assert.Contains(harness.Options.DatabasePath, checks["database"]);
+    }
 }

@@ -18,27 +18,7 @@ public static class DockhandProcess
 
     public static async Task<Outcome> RunAsync(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
     {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = workingDirectory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(DllPath);
-        foreach (var arg in args)
-            start.ArgumentList.Add(arg);
-        foreach (var key in new[] { "DATABASE_PATH", "DEFAULT_IMAGE", "CONTAINER_EXTRA_LABELS", "IMAGE_ALLOWLIST", "ORPHAN_POLICY", "CONTAINER_NETWORK", FaultInjection.EnvironmentVariable })
-            start.Environment.Remove(key);
-        foreach (var (key, value) in environment)
-        {
-            if (value is null)
-                start.Environment.Remove(key);
-            else
-                start.Environment[key] = value;
-        }
-        using var process = Process.Start(start)!;
+        using var process = Start(workingDirectory, environment, args);
         var stdout = process.StandardOutput.ReadToEndAsync(TestContext.Current.CancellationToken);
         var stderr = process.StandardError.ReadToEndAsync(TestContext.Current.CancellationToken);
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
@@ -53,5 +33,31 @@ public static class DockhandProcess
             throw;
         }
         return new Outcome(process.ExitCode, await stdout, await stderr);
+    }
+
+    /// <summary>Starts the executable with only the given Dockhand settings; the caller owns the process and its output.</summary>
+    public static Process Start(string workingDirectory, IReadOnlyDictionary<string, string?> environment, params string[] args)
+    {
+        var start = new ProcessStartInfo("dotnet")
+        {
+            WorkingDirectory = workingDirectory,
+            RedirectStandardOutput = true,
+            RedirectStandardError = true,
+            UseShellExecute = false,
+        };
+        start.ArgumentList.Add("exec");
+        start.ArgumentList.Add(DllPath);
+        foreach (var arg in args)
+            start.ArgumentList.Add(arg);
+        foreach (var key in new[] { "DATABASE_PATH", "DEFAULT_IMAGE", "CONTAINER_EXTRA_LABELS", "IMAGE_ALLOWLIST", "ORPHAN_POLICY", "CONTAINER_NETWORK", "CONTAINER_VOLUME_PATH", "DISCORD_TOKEN", "DISCORD_PUBLIC_KEY", "LISTEN_URLS", FaultInjection.EnvironmentVariable })
+            start.Environment.Remove(key);
+        foreach (var (key, value) in environment)
+        {
+            if (value is null)
+                start.Environment.Remove(key);
+            else
+                start.Environment[key] = value;
+        }
+        return Process.Start(start)!;
     }
 }

@@ -4,7 +4,7 @@ using Dockhand.Containers.Engine;
 namespace Dockhand.Containers.Tests.Infrastructure;
 
 /// <summary>
-/// One per test run: checks the engine and the local test image, and at the end removes every container labelled
+/// One per test run: checks the engine and the local test image, and at the end removes every container and volume labelled
 /// with this run's <c>dockhand.test</c> value (and nothing else: other engineers' tests share the engine).
 /// </summary>
 public sealed class EngineFixture : IAsyncLifetime
@@ -36,6 +36,12 @@ public sealed class EngineFixture : IAsyncLifetime
         });
         foreach (var container in leftovers)
             await Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        var volumes = await Engine.Client.Volumes.ListAsync(new VolumesListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
+        });
+        foreach (var volume in volumes.Volumes ?? [])
+            await Engine.Client.Volumes.RemoveAsync(volume.Name, force: true);
         Engine.Dispose();
     }
 }

@@ -33,6 +33,9 @@ public sealed class Harness : IAsyncDisposable
 
     public string Scope { get; }
 
+    /// <summary>This harness's database's instance id (the dockhand.instance label on what it creates).</summary>
+    public string InstanceId { get; private set; } = "";
+
     public ContainerService Service => _provider.GetRequiredService<ContainerService>();
 
     public ContainerStore Store => _provider.GetRequiredService<ContainerStore>();
@@ -78,6 +81,7 @@ public sealed class Harness : IAsyncDisposable
         options = configure?.Invoke(options) ?? options;
         var harness = new Harness(fixture, options, directory, scope);
         await harness.Store.MigrateAsync(TestContext.Current.CancellationToken);
+        harness.InstanceId = await harness.Store.GetInstanceIdAsync(TestContext.Current.CancellationToken);
         return harness;
     }
 
@@ -107,6 +111,38 @@ public sealed class Harness : IAsyncDisposable
         return (long)(await command.ExecuteScalarAsync(TestContext.Current.CancellationToken))!;
     }
 
+    /// <summary>Dockhand's labels for a container of this harness's instance: what the reconciler may treat as its own.</summary>
+    public Dictionary<string, string> OwnLabels(OwnerId owner, string name) => new()
+    {
+        ["dockhand.managed"] = "true",
+        ["dockhand.instance"] = InstanceId,
+        ["dockhand.owner"] = owner.ToString(),
+        ["dockhand.name"] = name,
+    };
+
+    /// <summary>Runs <paramref name="command"/> in the container (no TTY) and returns its stdout; bounded to 20 s.</summary>
+    public async Task<string> ExecAsync(string containerId, params string[] command)
+    {
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        timeout.CancelAfter(TimeSpan.FromSeconds(20));
+        var created = await Docker.Exec.CreateContainerExecAsync(containerId, new ContainerExecCreateParameters
+        {
+            Cmd = command,
+            AttachStdout = true,
+            AttachStderr = true,
+        }, timeout.Token);
+        using var stream = await Docker.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters { Detach = false }, timeout.Token);
+        var (stdout, _) = await stream.ReadOutputToEndAsync(timeout.Token);
+        return stdout;
+    }
+
+    /// <summary>Every home volume of this harness's scope.</summary>
+    public async Task<IList<VolumeResponse>> ScopedVolumesAsync()
+        => (await Docker.Volumes.ListAsync(new VolumesListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ScopeLabel}={Scope}"] = true } },
+        }, TestContext.Current.CancellationToken)).Volumes ?? [];
+
     /// <summary>Runs a container straight on the engine (not through Dockhand), in this harness's scope.</summary>
     public async Task<string> RunForeignAsync(string name, IDictionary<string, string> labels)
     {
@@ -129,6 +165,8 @@ public sealed class Harness : IAsyncDisposable
         {
             foreach (var container in await ScopedContainersAsync())
                 await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
+            foreach (var volume in await ScopedVolumesAsync())
+                await Docker.Volumes.RemoveAsync(volume.Name, force: true, CancellationToken.None);
         }
         catch (DockerApiException)
         {

@@ -24,7 +24,7 @@ public sealed class SeedCompatibilityTests(EngineFixture fixture)
         var record = await harness.Service.FindAsync(alice, Ct);
         var page = await harness.Service.ListAsync(0, 10, Ct);
         var taken = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), "bob-box"), cancellationToken: Ct);
-        var destroyed = await harness.Service.DestroyAsync(alice, Actor.Cli("test"), Ct);
+        var destroyed = await harness.Service.DestroyAsync(alice, Actor.Cli("test"), cancellationToken: Ct);
 
         Assert.NotNull(record);
         Assert.Equal(("alice-box", "abc123", "ubuntu:24.04"), (record.Name, record.ContainerId, record.Image));

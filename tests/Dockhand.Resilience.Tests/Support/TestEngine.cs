@@ -5,7 +5,7 @@ namespace Dockhand.Resilience.Tests.Support;
 
 /// <summary>
 /// A Docker engine seen from the tests. On the shared engine every container a test makes carries
-/// <c>dockhand.test=&lt;run id&gt;</c>; <see cref="RemoveLabelledAsync"/> removes exactly those.
+/// <c>dockhand.test=&lt;run id&gt;</c>; <see cref="RemoveLabelledAsync"/> removes exactly those (containers and home volumes).
 /// </summary>
 public sealed class TestEngine : IDisposable
 {
@@ -75,6 +75,13 @@ public sealed class TestEngine : IDisposable
             {
             }
         }
+        // Home volumes carry the same labels (CONTAINER_EXTRA_LABELS) and outlive their containers.
+        var volumes = await Client.Volumes.ListAsync(new VolumesListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{key}={value}"] = true } },
+        });
+        foreach (var volume in volumes.Volumes ?? [])
+            await Client.Volumes.RemoveAsync(volume.Name, force: true);
     }
 
     public void Dispose() => Client.Dispose();

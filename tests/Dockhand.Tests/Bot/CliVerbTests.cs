@@ -110,6 +110,9 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     [Fact]
     public async Task Terminal_UserWithoutContainer_Exits1WithSentence()
     {
+        var other = await RunAsync(Settings(), Ct, "create", "--user", "4000000000000000009", "--name", "cli-other-" + _runId);
+        Assert.True(other.Exit == 0, other.Err);
+
         var (exit, output, error) = await RunAsync(Settings(), Ct, "terminal", "--user", "4000000000000000001");
 
         Assert.Equal(1, exit);
@@ -156,6 +159,16 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Terminal_NoDatabaseFile_Exits2NamingThePathAndCreatesNothing()
+    {
+        var (exit, _, error) = await RunAsync(Settings(), Ct, "terminal", "--user", "4000000000000000005");
+
+        Assert.Equal(2, exit);
+        Assert.Equal($"dockhand: no database at {Settings()["DATABASE_PATH"]}; run dockhand from the directory that holds it, or set DATABASE_PATH", error.Trim());
+        Assert.False(File.Exists(Settings()["DATABASE_PATH"]));
+    }
+
+    [Fact]
     public async Task Terminal_InvalidServiceUrl_Exits2NamingTheSetting()
     {
         var settings = Settings();
@@ -180,6 +193,12 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         });
         foreach (var container in mine)
             await docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+        var volumes = await docker.Volumes.ListAsync(new VolumesListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["dockhand.test=" + _runId] = true } },
+        });
+        foreach (var volume in volumes.Volumes ?? [])
+            await docker.Volumes.RemoveAsync(volume.Name, force: true);
         SqliteConnection.ClearAllPools();
         try
         {

@@ -57,6 +57,21 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
+    public async Task Create_ForUserWithAKeptHome_SaysTheirFilesAreBack()
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+        var service = Host.App.Services.GetRequiredService<ContainerService>();
+        Assert.Equal(HomeOutcome.Kept, Assert.IsType<DestroyResult.Destroyed>(await service.DestroyAsync(new OwnerId(owner), Actor.Cli("test"), cancellationToken: Ct)).Home);
+
+        var sent = await Host.SendAsync(Host.Slash(BotHost.Admin, "create", BotHost.UserOption(owner), BotHost.StringOption("container_name", "back-" + owner)), Ct);
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.Equal($"Created `back-{owner}` for <@{owner}>. They can open a shell in it with /terminal. Their kept home volume is mounted again, with the files from their last container.",
+            BotHost.Content(edited));
+    }
+
+    [Fact]
     public async Task Create_ForUserWhoHasOne_EditsOneFriendlySentence()
     {
         var owner = BotHost.NewUser();

@@ -22,12 +22,16 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
         return owner;
     }
 
-    private async Task<(SentInteraction Ask, string Yes, string No)> AskAsync(ulong invoker, ulong owner)
+    private async Task<(SentInteraction Ask, string Yes, string No)> AskAsync(ulong invoker, ulong owner, bool purge = false)
     {
-        var sent = await Host.SendAsync(Host.Slash(invoker, "destroy", BotHost.UserOption(owner)), Ct);
+        var sent = await Host.SendAsync(purge
+            ? Host.Slash(invoker, "destroy", BotHost.UserOption(owner), BotHost.BooleanOption("purge", true))
+            : Host.Slash(invoker, "destroy", BotHost.UserOption(owner)), Ct);
         var callback = await Host.WaitForCallbackAsync(sent, Ct);
         Assert.Equal(4, callback["type"]!.GetValue<int>());
-        Assert.Contains($"Destroy `d{owner}` (<@{owner}>)?", callback["data"]!["content"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Contains($"Destroy `d{owner}` (<@{owner}>)? " + (purge
+            ? "The container AND their home volume will be deleted: every file in it will be gone for good."
+            : "Their files in `/root` are kept, and /create brings them back."), callback["data"]!["content"]!.GetValue<string>(), StringComparison.Ordinal);
         var buttons = callback["data"]!["components"]!.AsArray().Single()!["components"]!.AsArray();
         Assert.Equal(["Destroy", "Cancel"], buttons.Select(b => b!["label"]!.GetValue<string>()));
         Assert.Equal(4, buttons[0]!["style"]!.GetValue<int>());
@@ -52,13 +56,26 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
         Assert.Equal(7, update["type"]!.GetValue<int>());
         Assert.Empty(update["data"]!["components"]!.AsArray());
         var result = await Host.WaitForOriginalAsync(ask, m => BotHost.Content(m).StartsWith("Destroyed", StringComparison.Ordinal), Ct);
-        Assert.Equal($"Destroyed `d{owner}` (<@{owner}>).", BotHost.Content(result));
+        Assert.Equal($"Destroyed `d{owner}` (<@{owner}>). Their files are kept in their home volume; /create brings them back.", BotHost.Content(result));
         Assert.Equal(confirmationId, result["id"]!.GetValue<string>());
         Assert.Empty(result["components"]!.AsArray());
         Assert.Empty(Host.Rest.GetFollowUps(press.Token));
         Assert.Empty(await ContainersOf(owner));
         Assert.Null(await Host.App.Services.GetRequiredService<ContainerService>().FindAsync(new OwnerId(owner), Ct));
         Host.AssertSentBodiesMatchOpenApi(press);
+    }
+
+    [Fact]
+    public async Task Destroy_WithPurgeConfirmed_DeletesTheHomeVolumeAndSaysSo()
+    {
+        var owner = await OwnerWithContainerAsync();
+        var (ask, yes, _) = await AskAsync(BotHost.Admin, owner, purge: true);
+
+        await Host.SendAsync(Host.Button(BotHost.Admin, yes, on: ask), Ct);
+
+        var result = await Host.WaitForOriginalAsync(ask, m => BotHost.Content(m).StartsWith("Destroyed", StringComparison.Ordinal), Ct);
+        Assert.Equal($"Destroyed `d{owner}` (<@{owner}>). Their home volume and its files were deleted.", BotHost.Content(result));
+        Assert.Empty(await Host.App.Services.GetRequiredService<ContainerService>().ListHomesAsync(new OwnerId(owner), Ct));
     }
 
     [Fact]
@@ -121,7 +138,7 @@ public sealed class DestroyConfirmationTests(BotFixture fixture)
         var first = (await service.FindAsync(new OwnerId(owner), Ct))!;
         Assert.Contains($":{first.ContainerId[..12]}:", yes, StringComparison.Ordinal);
         // Between showing the buttons and the click, the container is destroyed and a new one created for the same user.
-        Assert.IsType<DestroyResult.Destroyed>(await service.DestroyAsync(new OwnerId(owner), Actor.Cli("test"), Ct));
+        Assert.IsType<DestroyResult.Destroyed>(await service.DestroyAsync(new OwnerId(owner), Actor.Cli("test"), cancellationToken: Ct));
         Assert.IsType<CreateResult.Created>(await service.CreateAsync(new CreateRequest(new OwnerId(owner), "d" + owner, null, Actor.Cli("test")), cancellationToken: Ct));
         var second = (await service.FindAsync(new OwnerId(owner), Ct))!;
 

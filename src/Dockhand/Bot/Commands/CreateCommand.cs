@@ -57,7 +57,8 @@ internal sealed class CreateCommand(BotAuthorizer authorizer, ContainerService c
         {
             CreateResult.Created created => new DiscordMessage
             {
-                Content = $"Created {BotMessages.Code(name)} for {BotMessages.Mention(owner)}. They can open a shell in it with /terminal.",
+                Content = $"Created {BotMessages.Code(name)} for {BotMessages.Mention(owner)}. They can open a shell in it with /terminal." +
+                          (created.HomeRestored ? " Their kept home volume is mounted again, with the files from their last container." : ""),
                 Embeds = [BotMessages.StatusEmbed("Container created", created.Status)],
                 Components = [],
             },

@@ -6,8 +6,9 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Bot.Commands;
 
 /// <summary>
-/// /destroy user: allowlist only. Asks for confirmation with two buttons whose custom_id carries the target, the invoker,
-/// the short id of the container shown and an expiry (<c>dh:destroy:{yes|no}:{target}:{invoker}:{container id, 12 chars}:{unix seconds}</c>).
+/// /destroy user [purge]: allowlist only. Asks for confirmation with two buttons whose custom_id carries the target, the invoker,
+/// the short id of the container shown, whether the home volume goes too, and an expiry
+/// (<c>dh:destroy:{yes|no}:{target}:{invoker}:{container id, 12 chars}:{keep|purge}:{unix seconds}</c>).
 /// Only the invoker may press them, only before they expire, and only while the target still has the container that was
 /// shown (a container destroyed and re-created in between is not destroyed by an old confirmation). Confirming updates the message (buttons removed), then edits that same message in place
 /// with the result: after a type 7 callback, @original is the message the buttons were on.
@@ -34,18 +35,23 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
             await BotReplies.RefuseAsync(responder, "Pick the user whose container to destroy, or paste their id.", cancellationToken);
             return;
         }
+        var purge = interaction.GetBoolean(BotCommands.PurgeOption) == true;
         var record = await containers.FindAsync(new OwnerId(target), cancellationToken);
         if (record is null)
         {
-            await BotReplies.RefuseAsync(responder, $"{BotMessages.Mention(target)} has no container, so there is nothing to destroy.", cancellationToken);
+            await BotReplies.RefuseAsync(responder, $"{BotMessages.Mention(target)} has no container, so there is nothing to destroy." +
+                (purge ? " To delete a kept home volume without a container, an operator runs `dockhand destroy --purge`." : ""), cancellationToken);
             return;
         }
 
         var expires = replies.Time.GetUtcNow() + options.DestroyConfirmationLifetime;
-        var tail = string.Create(CultureInfo.InvariantCulture, $"{target}:{interaction.UserId}:{ShortId(record.ContainerId)}:{expires.ToUnixTimeSeconds()}");
+        var tail = string.Create(CultureInfo.InvariantCulture, $"{target}:{interaction.UserId}:{ShortId(record.ContainerId)}:{(purge ? "purge" : "keep")}:{expires.ToUnixTimeSeconds()}");
+        var files = !containers.Options.HomesEnabled ? "The container and every file in it will be gone."
+            : purge ? "The container AND their home volume will be deleted: every file in it will be gone for good."
+            : $"Their files in {BotMessages.Code(containers.Options.VolumePath)} are kept, and /create brings them back.";
         await responder.RespondAsync(InteractionResponse.Message(new DiscordMessage
         {
-            Content = $"Destroy {BotMessages.Code(record.Name)} ({BotMessages.Mention(record.Owner)})? The container and every file in it will be gone. " +
+            Content = $"Destroy {BotMessages.Code(record.Name)} ({BotMessages.Mention(record.Owner)})? {files} " +
                       $"Only {BotMessages.Mention(interaction.UserId)} can confirm, until {BotMessages.Relative(expires)}.",
             Components =
             [
@@ -58,7 +64,7 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
 
     public async Task HandleAsync(Interaction interaction, IInteractionResponder responder, string[] parts, CancellationToken cancellationToken)
     {
-        if (parts is not [_, _, var choice and ("yes" or "no"), var targetText, var invokerText, { Length: > 0 } shownId, var expiresText]
+        if (parts is not [_, _, var choice and ("yes" or "no"), var targetText, var invokerText, { Length: > 0 } shownId, var home and ("keep" or "purge"), var expiresText]
             || !ulong.TryParse(targetText, NumberStyles.None, CultureInfo.InvariantCulture, out var target)
             || !ulong.TryParse(invokerText, NumberStyles.None, CultureInfo.InvariantCulture, out var invoker)
             || !long.TryParse(expiresText, NumberStyles.None, CultureInfo.InvariantCulture, out var expiresUnix))
@@ -115,16 +121,23 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
             Content = $"Destroying {BotMessages.Mention(target)}'s container…",
             Components = [],
         }), cancellationToken);
-        var result = await containers.DestroyAsync(new OwnerId(target), Actor.Discord(interaction.UserId), cancellationToken);
+        var result = await containers.DestroyAsync(new OwnerId(target), Actor.Discord(interaction.UserId), purge: home == "purge", cancellationToken);
         var text = result switch
         {
-            DestroyResult.Destroyed { Record: { } gone } => $"Destroyed {BotMessages.Code(gone.Name)} ({BotMessages.Mention(gone.Owner)}).",
-            DestroyResult.Destroyed => $"{BotMessages.Mention(target)} had no container any more; nothing was left to destroy.",
+            DestroyResult.Destroyed { Record: { } gone } destroyed => $"Destroyed {BotMessages.Code(gone.Name)} ({BotMessages.Mention(gone.Owner)})." + HomeSentence(destroyed.Home),
+            DestroyResult.Destroyed destroyed => $"{BotMessages.Mention(target)} had no container any more; nothing was left to destroy." + HomeSentence(destroyed.Home),
             DestroyResult.Refused r => r.Reason.Message,
             _ => throw new InvalidOperationException("Unknown destroy result."),
         };
         await replies.EditAsync(interaction, responder, text, cancellationToken);
     }
+
+    private static string HomeSentence(HomeOutcome home) => home switch
+    {
+        HomeOutcome.Kept => " Their files are kept in their home volume; /create brings them back.",
+        HomeOutcome.Purged => " Their home volume and its files were deleted.",
+        _ => "",
+    };
 
     private static string ShortId(string containerId) => containerId.Length > 12 ? containerId[..12] : containerId;
 }

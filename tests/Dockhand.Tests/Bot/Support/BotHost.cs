@@ -138,6 +138,8 @@ internal sealed class BotHost : IAsyncDisposable
 
     public static TestOption StringOption(string name, string value) => new(name, 3, JsonValue.Create(value));
 
+    public static TestOption BooleanOption(string name, bool value) => new(name, 5, JsonValue.Create(value));
+
     private static string NewToken() => "itok-" + Guid.NewGuid().ToString("N");
 
     public static SentInteraction Describe(JsonObject payload) =>
@@ -264,6 +266,13 @@ internal sealed class BotHost : IAsyncDisposable
                 {
                 }
             }
+            // Home volumes carry the run's label too, and outlive their containers.
+            var volumes = await Docker.Volumes.ListAsync(new VolumesListParameters
+            {
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { ["dockhand.test=" + RunId] = true } },
+            });
+            foreach (var volume in volumes.Volumes ?? [])
+                await Docker.Volumes.RemoveAsync(volume.Name, force: true);
             Docker.Dispose();
             Http.Dispose();
             if (Gateway is not null)
