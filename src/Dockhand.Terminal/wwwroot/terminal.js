@@ -35,6 +35,9 @@
     scrollback: 5000,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
     fontSize: 14,
+    // At 14 px DejaVu Sans Mono's cell is 16 px high with lineHeight 1, and its underscore falls just below the row:
+    // Chromium's DOM renderer clips it, so "a_b" showed as "a b" (descenders were cut too). 1.2 gives the row room.
+    lineHeight: 1.2,
     theme: { background: '#1e1e1e' },
   });
   const fit = new window.FitAddon.FitAddon();
