@@ -109,7 +109,7 @@ public sealed class TerminalLinks
                 break;
             case StatusResult.Found { Status.State: LiveState.Running } found:
                 record = found.Status.Record;
-                if (await InsertAsync(owner, record.ContainerId, limited: true, cancellationToken) is { } link)
+                if (await TryIssueWithinLimitAsync(owner, record.ContainerId, cancellationToken) is { } link)
                 {
                     Log.LinkIssued(_logger, owner.ToString(), record.ContainerId, link.ExpiresAt);
                     result = new TerminalLinkResult.Issued(link, record);
@@ -170,6 +170,10 @@ public sealed class TerminalLinks
         => await InsertAsync(owner, containerId, limited: false, cancellationToken)
             ?? throw new InvalidOperationException("An unlimited insert cannot be refused.");
 
+    /// <summary>Issues a link unless the owner already had <see cref="TerminalOptions.LinksPerMinute"/> in the last minute (then null).</summary>
+    internal Task<TerminalLink?> TryIssueWithinLimitAsync(OwnerId owner, string containerId, CancellationToken cancellationToken = default)
+        => InsertAsync(owner, containerId, limited: true, cancellationToken);
+
     /// <summary>
     /// Writes the token row. With <paramref name="limited"/>, one guarded statement: the row is inserted only while fewer
     /// than <see cref="TerminalOptions.LinksPerMinute"/> links were created for the owner in the last minute (SQLite runs
@@ -210,7 +214,7 @@ public sealed class TerminalLinks
     }
 
     /// <summary>How long until <paramref name="owner"/> may have another link; null when under the limit now.</summary>
-    private async Task<TimeSpan?> RetryAfterAsync(OwnerId owner, CancellationToken cancellationToken)
+    internal async Task<TimeSpan?> RetryAfterAsync(OwnerId owner, CancellationToken cancellationToken)
     {
         var now = _time.GetUtcNow();
         await using var connection = await _database.OpenAsync(cancellationToken);

@@ -31,6 +31,9 @@ public sealed partial class TerminalClient : IAsyncDisposable
 
     public string? Shell { get; private set; }
 
+    /// <summary>Container name and owner id from the "attached" message.</summary>
+    public (string? Container, string? Owner) Whose { get; private set; }
+
     public bool Closed { get; private set; }
 
     /// <summary>Redeems the one-time link as the page's script does (expects 200 and the cookie), then connects the WebSocket.</summary>
@@ -114,7 +117,10 @@ public sealed partial class TerminalClient : IAsyncDisposable
                             if (type == "ended")
                                 EndedReason = element.GetProperty("reason").GetString();
                             else if (type == "attached")
+                            {
                                 Shell = element.GetProperty("shell").GetString();
+                                Whose = (element.GetProperty("container").GetString(), element.GetProperty("owner").GetString());
+                            }
                         }
                         break;
                 }
