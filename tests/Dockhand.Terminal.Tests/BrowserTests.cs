@@ -166,7 +166,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
         var a = At('a');
         var underscore = At('_');
         var report = string.Join("; ", Sample.Where(c => c != ' ').Distinct().Select(c => At(c).ToString()));
-        TestContext.Current.SendDiagnosticMessage($"row {geometry.Height} px high; {report}");
+        Artifacts.Write("terminal-glyphs.txt", $"row {geometry.Height} px high; lit pixels and lit pixel rows per cell: {report}\n");
 
         // The underscore: a horizontal stroke, at least half a cell wide, level with or below the bottom of 'a'.
         Assert.True(underscore.Lit >= cells[1][1] / 2, $"'_' is not painted between 'a' and 'b' (see {crop}): {report}");
