@@ -83,6 +83,41 @@ public sealed partial class BrowserTests(DockerFixture docker)
         Assert.DoesNotContain(browser.ConsoleErrors, e => e.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));
     }
 
+    [Fact]
+    public async Task Browser_LinkOpenedInHiddenTab_RedeemsOnlyOnceShown()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
+        var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
+        await using var browser = await BrowserSession.LaunchAsync();
+        var page = browser.Page;
+        // A background tab: the page reports itself hidden until the test "switches" to it.
+        await page.AddInitScriptAsync("""
+            window.__shown = false;
+            Object.defineProperty(document, 'visibilityState', { get: () => window.__shown ? 'visible' : 'hidden' });
+            """);
+        var redeems = 0;
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST")
+                Interlocked.Increment(ref redeems);
+        };
+
+        await page.GotoAsync(link.Url.ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+
+        Assert.Equal(0, Volatile.Read(ref redeems));
+        Assert.Equal("Opening your link\u2026", await page.Locator("#status").InnerTextAsync());
+        Assert.IsType<TokenCheck.Valid>(await host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, ct));
+
+        await page.EvaluateAsync("() => { window.__shown = true; document.dispatchEvent(new Event('visibilitychange')); }");
+
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/ #'))",
+            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        Assert.Equal(1, Volatile.Read(ref redeems));
+        Assert.IsType<TokenCheck.Used>(await host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, ct));
+    }
+
     /// <summary>
     /// Glyphs that sit low or high must be painted, not clipped by the row: xterm.js with DejaVu Sans Mono at 14 px and a
     /// line height of 1 cut the underscore off entirely in Debian's Chromium (<c>echo a_b</c> showed as <c>a b</c>), while

@@ -194,9 +194,27 @@
     return true;
   });
 
+  // Redeem only once a person can see the page: not while the browser prerenders it, nor in a tab opened in the
+  // background (that waits until it is shown). A scanner's real browser that shows the page can still redeem it.
+  function whenShown(action) {
+    if (document.prerendering) {
+      document.addEventListener('prerenderingchange', function () { whenShown(action); }, { once: true });
+    } else if (document.visibilityState !== 'visible') {
+      document.addEventListener('visibilitychange', function onChange() {
+        if (document.visibilityState === 'visible') {
+          document.removeEventListener('visibilitychange', onChange);
+          action();
+        }
+      });
+    } else {
+      action();
+    }
+  }
+
   const token = new URLSearchParams(location.search).get('token');
   if (token !== null) {
-    redeem(token);
+    setStatus('Opening your link\u2026');
+    whenShown(function () { redeem(token); });
   } else {
     connect();
   }
