@@ -37,13 +37,14 @@ internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOp
             session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, _exec, options.Value, time, logger,
                 ended => _sessions.TryRemove(ended.Id, out _));
             _sessions[id] = session;
+            // EndAsync only marks the session ended and yields (the closing runs later), so it is cheap under the lock,
+            // and the next Create already sees these as ended.
+            foreach (var old in replaced)
+                _ = old.EndAsync(ReplacedSentence(max));
         }
         Log.SessionOpened(logger, owner.ToString(), containerId);
         foreach (var old in replaced)
-        {
             Log.SessionReplaced(logger, old.ContainerId, max);
-            _ = old.EndAsync(ReplacedSentence(max));
-        }
         return session;
     }
 
