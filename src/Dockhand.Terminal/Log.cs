@@ -43,4 +43,13 @@ internal static partial class Log
 
     [LoggerMessage(5012, LogLevel.Debug, "Terminal session for container {ContainerId} detached; waiting {Grace} for a re-attach")]
     public static partial void SessionDetached(ILogger logger, string containerId, TimeSpan grace);
+
+    [LoggerMessage(5013, LogLevel.Information, "Terminal session for container {ContainerId} replaced: its owner opened more than {Max}")]
+    public static partial void SessionReplaced(ILogger logger, string containerId, int max);
+
+    [LoggerMessage(5014, LogLevel.Information, "Terminal link refused for owner {Owner}: {Limit} links in the last minute")]
+    public static partial void LinkRateLimited(ILogger logger, string owner, int limit);
+
+    [LoggerMessage(5015, LogLevel.Warning, "Terminal redeem refused: Origin {Origin} does not match {Expected}")]
+    public static partial void RedeemOriginRefused(ILogger logger, string origin, string expected);
 }

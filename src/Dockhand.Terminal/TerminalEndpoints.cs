@@ -1,6 +1,7 @@
 using System.Buffers.Text;
 using System.Net;
 using System.Security.Cryptography;
+using System.Text.Json;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Microsoft.AspNetCore.Builder;
@@ -11,11 +12,13 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.FileProviders;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
+using MediaTypeHeaderValue = Microsoft.Net.Http.Headers.MediaTypeHeaderValue;
 
 namespace Dockhand.Terminal;
 
 /// <summary>
-/// <c>GET /terminal/{container_id}?token=</c> (consume, set cookie, redirect), <c>GET /terminal/{container_id}</c> (the page),
+/// <c>GET|HEAD /terminal/{container_id}[?token=]</c> (the page; consumes nothing), <c>POST /terminal/{container_id}/session</c>
+/// (the page's script redeems the token: cookie and JSON),
 /// <c>GET /terminal/{container_id}/ws</c> (the WebSocket) and <c>GET /_terminal/*</c> (static files embedded in this assembly).
 /// </summary>
 internal static partial class TerminalEndpoints
@@ -32,7 +35,8 @@ internal static partial class TerminalEndpoints
     public static void Map(IEndpointRouteBuilder endpoints)
     {
         var group = endpoints.MapGroup("/terminal/{container_id}");
-        group.MapGet("", OpenAsync);
+        group.MapMethods("", [HttpMethods.Get, HttpMethods.Head], PageAsync);
+        group.MapPost("/session", RedeemAsync);
         group.Map("/ws", SocketAsync); // any method: HTTP/2 WebSockets arrive as CONNECT
 
         var assets = endpoints.CreateApplicationBuilder();
@@ -53,34 +57,64 @@ internal static partial class TerminalEndpoints
         endpoints.Map(AssetsPath + "/{**path}", assets.Build());
     }
 
-    private static async Task OpenAsync(HttpContext context, string container_id, TerminalLinks links, TerminalSessions sessions,
+    /// <summary>
+    /// The page, for <c>GET</c> and <c>HEAD</c>, with or without <c>?token=</c>. It touches neither the database nor the
+    /// engine and holds no secret, so a link scanner, an unfurler or curl learns nothing and uses nothing up: only the
+    /// page's script redeems the token (<see cref="RedeemAsync"/>). It is served without the cookie check because
+    /// SameSite=Strict cookies are not sent on a navigation that started on another site (a click in Discord).
+    /// </summary>
+    private static async Task PageAsync(HttpContext context, string container_id)
+    {
+        if (!IsValidContainerId(container_id))
+        {
+            await TerminalPages.WriteProblemAsync(context, StatusCodes.Status404NotFound, "No such terminal",
+                "This address does not name a container. Run /terminal in Discord to get a working link.");
+            return;
+        }
+        var nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
+        await TerminalPages.WriteTerminalAsync(context, container_id, nonce);
+    }
+
+    /// <summary>
+    /// <c>POST /terminal/{id}/session</c> with <c>{"token":"…"}</c>, from the page's own origin: consumes the token once,
+    /// sets the session cookie and answers whose container it is; every refusal is JSON with the status, a title and one
+    /// sentence saying what to do.
+    /// </summary>
+    private static async Task RedeemAsync(HttpContext context, string container_id, TerminalLinks links, TerminalSessions sessions,
         IDockerClient docker, IOptions<TerminalOptions> options, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(TerminalEndpoints).FullName!);
         var containerId = container_id;
+        context.Response.Headers.CacheControl = "no-store";
         try
         {
+            if (!OriginAllowed(context, options.Value, out var origin))
+            {
+                Log.RedeemOriginRefused(logger, origin, ExpectedOrigin(context));
+                await WriteRefusalAsync(context, StatusCodes.Status403Forbidden, "Request refused",
+                    "This request did not come from the terminal page; open your link in the browser, or run /terminal again for a new one.");
+                return;
+            }
             if (!IsValidContainerId(containerId))
             {
-                await TerminalPages.WriteProblemAsync(context, StatusCodes.Status404NotFound, "No such terminal",
+                await WriteRefusalAsync(context, StatusCodes.Status404NotFound, "No such terminal",
                     "This address does not name a container. Run /terminal in Discord to get a working link.");
                 return;
             }
-
-            if (!context.Request.Query.TryGetValue("token", out var tokens))
+            if (await ReadTokenAsync(context) is not { } body)
             {
-                // The page itself holds no secret; the WebSocket checks the session cookie. It is served without the
-                // cookie because SameSite=Strict cookies are not sent on a redirect that started on another site (Discord).
-                var nonce = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(16));
-                await TerminalPages.WriteTerminalAsync(context, containerId, nonce);
+                await WriteRefusalAsync(context, StatusCodes.Status400BadRequest, "Bad request",
+                    "The terminal page sends {\"token\":\"…\"} as application/json; reload the link, or run /terminal again for a new one.");
                 return;
             }
 
-            var token = tokens.Count == 1 ? tokens[0] : null;
+            var token = body.Token;
             var check = await links.CheckAsync(token, containerId, context.RequestAborted);
+            string? containerName = null;
             if (check is TokenCheck.Valid valid)
             {
-                var (presence, ownerLabel) = await new TerminalExec(docker, logger).InspectOwnershipAsync(containerId, context.RequestAborted);
+                var (presence, ownerLabel, name) = await new TerminalExec(docker, logger).InspectOwnershipAsync(containerId, context.RequestAborted);
+                containerName = name;
                 if (presence != ContainerPresence.Gone && ownerLabel is not null && ownerLabel != valid.Owner.ToString())
                 {
                     // Defence in depth: the issuer looked the container up for this owner, and Docker's label must agree.
@@ -106,19 +140,18 @@ internal static partial class TerminalEndpoints
             switch (check)
             {
                 case TokenCheck.Valid accepted:
-                    var session = sessions.Create(accepted.Owner, containerId, accepted.ExpiresAt);
-                    var cleanPath = $"{context.Request.PathBase}/terminal/{containerId}";
+                    var name = containerName ?? containerId;
+                    var session = sessions.Create(accepted.Owner, containerId, name, accepted.ExpiresAt);
                     context.Response.Cookies.Append(CookieName, session.Id, new CookieOptions
                     {
                         HttpOnly = true,
                         SameSite = SameSiteMode.Strict,
                         Secure = options.Value.SecureCookies || context.Request.IsHttps,
-                        Path = cleanPath,
+                        Path = $"{context.Request.PathBase}/terminal/{containerId}",
                         IsEssential = true,
                     });
-                    context.Response.Headers.CacheControl = "no-store";
-                    context.Response.StatusCode = StatusCodes.Status303SeeOther;
-                    context.Response.Headers.Location = cleanPath;
+                    await context.Response.WriteAsJsonAsync(new RedeemAccepted(containerId, name, accepted.Owner.ToString(), accepted.ExpiresAt),
+                        TerminalJsonContext.Default.RedeemAccepted, contentType: "application/json", context.RequestAborted);
                     return;
                 case TokenCheck.OtherContainer:
                     await RefuseAsync(context, logger, containerId, StatusCodes.Status403Forbidden, "Link is for another container",
@@ -146,9 +179,41 @@ internal static partial class TerminalEndpoints
         {
             Log.RequestFailed(logger, e, containerId ?? "");
             if (!context.Response.HasStarted)
-                await TerminalPages.WriteProblemAsync(context, StatusCodes.Status503ServiceUnavailable, "Terminal unavailable",
-                    "The terminal service cannot reach Docker or its database right now. Your link was not used up; try it again in a moment.");
+                await WriteRefusalAsync(context, StatusCodes.Status503ServiceUnavailable, "Terminal unavailable",
+                    "The terminal service cannot reach Docker or its database right now. Your link was not used up; reload this page in a moment.");
         }
+    }
+
+    /// <summary>The request body as <see cref="RedeemRequest"/>: application/json, at most 1 KiB. Null for anything else.</summary>
+    private static async Task<RedeemRequest?> ReadTokenAsync(HttpContext context)
+    {
+        const int MaxBodyBytes = 1024;
+        if (!MediaTypeHeaderValue.TryParse(context.Request.ContentType, out var type)
+            || !string.Equals(type.MediaType.Value, "application/json", StringComparison.OrdinalIgnoreCase)
+            || context.Request.ContentLength > MaxBodyBytes)
+            return null;
+        var buffer = new byte[MaxBodyBytes + 1];
+        var length = 0;
+        int read;
+        while (length < buffer.Length && (read = await context.Request.Body.ReadAsync(buffer.AsMemory(length), context.RequestAborted)) > 0)
+            length += read;
+        if (length > MaxBodyBytes)
+            return null;
+        try
+        {
+            return JsonSerializer.Deserialize(buffer.AsSpan(0, length), TerminalJsonContext.Default.RedeemRequest);
+        }
+        catch (JsonException)
+        {
+            return null;
+        }
+    }
+
+    private static async Task WriteRefusalAsync(HttpContext context, int status, string title, string detail)
+    {
+        context.Response.StatusCode = status;
+        await context.Response.WriteAsJsonAsync(new RedeemRefused(status, title, detail), TerminalJsonContext.Default.RedeemRefused,
+            contentType: "application/problem+json", context.RequestAborted);
     }
 
     private static async Task SocketAsync(HttpContext context, string container_id, TerminalSessions sessions,
@@ -206,6 +271,6 @@ internal static partial class TerminalEndpoints
     private static async Task RefuseAsync(HttpContext context, ILogger logger, string containerId, int status, string title, string detail)
     {
         Log.LinkRefused(logger, containerId, title);
-        await TerminalPages.WriteProblemAsync(context, status, title, detail);
+        await WriteRefusalAsync(context, status, title, detail);
     }
 }

@@ -27,7 +27,8 @@ internal enum ContainerPresence
 internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
 {
     public const string MarkerVariable = "DOCKHAND_TERMINAL";
-    public const string OwnerLabel = "dockhand.owner";
+    public const string OwnerLabel = Dockhand.Containers.ContainerLabels.Owner;
+    public const string NameLabel = Dockhand.Containers.ContainerLabels.Name;
 
     public IDockerClient Docker => docker;
 
@@ -67,19 +68,23 @@ internal sealed class TerminalExec(IDockerClient docker, ILogger logger)
     public async Task<ContainerPresence> InspectContainerAsync(string containerId, CancellationToken cancellationToken)
         => (await InspectOwnershipAsync(containerId, cancellationToken)).Presence;
 
-    /// <summary>Presence plus the <c>dockhand.owner</c> label, if the container carries one.</summary>
-    public async Task<(ContainerPresence Presence, string? OwnerLabel)> InspectOwnershipAsync(string containerId, CancellationToken cancellationToken)
+    /// <summary>Presence, the <c>dockhand.owner</c> label (if the container carries one) and the container's name
+    /// (the <c>dockhand.name</c> label Dockhand sets, else the engine's name; null when gone).</summary>
+    public async Task<(ContainerPresence Presence, string? OwnerLabel, string? Name)> InspectOwnershipAsync(string containerId, CancellationToken cancellationToken)
     {
         try
         {
             var inspect = await docker.Containers.InspectContainerAsync(containerId, cancellationToken);
             string? owner = null;
+            string? name = null;
             inspect.Config?.Labels?.TryGetValue(OwnerLabel, out owner);
-            return (inspect.State?.Running == true ? ContainerPresence.Running : ContainerPresence.Stopped, owner);
+            inspect.Config?.Labels?.TryGetValue(NameLabel, out name);
+            name ??= inspect.Name?.TrimStart('/');
+            return (inspect.State?.Running == true ? ContainerPresence.Running : ContainerPresence.Stopped, owner, name);
         }
         catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
         {
-            return (ContainerPresence.Gone, null);
+            return (ContainerPresence.Gone, null, null);
         }
     }
 

@@ -29,6 +29,18 @@ public abstract record TerminalLinkResult
     /// <summary>The container exists but is not running (or is busy with another operation).</summary>
     public sealed record NotRunning(string Sentence) : TerminalLinkResult;
 
+    /// <summary>
+    /// <paramref name="Limit"/> links were issued for this owner in the last minute (<c>TERMINAL_LINKS_PER_MINUTE</c>);
+    /// the next one can be had after <paramref name="RetryAfter"/>.
+    /// </summary>
+    public sealed record RateLimited(int Limit, TimeSpan RetryAfter) : TerminalLinkResult
+    {
+        /// <summary>Whole seconds to wait, at least 1.</summary>
+        public int RetryAfterSeconds => Math.Max(1, (int)Math.Ceiling(RetryAfter.TotalSeconds));
+
+        public string Sentence => $"You have had {Limit} terminal links in the last minute, the most allowed; try again in {RetryAfterSeconds} seconds.";
+    }
+
     /// <summary><paramref name="Detail"/> is the engine's own words, for operators only (never shown in Discord).</summary>
     public sealed record EngineUnavailable(string Sentence, string? Detail) : TerminalLinkResult;
 }
@@ -54,6 +66,7 @@ internal abstract record TokenCheck
 public sealed class TerminalLinks
 {
     private const int TokenBytes = 32;
+    private static readonly TimeSpan RateWindow = TimeSpan.FromMinutes(1);
     private readonly DockhandDatabase _database;
     private readonly TerminalOptions _options;
     private readonly TimeProvider _time;
@@ -87,13 +100,24 @@ public sealed class TerminalLinks
         var containers = _containers ?? throw new InvalidOperationException("IssueForOwnerAsync needs the containers module's ContainerService (AddDockhandContainers).");
         TerminalLinkResult result;
         ContainerRecord? record = null;
-        switch (await containers.StatusAsync(owner, cancellationToken))
+        // Checked first so a flood costs one SELECT, not an engine call; the insert below re-checks atomically.
+        var wait = await RetryAfterAsync(owner, cancellationToken);
+        switch (wait is null ? await containers.StatusAsync(owner, cancellationToken) : null)
         {
+            case null:
+                result = new TerminalLinkResult.RateLimited(_options.LinksPerMinute, wait!.Value);
+                break;
             case StatusResult.Found { Status.State: LiveState.Running } found:
                 record = found.Status.Record;
-                var link = await IssueAsync(owner, record.ContainerId, cancellationToken);
-                Log.LinkIssued(_logger, owner.ToString(), record.ContainerId, link.ExpiresAt);
-                result = new TerminalLinkResult.Issued(link, record);
+                if (await TryIssueWithinLimitAsync(owner, record.ContainerId, cancellationToken) is { } link)
+                {
+                    Log.LinkIssued(_logger, owner.ToString(), record.ContainerId, link.ExpiresAt);
+                    result = new TerminalLinkResult.Issued(link, record);
+                }
+                else
+                {
+                    result = new TerminalLinkResult.RateLimited(_options.LinksPerMinute, await RetryAfterAsync(owner, cancellationToken) ?? TimeSpan.FromSeconds(1));
+                }
                 break;
             case StatusResult.Found { Status.State: LiveState.Missing } found:
                 record = found.Status.Record;
@@ -117,7 +141,9 @@ public sealed class TerminalLinks
                 throw new InvalidOperationException("Unknown status result.");
         }
 
-        if (result is not TerminalLinkResult.Issued)
+        if (result is TerminalLinkResult.RateLimited)
+            Log.LinkRateLimited(_logger, owner.ToString(), _options.LinksPerMinute);
+        else if (result is not TerminalLinkResult.Issued)
             Log.LinkRefused(_logger, record?.ContainerId ?? "-", result.GetType().Name);
         if (_store is not null)
         {
@@ -125,6 +151,7 @@ public sealed class TerminalLinks
             {
                 TerminalLinkResult.Issued issued => ("issued", $"expires {Format(issued.Link.ExpiresAt)}"),
                 TerminalLinkResult.NoContainer => ("refused", "no container"),
+                TerminalLinkResult.RateLimited limited => ("refused", $"rate limited: {limited.Limit} links in the last minute"),
                 TerminalLinkResult.NotRunning notRunning => ("refused", notRunning.Sentence),
                 TerminalLinkResult.EngineUnavailable engine => ("refused", engine.Detail is null ? engine.Sentence : $"{engine.Sentence} [engine: {engine.Detail}]"),
                 _ => ("refused", null),
@@ -136,9 +163,23 @@ public sealed class TerminalLinks
 
     /// <summary>
     /// Issues a link for <paramref name="containerId"/> (the id the caller looked up for <paramref name="owner"/>).
-    /// The token is returned only inside the URL; the database keeps its SHA-256.
+    /// The token is returned only inside the URL; the database keeps its SHA-256. Not rate-limited: the per-owner limit
+    /// belongs to <see cref="IssueForOwnerAsync"/>, the way links reach people.
     /// </summary>
     public async Task<TerminalLink> IssueAsync(OwnerId owner, string containerId, CancellationToken cancellationToken = default)
+        => await InsertAsync(owner, containerId, limited: false, cancellationToken)
+            ?? throw new InvalidOperationException("An unlimited insert cannot be refused.");
+
+    /// <summary>Issues a link unless the owner already had <see cref="TerminalOptions.LinksPerMinute"/> in the last minute (then null).</summary>
+    internal Task<TerminalLink?> TryIssueWithinLimitAsync(OwnerId owner, string containerId, CancellationToken cancellationToken = default)
+        => InsertAsync(owner, containerId, limited: true, cancellationToken);
+
+    /// <summary>
+    /// Writes the token row. With <paramref name="limited"/>, one guarded statement: the row is inserted only while fewer
+    /// than <see cref="TerminalOptions.LinksPerMinute"/> links were created for the owner in the last minute (SQLite runs
+    /// writes one at a time, so two simultaneous requests cannot both slip under the limit). Null when refused.
+    /// </summary>
+    private async Task<TerminalLink?> InsertAsync(OwnerId owner, string containerId, bool limited, CancellationToken cancellationToken)
     {
         ArgumentException.ThrowIfNullOrWhiteSpace(containerId);
         if (!TerminalEndpoints.IsValidContainerId(containerId))
@@ -154,18 +195,42 @@ public sealed class TerminalLinks
         await using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO terminal_links (token_hash, owner_id, container_id, created_at, expires_at, used_at)
-            VALUES ($hash, $owner, $container, $created, $expires, NULL)
+            SELECT $hash, $owner, $container, $created, $expires, NULL
+            WHERE $limit < 0 OR (SELECT COUNT(*) FROM terminal_links WHERE owner_id = $owner AND created_at > $since) < $limit
             """;
         command.Parameters.AddWithValue("$hash", Hash(token));
         command.Parameters.AddWithValue("$owner", owner.ToString());
         command.Parameters.AddWithValue("$container", containerId);
         command.Parameters.AddWithValue("$created", Format(now));
         command.Parameters.AddWithValue("$expires", Format(expiresAt));
-        await command.ExecuteNonQueryAsync(cancellationToken);
+        command.Parameters.AddWithValue("$since", Format(now - RateWindow));
+        command.Parameters.AddWithValue("$limit", limited ? _options.LinksPerMinute : -1);
+        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+            return null;
 
         var baseUrl = _options.ServiceUrl.AbsoluteUri.TrimEnd('/');
         var url = new Uri($"{baseUrl}/terminal/{Uri.EscapeDataString(containerId)}?token={token}");
         return new TerminalLink(url, expiresAt);
+    }
+
+    /// <summary>How long until <paramref name="owner"/> may have another link; null when under the limit now.</summary>
+    internal async Task<TimeSpan?> RetryAfterAsync(OwnerId owner, CancellationToken cancellationToken)
+    {
+        var now = _time.GetUtcNow();
+        await using var connection = await _database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        // The limit-th newest link in the window is the one that must age out before another fits.
+        command.CommandText = """
+            SELECT created_at FROM terminal_links WHERE owner_id = $owner AND created_at > $since
+            ORDER BY created_at DESC LIMIT 1 OFFSET $offset
+            """;
+        command.Parameters.AddWithValue("$owner", owner.ToString());
+        command.Parameters.AddWithValue("$since", Format(now - RateWindow));
+        command.Parameters.AddWithValue("$offset", _options.LinksPerMinute - 1);
+        if (await command.ExecuteScalarAsync(cancellationToken) is not string createdAt)
+            return null;
+        var wait = Parse(createdAt) + RateWindow - now;
+        return wait > TimeSpan.Zero ? wait : TimeSpan.Zero;
     }
 
     /// <summary>Classifies a token without consuming it (no engine call is made for garbage before this).</summary>

@@ -10,6 +10,8 @@ namespace Dockhand.Terminal;
 /// <item><c>TERMINAL_SERVICE_URL</c>: public base URL used in links (default <c>http://localhost:5000</c>). https turns on Secure cookies.</item>
 /// <item><c>TERMINAL_TOKEN_TTL</c>: how long a link and its session live (default 1 h). Seconds (<c>3600</c>), a time span (<c>01:00:00</c>) or a number with a unit s/m/h/d (<c>60m</c>).</item>
 /// <item><c>TERMINAL_REATTACH_GRACE</c>: how long a session waits for the page to re-attach after its socket closed (default 10 s; same formats).</item>
+/// <item><c>TERMINAL_MAX_SESSIONS</c>: live terminal sessions per owner (default 3); a newer one ends the oldest.</item>
+/// <item><c>TERMINAL_LINKS_PER_MINUTE</c>: links issued per owner in any 60 s (default 5); more are refused with when to try again.</item>
 /// <item><c>TRUSTED_PROXIES</c>: comma-separated proxy addresses or CIDR networks whose X-Forwarded-* headers are honoured (loopback always is).</item>
 /// </list>
 /// </summary>
@@ -19,6 +21,8 @@ public sealed class TerminalOptions
     public const string TokenTtlKey = "TERMINAL_TOKEN_TTL";
     public const string ReattachGraceKey = "TERMINAL_REATTACH_GRACE";
     public const string TrustedProxiesKey = "TRUSTED_PROXIES";
+    public const string MaxSessionsKey = "TERMINAL_MAX_SESSIONS";
+    public const string LinksPerMinuteKey = "TERMINAL_LINKS_PER_MINUTE";
 
     /// <summary>Public base URL of the service, as users reach it (behind a proxy: the proxy's https URL).</summary>
     public Uri ServiceUrl { get; set; } = new("http://localhost:5000");
@@ -26,6 +30,12 @@ public sealed class TerminalOptions
     public TimeSpan TokenTimeToLive { get; set; } = TimeSpan.FromHours(1);
 
     public TimeSpan ReattachGrace { get; set; } = TimeSpan.FromSeconds(10);
+
+    /// <summary>Live sessions one owner may hold; opening one more ends the oldest.</summary>
+    public int MaxSessionsPerOwner { get; set; } = 3;
+
+    /// <summary>Links one owner may be issued in any one-minute window.</summary>
+    public int LinksPerMinute { get; set; } = 5;
 
     /// <summary>How long a new session waits for its first WebSocket (page load) before it is dropped.</summary>
     public TimeSpan FirstAttachTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -70,6 +80,9 @@ public sealed class TerminalOptions
         ReadDuration(configuration, TokenTtlKey, value => options.TokenTimeToLive = value, TimeSpan.FromSeconds(30), TimeSpan.FromDays(7), problems);
         ReadDuration(configuration, ReattachGraceKey, value => options.ReattachGrace = value, TimeSpan.Zero, TimeSpan.FromMinutes(10), problems);
 
+        ReadCount(configuration, MaxSessionsKey, value => options.MaxSessionsPerOwner = value, 1, 100, problems);
+        ReadCount(configuration, LinksPerMinuteKey, value => options.LinksPerMinute = value, 1, 1000, problems);
+
         var proxies = configuration[TrustedProxiesKey];
         if (!string.IsNullOrWhiteSpace(proxies))
         {
@@ -86,6 +99,17 @@ public sealed class TerminalOptions
 
         errors = problems;
         return options;
+    }
+
+    private static void ReadCount(IConfiguration configuration, string key, Action<int> set, int min, int max, List<string> problems)
+    {
+        var text = configuration[key];
+        if (string.IsNullOrWhiteSpace(text))
+            return;
+        if (!int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
+            problems.Add($"{key}: '{text}' is not a whole number between {min} and {max}.");
+        else
+            set(value);
     }
 
     private static void ReadDuration(IConfiguration configuration, string key, Action<TimeSpan> set, TimeSpan min, TimeSpan max, List<string> problems)

@@ -8,7 +8,8 @@ namespace Dockhand.Terminal;
 /// <list type="bullet">
 /// <item>binary frames carry terminal bytes, both ways (UTF-8 from the keyboard; raw TTY output to the page);</item>
 /// <item>text frames carry JSON control messages: page to server <c>{"type":"resize","cols":80,"rows":24}</c>;
-/// server to page <c>{"type":"attached","shell":"/bin/bash","replayed":123}</c> (replayed output follows as binary)
+/// server to page <c>{"type":"attached","shell":"/bin/bash","replayed":123,"container":"dev","owner":"8035…"}</c>
+/// (replayed output follows as binary)
 /// and <c>{"type":"ended","reason":"…"}</c> just before the server closes the socket.</item>
 /// </list>
 /// </summary>
@@ -18,11 +19,11 @@ internal static class TerminalProtocol
     public const int MaxColumns = 1000;
     public const int MaxRows = 500;
 
-    public static byte[] Attached(string shell, int replayed)
-        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("attached", shell, replayed, null), TerminalJsonContext.Default.ServerMessage);
+    public static byte[] Attached(string shell, int replayed, string containerName, string owner)
+        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("attached", shell, replayed, null, containerName, owner), TerminalJsonContext.Default.ServerMessage);
 
     public static byte[] Ended(string reason)
-        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("ended", null, null, reason), TerminalJsonContext.Default.ServerMessage);
+        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("ended", null, null, reason, null, null), TerminalJsonContext.Default.ServerMessage);
 
     /// <summary>Parses a resize request; anything else (or out of range) is ignored.</summary>
     public static bool TryParseResize(ReadOnlySpan<byte> json, out int columns, out int rows)
@@ -48,14 +49,35 @@ internal sealed record ServerMessage(
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("shell")] string? Shell,
     [property: JsonPropertyName("replayed")] int? Replayed,
-    [property: JsonPropertyName("reason")] string? Reason);
+    [property: JsonPropertyName("reason")] string? Reason,
+    [property: JsonPropertyName("container")] string? Container,
+    [property: JsonPropertyName("owner")] string? Owner);
 
 internal sealed record ClientMessage(
     [property: JsonPropertyName("type")] string? Type,
     [property: JsonPropertyName("cols")] int? Cols,
     [property: JsonPropertyName("rows")] int? Rows);
 
+/// <summary>Body of <c>POST /terminal/{id}/session</c>: the token travels here, never in that request's URL.</summary>
+internal sealed record RedeemRequest([property: JsonPropertyName("token")] string? Token);
+
+/// <summary>A redeemed link: whose container the page is about to open a shell in. The session id goes only in the cookie.</summary>
+internal sealed record RedeemAccepted(
+    [property: JsonPropertyName("containerId")] string ContainerId,
+    [property: JsonPropertyName("container")] string Container,
+    [property: JsonPropertyName("owner")] string Owner,
+    [property: JsonPropertyName("expiresAt")] DateTimeOffset ExpiresAt);
+
+/// <summary>A refusal, shaped like RFC 9457 problem details: one title and one sentence saying what to do.</summary>
+internal sealed record RedeemRefused(
+    [property: JsonPropertyName("status")] int Status,
+    [property: JsonPropertyName("title")] string Title,
+    [property: JsonPropertyName("detail")] string Detail);
+
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull, NumberHandling = JsonNumberHandling.Strict)]
 [JsonSerializable(typeof(ServerMessage))]
 [JsonSerializable(typeof(ClientMessage))]
+[JsonSerializable(typeof(RedeemRequest))]
+[JsonSerializable(typeof(RedeemAccepted))]
+[JsonSerializable(typeof(RedeemRefused))]
 internal sealed partial class TerminalJsonContext : JsonSerializerContext;

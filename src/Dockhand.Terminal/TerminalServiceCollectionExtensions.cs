@@ -29,6 +29,8 @@ public static class TerminalServiceCollectionExtensions
                 options.ServiceUrl = bound.ServiceUrl;
                 options.TokenTimeToLive = bound.TokenTimeToLive;
                 options.ReattachGrace = bound.ReattachGrace;
+                options.MaxSessionsPerOwner = bound.MaxSessionsPerOwner;
+                options.LinksPerMinute = bound.LinksPerMinute;
                 foreach (var proxy in bound.TrustedProxies)
                     options.TrustedProxies.Add(proxy);
             })

@@ -38,12 +38,14 @@ internal sealed class TerminalSession
     private Task? _end;
     private readonly TaskCompletionSource _endedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public TerminalSession(string id, OwnerId owner, string containerId, DateTimeOffset expiresAt, TerminalExec exec,
-        TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded)
+    public TerminalSession(string id, long sequence, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt,
+        TerminalExec exec, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded)
     {
         Id = id;
+        Sequence = sequence;
         Owner = owner;
         ContainerId = containerId;
+        ContainerName = containerName;
         ExpiresAt = expiresAt;
         _exec = exec;
         _options = options;
@@ -61,9 +63,15 @@ internal sealed class TerminalSession
     /// <summary>The secret cookie value. Never log it.</summary>
     public string Id { get; }
 
+    /// <summary>Creation order (a counter, not a clock): the lowest live one is an owner's oldest session.</summary>
+    public long Sequence { get; }
+
     public OwnerId Owner { get; }
 
     public string ContainerId { get; }
+
+    /// <summary>Shown on the page so nobody types into a shell someone else's link opened.</summary>
+    public string ContainerName { get; }
 
     public DateTimeOffset ExpiresAt { get; }
 
@@ -112,7 +120,7 @@ internal sealed class TerminalSession
         try
         {
             var replay = _replay.ToArray();
-            await socket.SendAsync(TerminalProtocol.Attached(_shell, replay.Length), WebSocketMessageType.Text, true, cancellationToken);
+            await socket.SendAsync(TerminalProtocol.Attached(_shell, replay.Length, ContainerName, Owner.ToString()), WebSocketMessageType.Text, true, cancellationToken);
             if (replay.Length > 0)
                 await socket.SendAsync(replay, WebSocketMessageType.Binary, true, cancellationToken);
             lock (_gate)

@@ -14,17 +14,44 @@ internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOp
 {
     private readonly ConcurrentDictionary<string, TerminalSession> _sessions = new(StringComparer.Ordinal);
     private readonly TerminalExec _exec = new(docker, logger);
+    private readonly Lock _createGate = new();
+    private long _sequence;
 
     public int Count => _sessions.Count;
 
-    public TerminalSession Create(OwnerId owner, string containerId, DateTimeOffset expiresAt)
+    /// <summary>
+    /// Creates a session. An owner may hold <see cref="TerminalOptions.MaxSessionsPerOwner"/> live sessions: the oldest
+    /// beyond that is ended, and its page is told it was replaced.
+    /// </summary>
+    public TerminalSession Create(OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt)
     {
         var id = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
-        var session = new TerminalSession(id, owner, containerId, expiresAt, _exec, options.Value, time, logger, ended => _sessions.TryRemove(ended.Id, out _));
-        _sessions[id] = session;
+        var max = options.Value.MaxSessionsPerOwner;
+        TerminalSession session;
+        List<TerminalSession> replaced;
+        // One lock around count-and-add, so two simultaneous redeems cannot both stay under the cap.
+        lock (_createGate)
+        {
+            var live = _sessions.Values.Where(s => s.Owner == owner && s.EndReason is null).OrderBy(s => s.Sequence).ToList();
+            replaced = live.Count >= max ? live[..(live.Count - max + 1)] : [];
+            session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, _exec, options.Value, time, logger,
+                ended => _sessions.TryRemove(ended.Id, out _));
+            _sessions[id] = session;
+            // EndAsync only marks the session ended and yields (the closing runs later), so it is cheap under the lock,
+            // and the next Create already sees these as ended.
+            foreach (var old in replaced)
+                _ = old.EndAsync(ReplacedSentence(max));
+        }
         Log.SessionOpened(logger, owner.ToString(), containerId);
+        foreach (var old in replaced)
+            Log.SessionReplaced(logger, old.ContainerId, max);
         return session;
     }
+
+    internal static string ReplacedSentence(int max)
+        => max == 1
+            ? "This terminal was closed because you opened a newer one (one at a time); run /terminal again to get it back."
+            : $"This terminal was closed because you opened a newer one (at most {max} at a time); run /terminal again to get it back.";
 
     public TerminalSession? Find(string? id)
         => id is { Length: 43 } && _sessions.TryGetValue(id, out var session) && session.EndReason is null ? session : null;

@@ -9,45 +9,27 @@ namespace Dockhand.Terminal.Tests;
 [Collection(DockerCollection.Name)]
 public sealed partial class BrowserTests(DockerFixture docker)
 {
-    private const string ChromiumPath = "/usr/bin/chromium";
-
-    private static readonly string[] ChromiumArgs =
-        ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking", "--disable-component-update", "--disable-sync", "--no-first-run"];
-
     [Fact]
-    public async Task Browser_OneTimeLink_OpensWorkingShellAndSecondUseSaysUsed()
+    public async Task Browser_OneTimeLink_OpensWorkingShellWithNoClickAndSecondUseSaysUsed()
     {
-        Assert.True(File.Exists(ChromiumPath), $"{ChromiumPath} is missing: run scripts/test.sh (it installs Debian's chromium).");
         var ct = TestContext.Current.CancellationToken;
-        var container = await docker.StartContainerAsync(DockerFixture.BashImage, cancellationToken: ct);
+        var container = await docker.StartContainerAsync(DockerFixture.BashImage, name: "alice-dev", cancellationToken: ct);
         await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
-
-        using var playwright = await Playwright.CreateAsync();
-        await using var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions
-        {
-            ExecutablePath = ChromiumPath,
-            Headless = true,
-            Args = ChromiumArgs,
-        });
-        await using var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = 1000, Height = 600 } });
-        var page = await context.NewPageAsync();
-        var consoleErrors = new List<string>();
-        page.Console += (_, message) =>
-        {
-            if (message.Type is "error" or "warning")
-                consoleErrors.Add(message.Text);
-        };
+        await using var browser = await BrowserSession.LaunchAsync();
+        var page = browser.Page;
 
         var response = await page.GotoAsync(link.Url.ToString());
         Assert.NotNull(response);
         Assert.Equal(200, response.Status);
-        Assert.Equal($"{host.BaseAddress.GetLeftPart(UriPartial.Authority)}/terminal/{container}", page.Url);
 
         // The prompt: bash as root prints "...:/# ".
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
             null, new PageWaitForFunctionOptions { Timeout = 20_000 });
-        await page.Locator(".xterm").ClickAsync();
+        // Redeemed: the token is gone from the address bar, and the page says whose container this is.
+        Assert.Equal($"{host.BaseAddress.GetLeftPart(UriPartial.Authority)}/terminal/{container}", page.Url);
+        Assert.Equal("Container alice-dev \u00b7 owner 80351110224678912", await page.Locator("#whose").InnerTextAsync());
+        // No click: the terminal has the keyboard as soon as the shell is there.
         await page.Keyboard.TypeAsync("echo $((6*7))");
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')",
@@ -58,8 +40,10 @@ public sealed partial class BrowserTests(DockerFixture docker)
         // The terminal follows the window: a wider window gives more columns to the shell.
         var before = await SttySizeAsync(page);
         await page.SetViewportSizeAsync(1400, 800);
-        await page.WaitForTimeoutAsync(400);
-        var after = await SttySizeAsync(page);
+        // The page resizes after a short debounce; ask the shell until it sees the new size (each ask waits for its answer).
+        var after = before;
+        for (var attempt = 0; attempt < 20 && after == before; attempt++)
+            after = await SttySizeAsync(page);
         Assert.True(after.Columns > before.Columns && after.Rows > before.Rows, $"stty size {before} -> {after}");
 
         // A reload re-attaches within the grace window: the same shell, with its recent output replayed.
@@ -68,7 +52,6 @@ public sealed partial class BrowserTests(DockerFixture docker)
         await page.ReloadAsync();
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')",
             null, new PageWaitForFunctionOptions { Timeout = 15_000 });
-        await page.Locator(".xterm").ClickAsync();
         await page.Keyboard.TypeAsync("echo $KEPT");
         await page.Keyboard.PressAsync("Enter");
         await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === 'still-here')",
@@ -80,12 +63,14 @@ public sealed partial class BrowserTests(DockerFixture docker)
         TestContext.Current.SendDiagnosticMessage($"artifact: {screenshot}");
         Assert.True(new FileInfo(screenshot).Length > 1000);
 
-        // The same link again (a reload of the one-time URL): the "used" page, 410.
-        var second = await context.NewPageAsync();
+        // The same link again (opened in another tab): the page redeems, hears 410 and says the link was used.
+        var second = await browser.Context.NewPageAsync();
         var used = await second.GotoAsync(link.Url.ToString());
         Assert.NotNull(used);
-        Assert.Equal(410, used.Status);
-        Assert.Contains("already been used", await second.Locator("body").InnerTextAsync(), StringComparison.Ordinal);
+        await second.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 15_000 });
+        Assert.Equal("Link already used", await second.Locator("#ended-title").InnerTextAsync());
+        Assert.Contains("already been used", await second.Locator("#ended-reason").InnerTextAsync(), StringComparison.Ordinal);
+        Assert.Equal("HTTP 410", await second.Locator("#ended-status").InnerTextAsync());
         await second.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("terminal-browser-used.png") });
 
         // Removing the container ends the session: the page shows why.
@@ -95,7 +80,158 @@ public sealed partial class BrowserTests(DockerFixture docker)
         Assert.Matches("The container (was removed|stopped)", await page.Locator("#ended-reason").InnerTextAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("terminal-browser-ended.png") });
 
-        Assert.DoesNotContain(consoleErrors, e => e.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));
+        Assert.DoesNotContain(browser.ConsoleErrors, e => e.Contains("Content Security Policy", StringComparison.OrdinalIgnoreCase));
+    }
+
+    [Fact]
+    public async Task Browser_LinkOpenedInHiddenTab_RedeemsOnlyOnceShown()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
+        var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
+        await using var browser = await BrowserSession.LaunchAsync();
+        var page = browser.Page;
+        // A background tab: the page reports itself hidden until the test "switches" to it.
+        await page.AddInitScriptAsync("""
+            window.__shown = false;
+            Object.defineProperty(document, 'visibilityState', { get: () => window.__shown ? 'visible' : 'hidden' });
+            """);
+        var redeems = 0;
+        page.Request += (_, request) =>
+        {
+            if (request.Method == "POST")
+                Interlocked.Increment(ref redeems);
+        };
+
+        await page.GotoAsync(link.Url.ToString(), new PageGotoOptions { WaitUntil = WaitUntilState.NetworkIdle });
+
+        Assert.Equal(0, Volatile.Read(ref redeems));
+        Assert.Equal("Opening your link\u2026", await page.Locator("#status").InnerTextAsync());
+        Assert.IsType<TokenCheck.Valid>(await host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, ct));
+
+        await page.EvaluateAsync("() => { window.__shown = true; document.dispatchEvent(new Event('visibilitychange')); }");
+
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/ #'))",
+            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        Assert.Equal(1, Volatile.Read(ref redeems));
+        Assert.IsType<TokenCheck.Used>(await host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, ct));
+    }
+
+    /// <summary>
+    /// Glyphs that sit low or high must be painted, not clipped by the row: xterm.js with DejaVu Sans Mono at 14 px and a
+    /// line height of 1 cut the underscore off entirely in Debian's Chromium (<c>echo a_b</c> showed as <c>a b</c>), while
+    /// the text in the DOM was right. So this test reads pixels: a screenshot of the row, cut into the cells of each glyph.
+    /// </summary>
+    [Fact]
+    public async Task Browser_UnderscoreAndLowOrHighGlyphs_ArePaintedInTheirCells()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var container = await docker.StartContainerAsync(DockerFixture.BashImage, cancellationToken: ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
+        var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
+        await using var browser = await BrowserSession.LaunchAsync();
+        var page = browser.Page;
+        await page.GotoAsync(link.Url.ToString());
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
+            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+
+        const string Sample = "a_b g y | ^ ~";
+        await page.Keyboard.TypeAsync($"echo '{Sample}'");
+        await page.Keyboard.PressAsync("Enter");
+        // The output row starts at column 0 with the sample; measure each character's box with a DOM Range over the row's text.
+        var layout = await page.WaitForFunctionAsync("""
+            (sample) => {
+              const row = [...document.querySelectorAll('.xterm-rows > div')].find(r => r.textContent.replace(/\s+$/, '') === sample);
+              if (!row) return null;
+              const walker = document.createTreeWalker(row, NodeFilter.SHOW_TEXT);
+              const boxes = [];
+              let offset = 0, node;
+              while ((node = walker.nextNode()) && boxes.length < sample.length) {
+                for (let i = 0; i < node.data.length && offset < sample.length; i++, offset++) {
+                  const range = document.createRange();
+                  range.setStart(node, i);
+                  range.setEnd(node, i + 1);
+                  const r = range.getBoundingClientRect();
+                  boxes.push({ x: r.left, width: r.width });
+                }
+              }
+              const rowBox = row.getBoundingClientRect();
+              return JSON.stringify({ top: rowBox.top, height: rowBox.height, left: rowBox.left, width: rowBox.width, boxes });
+            }
+            """, Sample, new PageWaitForFunctionOptions { Timeout = 15_000 });
+        var geometry = System.Text.Json.JsonSerializer.Deserialize<RowLayout>(await layout.JsonValueAsync<string>(), WebJson)!;
+        // Wait until the text is painted, not just in the DOM: two frames.
+        await page.EvaluateAsync("() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
+
+        var clip = new Clip { X = geometry.Left, Y = geometry.Top, Width = geometry.Width, Height = geometry.Height };
+        var crop = Artifacts.PathOf("terminal-glyphs-row.png");
+        var png = await page.ScreenshotAsync(new PageScreenshotOptions { Clip = clip, Path = crop });
+        TestContext.Current.SendDiagnosticMessage($"artifact: {crop}");
+
+        // Decode the PNG in a blank page (no CSP there) and count lit pixels per pixel row inside each glyph's cell.
+        var blank = await browser.Context.NewPageAsync();
+        var cells = geometry.Boxes.Select(b => new[] { b.X - geometry.Left, b.Width }).ToArray();
+        var profilesJson = await blank.EvaluateAsync<string>("""
+            async ([base64, cellsJson]) => {
+              const cells = JSON.parse(cellsJson);
+              const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+              const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+              const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+              const context = canvas.getContext('2d');
+              context.drawImage(bitmap, 0, 0);
+              const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+              return JSON.stringify(cells.map(([x, width]) => {
+                const perRow = [];
+                for (let y = 0; y < bitmap.height; y++) {
+                  let lit = 0;
+                  for (let px = Math.ceil(x); px < Math.floor(x + width) && px < bitmap.width; px++) {
+                    const i = (y * bitmap.width + px) * 4;
+                    if (0.299 * pixels[i] + 0.587 * pixels[i + 1] + 0.114 * pixels[i + 2] > 110) lit++;
+                  }
+                  perRow.push(lit);
+                }
+                return perRow;
+              }));
+            }
+            """, new object[] { Convert.ToBase64String(png), System.Text.Json.JsonSerializer.Serialize(cells) });
+
+        var profiles = System.Text.Json.JsonSerializer.Deserialize<int[][]>(profilesJson)!;
+        Glyph At(char c) => new(c, profiles[Sample.IndexOf(c, StringComparison.Ordinal)]);
+        var a = At('a');
+        var underscore = At('_');
+        var report = string.Join("; ", Sample.Where(c => c != ' ').Distinct().Select(c => At(c).ToString()));
+        Artifacts.Write("terminal-glyphs.txt", $"row {geometry.Height} px high; lit pixels and lit pixel rows per cell: {report}\n");
+
+        // The underscore: a horizontal stroke, at least half a cell wide, level with or below the bottom of 'a'.
+        Assert.True(underscore.Lit >= cells[1][1] / 2, $"'_' is not painted between 'a' and 'b' (see {crop}): {report}");
+        Assert.True(underscore.Bottom >= a.Bottom, $"'_' sits above the baseline: {report}");
+        // Descenders reach below the baseline, and are not cut off at it.
+        foreach (var low in new[] { 'g', 'y' })
+            Assert.True(At(low).Bottom >= a.Bottom + 2, $"'{low}' has no visible descender: {report}");
+        Assert.True(At('|').Lit > 0 && At('|').Bottom >= a.Bottom, $"'|' is clipped: {report}");
+        // High glyphs: painted, and reaching above the top of 'a'.
+        foreach (var high in new[] { '^', '~' })
+            Assert.True(At(high).Lit > 0, $"'{high}' is not painted: {report}");
+        Assert.True(At('^').Top < a.Top, $"'^' does not reach above 'a': {report}");
+    }
+
+    private static readonly System.Text.Json.JsonSerializerOptions WebJson = new(System.Text.Json.JsonSerializerDefaults.Web);
+
+    private sealed record RowLayout(float Top, float Height, float Left, float Width, CharBox[] Boxes);
+
+    private sealed record CharBox(float X, float Width);
+
+    /// <summary>Lit pixels per pixel row of one glyph's cell.</summary>
+    private sealed record Glyph(char Char, int[] PerRow)
+    {
+        public int Lit => PerRow.Sum();
+
+        public int Top => Array.FindIndex(PerRow, n => n > 0);
+
+        public int Bottom => Array.FindLastIndex(PerRow, n => n > 0);
+
+        public override string ToString() => $"'{Char}' lit {Lit} rows {Top}..{Bottom}";
     }
 
     private static async Task<(int Rows, int Columns)> SttySizeAsync(IPage page)

@@ -65,17 +65,63 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     }
 
     [Fact]
-    public async Task Open_ValidToken_SetsScopedStrictCookieAndRedirectsToCleanUrl()
+    public async Task Open_GetWithToken_ServesPageAndConsumesNothing()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
-        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
+        // A link scanner: fetches the link (twice, as unfurlers do), runs no script.
+        for (var i = 0; i < 2; i++)
+        {
+            using var response = await http.GetAsync(link.Url, Ct);
+            Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+            Assert.False(response.Headers.Contains("Set-Cookie"));
+            var html = await response.Content.ReadAsStringAsync(Ct);
+            Assert.Contains("/_terminal/terminal.js", html, StringComparison.Ordinal);
+            Assert.DoesNotContain(Alice.ToString(), html, StringComparison.Ordinal); // whose container it is comes only after redeeming
+        }
 
-        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
-        Assert.Equal($"/terminal/{container}", response.Headers.Location!.OriginalString);
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, container));
+        using var redeemed = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+        Assert.Equal(HttpStatusCode.OK, redeemed.StatusCode);
+    }
+
+    [Fact]
+    public async Task Open_HeadWithToken_ConsumesNothing()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        using var http = host.CreateClient();
+
+        using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, link.Url), Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
+        Assert.Empty(await response.Content.ReadAsByteArrayAsync(Ct));
+        Assert.False(response.Headers.Contains("Set-Cookie"));
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, container));
+    }
+
+    [Fact]
+    public async Task Redeem_ValidToken_SetsScopedStrictCookieAndSaysWhoseContainer()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal("application/json", response.Content.Headers.ContentType?.MediaType);
+        Assert.Equal("no-store", response.Headers.CacheControl?.ToString());
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal(container, json.RootElement.GetProperty("containerId").GetString());
+        Assert.False(string.IsNullOrEmpty(json.RootElement.GetProperty("container").GetString()));
+        Assert.Equal(Alice.ToString(), json.RootElement.GetProperty("owner").GetString());
         var cookie = Assert.Single(response.Headers.GetValues("Set-Cookie"));
         Assert.StartsWith("dockhand_terminal=", cookie, StringComparison.Ordinal);
         Assert.Contains($"path=/terminal/{container}", cookie, StringComparison.OrdinalIgnoreCase);
@@ -84,118 +130,187 @@ public sealed class HttpEndpointTests(DockerFixture docker)
         Assert.DoesNotContain("secure", cookie.Replace("samesite", "", StringComparison.OrdinalIgnoreCase), StringComparison.OrdinalIgnoreCase);
         Assert.DoesNotContain(link.Url.Query["?token=".Length..], cookie, StringComparison.Ordinal);
         Assert.Equal("no-referrer", Assert.Single(response.Headers.GetValues("Referrer-Policy")));
+        Assert.IsType<TokenCheck.Used>(await TokenStateAsync(host, link, container));
     }
 
     [Fact]
-    public async Task Open_ForwardedHttpsFromLoopbackProxy_MarksCookieSecure()
+    public async Task Redeem_ContainerNamedByDockhand_AnswersTheDockhandName()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
-        using var request = new HttpRequestMessage(HttpMethod.Get, link.Url);
-        request.Headers.Add("X-Forwarded-Proto", "https");
-        request.Headers.Add("X-Forwarded-For", "203.0.113.7");
 
-        using var response = await http.SendAsync(request, TestContext.Current.CancellationToken);
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
 
-        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal("alice-dev", json.RootElement.GetProperty("container").GetString());
+    }
+
+    [Fact]
+    public async Task Redeem_ForwardedHttpsFromLoopbackProxy_MarksCookieSecure()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        using var http = host.CreateClient();
+        http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
+        http.DefaultRequestHeaders.Add("X-Forwarded-For", "203.0.113.7");
+
+        // Behind the proxy the page's origin is https://<same host>.
+        var origin = "https://" + host.BaseAddress.Authority;
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct, origin: origin);
+
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Contains("; secure", Assert.Single(response.Headers.GetValues("Set-Cookie")), StringComparison.OrdinalIgnoreCase);
     }
 
     [Fact]
-    public async Task Open_UsedToken_Returns410UsedPage()
+    public async Task Redeem_Twice_SecondIs410Used()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
-        (await http.GetAsync(link.Url, TestContext.Current.CancellationToken)).Dispose();
+        using var first = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+        Assert.Equal(HttpStatusCode.OK, first.StatusCode);
 
-        using var again = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
+        using var again = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
 
-        await AssertProblemAsync(again, HttpStatusCode.Gone, "already been used");
-    }
-
-    [Fact]
-    public async Task Open_ExpiredToken_Returns410ExpiredPage()
-    {
-        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await TerminalHost.StartAsync(docker.Client, time, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
-        time.Advance(TimeSpan.FromHours(1));
-        using var http = host.CreateClient();
-
-        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
-
-        await AssertProblemAsync(response, HttpStatusCode.Gone, "expired");
-    }
-
-    [Fact]
-    public async Task Open_TokenForAnotherContainer_Returns403()
-    {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
-        using var http = host.CreateClient();
-
-        using var response = await http.GetAsync($"/terminal/def456{link.Url.Query}", TestContext.Current.CancellationToken);
-
-        await AssertProblemAsync(response, HttpStatusCode.Forbidden, "different container");
-    }
-
-    [Fact]
-    public async Task Open_ContainerLabelledForAnotherOwner_Returns403AndKeepsToken()
-    {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: "175928847299117063", cancellationToken: TestContext.Current.CancellationToken);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
-        using var http = host.CreateClient();
-
-        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
-
-        await AssertProblemAsync(response, HttpStatusCode.Forbidden, "belongs to someone else");
-    }
-
-    [Fact]
-    public async Task Open_ContainerLabelledForTheOwner_Redirects()
-    {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), cancellationToken: TestContext.Current.CancellationToken);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
-        using var http = host.CreateClient();
-
-        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
-
-        Assert.Equal(HttpStatusCode.SeeOther, response.StatusCode);
+        await AssertRefusalAsync(again, HttpStatusCode.Gone, "already been used");
     }
 
     [Theory]
-    [InlineData("?token=nonsense")]
-    [InlineData("?token=AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
-    [InlineData("?token=")]
-    [InlineData("?token=a&token=b")]
-    public async Task Open_UnknownToken_Returns401(string query)
+    [InlineData("https://evil.example")]
+    [InlineData("null")]
+    [InlineData("")]
+    public async Task Redeem_ForeignOrMissingOrigin_Is403AndKeepsToken(string origin)
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
-        using var response = await http.GetAsync($"/terminal/abc123{query}", TestContext.Current.CancellationToken);
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct, origin: origin);
 
-        await AssertProblemAsync(response, HttpStatusCode.Unauthorized, "not valid");
+        await AssertRefusalAsync(response, HttpStatusCode.Forbidden, "did not come from the terminal page");
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, container));
     }
 
     [Fact]
-    public async Task Open_ContainerGone_Returns404AndPageSaysSo()
+    public async Task Redeem_FormEncodedBody_Is400AndKeepsToken()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: TestContext.Current.CancellationToken);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        var link = await host.Links.IssueAsync(Alice, container, TestContext.Current.CancellationToken);
-        await docker.RemoveContainerAsync(container, TestContext.Current.CancellationToken);
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        using var http = host.CreateClient();
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.BaseAddress, link.Url.AbsolutePath + "/session"))
+        {
+            Content = new FormUrlEncodedContent([new("token", link.Url.Query["?token=".Length..])]),
+        };
+        request.Headers.Add("Origin", host.BaseAddress.GetLeftPart(UriPartial.Authority));
+
+        using var response = await http.SendAsync(request, Ct);
+
+        await AssertRefusalAsync(response, HttpStatusCode.BadRequest, "application/json");
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, container));
+    }
+
+    [Fact]
+    public async Task Redeem_ExpiredToken_Is410Expired()
+    {
+        var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var host = await TerminalHost.StartAsync(docker.Client, time, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, "abc123", Ct);
+        time.Advance(TimeSpan.FromHours(1));
         using var http = host.CreateClient();
 
-        using var response = await http.GetAsync(link.Url, TestContext.Current.CancellationToken);
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
 
-        await AssertProblemAsync(response, HttpStatusCode.NotFound, "no longer exists");
+        await AssertRefusalAsync(response, HttpStatusCode.Gone, "expired");
+    }
+
+    [Fact]
+    public async Task Redeem_TokenForAnotherContainer_Is403()
+    {
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, "abc123", Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, new Uri(host.BaseAddress, $"/terminal/def456{link.Url.Query}"), Ct);
+
+        await AssertRefusalAsync(response, HttpStatusCode.Forbidden, "different container");
+    }
+
+    [Fact]
+    public async Task Redeem_ContainerLabelledForAnotherOwner_Is403AndKeepsToken()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: "175928847299117063", cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+
+        await AssertRefusalAsync(response, HttpStatusCode.Forbidden, "belongs to someone else");
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, container));
+    }
+
+    [Theory]
+    [InlineData("nonsense")]
+    [InlineData("AAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAAA")]
+    [InlineData("")]
+    public async Task Redeem_UnknownToken_Is401(string token)
+    {
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, new Uri(host.BaseAddress, "/terminal/abc123"), Ct, tokenOverride: token);
+
+        await AssertRefusalAsync(response, HttpStatusCode.Unauthorized, "not valid");
+    }
+
+    [Fact]
+    public async Task Redeem_ContainerGone_Is404()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        await docker.RemoveContainerAsync(container, Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+
+        await AssertRefusalAsync(response, HttpStatusCode.NotFound, "no longer exists");
+    }
+
+    [Fact]
+    public async Task Redeem_ContainerStopped_Is409AndKeepsToken()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        await docker.Client.Containers.StopContainerAsync(container, new Docker.DotNet.Models.ContainerStopParameters { WaitBeforeKillSeconds = 1 }, Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+
+        await AssertRefusalAsync(response, HttpStatusCode.Conflict, "not running");
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, container));
+    }
+
+    [Fact]
+    public async Task Redeem_EngineDown_Is503AndKeepsToken()
+    {
+        using var dead = DockerFixture.CreateClient("unix:///tmp/dockhand-no-such-engine.sock");
+        await using var host = await TerminalHost.StartAsync(dead, engineEndpoint: new Uri("unix:///tmp/dockhand-no-such-engine.sock"), cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, "abc123", Ct);
+        using var http = host.CreateClient();
+
+        using var response = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
+
+        await AssertRefusalAsync(response, HttpStatusCode.ServiceUnavailable, "not used up", says2: "reload this page");
+        Assert.IsType<TokenCheck.Valid>(await TokenStateAsync(host, link, "abc123"));
     }
 
     [Fact]
@@ -256,13 +371,21 @@ public sealed class HttpEndpointTests(DockerFixture docker)
         Assert.Contains("/terminal", client.EndedReason, StringComparison.Ordinal);
     }
 
-    private static async Task AssertProblemAsync(HttpResponseMessage response, HttpStatusCode status, string says)
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    private static Task<TokenCheck> TokenStateAsync(TerminalHost host, TerminalLink link, string container)
+        => host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, Ct);
+
+    private static async Task AssertRefusalAsync(HttpResponseMessage response, HttpStatusCode status, string says, string says2 = "run /terminal again")
     {
         Assert.Equal(status, response.StatusCode);
-        Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
-        var body = await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken);
-        Assert.Contains(says, body, StringComparison.Ordinal);
-        Assert.Contains("run /terminal again", body, StringComparison.OrdinalIgnoreCase);
+        Assert.Equal("application/problem+json", response.Content.Headers.ContentType?.MediaType);
+        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(Ct));
+        Assert.Equal((int)status, json.RootElement.GetProperty("status").GetInt32());
+        Assert.False(string.IsNullOrWhiteSpace(json.RootElement.GetProperty("title").GetString()));
+        var detail = json.RootElement.GetProperty("detail").GetString()!;
+        Assert.Contains(says, detail, StringComparison.Ordinal);
+        Assert.Contains(says2, detail, StringComparison.OrdinalIgnoreCase);
         Assert.False(response.Headers.Contains("Set-Cookie"));
     }
 }

@@ -128,6 +128,65 @@ public sealed class TerminalLinksTests : IAsyncLifetime
     }
 
     [Fact]
+    public async Task TryIssueWithinLimit_SixthInAMinute_IsRefusedUntilTheFirstAgesOut()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        for (var i = 0; i < 5; i++)
+        {
+            Assert.NotNull(await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct));
+            _time.Advance(TimeSpan.FromSeconds(10)); // links at 0, 10, 20, 30, 40 s
+        }
+
+        // At 50 s: the sixth is refused, and the first (0 s) ages out at 60 s.
+        Assert.Null(await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct));
+        Assert.Equal(TimeSpan.FromSeconds(10), await _links.RetryAfterAsync(Alice, ct));
+        _time.Advance(TimeSpan.FromSeconds(10) - TimeSpan.FromTicks(10)); // a hair short of 60 s
+        Assert.Null(await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct));
+        _time.Advance(TimeSpan.FromTicks(10));
+        Assert.Null(await _links.RetryAfterAsync(Alice, ct));
+        Assert.NotNull(await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct));
+        // ...and that one refills the window: the next waits for the 10 s link.
+        Assert.Equal(TimeSpan.FromSeconds(10), await _links.RetryAfterAsync(Alice, ct));
+    }
+
+    [Fact]
+    public async Task TryIssueWithinLimit_OwnerAtLimit_DoesNotLimitAnotherOwner()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        for (var i = 0; i < 5; i++)
+            Assert.NotNull(await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct));
+
+        Assert.Null(await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct));
+        Assert.NotNull(await _links.TryIssueWithinLimitAsync(new OwnerId(175928847299117063), "def456", ct));
+    }
+
+    [Fact]
+    public async Task TryIssueWithinLimit_TwentySimultaneous_ExactlyTheLimitWin()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        using var start = new ManualResetEventSlim();
+        var attempts = Enumerable.Range(0, 20).Select(_ => Task.Run(async () =>
+        {
+            start.Wait(ct);
+            return await _links.TryIssueWithinLimitAsync(Alice, "abc123", ct);
+        }, ct)).ToArray();
+        start.Set();
+
+        var results = await Task.WhenAll(attempts);
+
+        Assert.Equal(5, results.Count(r => r is not null));
+    }
+
+    [Fact]
+    public void RateLimited_Sentence_SaysWhenToTryAgainInWholeSeconds()
+    {
+        var limited = new TerminalLinkResult.RateLimited(5, TimeSpan.FromSeconds(41.2));
+
+        Assert.Equal("You have had 5 terminal links in the last minute, the most allowed; try again in 42 seconds.", limited.Sentence);
+        Assert.Equal(1, new TerminalLinkResult.RateLimited(5, TimeSpan.Zero).RetryAfterSeconds);
+    }
+
+    [Fact]
     public async Task SweepAsync_RowsExpiredBeyondRetention_AreDeletedAndOthersKept()
     {
         var old = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);

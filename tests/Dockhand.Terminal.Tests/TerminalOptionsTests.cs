@@ -38,6 +38,8 @@ public sealed class TerminalOptionsTests
         Assert.Equal(new Uri("http://localhost:5000"), options.ServiceUrl);
         Assert.Equal(TimeSpan.FromHours(1), options.TokenTimeToLive);
         Assert.Equal(TimeSpan.FromSeconds(10), options.ReattachGrace);
+        Assert.Equal(3, options.MaxSessionsPerOwner);
+        Assert.Equal(5, options.LinksPerMinute);
         Assert.False(options.SecureCookies);
     }
 
@@ -78,5 +80,38 @@ public sealed class TerminalOptionsTests
         Assert.True(options.SecureCookies);
         Assert.Equal(TimeSpan.FromMinutes(30), options.TokenTimeToLive);
         Assert.Equal(2, options.TrustedProxies.Count);
+    }
+
+    [Theory]
+    [InlineData("TERMINAL_MAX_SESSIONS", "0")]
+    [InlineData("TERMINAL_MAX_SESSIONS", "many")]
+    [InlineData("TERMINAL_MAX_SESSIONS", "101")]
+    [InlineData("TERMINAL_LINKS_PER_MINUTE", "-1")]
+    [InlineData("TERMINAL_LINKS_PER_MINUTE", "2.5")]
+    public void Bind_BadLimit_GivesOneLineNamingTheKeyAndTheRange(string key, string value)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
+
+        TerminalOptions.Bind(configuration, out var errors);
+
+        var error = Assert.Single(errors);
+        Assert.StartsWith(key + ":", error, StringComparison.Ordinal);
+        Assert.Contains("whole number between 1 and", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Bind_Limits_AreRead()
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TERMINAL_MAX_SESSIONS"] = "1",
+            ["TERMINAL_LINKS_PER_MINUTE"] = " 12 ",
+        }).Build();
+
+        var options = TerminalOptions.Bind(configuration, out var errors);
+
+        Assert.Empty(errors);
+        Assert.Equal(1, options.MaxSessionsPerOwner);
+        Assert.Equal(12, options.LinksPerMinute);
     }
 }

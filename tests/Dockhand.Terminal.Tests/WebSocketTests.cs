@@ -39,6 +39,45 @@ public sealed class WebSocketTests(DockerFixture docker)
     }
 
     [Fact]
+    public async Task Socket_Attached_SaysWhoseContainerItIs()
+    {
+        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        var link = await host.Links.IssueAsync(Alice, container, Ct);
+        await using var client = await TerminalClient.OpenAsync(host, link.Url, Ct);
+
+        Assert.True(await client.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
+
+        Assert.Equal(("alice-dev", Alice.ToString()), client.Whose);
+    }
+
+    [Fact]
+    public async Task Socket_OwnerOpensMoreThanMaxSessions_OldestIsToldItWasReplacedAndOthersLive()
+    {
+        var (host, container, oldest) = await OpenAsync(DockerFixture.BusyboxImage, new Dictionary<string, string?> { ["TERMINAL_MAX_SESSIONS"] = "2" });
+        await using var _h = host;
+        await using var _o = oldest;
+        await using var second = await TerminalClient.OpenAsync(host, (await host.Links.IssueAsync(Alice, container, Ct)).Url, Ct);
+        Assert.True(await second.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
+        // Someone else's session on the same host does not count against Alice.
+        var bobContainer = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        await using var bob = await TerminalClient.OpenAsync(host, (await host.Links.IssueAsync(new OwnerId(175928847299117063), bobContainer, Ct)).Url, Ct);
+        Assert.True(await bob.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
+
+        await using var third = await TerminalClient.OpenAsync(host, (await host.Links.IssueAsync(Alice, container, Ct)).Url, Ct);
+
+        Assert.True(await oldest.WaitEndedAsync(Ct), "the oldest session was not ended");
+        Assert.Equal(TerminalSessions.ReplacedSentence(2), oldest.EndedReason);
+        Assert.Contains("newer one", oldest.EndedReason, StringComparison.Ordinal);
+        foreach (var live in new[] { second, third, bob })
+        {
+            await live.SendAsync("echo $((6*7))\r", Ct);
+            Assert.True(await live.ExpectLineAsync("42", Ct), "output was: " + live.Output);
+        }
+        Assert.Equal(3, host.Sessions.All.Count(s => s.EndReason is null));
+    }
+
+    [Fact]
     public async Task Socket_BusyboxWithoutBash_FallsBackToSh()
     {
         var (host, _, client) = await OpenAsync(DockerFixture.BusyboxImage);

@@ -52,6 +52,8 @@ internal sealed class DockhandServer : IAsyncDisposable
             info.Environment[key] = value;
         info.Environment["LISTEN_URLS"] = baseAddress.ToString().TrimEnd('/');
         info.Environment["TERMINAL_SERVICE_URL"] = baseAddress.ToString().TrimEnd('/');
+        // P4 opens 50 sessions per owner (200 over 4 containers); the default cap of 3 per owner would end most of them.
+        info.Environment["TERMINAL_MAX_SESSIONS"] = "100";
         var process = Process.Start(info) ?? throw new InvalidOperationException("dockhand did not start");
         var log = Path.Combine(workingDirectory, $"dockhand-{process.Id}.log");
         var server = new DockhandServer(process, baseAddress, log);

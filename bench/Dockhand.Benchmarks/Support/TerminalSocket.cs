@@ -24,10 +24,16 @@ internal sealed class TerminalSocket : IAsyncDisposable
     {
         var cookies = new CookieContainer();
         using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies, UseCookies = true });
-        using var response = await http.GetAsync(link, cancellationToken);
-        if (response.StatusCode != HttpStatusCode.SeeOther)
+        // What the terminal page's script does: redeem the token with a same-origin POST, then open the socket.
+        var page = new Uri(baseAddress, link.AbsolutePath);
+        using var redeem = new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, link.AbsolutePath.TrimEnd('/') + "/session"))
+        {
+            Content = new StringContent($"{{\"token\":\"{link.Query["?token=".Length..]}\"}}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        redeem.Headers.Add("Origin", baseAddress.GetLeftPart(UriPartial.Authority));
+        using var response = await http.SendAsync(redeem, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.OK)
             throw new InvalidOperationException($"the terminal link answered {(int)response.StatusCode}");
-        var page = new Uri(baseAddress, response.Headers.Location!);
         var socket = new ClientWebSocket();
         socket.Options.Cookies = cookies;
         socket.Options.SetRequestHeader("Origin", baseAddress.GetLeftPart(UriPartial.Authority));

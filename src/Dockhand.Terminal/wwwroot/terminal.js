@@ -1,4 +1,7 @@
 // Dockhand web terminal page. Loaded as a file (the CSP allows no inline script).
+// Opening a one-time link (?token=...) serves this page and nothing else: this script redeems the token with a
+// same-origin POST (token in the body), receives the session cookie, drops the token from the address bar and opens
+// the shell. A client that runs no script (a link scanner, curl) uses nothing up.
 // Protocol: binary frames carry terminal bytes both ways; text frames carry JSON control messages
 // (page -> server: {"type":"resize","cols":N,"rows":M}; server -> page: {"type":"attached"} and {"type":"ended","reason":"..."}).
 (function () {
@@ -16,9 +19,14 @@
     return element;
   };
 
-  const statusBar = document.getElementById('status');
+  const statusBar = document.getElementById('bar');
+  const statusText = document.getElementById('status');
+  const whose = document.getElementById('whose');
   const endedBox = document.getElementById('ended');
+  const endedTitle = document.getElementById('ended-title');
   const endedReason = document.getElementById('ended-reason');
+  const endedStatus = document.getElementById('ended-status');
+  const pagePath = location.pathname.replace(/\/+$/, '');
   const encoder = new TextEncoder();
 
   const term = new window.Terminal({
@@ -27,6 +35,9 @@
     scrollback: 5000,
     fontFamily: 'ui-monospace, "DejaVu Sans Mono", Menlo, Consolas, monospace',
     fontSize: 14,
+    // At 14 px DejaVu Sans Mono's cell is 16 px high with lineHeight 1, and its underscore falls just below the row:
+    // Chromium's DOM renderer clips it, so "a_b" showed as "a b" (descenders were cut too). 1.2 gives the row room.
+    lineHeight: 1.2,
     theme: { background: '#1e1e1e' },
   });
   const fit = new window.FitAddon.FitAddon();
@@ -40,20 +51,61 @@
   let endedByServer = false;
 
   function setStatus(text, kind) {
-    statusBar.textContent = text;
+    statusText.textContent = text;
     statusBar.className = 'status-bar' + (kind ? ' ' + kind : '');
   }
 
-  function showEnded(reason) {
+  // Whose shell this is, so nobody types into a shell that someone else's link opened.
+  function showWhose(container, owner) {
+    if (!container || !owner) {
+      return;
+    }
+    whose.textContent = 'Container ' + container + ' \u00b7 owner ' + owner;
+    whose.hidden = false;
+    document.title = container + ' \u2013 Dockhand terminal';
+  }
+
+  function showEnded(reason, title, status) {
     if (ended) {
       return;
     }
     ended = true;
+    endedTitle.textContent = title || 'Session ended';
     endedReason.textContent = reason;
+    if (status) {
+      endedStatus.textContent = 'HTTP ' + status;
+      endedStatus.hidden = false;
+    }
     endedBox.hidden = false;
-    setStatus('Session ended', 'down');
+    setStatus(title || 'Session ended', 'down');
     term.options.disableStdin = true;
     term.blur();
+  }
+
+  function redeem(token) {
+    setStatus('Opening your link\u2026');
+    fetch(pagePath + '/session', {
+      method: 'POST',
+      headers: { 'Content-Type': 'application/json', 'Accept': 'application/json' },
+      body: JSON.stringify({ token: token }),
+      credentials: 'same-origin',
+      cache: 'no-store',
+      redirect: 'error',
+    }).then(function (response) {
+      return response.json().catch(function () { return null; }).then(function (body) {
+        if (response.ok && body && body.container) {
+          // The token is spent: keep it out of the address bar and history; a reload now re-attaches with the cookie.
+          history.replaceState(null, '', pagePath);
+          showWhose(body.container, body.owner);
+          connect();
+          return;
+        }
+        showEnded(body && body.detail ? body.detail : 'The terminal service answered HTTP ' + response.status + '. Run /terminal again for a new link.',
+          body && body.title ? body.title : 'Link not opened', response.status);
+      });
+    }).catch(function () {
+      showEnded('The terminal service could not be reached. Reload this page to try again, or run /terminal again for a new link.', 'Terminal unreachable');
+    });
   }
 
   function sendResize() {
@@ -64,8 +116,8 @@
 
   function connect() {
     const scheme = location.protocol === 'https:' ? 'wss:' : 'ws:';
-    const path = location.pathname.replace(/\/+$/, '') + '/ws';
-    socket = new WebSocket(scheme + '//' + location.host + path);
+    setStatus('Connecting\u2026');
+    socket = new WebSocket(scheme + '//' + location.host + pagePath + '/ws');
     socket.binaryType = 'arraybuffer';
 
     socket.addEventListener('open', function () {
@@ -84,6 +136,7 @@
         if (message.type === 'attached') {
           term.reset();
           setStatus('Connected: ' + (message.shell || 'shell'), 'live');
+          showWhose(message.container, message.owner);
           sendResize();
         } else if (message.type === 'ended') {
           endedByServer = true;
@@ -141,5 +194,28 @@
     return true;
   });
 
-  connect();
+  // Redeem only once a person can see the page: not while the browser prerenders it, nor in a tab opened in the
+  // background (that waits until it is shown). A scanner's real browser that shows the page can still redeem it.
+  function whenShown(action) {
+    if (document.prerendering) {
+      document.addEventListener('prerenderingchange', function () { whenShown(action); }, { once: true });
+    } else if (document.visibilityState !== 'visible') {
+      document.addEventListener('visibilitychange', function onChange() {
+        if (document.visibilityState === 'visible') {
+          document.removeEventListener('visibilitychange', onChange);
+          action();
+        }
+      });
+    } else {
+      action();
+    }
+  }
+
+  const token = new URLSearchParams(location.search).get('token');
+  if (token !== null) {
+    setStatus('Opening your link\u2026');
+    whenShown(function () { redeem(token); });
+  } else {
+    connect();
+  }
 }());

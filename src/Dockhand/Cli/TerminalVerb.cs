@@ -31,6 +31,9 @@ internal static class TerminalVerb
                         $"user {owner} has no container; create one first with: dockhand create --user {owner} --name NAME", ExitCodes.Refused);
                 case TerminalLinkResult.NotRunning notRunning:
                     return await context.FailAsync(json, "not-running", $"{notRunning.Sentence} (dockhand start --user {owner})", ExitCodes.Refused);
+                case TerminalLinkResult.RateLimited limited:
+                    return await context.FailAsync(json, "rate-limited",
+                        $"user {owner} has had {limited.Limit} terminal links in the last minute (TERMINAL_LINKS_PER_MINUTE); try again in {limited.RetryAfterSeconds} seconds", ExitCodes.Refused);
                 case TerminalLinkResult.EngineUnavailable engine:
                     return await context.FailAsync(json, "engine-unavailable", engine.Sentence, ExitCodes.UsageOrUnavailable, engine.Detail);
                 default:

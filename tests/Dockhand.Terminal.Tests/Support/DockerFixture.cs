@@ -32,9 +32,12 @@ public sealed class DockerFixture : IAsyncLifetime
     }
 
     /// <summary>Creates and starts a container running <c>tail -f /dev/null</c>; returns its full id.</summary>
-    public async Task<string> StartContainerAsync(string image = BashImage, string? ownerLabel = null, CancellationToken cancellationToken = default)
+    /// <param name="name">Set as the <c>dockhand.name</c> label (the engine's name stays random, so runs never collide).</param>
+    public async Task<string> StartContainerAsync(string image = BashImage, string? ownerLabel = null, string? name = null, CancellationToken cancellationToken = default)
     {
         var labels = new Dictionary<string, string> { ["dockhand.test"] = RunId };
+        if (name is not null)
+            labels["dockhand.name"] = name;
         if (ownerLabel is not null)
             labels["dockhand.owner"] = ownerLabel; // never dockhand.managed: other engineers' reconcilers must not see ours
         var created = await Client.Containers.CreateContainerAsync(new CreateContainerParameters

@@ -31,18 +31,39 @@ public sealed partial class TerminalClient : IAsyncDisposable
 
     public string? Shell { get; private set; }
 
+    /// <summary>Container name and owner id from the "attached" message.</summary>
+    public (string? Container, string? Owner) Whose { get; private set; }
+
     public bool Closed { get; private set; }
 
-    /// <summary>GETs the one-time link (expects the redirect and cookie), then connects the WebSocket.</summary>
+    /// <summary>Redeems the one-time link as the page's script does (expects 200 and the cookie), then connects the WebSocket.</summary>
     public static async Task<TerminalClient> OpenAsync(TerminalHost host, Uri link, CancellationToken cancellationToken)
     {
         var cookies = new CookieContainer();
         using var http = host.CreateClient(cookies);
-        using var response = await http.GetAsync(link, cancellationToken);
-        if (response.StatusCode != HttpStatusCode.SeeOther)
+        using var response = await RedeemAsync(http, host, link, cancellationToken);
+        if (response.StatusCode != HttpStatusCode.OK)
             throw new InvalidOperationException($"The link answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
-        var page = new Uri(host.BaseAddress, response.Headers.Location!);
+        var page = new Uri(host.BaseAddress, link.AbsolutePath);
         return await ConnectAsync(host, page, cookies, cancellationToken);
+    }
+
+    /// <summary>
+    /// What the page's script sends for <paramref name="link"/>: <c>POST /terminal/{id}/session</c> with the token in a
+    /// JSON body and the page's Origin (or <paramref name="origin"/>; empty sends none).
+    /// </summary>
+    public static Task<HttpResponseMessage> RedeemAsync(HttpClient http, TerminalHost host, Uri link, CancellationToken cancellationToken,
+        string? origin = null, string? tokenOverride = null)
+    {
+        var token = tokenOverride ?? System.Web.HttpUtility.ParseQueryString(link.Query)["token"];
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.BaseAddress, link.AbsolutePath.TrimEnd('/') + "/session"))
+        {
+            Content = new StringContent(JsonSerializer.Serialize(new Dictionary<string, string?> { ["token"] = token }), Encoding.UTF8, "application/json"),
+        };
+        origin ??= host.BaseAddress.GetLeftPart(UriPartial.Authority);
+        if (origin.Length > 0)
+            request.Headers.Add("Origin", origin);
+        return http.SendAsync(request, cancellationToken);
     }
 
     public static async Task<TerminalClient> ConnectAsync(TerminalHost host, Uri page, CookieContainer cookies, CancellationToken cancellationToken, string? origin = null)
@@ -96,7 +117,10 @@ public sealed partial class TerminalClient : IAsyncDisposable
                             if (type == "ended")
                                 EndedReason = element.GetProperty("reason").GetString();
                             else if (type == "attached")
+                            {
                                 Shell = element.GetProperty("shell").GetString();
+                                Whose = (element.GetProperty("container").GetString(), element.GetProperty("owner").GetString());
+                            }
                         }
                         break;
                 }

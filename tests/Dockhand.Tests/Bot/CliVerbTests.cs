@@ -138,6 +138,24 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Terminal_MoreLinksThanThePerMinuteLimit_Exits1SayingWhenToTryAgain()
+    {
+        var user = "4000000000000000005";
+        var settings = Settings();
+        settings["TERMINAL_LINKS_PER_MINUTE"] = "1";
+        var created = await RunAsync(settings, Ct, "create", "--user", user, "--name", "cli-rate-" + _runId);
+        Assert.True(created.Exit == 0, created.Err);
+        var first = await RunAsync(settings, Ct, "terminal", "--user", user);
+        Assert.True(first.Exit == 0, first.Err);
+
+        var (exit, output, error) = await RunAsync(settings, Ct, "terminal", "--user", user);
+
+        Assert.Equal(1, exit);
+        Assert.Equal("", output);
+        Assert.Matches("^dockhand: user 4000000000000000005 has had 1 terminal links in the last minute \\(TERMINAL_LINKS_PER_MINUTE\\); try again in [0-9]{1,2} seconds$", error.Trim());
+    }
+
+    [Fact]
     public async Task Terminal_StoppedContainer_Exits1WithoutIssuingALink()
     {
         var user = "4000000000000000003";

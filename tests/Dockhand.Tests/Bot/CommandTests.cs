@@ -171,11 +171,15 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Matches("^\\?token=[A-Za-z0-9_-]{43}$", url.Query);
         Host.AssertSentBodiesMatchOpenApi(sent);
 
-        // The link works against this same process's web terminal, once.
+        // The link works against this same process's web terminal, once: opening it uses nothing up (a link scanner
+        // may fetch it); the page's script redeems the token with a same-origin POST.
         using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = Host.BaseAddress };
-        using var first = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
-        using var again = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
-        Assert.Equal(303, (int)first.StatusCode);
+        using var opened = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
+        Assert.Equal(200, (int)opened.StatusCode);
+        Assert.False(opened.Headers.Contains("Set-Cookie"));
+        using var first = await browser.SendAsync(Redeem(url), Ct);
+        using var again = await browser.SendAsync(Redeem(url), Ct);
+        Assert.Equal(200, (int)first.StatusCode);
         Assert.True(first.Headers.Contains("Set-Cookie"));
         Assert.Equal(410, (int)again.StatusCode);
 
@@ -187,6 +191,36 @@ public sealed class CommandTests(BotFixture fixture)
         var row = Assert.Single(audit, a => a.Action == "terminal-link");
         Assert.Equal(("issued", $"discord:{owner}", record.ContainerId), (row.Outcome, row.Actor, row.ContainerId));
         Assert.DoesNotContain(token, row.Detail ?? "", StringComparison.Ordinal);
+    }
+
+    private HttpRequestMessage Redeem(Uri link)
+    {
+        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(link.AbsolutePath + "/session", UriKind.Relative))
+        {
+            Content = new StringContent($"{{\"token\":\"{link.Query["?token=".Length..]}\"}}", System.Text.Encoding.UTF8, "application/json"),
+        };
+        request.Headers.Add("Origin", Host.BaseAddress.GetLeftPart(UriPartial.Authority));
+        return request;
+    }
+
+    [Fact]
+    public async Task Terminal_MoreLinksThanThePerMinuteLimit_RefusesWithWhenToTryAgain()
+    {
+        var owner = BotHost.NewUser();
+        await GiveContainerAsync(owner);
+        for (var i = 0; i < 5; i++)
+        {
+            var issued = await Host.SendAsync(Host.Slash(owner, "terminal"), Ct);
+            Assert.Contains("works once", BotHost.Content(await Host.WaitForEditAsync(issued, Ct)), StringComparison.Ordinal);
+        }
+
+        var sent = await Host.SendAsync(Host.Slash(owner, "terminal"), Ct);
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.Matches("^You have had 5 terminal links in the last minute, the most allowed; try again in [0-9]{1,2} seconds\\.$", BotHost.Content(edited));
+        Assert.Empty(edited["components"]!.AsArray());
+        var audit = await Host.App.Services.GetRequiredService<ContainerStore>().ReadAuditAsync(new OwnerId(owner), cancellationToken: Ct);
+        Assert.Equal(["refused", "issued", "issued", "issued", "issued", "issued"], audit.Where(a => a.Action == "terminal-link").Select(a => a.Outcome));
     }
 
     [Fact]

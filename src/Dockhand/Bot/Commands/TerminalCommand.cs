@@ -32,6 +32,7 @@ internal sealed class TerminalCommand(BotAuthorizer authorizer, TerminalLinks li
             },
             TerminalLinkResult.NoContainer => Text("You don't have a container. An allowlisted user can create one for you with /create."),
             TerminalLinkResult.NotRunning notRunning => Text(notRunning.Sentence),
+            TerminalLinkResult.RateLimited limited => Text(limited.Sentence),
             TerminalLinkResult.EngineUnavailable engine => Text(engine.Sentence),
             _ => throw new InvalidOperationException("Unknown terminal link result."),
         };
