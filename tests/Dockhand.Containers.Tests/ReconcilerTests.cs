@@ -1,5 +1,6 @@
 using Dockhand.Containers.Tests.Infrastructure;
 using Microsoft.Data.Sqlite;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Dockhand.Containers.Tests;
 
@@ -234,10 +235,11 @@ public sealed class ReconcilerTests(EngineFixture fixture)
     [Fact]
     public async Task RunAsync_ContainerAppearsWithoutRecord_EventStreamAdoptsIt()
     {
-        await using var harness = await Harness.CreateAsync(fixture);
+        // A fake clock that never moves: the loop's retry passes (1, 2, 4 … s) never run, so only the event stream can act.
+        await using var harness = await Harness.CreateAsync(fixture, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var running = harness.Reconciler.RunAsync(stop.Token);
-        await Task.Delay(500, Ct);
+        await harness.Reconciler.WatchingEvents.WaitAsync(TimeSpan.FromSeconds(30), Ct);
         var owner = Harness.NewOwner();
         var name = Harness.NewName("late");
 
@@ -245,7 +247,7 @@ public sealed class ReconcilerTests(EngineFixture fixture)
 
         var deadline = DateTime.UtcNow.AddSeconds(15);
         while (await harness.Service.FindAsync(owner, Ct) is null && DateTime.UtcNow < deadline)
-            await Task.Delay(200, Ct);
+            await Task.Delay(50, Ct);
         await stop.CancelAsync();
         await running;
         Assert.Equal(id, (await harness.Service.FindAsync(owner, Ct))?.ContainerId);
@@ -254,12 +256,12 @@ public sealed class ReconcilerTests(EngineFixture fixture)
     [Fact]
     public async Task RunAsync_RecordedContainerRemovedBehindOurBack_AuditsMissing()
     {
-        await using var harness = await Harness.CreateAsync(fixture);
+        await using var harness = await Harness.CreateAsync(fixture, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
         var owner = Harness.NewOwner();
         var record = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct)).Status.Record;
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var running = harness.Reconciler.RunAsync(stop.Token);
-        await Task.Delay(500, Ct);
+        await harness.Reconciler.WatchingEvents.WaitAsync(TimeSpan.FromSeconds(30), Ct);
 
         await harness.Docker.Containers.RemoveContainerAsync(record.ContainerId, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true }, Ct);
 

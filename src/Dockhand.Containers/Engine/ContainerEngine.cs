@@ -300,8 +300,11 @@ public sealed class ContainerEngine : IDisposable
         }
     }
 
-    /// <summary>Streams container events for managed containers until <paramref name="cancellationToken"/> ends or the stream breaks.</summary>
-    internal async Task MonitorAsync(IReadOnlyDictionary<string, string> scope, Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken)
+    /// <summary>
+    /// Streams container events for managed containers in <paramref name="scope"/>, starting with those since
+    /// <paramref name="since"/> (the engine replays them), until <paramref name="cancellationToken"/> ends or the stream breaks.
+    /// </summary>
+    internal async Task MonitorAsync(IReadOnlyDictionary<string, string> scope, DateTimeOffset since, Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken)
     {
         var channel = System.Threading.Channels.Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true, SingleWriter = true });
         var sink = new SyncProgress<Message>(message =>
@@ -312,6 +315,7 @@ public sealed class ContainerEngine : IDisposable
         });
         var parameters = new ContainerEventsParameters
         {
+            Since = since.ToUnixTimeSeconds().ToString(CultureInfo.InvariantCulture),
             Filters = new Dictionary<string, IDictionary<string, bool>>
             {
                 ["type"] = new Dictionary<string, bool> { ["container"] = true },

@@ -29,6 +29,8 @@ public sealed record ReconcileReport(int RolledBackCreates, int FinishedDestroys
 /// </summary>
 public sealed partial class Reconciler
 {
+    private static readonly TimeSpan EventReplayMargin = TimeSpan.FromSeconds(5);
+
     /// <summary>The most containers one pass may remove; more means something is wrong (a lost database, a wrong instance).</summary>
     public const int MassRemovalLimit = 3;
 
@@ -39,6 +41,7 @@ public sealed partial class Reconciler
     private readonly TimeProvider _time;
     private readonly ILogger<Reconciler> _logger;
     private readonly SemaphoreSlim _pass = new(1, 1);
+    private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public Reconciler(ContainerEngine engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger)
     {
@@ -174,6 +177,12 @@ public sealed partial class Reconciler
     }
 
     /// <summary>
+    /// Completes once <see cref="RunAsync"/> has made its start-up pass and asked for the event stream. The stream starts
+    /// before that pass (the engine replays events since then), so nothing that happens after this completes is missed.
+    /// </summary>
+    public Task WatchingEvents => _watching.Task;
+
+    /// <summary>
     /// Runs until cancelled: a start-up pass, then a pass after each managed container's create or destroy event.
     /// When the engine goes away it retries with a growing delay (1 s to 30 s).
     /// </summary>
@@ -184,11 +193,14 @@ public sealed partial class Reconciler
         {
             try
             {
+                // Events are asked for from a little before the pass, so a create between the pass and the subscription is
+                // still seen; replaying a few extra events only costs a few extra passes. The margin covers clock skew.
+                var since = _time.GetUtcNow() - EventReplayMargin;
                 var report = await ReconcileAsync(cancellationToken);
                 LogPass(_logger, report.RolledBackCreates, report.FinishedDestroys, report.RemovedOrphans, report.AdoptedOrphans, report.StoppedOrphans, report.MissingContainers, report.ForeignContainers);
                 delay = TimeSpan.FromSeconds(1);
                 var scope = new Dictionary<string, string> { [ContainerLabels.Instance] = await _store.GetInstanceIdAsync(cancellationToken) };
-                await _engine.MonitorAsync(scope, async e =>
+                var watching = _engine.MonitorAsync(scope, since, async e =>
                 {
                     if (e.Action is "create" or "destroy")
                     {
@@ -198,6 +210,8 @@ public sealed partial class Reconciler
                         LogEventPass(_logger, e.Action, e.ContainerId, after.RolledBackCreates, after.FinishedDestroys, after.RemovedOrphans, after.AdoptedOrphans, after.StoppedOrphans);
                     }
                 }, cancellationToken);
+                _watching.TrySetResult();
+                await watching;
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {

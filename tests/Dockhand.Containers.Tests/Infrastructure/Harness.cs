@@ -16,13 +16,16 @@ public sealed class Harness : IAsyncDisposable
 
     private readonly ServiceProvider _provider;
 
-    private Harness(EngineFixture fixture, ContainerOptions options, string directory, string scope)
+    private Harness(EngineFixture fixture, ContainerOptions options, string directory, string scope, TimeProvider? time)
     {
         Fixture = fixture;
         Options = options;
         Directory = directory;
         Scope = scope;
-        _provider = new ServiceCollection().AddDockhandContainers(options).BuildServiceProvider();
+        var services = new ServiceCollection();
+        if (time is not null)
+            services.AddSingleton(time);
+        _provider = services.AddDockhandContainers(options).BuildServiceProvider();
     }
 
     public EngineFixture Fixture { get; }
@@ -62,7 +65,8 @@ public sealed class Harness : IAsyncDisposable
         ["CONTAINER_NETWORK"] = "none",
     };
 
-    public static async Task<Harness> CreateAsync(EngineFixture fixture, Func<ContainerOptions, ContainerOptions>? configure = null, string? directory = null, string? scope = null)
+    /// <param name="time">The clock of the service (the reconciler's retry delays run on it); the system clock when null.</param>
+    public static async Task<Harness> CreateAsync(EngineFixture fixture, Func<ContainerOptions, ContainerOptions>? configure = null, string? directory = null, string? scope = null, TimeProvider? time = null)
     {
         directory ??= System.IO.Directory.CreateTempSubdirectory("dockhand-ct-").FullName;
         scope ??= Guid.NewGuid().ToString("N")[..12];
@@ -79,7 +83,7 @@ public sealed class Harness : IAsyncDisposable
             ExtraLabels = new Dictionary<string, string> { ["dockhand.test"] = fixture.RunId, [ScopeLabel] = scope },
         };
         options = configure?.Invoke(options) ?? options;
-        var harness = new Harness(fixture, options, directory, scope);
+        var harness = new Harness(fixture, options, directory, scope, time);
         await harness.Store.MigrateAsync(TestContext.Current.CancellationToken);
         harness.InstanceId = await harness.Store.GetInstanceIdAsync(TestContext.Current.CancellationToken);
         return harness;
