@@ -124,4 +124,17 @@ public sealed class SharedEngineTests(EngineFixture fixture)
             Directory.Delete(elsewhere, recursive: true);
         }
     }
+
+    [Fact]
+    public async Task Run_Sigterm_ExitsZeroAndClosesItsSocket()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        await using var bot = await BotProcess.StartAsync(harness);
+
+        var exit = await bot.TerminateAsync();
+
+        Assert.Equal(0, exit);
+        using var client = new System.Net.Sockets.TcpClient();
+        await Assert.ThrowsAsync<System.Net.Sockets.SocketException>(async () => await client.ConnectAsync(bot.BaseUrl.Host, bot.BaseUrl.Port, Ct));
+    }
 }

@@ -90,8 +90,11 @@ public sealed class BotProcess : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>SIGTERM, then a bounded wait for a graceful exit; killed if it does not come.</summary>
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Sends SIGTERM, as a service manager does, and waits (at most 20 s) for the exit code; null when it did not exit in
+    /// time (it is then killed).
+    /// </summary>
+    public async Task<int?> TerminateAsync()
     {
         if (!_process.HasExited)
         {
@@ -105,8 +108,15 @@ public sealed class BotProcess : IAsyncDisposable
             catch (OperationCanceledException)
             {
                 _process.Kill(entireProcessTree: true);
+                return null;
             }
         }
+        return _process.ExitCode;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        await TerminateAsync();
         _process.Dispose();
     }
 }
