@@ -353,6 +353,9 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
             "--cpus", (options.NanoCpus / 1e9).ToString(Inv), "--pids-limit", options.PidsLimit.ToString(Inv),
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--restart", "unless-stopped",
         };
+        // The same home volume Dockhand gives each owner (a new named volume, filled from the image), labelled for clean-up.
+        if (options.HomesEnabled)
+            args.AddRange(["--mount", $"type=volume,source={name}-home,target={options.VolumePath},volume-label={BenchEnvironment.LabelKey}={env.RunId}"]);
         foreach (var cap in options.CapAdd)
             args.AddRange(["--cap-add", cap]);
         args.Add(BenchEnvironment.Image);
@@ -378,6 +381,15 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
             CapAdd = options.CapAdd.ToList(),
             SecurityOpt = ["no-new-privileges:true"],
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
+            Mounts = options.HomesEnabled
+                ? [new Mount
+                {
+                    Type = "volume",
+                    Source = name + "-home",
+                    Target = options.VolumePath,
+                    VolumeOptions = new VolumeOptions { Labels = new Dictionary<string, string> { [BenchEnvironment.LabelKey] = env.RunId } },
+                }]
+                : null,
         },
     };
 
