@@ -414,8 +414,14 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
     public async Task<Figure> ThroughputAsync(CancellationToken ct)
     {
         const long rawBytes = 48L * 1024 * 1024; // base64 makes it 64 MiB
-        var command = $"head -c {rawBytes.ToString(Inv)} /dev/zero | base64; echo __DO\"\"NE__";
+        const string file = "/tmp/dockhand-p2.b64";
+        // The file is made once, outside the timing: generating it on the fly (head | base64) capped both paths at
+        // busybox base64's speed, so the ratio said nothing about the terminal. Both paths now time a plain cat.
+        var command = $"cat {file}; echo __DO\"\"NE__";
         var (owner, id) = await TerminalContainerAsync(0, ct);
+        var made = await Shell.RunAsync("docker", ["exec", id, "sh", "-c", $"head -c {rawBytes.ToString(Inv)} /dev/zero | base64 > {file}"], cancellationToken: ct);
+        if (made.ExitCode != 0)
+            throw new InvalidOperationException($"P2: could not write {file} in the container: {made.Stderr}");
         var links = Links();
         var runs = quick ? 1 : 3;
         var web = new List<double>();
@@ -461,7 +467,7 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
             log($"P2 run {i + 1}/{runs}: WebSocket {web[^1]:0.0} MiB/s ({frames} reads, {webBytes / Math.Max(1, frames)} B each), docker exec -t {cli[^1]:0.0} MiB/s");
         }
         double mw = Stats.Median(web), mc = Stats.Median(cli);
-        return new Figure("P2", "terminal throughput: 64 MiB of base64 from the container's pty to a WebSocket client",
+        return new Figure("P2", "terminal throughput: `cat` of a 64 MiB file made beforehand, from the container's pty to a WebSocket client",
             $"{F(mw, "0.0")} MiB/s", $"`docker exec -t` {F(mc, "0.0")} MiB/s", $"{F(mw / mc)}×", "≥ 1.0×", mw / mc >= 1.0,
             new JsonObject
             {
