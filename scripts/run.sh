@@ -20,5 +20,7 @@ fi
 scripts/prereqs.sh
 scripts/engine.sh
 echo "run: building src/Dockhand (Release)"
-dotnet build src/Dockhand -c Release --nologo -v quiet -clp:NoSummary
+# Without the code analyzers: they are a development check (scripts/test.sh's build runs them and fails on their
+# warnings); skipping them here roughly halves a fresh build (221 s -> 128 s measured on 2 busy cores).
+dotnet build src/Dockhand -c Release --nologo -v quiet -clp:NoSummary -p:RunAnalyzers=false
 exec dotnet src/Dockhand/bin/Release/net10.0/dockhand.dll run "$@"
