@@ -14,6 +14,52 @@ apt_install() {
   apt-get install -y -qq "$@" >/dev/null
 }
 
+# The Debian mirror, taken only from this machine's own apt configuration (no mirror is written in this repository):
+# the first http(s)/file URI of an enabled `deb` source for the suite bookworm with the component main, from deb822
+# *.sources files first, then classic one-line sources.list entries. Prints nothing when there is none.
+apt_mirror() {
+  local sources=() lists=() file
+  for file in /etc/apt/sources.list.d/*.sources; do [ -f "$file" ] && sources+=("$file"); done
+  [ -f /etc/apt/sources.list ] && lists+=(/etc/apt/sources.list)
+  for file in /etc/apt/sources.list.d/*.list; do [ -f "$file" ] && lists+=("$file"); done
+  {
+    if [ ${#sources[@]} -gt 0 ]; then
+      # deb822: stanzas separated by blank lines; field names are case-insensitive; values may list several words.
+      awk '
+        function flush() {
+          if (types ~ /(^| )deb( |$)/ && suites ~ /(^| )bookworm( |$)/ && comps ~ /(^| )main( |$)/ && enabled != "no")
+            print uris
+          types = uris = suites = comps = enabled = ""
+        }
+        FNR == 1 { flush() }
+        /^[[:space:]]*#/ { next }
+        /^[[:space:]]*$/ { flush(); next }
+        {
+          key = tolower($1); value = $0; sub(/^[^:]*:[[:space:]]*/, "", value)
+          if (key == "types:") types = value
+          else if (key == "uris:") uris = value
+          else if (key == "suites:") suites = value
+          else if (key == "components:") comps = value
+          else if (key == "enabled:") enabled = tolower(value)
+        }
+        END { flush() }
+      ' "${sources[@]}" | tr ' ' '\n'
+    fi
+    if [ ${#lists[@]} -gt 0 ]; then
+      # One-line form: deb [options] URI suite component...
+      awk '
+        $1 != "deb" { next }
+        {
+          i = 2
+          if ($i ~ /^\[/) { while (i <= NF && $i !~ /\]$/) i++; i++ }
+          uri = $i; suite = $(i + 1)
+          for (j = i + 2; j <= NF; j++) if (suite == "bookworm" && $j == "main") { print uri; break }
+        }
+      ' "${lists[@]}"
+    fi
+  } | grep -E '^(https?|file)://' | head -n 1 || true
+}
+
 work=$(mktemp -d)
 trap 'rm -rf "$work"' EXIT
 
@@ -39,8 +85,12 @@ if have_image "$DEBIAN_TAG"; then
   echo "images: $DEBIAN_TAG cached"
 else
   command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
-  mirror=$(awk '/^URIs:/ {print $2; exit}' /etc/apt/sources.list.d/debian.sources 2>/dev/null || true)
-  mirror=${mirror:-http://deb.debian.org/debian}
+  mirror=$(apt_mirror)
+  if [ -z "$mirror" ]; then
+    echo "images: no apt source for Debian bookworm main found in /etc/apt/sources.list or /etc/apt/sources.list.d/*.{sources,list};" \
+      "add the machine's Debian mirror there (debootstrap builds $DEBIAN_TAG from it)" >&2
+    exit 2
+  fi
   echo "images: debootstrap bookworm from $mirror (about 30 s)"
   debootstrap --variant=minbase bookworm "$work/debian" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; exit 2; }

@@ -27,7 +27,7 @@ public sealed class RefusalMessageTests
     [Theory]
     [InlineData("pull access denied for foo/bar, repository does not exist or may require 'docker login': denied: requested access to the resource is denied", " (pull access denied)")]
     [InlineData("manifest for foo/bar:9 not found: manifest unknown: manifest unknown", " (not found)")]
-    [InlineData("Get \"https://registry-1.docker.io/v2/\": dial tcp: lookup registry-1.docker.io on 10.0.0.2:53: no such host", "")]
+    [InlineData("Get \"https://registry.invalid/v2/\": dial tcp: lookup registry.invalid on 10.0.0.2:53: no such host", "")]
     [InlineData("failed to register layer: open /var/lib/docker/overlay2/x/committed: no space left on device", "")]
     public void ImageUnavailable_EngineReason_MessageKeepsImageAndOnlyClassifiedReason(string engine, string shown)
     {

@@ -16,8 +16,12 @@ internal static class DoctorVerb
             var options = services.GetRequiredService<ContainerOptions>();
             var configuration = context.LoadConfiguration();
             checks.Add(new CliCheck("configuration", true, "all container settings are valid"));
-            checks.Add(new CliCheck("discord-token", !string.IsNullOrWhiteSpace(configuration["DISCORD_TOKEN"]),
-                string.IsNullOrWhiteSpace(configuration["DISCORD_TOKEN"]) ? "DISCORD_TOKEN is not set; the bot cannot connect" : "DISCORD_TOKEN is set"));
+            checks.Add(new CliCheck("dotenv", true, Configuration.DockhandConfiguration.DotEnvFile(configuration) switch
+            {
+                { Found: true } file => $"read {file.Path}",
+                { } file => $"no .env file read: there is none at {file.Path}; settings come from the environment and appsettings.json",
+                null => "no .env file read: the settings were given directly",
+            }));
 
             var engine = services.GetRequiredService<ContainerEngine>();
             var health = await engine.PingAsync(ct);

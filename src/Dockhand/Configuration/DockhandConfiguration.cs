@@ -41,6 +41,14 @@ public static class DockhandConfiguration
         return builder;
     }
 
+    /// <summary>
+    /// The <c>.env</c> file <paramref name="configuration"/> looks for (full path) and whether it was there; null for a
+    /// configuration not built by <see cref="AddDockhandConfiguration"/>.
+    /// </summary>
+    public static (string Path, bool Found)? DotEnvFile(IConfiguration configuration)
+        => (configuration as IConfigurationRoot)?.Providers.OfType<DotEnvConfigurationProvider>().Select(p => (p.FullPath, p.Found))
+            .Cast<(string, bool)?>().FirstOrDefault();
+
     private static T Also<T>(this T value, Action<T> action)
     {
         action(value);

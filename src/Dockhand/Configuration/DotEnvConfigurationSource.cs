@@ -18,10 +18,19 @@ internal sealed class DotEnvConfigurationSource(string path) : IConfigurationSou
 
 internal sealed class DotEnvConfigurationProvider(string path) : ConfigurationProvider
 {
+    /// <summary>The file's full path.</summary>
+    public string FullPath { get; } = System.IO.Path.GetFullPath(path);
+
+    /// <summary>Whether the file existed at the last load (what <c>doctor</c> reports).</summary>
+    public bool Found { get; private set; }
+
     public override void Load()
-        => Data = File.Exists(path)
-            ? DotEnvParser.Parse(File.ReadAllText(path), System.IO.Path.GetFileName(path))
+    {
+        Found = File.Exists(FullPath);
+        Data = Found
+            ? DotEnvParser.Parse(File.ReadAllText(FullPath), System.IO.Path.GetFileName(FullPath))
             : new Dictionary<string, string?>(StringComparer.OrdinalIgnoreCase);
+    }
 }
 
 internal static class DotEnvParser

@@ -66,6 +66,24 @@ public sealed class ConfigurationTests : IDisposable
     }
 
     [Fact]
+    public void DotEnvFile_FileInDirectory_FullPathAndFound()
+    {
+        File.WriteAllText(Path.Combine(_directory, ".env"), "DATABASE_PATH=x.db\n");
+
+        var file = DockhandConfiguration.DotEnvFile(DockhandConfiguration.Build(_directory));
+
+        Assert.Equal((Path.Combine(_directory, ".env"), true), file);
+    }
+
+    [Fact]
+    public void DotEnvFile_NoFile_PathLookedAtAndNotFound()
+    {
+        var file = DockhandConfiguration.DotEnvFile(DockhandConfiguration.Build(_directory));
+
+        Assert.Equal((Path.Combine(_directory, ".env"), false), file);
+    }
+
+    [Fact]
     public void Build_NoFiles_StillReadsEnvironment()
     {
         var key = "DOCKHAND_TEST_ENV_" + Guid.NewGuid().ToString("N")[..6];

@@ -27,12 +27,14 @@ public static class DockhandProcess
         {
             await process.WaitForExitAsync(timeout.Token);
         }
-        catch (OperationCanceledException)
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
         {
             process.Kill(entireProcessTree: true);
-            throw;
+            throw new TimeoutException($"dockhand {string.Join(' ', args)} did not end within 60 s.");
         }
-        return new Outcome(process.ExitCode, await stdout, await stderr);
+        // The pipes close when the process ends, unless something it started still holds them: bounded either way.
+        var outputGrace = TimeSpan.FromSeconds(10);
+        return new Outcome(process.ExitCode, await stdout.WaitAsync(outputGrace), await stderr.WaitAsync(outputGrace));
     }
 
     /// <summary>Starts the executable with only the given Dockhand settings; the caller owns the process and its output.</summary>

@@ -23,25 +23,27 @@ public sealed class EngineFixture : IAsyncLifetime
         var health = await Engine.PingAsync();
         if (!health.Reachable)
             throw new InvalidOperationException($"No Docker engine answers at {DockerHost} ({health.Error}). Run scripts/test.sh, which installs and starts dockerd and builds the test images.");
-        if (!await Engine.ImageExistsAsync(TestImage))
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(30));
+        if (!await Engine.ImageExistsAsync(TestImage, limit.Token))
             throw new InvalidOperationException($"The local test image {TestImage} is missing. Run scripts/test.sh (it calls scripts/test-images.sh).");
     }
 
     public async ValueTask DisposeAsync()
     {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var leftovers = await Engine.Client.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
-        });
+        }, limit.Token);
         foreach (var container in leftovers)
-            await Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+            await Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, limit.Token);
         var volumes = await Engine.Client.Volumes.ListAsync(new VolumesListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
-        });
+        }, limit.Token);
         foreach (var volume in volumes.Volumes ?? [])
-            await Engine.Client.Volumes.RemoveAsync(volume.Name, force: true);
+            await Engine.Client.Volumes.RemoveAsync(volume.Name, force: true, limit.Token);
         Engine.Dispose();
     }
 }

@@ -51,17 +51,28 @@ public sealed class FakeEngine : IAsyncDisposable
         using var _ = client;
         var stream = client.GetStream();
         var reader = new StreamReader(stream, Encoding.ASCII);
-        var requestLine = await reader.ReadLineAsync();
-        while (!string.IsNullOrEmpty(await reader.ReadLineAsync()))
+        // A client that connects and never finishes its request must not leave this handler waiting forever.
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
+        string? requestLine;
+        try
         {
+            requestLine = await reader.ReadLineAsync(limit.Token);
+            while (!string.IsNullOrEmpty(await reader.ReadLineAsync(limit.Token)))
+            {
+            }
+        }
+        catch (OperationCanceledException)
+        {
+            return;
         }
         var path = requestLine?.Split(' ')[1] ?? "/";
         Paths.Enqueue(path);
         var (status, body) = Respond(path.Split('?')[0]);
         var bytes = Encoding.UTF8.GetBytes(body);
         var head = $"HTTP/1.1 {status}\r\nContent-Type: application/json\r\nAPI-Version: {_maxVersion}\r\nContent-Length: {bytes.Length}\r\nConnection: close\r\n\r\n";
-        await stream.WriteAsync(Encoding.ASCII.GetBytes(head));
-        await stream.WriteAsync(bytes);
+        await stream.WriteAsync(Encoding.ASCII.GetBytes(head), limit.Token);
+        await stream.WriteAsync(bytes, limit.Token);
     }
 
     private (string Status, string Body) Respond(string path)

@@ -8,10 +8,11 @@ namespace Dockhand.Discord.Testing.Contract;
 public sealed class OpenApiContractException(string message) : Exception(message);
 
 /// <summary>
-/// Validates request bodies against Discord's OpenAPI 3.1 document, ../shared/discord/openapi.json (found by walking up
-/// from the test's base directory). The document is registered once as a JSON Schema 2020-12 base document and each
-/// operation's application/json request-body schema is reached by a $ref into it, so every $ref resolves in the real
-/// document (no rewriting); OpenAPI's own keywords (discriminator, x-discord-*) are ignored as annotations.
+/// Validates request bodies against Discord's OpenAPI 3.1 document, vendored beside this file (Contract/openapi.json,
+/// with its licence and source in Contract/SOURCE.md) and embedded in this assembly, so nothing outside the repository
+/// is read. The document is registered once as a JSON Schema 2020-12 base document and each operation's
+/// application/json request-body schema is reached by a $ref into it, so every $ref resolves in the real document (no
+/// rewriting); OpenAPI's own keywords (discriminator, x-discord-*) are ignored as annotations.
 /// </summary>
 public static class OpenApiContract
 {
@@ -28,20 +29,8 @@ public static class OpenApiContract
         [LoopbackDiscordRestServer.Routes.GuildCommands] = ("/applications/{application_id}/guilds/{guild_id}/commands", "put"),
     };
 
-    /// <summary>The full path of shared/discord/openapi.json.</summary>
-    public static string SpecPath
-    {
-        get
-        {
-            for (var dir = new DirectoryInfo(AppContext.BaseDirectory); dir is not null; dir = dir.Parent)
-            {
-                var candidate = Path.Combine(dir.FullName, "shared", "discord", "openapi.json");
-                if (File.Exists(candidate))
-                    return candidate;
-            }
-            throw new FileNotFoundException("shared/discord/openapi.json was not found above " + AppContext.BaseDirectory + " (../shared must be beside the repository).");
-        }
-    }
+    /// <summary>The manifest name of the embedded document (see the project file).</summary>
+    internal const string ResourceName = "Dockhand.Discord.Testing.Contract.openapi.json";
 
     /// <summary>
     /// The spec operation for a <see cref="LoopbackDiscordRestServer.Routes"/> name (e.g. Routes.EditOriginal), or
@@ -87,7 +76,9 @@ public static class OpenApiContract
 
     private static (JsonElement, BuildOptions) Load()
     {
-        using var doc = JsonDocument.Parse(File.ReadAllBytes(SpecPath));
+        using var stream = typeof(OpenApiContract).Assembly.GetManifestResourceStream(ResourceName)
+            ?? throw new InvalidOperationException(ResourceName + " is not embedded in " + typeof(OpenApiContract).Assembly.GetName().Name + "; see its project file.");
+        using var doc = JsonDocument.Parse(stream);
         var root = doc.RootElement.Clone();
         var registry = new SchemaRegistry();
         registry.Register(DocumentUri, new JsonElementBaseDocument(root, DocumentUri));

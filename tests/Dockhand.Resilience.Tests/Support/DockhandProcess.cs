@@ -74,6 +74,8 @@ public sealed class DockhandProcess
             process.Kill(entireProcessTree: true);
             throw new TimeoutException($"dockhand {string.Join(' ', arguments)} did not end in time.");
         }
-        return new ProcessOutcome(process.ExitCode, await stdout, await stderr, watch.Elapsed);
+        // The pipes close when the process ends, unless something it started still holds them: bounded either way.
+        var outputGrace = TimeSpan.FromSeconds(10);
+        return new ProcessOutcome(process.ExitCode, await stdout.WaitAsync(outputGrace, cancellationToken), await stderr.WaitAsync(outputGrace, cancellationToken), watch.Elapsed);
     }
 }

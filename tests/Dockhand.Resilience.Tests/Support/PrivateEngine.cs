@@ -101,7 +101,7 @@ public sealed class PrivateEngine : IAsyncDisposable
         if (_daemon is null || _daemon.HasExited)
             return;
         _daemon.Kill();
-        await _daemon.WaitForExitAsync();
+        await WaitForExitWithinAsync(_daemon, "dockerd");
         var containerdPid = Path.Combine(Directory, "exec", "containerd", "containerd.pid");
         if (File.Exists(containerdPid) && int.TryParse(File.ReadAllText(containerdPid).Trim(), CultureInfo.InvariantCulture, out var pid))
         {
@@ -111,7 +111,7 @@ public sealed class PrivateEngine : IAsyncDisposable
                 if (containerd.ProcessName.StartsWith("containerd", StringComparison.Ordinal))
                 {
                     containerd.Kill();
-                    await containerd.WaitForExitAsync();
+                    await WaitForExitWithinAsync(containerd, "containerd");
                 }
             }
             catch (Exception e) when (e is ArgumentException or InvalidOperationException)
@@ -130,7 +130,7 @@ public sealed class PrivateEngine : IAsyncDisposable
                 {
                     await RunAsync("bash", ["-c", $"ids=$(DOCKER_HOST={Endpoint} docker ps -aq); [ -z \"$ids\" ] || DOCKER_HOST={Endpoint} docker rm -f $ids >/dev/null"], CancellationToken.None);
                 }
-                catch (InvalidOperationException)
+                catch (Exception e) when (e is InvalidOperationException or TimeoutException)
                 {
                 }
                 await RunAsync("kill", ["-TERM", _daemon!.Id.ToString(CultureInfo.InvariantCulture)], CancellationToken.None);
@@ -151,7 +151,7 @@ public sealed class PrivateEngine : IAsyncDisposable
                 {
                     using var leftover = Process.GetProcessById(pid);
                     leftover.Kill();
-                    await leftover.WaitForExitAsync();
+                    await WaitForExitWithinAsync(leftover, leftover.ProcessName);
                 }
                 catch (Exception e) when (e is ArgumentException or InvalidOperationException)
                 {
@@ -218,15 +218,42 @@ public sealed class PrivateEngine : IAsyncDisposable
         }
     }
 
+    /// <summary>Waits for a SIGKILLed process to be gone; a process stuck in the kernel fails the test instead of hanging it.</summary>
+    private static async Task WaitForExitWithinAsync(Process process, string name)
+    {
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
+        try
+        {
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException)
+        {
+            throw new TimeoutException($"{name} (pid {process.Id}) was killed but had not exited after 20 s.");
+        }
+    }
+
+    /// <summary>Runs a helper command (docker, kill, umount, ip) to its end, at most 60 s.</summary>
     private static async Task RunAsync(string file, IEnumerable<string> arguments, CancellationToken cancellationToken, bool throwOnFailure = true)
     {
         var info = new ProcessStartInfo(file) { UseShellExecute = false, RedirectStandardError = true, RedirectStandardOutput = true };
         foreach (var argument in arguments)
             info.ArgumentList.Add(argument);
         using var process = Process.Start(info) ?? throw new InvalidOperationException($"{file} did not start.");
-        var error = process.StandardError.ReadToEndAsync(cancellationToken);
-        await process.StandardOutput.ReadToEndAsync(cancellationToken);
-        await process.WaitForExitAsync(cancellationToken);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(TimeSpan.FromSeconds(60));
+        var error = process.StandardError.ReadToEndAsync(limit.Token);
+        try
+        {
+            await process.StandardOutput.ReadToEndAsync(limit.Token);
+            await process.WaitForExitAsync(limit.Token);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            process.Kill(entireProcessTree: true);
+            if (throwOnFailure)
+                throw new TimeoutException($"{file} {string.Join(' ', info.ArgumentList)} did not end within 60 s.");
+            return;
+        }
         if (process.ExitCode != 0 && throwOnFailure)
             throw new InvalidOperationException($"{file} {string.Join(' ', info.ArgumentList)} failed ({process.ExitCode}): {(await error).Trim()}");
     }

@@ -65,11 +65,12 @@ public sealed class TestEngine : IDisposable
     /// <summary>Force-removes every container labelled <c>key=value</c>. Never throws for one already gone.</summary>
     public async Task RemoveLabelledAsync(string key, string value)
     {
-        foreach (var container in await ListAsync(new Dictionary<string, string> { [key] = value }))
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
+        foreach (var container in await ListAsync(new Dictionary<string, string> { [key] = value }, limit.Token))
         {
             try
             {
-                await Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+                await Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, limit.Token);
             }
             catch (DockerContainerNotFoundException)
             {

@@ -57,16 +57,19 @@ public sealed class DockerFixture : IAsyncLifetime
 
     public async ValueTask DisposeAsync()
     {
+        // Clean-up ends within a minute even if the engine stops answering (this client also carries exec streams, so it
+        // has no per-request timeout of its own).
+        using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
         var mine = await Client.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
-        });
+        }, limit.Token);
         foreach (var container in mine)
         {
             try
             {
-                await Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true });
+                await Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, limit.Token);
             }
             catch (DockerContainerNotFoundException)
             {

@@ -41,6 +41,7 @@ public sealed partial class TerminalClient : IAsyncDisposable
     {
         var cookies = new CookieContainer();
         using var http = host.CreateClient(cookies);
+        http.Timeout = StepTimeout;
         using var response = await RedeemAsync(http, host, link, cancellationToken);
         if (response.StatusCode != HttpStatusCode.OK)
             throw new InvalidOperationException($"The link answered {(int)response.StatusCode}: {await response.Content.ReadAsStringAsync(cancellationToken)}");
@@ -72,15 +73,29 @@ public sealed partial class TerminalClient : IAsyncDisposable
         socket.Options.Cookies = cookies;
         socket.Options.SetRequestHeader("Origin", origin ?? host.BaseAddress.GetLeftPart(UriPartial.Authority));
         var ws = new UriBuilder(page) { Scheme = "ws", Path = page.AbsolutePath.TrimEnd('/') + "/ws" }.Uri;
-        await socket.ConnectAsync(ws, cancellationToken);
+        using (var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken))
+        {
+            limit.CancelAfter(StepTimeout);
+            await socket.ConnectAsync(ws, limit.Token);
+        }
         return new TerminalClient(socket, cookies, page);
     }
 
+    /// <summary>The longest a connect or one send may take before the test fails instead of hanging.</summary>
+    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(30);
+
     public Task SendAsync(string keys, CancellationToken cancellationToken)
-        => Socket.SendAsync(Encoding.UTF8.GetBytes(keys), WebSocketMessageType.Binary, true, cancellationToken);
+        => SendWithinAsync(Encoding.UTF8.GetBytes(keys), WebSocketMessageType.Binary, cancellationToken);
 
     public Task ResizeAsync(int columns, int rows, CancellationToken cancellationToken)
-        => Socket.SendAsync(Encoding.UTF8.GetBytes($$"""{"type":"resize","cols":{{columns}},"rows":{{rows}}}"""), WebSocketMessageType.Text, true, cancellationToken);
+        => SendWithinAsync(Encoding.UTF8.GetBytes($$"""{"type":"resize","cols":{{columns}},"rows":{{rows}}}"""), WebSocketMessageType.Text, cancellationToken);
+
+    private async Task SendWithinAsync(byte[] bytes, WebSocketMessageType type, CancellationToken cancellationToken)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        limit.CancelAfter(StepTimeout);
+        await Socket.SendAsync(bytes, type, true, limit.Token);
+    }
 
     /// <summary>Reads until <paramref name="done"/> holds for the output seen so far, the socket closes, or the timeout passes.</summary>
     public async Task<bool> ReadUntilAsync(Func<TerminalClient, bool> done, TimeSpan timeout, CancellationToken cancellationToken)

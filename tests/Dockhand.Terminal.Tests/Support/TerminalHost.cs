@@ -77,7 +77,8 @@ public sealed class TerminalHost : IAsyncDisposable
 
     public async ValueTask DisposeAsync()
     {
-        await _app.StopAsync();
+        using (var stop = new CancellationTokenSource(TimeSpan.FromSeconds(30)))
+            await _app.StopAsync(stop.Token);
         await _app.DisposeAsync();
         SqliteConnection.ClearAllPools();
         try

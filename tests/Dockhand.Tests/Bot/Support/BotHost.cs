@@ -44,7 +44,7 @@ internal sealed class BotHost : IAsyncDisposable
         _directory = directory;
         Docker = docker;
         BaseAddress = new Uri(app.Urls.First());
-        Http = new HttpClient { BaseAddress = BaseAddress };
+        Http = new HttpClient { BaseAddress = BaseAddress, Timeout = Timeout };
     }
 
     public LoopbackDiscordRestServer Rest { get; }
@@ -62,7 +62,8 @@ internal sealed class BotHost : IAsyncDisposable
 
     public static async Task<BotHost> StartAsync(bool withGateway = true, IDictionary<string, string?>? extra = null, CancellationToken cancellationToken = default)
     {
-        var docker = new DockerClientBuilder().WithEndpoint(new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock")).Build();
+        // Every engine request from the test side ends within Timeout (this client never streams).
+        var docker = new DockerClientBuilder().WithEndpoint(new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock")).WithTimeout(Timeout).Build();
         try
         {
             using var ping = new CancellationTokenSource(TimeSpan.FromSeconds(5));
@@ -251,7 +252,8 @@ internal sealed class BotHost : IAsyncDisposable
     {
         try
         {
-            await App.StopAsync();
+            using (var stop = new CancellationTokenSource(Timeout))
+                await App.StopAsync(stop.Token);
             await App.DisposeAsync();
         }
         finally
