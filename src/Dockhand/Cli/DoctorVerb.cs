@@ -22,6 +22,15 @@ internal static class DoctorVerb
                 { } file => $"no .env file read: there is none at {file.Path}; settings come from the environment and appsettings.json",
                 null => "no .env file read: the settings were given directly",
             }));
+            var hasToken = !string.IsNullOrWhiteSpace(configuration["DISCORD_TOKEN"]);
+            var hasPublicKey = !string.IsNullOrWhiteSpace(configuration["DISCORD_PUBLIC_KEY"]);
+            checks.Add(new CliCheck("discord-token", hasToken || hasPublicKey, (hasToken, hasPublicKey) switch
+            {
+                (true, true) => "DISCORD_TOKEN and DISCORD_PUBLIC_KEY are set: the gateway and POST /interactions both deliver interactions",
+                (true, false) => "DISCORD_TOKEN is set: the gateway delivers interactions",
+                (false, true) => "DISCORD_PUBLIC_KEY is set: POST /interactions delivers interactions (no gateway, no command registration)",
+                _ => "neither DISCORD_TOKEN nor DISCORD_PUBLIC_KEY is set; dockhand run cannot talk to Discord",
+            }));
 
             var engine = services.GetRequiredService<ContainerEngine>();
             var health = await engine.PingAsync(ct);
