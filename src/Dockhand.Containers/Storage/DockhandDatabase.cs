@@ -4,6 +4,9 @@ using Microsoft.Data.Sqlite;
 
 namespace Dockhand.Containers.Storage;
 
+/// <summary>What a backup copy holds: its path, instance id, row counts, schema version and SQLite's integrity check ("ok").</summary>
+public sealed record BackupSummary(string Path, string InstanceId, long Containers, long AuditEntries, long TerminalLinks, int SchemaVersion, string Integrity);
+
 /// <summary>
 /// The one SQLite file Dockhand keeps: container records, the audit log and terminal links.
 /// Opening it applies the numbered migrations in <c>Migrations/*.sql</c> by <c>PRAGMA user_version</c>.
@@ -65,6 +68,37 @@ public sealed partial class DockhandDatabase
             await command.ExecuteNonQueryAsync(cancellationToken);
             await transaction.CommitAsync(cancellationToken);
         }
+    }
+
+    /// <summary>
+    /// Copies the live database to <paramref name="destination"/> (which must not exist) through SQLite's online backup
+    /// API: a consistent snapshot, taken while the bot keeps writing (WAL readers do not block writers). Returns what
+    /// the copy holds, read back from the copy.
+    /// </summary>
+    public async Task<BackupSummary> BackupToAsync(string destination, CancellationToken cancellationToken = default)
+    {
+        var target = System.IO.Path.GetFullPath(destination);
+        if (File.Exists(target))
+            throw new IOException($"{target} already exists; choose a new file, so no backup is ever overwritten");
+        var directory = System.IO.Path.GetDirectoryName(target);
+        if (!string.IsNullOrEmpty(directory))
+            Directory.CreateDirectory(directory);
+        await using (var source = await OpenAsync(cancellationToken))
+        await using (var copy = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = target, Mode = SqliteOpenMode.ReadWriteCreate, Pooling = false }.ToString()))
+        {
+            await copy.OpenAsync(cancellationToken);
+            source.BackupDatabase(copy);
+        }
+        await using var check = new SqliteConnection(new SqliteConnectionStringBuilder { DataSource = target, Mode = SqliteOpenMode.ReadOnly, Pooling = false }.ToString());
+        await check.OpenAsync(cancellationToken);
+        await using var command = check.CreateCommand();
+        command.CommandText = """
+            SELECT (SELECT id FROM dockhand_instance), (SELECT COUNT(*) FROM containers), (SELECT COUNT(*) FROM audit_log),
+                   (SELECT COUNT(*) FROM terminal_links), (SELECT integrity_check FROM pragma_integrity_check LIMIT 1)
+            """;
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        await reader.ReadAsync(cancellationToken);
+        return new BackupSummary(target, reader.GetString(0), reader.GetInt64(1), reader.GetInt64(2), reader.GetInt64(3), await ReadUserVersionAsync(check, cancellationToken), reader.GetString(4));
     }
 
     public static async Task<int> ReadUserVersionAsync(SqliteConnection connection, CancellationToken cancellationToken = default)

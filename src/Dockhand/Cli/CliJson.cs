@@ -36,6 +36,8 @@ internal sealed record CliReconcile(int RolledBackCreates, int FinishedDestroys,
         r.MissingContainers, r.ForeignContainers, r.HeldBackRemovals);
 }
 
+internal sealed record CliBackup(string Database, string Backup, string Instance, int SchemaVersion, long Containers, long AuditEntries, long TerminalLinks);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(CliError))]
 [JsonSerializable(typeof(CliContainer))]
@@ -43,4 +45,5 @@ internal sealed record CliReconcile(int RolledBackCreates, int FinishedDestroys,
 [JsonSerializable(typeof(CliDestroyed))]
 [JsonSerializable(typeof(CliDoctor))]
 [JsonSerializable(typeof(CliReconcile))]
+[JsonSerializable(typeof(CliBackup))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

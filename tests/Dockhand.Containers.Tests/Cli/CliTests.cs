@@ -244,4 +244,33 @@ public sealed class CliTests(EngineFixture fixture)
         Assert.Matches("^[0-9]+ Dockhand container\\(s\\) of other instances on this engine; never touched$", checks["foreign"]);
         Assert.Contains(harness.Options.DatabasePath, checks["database"]);
     }
+
+    [Fact]
+    public async Task Backup_WhileCreatesRun_CopyHoldsAConsistentSnapshotWithTheSameInstance()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName("before")), cancellationToken: Ct));
+        var target = Path.Combine(harness.Directory, "backups", "copy.db");
+        var creates = Task.WhenAll(Enumerable.Range(0, 3).Select(_ => harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName("during")), cancellationToken: Ct)));
+
+        var backup = await RunAsync(harness, null, "backup", "--to", target, "--json");
+        await creates;
+        var again = await RunAsync(harness, null, "backup", "--to", target);
+
+        Assert.Equal(0, backup.ExitCode);
+        var summary = JsonDocument.Parse(backup.Out).RootElement;
+        Assert.Equal(harness.InstanceId, summary.GetProperty("instance").GetString());
+        Assert.InRange(summary.GetProperty("containers").GetInt64(), 1, 4);
+        await using (var copy = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={target};Mode=ReadOnly;Pooling=False"))
+        {
+            await copy.OpenAsync(Ct);
+            await using var command = copy.CreateCommand();
+            command.CommandText = "SELECT (SELECT COUNT(*) FROM containers WHERE state = 'ready') || '|' || (SELECT id FROM dockhand_instance) || '|' || (SELECT integrity_check FROM pragma_integrity_check)";
+            var parts = ((string)(await command.ExecuteScalarAsync(Ct))!).Split('|');
+            Assert.True(long.Parse(parts[0], System.Globalization.CultureInfo.InvariantCulture) >= 1);
+            Assert.Equal((harness.InstanceId, "ok"), (parts[1], parts[2]));
+        }
+        Assert.Equal(2, again.ExitCode);
+        Assert.Equal($"dockhand: --to: {target} already exists; name a new file, so no backup is ever overwritten", again.Err.Trim());
+    }
 }
