@@ -112,7 +112,9 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         lock (_gate)
         {
             var now = time.GetTimestamp();
-            if (now < _globalPausedUntil)
+            // Interaction endpoints are not bound to the global limit (Rate Limits, "Global Rate Limit"), so a global
+            // 429 must not hold a callback past its 3 s deadline.
+            if (!route.GlobalExempt && now < _globalPausedUntil)
                 return time.GetElapsedTime(now, _globalPausedUntil);
             BucketState? bucket = null;
             if (_routeToBucket.TryGetValue(route.Template, out var hash))

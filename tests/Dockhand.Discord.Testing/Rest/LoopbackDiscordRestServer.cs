@@ -85,6 +85,9 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     private readonly Dictionary<string, BucketState> _bucketStates = [];
     private readonly List<(string Route, TimeSpan RetryAfter, RateLimitScope Scope)> _scripted429 = [];
     private readonly Queue<DateTimeOffset> _globalWindow = new();
+    /// <summary>Route (with its major parameters) → end of the 429 it was answered.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _routePausedUntil = [];
+    private DateTimeOffset _globalPausedUntil;
     private long _nextId = 1_300_000_000_000_000_000;
 
     private LoopbackDiscordRestServer(WebApplication app, string token, ulong applicationId, TimeProvider time)
@@ -124,10 +127,10 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     /// <summary>How long an interaction token stays valid for webhook routes (Discord: 15 minutes).</summary>
     public TimeSpan InteractionTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Requests that exceeded a bucket the server had announced (a correct client makes none).</summary>
+    /// <summary>Requests that exceeded a bucket the server had announced, or came before a route's 429 had passed (a correct client makes none).</summary>
     public int BucketViolations { get; private set; }
 
-    /// <summary>Requests beyond the global limit (a correct client makes none).</summary>
+    /// <summary>Requests beyond the global limit, or during a global 429 (a correct client makes none).</summary>
     public int GlobalViolations { get; private set; }
 
     /// <summary>Bulk overwrite calls received (global and guild).</summary>
@@ -247,7 +250,11 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             _scriptedBuckets[route] = (bucketId, limit, window);
     }
 
-    /// <summary>The next request on <paramref name="route"/> (or any route when "*") gets a 429 with this scope and retry_after.</summary>
+    /// <summary>
+    /// The next request on <paramref name="route"/> (or any route when "*") gets a 429 with this scope and retry_after;
+    /// until retry_after has passed, every further request on that route (on every route but the interaction endpoints,
+    /// when global) is refused with a 429 too and counted in <see cref="BucketViolations"/> (<see cref="GlobalViolations"/>).
+    /// </summary>
     public void EnqueueRateLimit(string route, TimeSpan retryAfter, RateLimitScope scope = RateLimitScope.User)
     {
         lock (_gate)
@@ -360,12 +367,33 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return (401, Error(0, "401: Unauthorized"));
 
         var now = Time.GetUtcNow();
-        // Scripted 429s first.
+        var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
+            ? string.Join('/', p.Take(2))
+            : route == Routes.GuildCommands ? p[1] : "";
+        var pauseKey = route + "|" + major;
+        // A 429 holds until its retry_after has passed: every request sent before then is refused again and counted.
+        // The global one does not bind interaction endpoints (Rate Limits, "Global Rate Limit": "Interaction endpoints
+        // are not bound to the bot's Global Rate Limit").
+        if (!exempt && now < _globalPausedUntil)
+        {
+            GlobalViolations++;
+            return RateLimited(response, _globalPausedUntil - now, RateLimitScope.Global);
+        }
+        if (_routePausedUntil.TryGetValue(pauseKey, out var routePaused) && now < routePaused)
+        {
+            BucketViolations++;
+            return RateLimited(response, routePaused - now, RateLimitScope.User);
+        }
+        // Scripted 429s next.
         var scripted = _scripted429.FindIndex(s => s.Route == route || s.Route == "*");
         if (scripted >= 0)
         {
             var (_, retryAfter, scope) = _scripted429[scripted];
             _scripted429.RemoveAt(scripted);
+            if (scope == RateLimitScope.Global)
+                _globalPausedUntil = now + retryAfter;
+            else
+                _routePausedUntil[pauseKey] = now + retryAfter;
             return RateLimited(response, retryAfter, scope);
         }
         // Global limit.
@@ -384,9 +412,6 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var (bucketId, limit, window) = _scriptedBuckets.TryGetValue(route, out var b)
             ? b
             : (Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(route)))[..16], DefaultBucketLimit, DefaultBucketWindow);
-        var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
-            ? string.Join('/', p.Take(2))
-            : route == Routes.GuildCommands ? p[1] : "";
         var stateKey = bucketId + "|" + major;
         if (!_bucketStates.TryGetValue(stateKey, out var state) || now >= state.ResetAt)
             _bucketStates[stateKey] = state = new BucketState { Remaining = limit, ResetAt = now + window };

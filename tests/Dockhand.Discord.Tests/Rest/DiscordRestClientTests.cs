@@ -149,6 +149,30 @@ public sealed class DiscordRestClientTests
     }
 
     [Fact]
+    public async Task GlobalRateLimited_InteractionCallbackAndWebhook_AreNotDelayed()
+    {
+        // Rate Limits, "Global Rate Limit": interaction endpoints are not bound to the bot's global rate limit, so a
+        // global 429 must not hold a callback past its 3 s deadline.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromSeconds(2), RateLimitScope.Global);
+
+        var limited = f.Client.GetUserAsync(1, ct);
+        await WaitUntilAsync(() => f.Logger.Entries.Any(e => e.Id.Id == 3101), ct); // the client has read the global 429
+        var limitedAt = f.Server.RequestsTo(Routes.GetUser)[0].At;
+        await f.Client.CreateInteractionResponseAsync(31, "tok31", InteractionResponse.Deferred(ephemeral: false), ct);
+        await f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok31", DiscordMessage.Text("done"), ct);
+        await limited;
+
+        var callback = Assert.Single(f.Server.RequestsTo(Routes.InteractionCallback));
+        var edit = Assert.Single(f.Server.RequestsTo(Routes.EditOriginal));
+        Assert.True(edit.At - limitedAt < TimeSpan.FromSeconds(1.5), $"interaction routes waited {edit.At - limitedAt} behind a 2 s global 429");
+        Assert.Equal(204, callback.Status);
+        Assert.Equal(0, f.Server.GlobalViolations);
+    }
+
+    [Fact]
     public async Task SharedScope429_IsRetriedButNotCountedAsInvalid()
     {
         var ct = TestContext.Current.CancellationToken;
