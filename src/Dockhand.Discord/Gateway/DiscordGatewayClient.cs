@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using Dockhand.Discord.Gateway.JsonModels;
+using Dockhand.Discord.Rest;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -180,6 +181,13 @@ public sealed partial class DiscordGatewayClient
                         await WaitForIdentifySlotAsync(cancellationToken);
                 }
             }
+            catch (DiscordRestException ex) when (ex.BotTokenRejected)
+            {
+                // Discord answers 401 to GET /gateway/bot before a gateway could close with 4004: retrying cannot help.
+                var fatal = new GatewayFatalException(GatewayCloseCodes.TokenRejectedMessage(ex.Route ?? "GET /gateway/bot"));
+                LogTokenRejected(_logger, fatal.Message);
+                throw fatal;
+            }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
                 LogGatewayInfoFailed(_logger, ex);
@@ -236,7 +244,8 @@ public sealed partial class DiscordGatewayClient
                 {
                     _identifyGate.Update(await _botInfoSource.GetGatewayBotInfoAsync(cancellationToken));
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (ex is not DiscordRestException { BotTokenRejected: true }
+                    && (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
                 {
                     LogGatewayInfoFailed(_logger, ex);
                 }

@@ -65,6 +65,9 @@ public sealed partial class DiscordGatewayClient
     [LoggerMessage(1119, LogLevel.Warning, "Gateway: unreadable payload from the gateway ({ErrorType}); reconnecting")]
     private static partial void LogUnreadablePayload(ILogger logger, string errorType);
 
+    [LoggerMessage(1121, LogLevel.Critical, "Gateway: stopping: {Message}")]
+    private static partial void LogTokenRejected(ILogger logger, string message);
+
     [LoggerMessage(1120, LogLevel.Error, "Gateway: send loop failed; reconnecting")]
     private static partial void LogSendLoopFailed(ILogger logger, Exception exception);
 }

@@ -11,12 +11,19 @@ using Microsoft.Extensions.Options;
 
 namespace Dockhand.Discord.Rest;
 
-/// <summary>A Discord REST call failed (after rate-limit retries). <see cref="Code"/> is Discord's JSON error code, when sent.</summary>
-public sealed class DiscordRestException(HttpStatusCode status, int code, string message)
-    : Exception($"Discord answered {(int)status}: {message} (code {code}).")
+/// <summary>
+/// A Discord REST call failed (after rate-limit retries). <see cref="Code"/> is Discord's JSON error code, when sent;
+/// <see cref="Route"/> the route template, e.g. "GET /gateway/bot".
+/// </summary>
+public sealed class DiscordRestException(HttpStatusCode status, int code, string message, string? route = null)
+    : Exception($"Discord answered {(int)status}{(route is null ? "" : " to " + route)}: {message} (code {code}).")
 {
     public HttpStatusCode Status { get; } = status;
     public int Code { get; } = code;
+    public string? Route { get; } = route;
+
+    /// <summary>A 401 on a route that carried the bot token: the token is wrong or was reset.</summary>
+    public bool BotTokenRejected { get; init; }
 }
 
 /// <summary>
@@ -171,7 +178,10 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
             if (!response.IsSuccessStatusCode)
             {
                 LogRequestFailed(_logger, route.Template, status, error?.Code ?? 0);
-                throw new DiscordRestException(response.StatusCode, error?.Code ?? 0, error?.Message ?? response.ReasonPhrase ?? "error");
+                throw new DiscordRestException(response.StatusCode, error?.Code ?? 0, error?.Message ?? response.ReasonPhrase ?? "error", route.Template)
+                {
+                    BotTokenRejected = authorize && status == 401,
+                };
             }
             return bytes;
         }

@@ -83,6 +83,23 @@ public sealed class GatewayCloseCodeTests
     }
 
     [Fact]
+    public async Task RunAsync_GatewayBotAnswers401_StopsWithoutRetryingNamingTheToken()
+    {
+        // Without DISCORD_GATEWAY_URL the URL comes from GET /gateway/bot, which Discord answers 401 for a bad token.
+        var ct = TestContext.Current.CancellationToken;
+        await using var rest = await Support.RestFixture.StartAsync(clientToken: "not-the-token", cancellationToken: ct);
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "not-the-token" }),
+            new RecordingDispatchHandler(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
+            new Microsoft.Extensions.Time.Testing.FakeTimeProvider(), rest.Client, new GatewayClientSettings());
+
+        var ex = await Assert.ThrowsAsync<GatewayFatalException>(() => client.RunAsync(ct).WaitAsync(TimeSpan.FromSeconds(10), ct));
+
+        Assert.Equal("Discord answered 401 to GET /gateway/bot (authentication failed): " + GatewayCloseCodes.InvalidTokenAdvice, ex.Message);
+        Assert.Equal([401], rest.Server.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.GatewayBot).Select(r => r.Status));
+    }
+
+    [Fact]
     public async Task Identify_PrivilegedIntentNotAllowed_ServerCloses4014AndClientStops()
     {
         await using var h = await GatewayHarness.StartAsync(intents: 1 << 15);
