@@ -33,13 +33,13 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     private long _nextSweep;
     private int _warnedLevel;
 
-    /// <summary>Route locks and buckets currently tracked (for tests: must stay bounded).</summary>
-    internal (int RouteLocks, int Buckets) TrackedCounts
+    /// <summary>The size of every table the limiter keeps (for tests: each must stay bounded).</summary>
+    internal (int RouteLocks, int RouteTemplates, int Buckets) TrackedCounts
     {
         get
         {
             lock (_gate)
-                return (_routeLocks.Count, _buckets.Count);
+                return (_routeLocks.Count, _routeToBucket.Count, _buckets.Count);
         }
     }
 
@@ -354,7 +354,11 @@ internal sealed record RouteKey(string Template, string MajorParameters, bool Gl
 {
     public string Key => Template + "|" + MajorParameters;
 
-    /// <summary>Builds the key from a method and a path relative to the API base, e.g. "users/123".</summary>
+    /// <summary>
+    /// Builds the key from a method and a path relative to the API base, e.g. "users/123" → "GET /users/{id}". Values
+    /// are named by what they are, never taken from the path, so the template of every call to one endpoint is the
+    /// same string (an interaction callback is "POST /interactions/{interaction_id}/{interaction_token}/callback").
+    /// </summary>
     public static RouteKey From(HttpMethod method, string path)
     {
         var segments = path.Trim('/').Split('/');
@@ -362,14 +366,22 @@ internal sealed record RouteKey(string Template, string MajorParameters, bool Gl
         var major = new List<string>();
         for (var i = 0; i < segments.Length; i++)
         {
-            var previous = i > 0 ? segments[i - 1] : "";
             var s = segments[i];
-            var isMajorValue = previous is "channels" or "guilds" or "webhooks" or "interactions"
-                || (i >= 2 && segments[i - 2] is "webhooks" or "interactions");
-            if (isMajorValue)
+            // Top-level resources (Rate Limits): channel, guild, webhook id + token; interactions are keyed the same way.
+            var name = (i > 0 ? segments[i - 1] : "", i > 1 ? segments[i - 2] : "") switch
+            {
+                ("channels", _) => "{channel_id}",
+                ("guilds", _) => "{guild_id}",
+                ("webhooks", _) => "{webhook_id}",
+                (_, "webhooks") => "{webhook_token}",
+                ("interactions", _) => "{interaction_id}",
+                (_, "interactions") => "{interaction_token}",
+                _ => null,
+            };
+            if (name is not null)
             {
                 major.Add(s);
-                template.Add("{" + previous + "}");
+                template.Add(name);
             }
             else if (s.Length > 0 && s.All(char.IsAsciiDigit))
                 template.Add("{id}");

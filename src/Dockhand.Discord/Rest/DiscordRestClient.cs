@@ -35,6 +35,14 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     public const string UserAgent = "DiscordBot (https://github.com/dockhand/dockhand, 1.0)";
     /// <summary>How many times a 429 is retried before giving up.</summary>
     private const int MaxRateLimitRetries = 5;
+    /// <summary>"Interaction has already been acknowledged."</summary>
+    private const int AlreadyAcknowledgedCode = 40060;
+    private const string CallbackTemplate = "POST /interactions/{interaction_id}/{interaction_token}/callback";
+    /// <summary>Backoff for edge errors and dropped connections: short, since a callback has 3 s in all.</summary>
+    private static readonly TimeSpan[] TransientRetryDelays =
+        [TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)];
+    /// <summary>Discord's deadline for the first response to an interaction (Receiving and Responding).</summary>
+    private static readonly TimeSpan CallbackWindow = TimeSpan.FromSeconds(3);
 
     private readonly HttpClient _http;
     private readonly DiscordOptions _options;
@@ -137,54 +145,123 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
         }
     }
 
-    /// <summary>Sends one request through the rate limiter, retrying 429s; returns the success body.</summary>
+    /// <summary>
+    /// Sends one request through the rate limiter; returns the success body. Retries 429s after their retry_after, and
+    /// edge errors (500, 502, 503, 504, 524) and dropped connections after a short backoff. An interaction callback is
+    /// retried only inside its 3 s window, and a retried callback answered "already acknowledged" (40060) succeeded:
+    /// the earlier attempt reached Discord.
+    /// </summary>
     private async Task<byte[]> SendAsync(HttpMethod method, string path, byte[]? payload, bool authorize, CancellationToken cancellationToken)
     {
         var route = RouteKey.From(method, path.Split('?')[0]);
         if (authorize && string.IsNullOrEmpty(_options.Token))
             throw new InvalidOperationException(
                 $"{route.Template} needs the bot token, but {DiscordConfiguration.TokenKey} is not set: set it to use this call (interactions over HTTP work without it).");
-        for (var attempt = 0; ; attempt++)
+        var isCallback = route.Template == CallbackTemplate;
+        var started = _time.GetTimestamp();
+        var rateLimitRetries = 0;
+        var transientRetries = 0;
+        while (true)
         {
-            using var lease = await RateLimiter.AcquireAsync(route, cancellationToken);
-            using var request = new HttpRequestMessage(method, _baseUrl + path);
-            request.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
-            // Interaction callbacks and webhook routes are authorised by the interaction token in the URL (the OpenAPI
-            // spec lists no required security for them), so the bot token is sent only where a route needs it.
-            if (authorize)
-                request.Headers.TryAddWithoutValidation("Authorization", "Bot " + _options.Token);
-            if (payload is not null)
+            var lease = await RateLimiter.AcquireAsync(route, cancellationToken);
+            HttpResponseMessage response;
+            try
             {
-                request.Content = new ByteArrayContent(payload);
-                request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
-            }
-
-            using var response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
-            var headers = RateLimitHeaders.From(response);
-            var status = (int)response.StatusCode;
-            var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
-            var error = response.IsSuccessStatusCode ? null : TryParseError(bytes);
-
-            RateLimitError? rateLimit = null;
-            if (status == 429)
-            {
-                var retryAfter = error?.RetryAfter ?? response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1;
-                rateLimit = new RateLimitError(TimeSpan.FromSeconds(Math.Clamp(retryAfter, 0, 3600)), error?.Global ?? false);
-            }
-            lease.Update(status, headers, rateLimit);
-
-            if (status == 429 && attempt < MaxRateLimitRetries)
-                continue; // the next AcquireAsync waits out the pause recorded above
-            if (!response.IsSuccessStatusCode)
-            {
-                LogRequestFailed(_logger, route.Template, status, error?.Code ?? 0);
-                throw new DiscordRestException(response.StatusCode, error?.Code ?? 0, error?.Message ?? response.ReasonPhrase ?? "error", route.Template)
+                using var request = new HttpRequestMessage(method, _baseUrl + path);
+                request.Headers.TryAddWithoutValidation("User-Agent", UserAgent);
+                // Interaction callbacks and webhook routes are authorised by the interaction token in the URL (the OpenAPI
+                // spec lists no required security for them), so the bot token is sent only where a route needs it.
+                if (authorize)
+                    request.Headers.TryAddWithoutValidation("Authorization", "Bot " + _options.Token);
+                if (payload is not null)
                 {
-                    BotTokenRejected = authorize && status == 401,
-                };
+                    request.Content = new ByteArrayContent(payload);
+                    request.Content.Headers.ContentType = new MediaTypeHeaderValue("application/json");
+                }
+                response = await _http.SendAsync(request, HttpCompletionOption.ResponseContentRead, cancellationToken);
             }
-            return bytes;
+            catch (HttpRequestException e) when (!cancellationToken.IsCancellationRequested)
+            {
+                lease.Dispose();
+                if (NextTransientDelay(transientRetries, isCallback, started) is not { } delay)
+                {
+                    LogTransportFailed(_logger, route.Template, transientRetries + 1, e.Message);
+                    throw;
+                }
+                transientRetries++;
+                LogConnectionRetry(_logger, route.Template, e.Message, delay.TotalMilliseconds);
+                await Task.Delay(delay, _time, cancellationToken);
+                continue;
+            }
+            catch
+            {
+                lease.Dispose();
+                throw;
+            }
+
+            using (lease)
+            using (response)
+            {
+                var headers = RateLimitHeaders.From(response);
+                var status = (int)response.StatusCode;
+                var bytes = await response.Content.ReadAsByteArrayAsync(cancellationToken);
+                var error = response.IsSuccessStatusCode ? null : TryParseError(bytes);
+
+                RateLimitError? rateLimit = null;
+                if (status == 429)
+                {
+                    var retryAfter = error?.RetryAfter ?? response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1;
+                    rateLimit = new RateLimitError(TimeSpan.FromSeconds(Math.Clamp(retryAfter, 0, 3600)), error?.Global ?? false);
+                }
+                lease.Update(status, headers, rateLimit);
+
+                if (status == 429 && rateLimitRetries < MaxRateLimitRetries)
+                {
+                    rateLimitRetries++;
+                    continue; // the next AcquireAsync waits out the pause recorded above
+                }
+                if (IsTransient(status) && NextTransientDelay(transientRetries, isCallback, started) is { } delay)
+                {
+                    transientRetries++;
+                    LogEdgeErrorRetry(_logger, route.Template, status, delay.TotalMilliseconds);
+                    lease.Dispose();
+                    await Task.Delay(delay, _time, cancellationToken);
+                    continue;
+                }
+                if (isCallback && transientRetries > 0 && status == 400 && error?.Code == AlreadyAcknowledgedCode)
+                {
+                    LogCallbackAlreadyApplied(_logger, route.Template);
+                    return [];
+                }
+                if (!response.IsSuccessStatusCode)
+                {
+                    LogRequestFailed(_logger, route.Template, status, error?.Code ?? 0);
+                    throw new DiscordRestException(response.StatusCode, error?.Code ?? 0, error?.Message ?? response.ReasonPhrase ?? "error", route.Template)
+                    {
+                        BotTokenRejected = authorize && status == 401,
+                    };
+                }
+                return bytes;
+            }
         }
+    }
+
+    /// <summary>Statuses of Discord's edge that a retry can cure (Cloudflare's 524 is a timeout).</summary>
+    private static bool IsTransient(int status) => status is 500 or 502 or 503 or 504 or 524;
+
+    /// <summary>
+    /// The wait before the next retry after an edge error or a dropped connection, or null to give up: after
+    /// <see cref="TransientRetryDelays"/> is used up, or, for a callback, when the retry would go out after the 3 s
+    /// Discord gives the first response (counted from the first attempt, which is already later than Discord's start).
+    /// </summary>
+    private TimeSpan? NextTransientDelay(int retriesSoFar, bool isCallback, long started)
+    {
+        if (retriesSoFar >= TransientRetryDelays.Length)
+            return null;
+        var delay = TransientRetryDelays[retriesSoFar];
+        if (isCallback && _time.GetElapsedTime(started) + delay >= CallbackWindow)
+            return null;
+        return delay;
     }
 
     private static JsonDiscordError? TryParseError(byte[] bytes)
@@ -198,6 +275,18 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
             return null;
         }
     }
+
+    [LoggerMessage(EventId = 3111, Level = LogLevel.Information, Message = "Discord REST {Route}: HTTP {Status} from Discord's edge; retrying in {DelayMs} ms.")]
+    private static partial void LogEdgeErrorRetry(ILogger logger, string route, int status, double delayMs);
+
+    [LoggerMessage(EventId = 3114, Level = LogLevel.Information, Message = "Discord REST {Route}: the connection failed ({Reason}); retrying in {DelayMs} ms.")]
+    private static partial void LogConnectionRetry(ILogger logger, string route, string reason, double delayMs);
+
+    [LoggerMessage(EventId = 3112, Level = LogLevel.Warning, Message = "Discord REST {Route} failed: the connection failed on attempt {Attempts} ({Reason}); giving up.")]
+    private static partial void LogTransportFailed(ILogger logger, string route, int attempts, string reason);
+
+    [LoggerMessage(EventId = 3113, Level = LogLevel.Information, Message = "Discord REST {Route}: the retry was answered 'already acknowledged' (40060), so the first attempt reached Discord; treated as success.")]
+    private static partial void LogCallbackAlreadyApplied(ILogger logger, string route);
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Warning, Message = "Discord REST {Route} failed with HTTP {Status} (Discord code {Code}).")]
     private static partial void LogRequestFailed(ILogger logger, string route, int status, int code);

@@ -27,6 +27,19 @@ public enum RateLimitScope
     Shared,
 }
 
+/// <summary>A failure of Discord's edge or of the connection, scripted with <see cref="LoopbackDiscordRestServer.EnqueueFault"/>.</summary>
+public enum RestFault
+{
+    /// <summary>The connection is cut before the request is processed (the client sees an HttpRequestException).</summary>
+    DropBeforeProcessing,
+
+    /// <summary>The request is processed (a callback is applied), then the connection is cut before the response.</summary>
+    DropAfterProcessing,
+
+    /// <summary>An HTML error page from the edge with the given status (500, 502, 503, 504, 524), nothing processed.</summary>
+    EdgeError,
+}
+
 /// <summary>
 /// A Discord REST server on 127.0.0.1 (Kestrel, port 0) that follows Discord's documented behaviour closely enough to
 /// test a client: it records every request, checks Authorization and User-Agent, keeps interaction message state
@@ -85,6 +98,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     private readonly Dictionary<string, BucketState> _bucketStates = [];
     private readonly List<(string Route, TimeSpan RetryAfter, RateLimitScope Scope)> _scripted429 = [];
     private readonly Queue<DateTimeOffset> _globalWindow = new();
+    private readonly List<(string Route, RestFault Fault, int Status)> _scriptedFaults = [];
     /// <summary>Route (with its major parameters) → end of the 429 it was answered.</summary>
     private readonly Dictionary<string, DateTimeOffset> _routePausedUntil = [];
     private DateTimeOffset _globalPausedUntil;
@@ -262,6 +276,17 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     }
 
     /// <summary>
+    /// The next request on <paramref name="route"/> (or any route when "*") meets <paramref name="fault"/>;
+    /// <paramref name="status"/> is the edge's status for <see cref="RestFault.EdgeError"/>. The request is recorded with
+    /// status 0 when the connection was cut.
+    /// </summary>
+    public void EnqueueFault(string route, RestFault fault, int status = 502)
+    {
+        lock (_gate)
+            _scriptedFaults.Add((route, fault, status));
+    }
+
+    /// <summary>
     /// For the HTTP transport, where the initial response is the HTTP body of POST /interactions: apply it as if it
     /// had been POSTed to the callback route. Returns the status the callback route would have answered.
     /// </summary>
@@ -341,11 +366,37 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
 
         int status;
         JsonNode? responseBody;
+        (RestFault Fault, int Status)? fault = null;
         lock (_gate)
         {
-            (status, responseBody) = Process(context, request.Method, route, parameters, exempt, match.m?.Success == true, body);
+            var f = _scriptedFaults.FindIndex(x => x.Route == route || x.Route == "*");
+            if (f >= 0)
+            {
+                fault = (_scriptedFaults[f].Fault, _scriptedFaults[f].Status);
+                _scriptedFaults.RemoveAt(f);
+            }
+            (status, responseBody) = fault?.Fault switch
+            {
+                RestFault.DropBeforeProcessing => (0, null),
+                RestFault.EdgeError => (fault.Value.Status, null),
+                _ => Process(context, request.Method, route, parameters, exempt, match.m?.Success == true, body),
+            };
             _requests.Add(new RecordedRequest(Time.GetUtcNow(), request.Method, relative + request.QueryString, route,
-                request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, status));
+                request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body,
+                fault?.Fault is RestFault.DropAfterProcessing ? 0 : status));
+        }
+        if (fault?.Fault is RestFault.DropBeforeProcessing or RestFault.DropAfterProcessing)
+        {
+            context.Abort();
+            return;
+        }
+        if (fault?.Fault is RestFault.EdgeError)
+        {
+            // What Cloudflare sends: an HTML page, not Discord's JSON error shape.
+            context.Response.StatusCode = status;
+            context.Response.ContentType = "text/html";
+            await context.Response.WriteAsync($"<html><body><h1>{status}</h1>error code: {status}</body></html>", context.RequestAborted);
+            return;
         }
         context.Response.StatusCode = status;
         if (responseBody is not null)

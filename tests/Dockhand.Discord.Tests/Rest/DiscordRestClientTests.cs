@@ -172,6 +172,69 @@ public sealed class DiscordRestClientTests
         Assert.Equal(0, f.Server.GlobalViolations);
     }
 
+    [Theory]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    [InlineData(504)]
+    [InlineData(524)]
+    public async Task GetUserAsync_OneEdgeError_IsRetried(int status)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueFault(Routes.GetUser, RestFault.EdgeError, status);
+
+        Assert.NotNull(await f.Client.GetUserAsync(1, ct));
+
+        Assert.Equal([status, 200], f.Server.RequestsTo(Routes.GetUser).Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task EditOriginalResponseAsync_ConnectionDropped_IsRetried()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        await f.Client.CreateInteractionResponseAsync(41, "tok41", InteractionResponse.Deferred(ephemeral: false), ct);
+        f.Server.EnqueueFault(Routes.EditOriginal, RestFault.DropBeforeProcessing);
+
+        var edited = await f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok41", DiscordMessage.Text("final"), ct);
+
+        Assert.Equal("final", edited.Content);
+        Assert.Equal([0, 200], f.Server.RequestsTo(Routes.EditOriginal).Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task CreateInteractionResponseAsync_ResponseLostAfterApplied_RetryAnswered40060IsSuccess()
+    {
+        // The callback reached Discord but its answer was lost; the retry is "already acknowledged" (40060), which means
+        // the first one worked.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.EnqueueFault(Routes.InteractionCallback, RestFault.DropAfterProcessing);
+
+        await f.Client.CreateInteractionResponseAsync(42, "tok42", InteractionResponse.Message("hi"), ct);
+
+        Assert.Equal([0, 400], f.Server.RequestsTo(Routes.InteractionCallback).Select(r => r.Status));
+        Assert.Equal("hi", f.Server.GetOriginal("tok42")!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task CreateInteractionResponseAsync_EdgeErrorsPastThreeSeconds_StopsRetryingInsideTheWindow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        for (var i = 0; i < 10; i++)
+            f.Server.EnqueueFault(Routes.InteractionCallback, RestFault.EdgeError, 503);
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.CreateInteractionResponseAsync(43, "tok43", InteractionResponse.Message("hi"), ct));
+
+        var attempts = f.Server.RequestsTo(Routes.InteractionCallback);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, e.Status);
+        Assert.InRange(attempts.Count, 2, 9);
+        Assert.True(attempts[^1].At - attempts[0].At < TimeSpan.FromSeconds(3), $"last retry {attempts[^1].At - attempts[0].At} after the first");
+    }
+
     [Fact]
     public async Task SharedScope429_IsRetriedButNotCountedAsInvalid()
     {
@@ -324,8 +387,10 @@ public sealed class DiscordRestClientTests
                 await f.Client.CreateInteractionResponseAsync(id, token, InteractionResponse.Deferred(ephemeral: true), ct);
                 await f.Client.EditOriginalResponseAsync(appId, token, DiscordMessage.Text("done"), ct);
             }
-            var (routeLocks, buckets) = f.Client.RateLimiter.TrackedCounts;
+            var (routeLocks, routeTemplates, buckets) = f.Client.RateLimiter.TrackedCounts;
             Assert.Equal(0, routeLocks);
+            // Keyed by template ("POST /interactions/{interaction_id}/{interaction_token}/callback"): one per endpoint.
+            Assert.Equal(2, routeTemplates);
             peakBuckets = Math.Max(peakBuckets, buckets);
             time.Advance(TimeSpan.FromMinutes(5));
         }

@@ -36,6 +36,11 @@ public sealed class RateLimiterTests
         Assert.True(RouteKey.From(HttpMethod.Post, "interactions/1/t/callback").GlobalExempt);
         Assert.False(u1.GlobalExempt);
         Assert.Equal("7", guild.MajorParameters);
+        var callback = RouteKey.From(HttpMethod.Post, "interactions/1111111111/tokC/callback");
+        Assert.Equal("POST /interactions/{interaction_id}/{interaction_token}/callback", callback.Template);
+        Assert.Equal("1111111111/tokC", callback.MajorParameters);
+        Assert.Equal("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original", a.Template);
+        Assert.Equal("PUT /applications/{id}/guilds/{guild_id}/commands", guild.Template);
     }
 
     [Fact]
