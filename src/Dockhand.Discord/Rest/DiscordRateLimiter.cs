@@ -30,6 +30,7 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     private readonly Queue<GlobalSlot> _globalWindow = new();
     private readonly Queue<long> _invalid = new();
     private long _globalPausedUntil;
+    private long _edgeBannedUntil;
     private long _nextSweep;
     private int _warnedLevel;
 
@@ -56,8 +57,16 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         }
     }
 
-    /// <summary>Waits for permission to send a request on <paramref name="route"/>. Dispose the lease after updating from the response.</summary>
-    public async Task<Lease> AcquireAsync(RouteKey route, CancellationToken cancellationToken = default)
+    /// <summary>Waits for permission to send a request on <paramref name="route"/>, however long that takes.</summary>
+    public Task<Lease> AcquireAsync(RouteKey route, CancellationToken cancellationToken = default) =>
+        AcquireAsync(route, long.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// Waits for permission to send a request on <paramref name="route"/>. Dispose the lease after updating from the
+    /// response. When a wait would end after <paramref name="deadline"/> (a <see cref="TimeProvider"/> timestamp), throws
+    /// <see cref="RateLimitWaitTooLongException"/> at once instead of waiting.
+    /// </summary>
+    public async Task<Lease> AcquireAsync(RouteKey route, long deadline, CancellationToken cancellationToken = default)
     {
         RouteLock routeLock;
         lock (_gate)
@@ -83,6 +92,8 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
                 var wait = TryReserve(route, lease);
                 if (wait <= TimeSpan.Zero)
                     return lease;
+                if (deadline != long.MaxValue && time.GetTimestamp() + ToTicks(wait) > deadline)
+                    throw new RateLimitWaitTooLongException(wait);
                 await Task.Delay(wait, time, cancellationToken);
             }
         }
@@ -112,6 +123,9 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         lock (_gate)
         {
             var now = time.GetTimestamp();
+            // An edge ban is per IP: it covers every route, interaction ones included.
+            if (now < _edgeBannedUntil)
+                return time.GetElapsedTime(now, _edgeBannedUntil);
             // Interaction endpoints are not bound to the global limit (Rate Limits, "Global Rate Limit"), so a global
             // 429 must not hold a callback past its 3 s deadline.
             if (!route.GlobalExempt && now < _globalPausedUntil)
@@ -212,6 +226,17 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
             if (invalid)
                 CountInvalid(now);
         }
+    }
+
+    /// <summary>
+    /// Pauses every route, interaction ones included, after a 429 that is not Discord's JSON (Cloudflare's temporary ban
+    /// of the IP for too many invalid requests: Rate Limits, "Invalid Request Limit aka Cloudflare bans").
+    /// </summary>
+    internal void PauseForEdgeBan(TimeSpan retryAfter)
+    {
+        lock (_gate)
+            _edgeBannedUntil = Math.Max(_edgeBannedUntil, time.GetTimestamp() + ToTicks(retryAfter));
+        LogEdgeBan(logger, retryAfter.TotalSeconds);
     }
 
     private BucketState GetOrAddBucket(string key, RouteKey route)
@@ -325,8 +350,17 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Discord rate limit on {Route} (scope {Scope}); retrying after {RetryAfterMs} ms.")]
     private static partial void LogRouteRateLimited(ILogger logger, string route, string scope, double retryAfterMs);
 
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "Discord's edge answered 429 without Discord's JSON body (a temporary IP ban for too many invalid requests); pausing all REST calls, interaction replies included, for {RetryAfterSeconds} s.")]
+    private static partial void LogEdgeBan(ILogger logger, double retryAfterSeconds);
+
     [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "{Count} invalid Discord requests (401/403/429) in the last 10 minutes; Discord bans the IP at {Threshold}.")]
     private static partial void LogInvalidRequests(ILogger logger, int count, int threshold);
+}
+
+/// <summary>Waiting for a rate limit would take the call past its deadline; <see cref="Wait"/> is how long it would have waited.</summary>
+internal sealed class RateLimitWaitTooLongException(TimeSpan wait) : Exception($"rate limited for another {wait.TotalSeconds:0.#} s")
+{
+    public TimeSpan Wait { get; } = wait;
 }
 
 /// <summary>The headers of a response that drive rate limiting.</summary>

@@ -41,6 +41,8 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     /// <summary>Backoff for edge errors and dropped connections: short, since a callback has 3 s in all.</summary>
     private static readonly TimeSpan[] TransientRetryDelays =
         [TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)];
+    /// <summary>How long to pause after an HTML 429 that gives no Retry-After.</summary>
+    private static readonly TimeSpan DefaultEdgeBan = TimeSpan.FromSeconds(60);
     /// <summary>Discord's deadline for the first response to an interaction (Receiving and Responding).</summary>
     private static readonly TimeSpan CallbackWindow = TimeSpan.FromSeconds(3);
 
@@ -159,11 +161,26 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
                 $"{route.Template} needs the bot token, but {DiscordConfiguration.TokenKey} is not set: set it to use this call (interactions over HTTP work without it).");
         var isCallback = route.Template == CallbackTemplate;
         var started = _time.GetTimestamp();
+        // A callback is useless after its 3 s; any other call waits out rate limits for at most MaxRateLimitWait in all.
+        var maxWait = isCallback ? CallbackWindow : _options.MaxRateLimitWait;
+        var deadline = started + (long)(maxWait.TotalSeconds * _time.TimestampFrequency);
         var rateLimitRetries = 0;
         var transientRetries = 0;
         while (true)
         {
-            var lease = await RateLimiter.AcquireAsync(route, cancellationToken);
+            DiscordRateLimiter.Lease lease;
+            try
+            {
+                lease = await RateLimiter.AcquireAsync(route, deadline, cancellationToken);
+            }
+            catch (RateLimitWaitTooLongException e)
+            {
+                LogRateLimitGaveUp(_logger, route.Template, e.Wait.TotalSeconds, maxWait.TotalSeconds);
+                throw new DiscordRestException(HttpStatusCode.TooManyRequests, 0, isCallback
+                    ? $"rate limited for another {e.Wait.TotalSeconds:0.#} s, past the 3 s Discord gives an interaction's first response"
+                    : $"rate limited for another {e.Wait.TotalSeconds:0.#} s, longer than the {maxWait.TotalSeconds:0} s a call may wait ({DiscordConfiguration.MaxRateLimitWaitKey}); try again later",
+                    route.Template);
+            }
             HttpResponseMessage response;
             try
             {
@@ -208,11 +225,20 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
                 var error = response.IsSuccessStatusCode ? null : TryParseError(bytes);
 
                 RateLimitError? rateLimit = null;
-                if (status == 429)
+                if (status == 429 && error is null)
                 {
-                    var retryAfter = error?.RetryAfter ?? response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1;
-                    rateLimit = new RateLimitError(TimeSpan.FromSeconds(Math.Clamp(retryAfter, 0, 3600)), error?.Global ?? false);
+                    // Not Discord's JSON: Cloudflare's IP ban for too many invalid requests. Retrying would only add
+                    // invalid requests, so pause everything for Retry-After and tell the caller.
+                    var ban = response.Headers.RetryAfter?.Delta ?? DefaultEdgeBan;
+                    lease.Update(status, headers, null);
+                    RateLimiter.PauseForEdgeBan(ban);
+                    throw new DiscordRestException(response.StatusCode, 0,
+                        $"Discord's edge refused the request (a temporary ban for too many invalid requests); all REST calls pause for {ban.TotalSeconds:0} s",
+                        route.Template);
                 }
+                if (status == 429 && error is not null)
+                    rateLimit = new RateLimitError(TimeSpan.FromSeconds(Math.Clamp(error.RetryAfter ?? response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1, 0, 3600)),
+                        error.Global ?? false);
                 lease.Update(status, headers, rateLimit);
 
                 if (status == 429 && rateLimitRetries < MaxRateLimitRetries)
@@ -287,6 +313,9 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
 
     [LoggerMessage(EventId = 3113, Level = LogLevel.Information, Message = "Discord REST {Route}: the retry was answered 'already acknowledged' (40060), so the first attempt reached Discord; treated as success.")]
     private static partial void LogCallbackAlreadyApplied(ILogger logger, string route);
+
+    [LoggerMessage(EventId = 3115, Level = LogLevel.Warning, Message = "Discord REST {Route}: rate limited for another {WaitSeconds} s, more than the {MaxSeconds} s this call may wait; giving up.")]
+    private static partial void LogRateLimitGaveUp(ILogger logger, string route, double waitSeconds, double maxSeconds);
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Warning, Message = "Discord REST {Route} failed with HTTP {Status} (Discord code {Code}).")]
     private static partial void LogRequestFailed(ILogger logger, string route, int status, int code);

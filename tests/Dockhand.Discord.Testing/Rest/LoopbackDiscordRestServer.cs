@@ -36,7 +36,11 @@ public enum RestFault
     /// <summary>The request is processed (a callback is applied), then the connection is cut before the response.</summary>
     DropAfterProcessing,
 
-    /// <summary>An HTML error page from the edge with the given status (500, 502, 503, 504, 524), nothing processed.</summary>
+    /// <summary>
+    /// An HTML error page from the edge with the given status (500, 502, 503, 504, 524), nothing processed. With status
+    /// 429 it is Cloudflare's ban for too many invalid requests: every request (interaction routes too) gets the same
+    /// HTML 429 with Retry-After until it has passed, and is counted in <see cref="LoopbackDiscordRestServer.BanViolations"/>.
+    /// </summary>
     EdgeError,
 }
 
@@ -98,7 +102,8 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     private readonly Dictionary<string, BucketState> _bucketStates = [];
     private readonly List<(string Route, TimeSpan RetryAfter, RateLimitScope Scope)> _scripted429 = [];
     private readonly Queue<DateTimeOffset> _globalWindow = new();
-    private readonly List<(string Route, RestFault Fault, int Status)> _scriptedFaults = [];
+    private readonly List<(string Route, RestFault Fault, int Status, TimeSpan RetryAfter)> _scriptedFaults = [];
+    private DateTimeOffset _bannedUntil;
     /// <summary>Route (with its major parameters) → end of the 429 it was answered.</summary>
     private readonly Dictionary<string, DateTimeOffset> _routePausedUntil = [];
     private DateTimeOffset _globalPausedUntil;
@@ -280,11 +285,14 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     /// <paramref name="status"/> is the edge's status for <see cref="RestFault.EdgeError"/>. The request is recorded with
     /// status 0 when the connection was cut.
     /// </summary>
-    public void EnqueueFault(string route, RestFault fault, int status = 502)
+    public void EnqueueFault(string route, RestFault fault, int status = 502, TimeSpan? retryAfter = null)
     {
         lock (_gate)
-            _scriptedFaults.Add((route, fault, status));
+            _scriptedFaults.Add((route, fault, status, retryAfter ?? TimeSpan.FromSeconds(60)));
     }
+
+    /// <summary>Requests sent while an edge ban (HTML 429) was in force (a correct client makes none).</summary>
+    public int BanViolations { get; private set; }
 
     /// <summary>
     /// For the HTTP transport, where the initial response is the HTTP body of POST /interactions: apply it as if it
@@ -367,12 +375,22 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         int status;
         JsonNode? responseBody;
         (RestFault Fault, int Status)? fault = null;
+        TimeSpan banLeft = default;
         lock (_gate)
         {
+            var now = Time.GetUtcNow();
             var f = _scriptedFaults.FindIndex(x => x.Route == route || x.Route == "*");
-            if (f >= 0)
+            if (now < _bannedUntil)
+            {
+                BanViolations++;
+                fault = (RestFault.EdgeError, 429);
+                banLeft = _bannedUntil - now;
+            }
+            else if (f >= 0)
             {
                 fault = (_scriptedFaults[f].Fault, _scriptedFaults[f].Status);
+                if (fault.Value.Status == 429)
+                    _bannedUntil = now + (banLeft = _scriptedFaults[f].RetryAfter);
                 _scriptedFaults.RemoveAt(f);
             }
             (status, responseBody) = fault?.Fault switch
@@ -394,6 +412,8 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         {
             // What Cloudflare sends: an HTML page, not Discord's JSON error shape.
             context.Response.StatusCode = status;
+            if (status == 429)
+                context.Response.Headers.RetryAfter = Math.Ceiling(banLeft.TotalSeconds).ToString(CultureInfo.InvariantCulture);
             context.Response.ContentType = "text/html";
             await context.Response.WriteAsync($"<html><body><h1>{status}</h1>error code: {status}</body></html>", context.RequestAborted);
             return;

@@ -236,6 +236,45 @@ public sealed class DiscordRestClientTests
     }
 
     [Fact]
+    public async Task GetUserAsync_Html429FromTheEdge_NoRetryAndEveryRoutePausesForRetryAfter()
+    {
+        // Rate Limits, "Invalid Request Limit aka Cloudflare bans": an HTML 429 is an IP ban, not a route's limit.
+        // Retrying adds invalid requests during the ban, and the ban covers interaction routes too.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueFault(Routes.GetUser, RestFault.EdgeError, 429, retryAfter: TimeSpan.FromSeconds(2));
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetUserAsync(1, ct));
+        var bannedAt = Assert.Single(f.Server.RequestsTo(Routes.GetUser)).At;
+        await f.Client.CreateInteractionResponseAsync(44, "tok44", InteractionResponse.Deferred(ephemeral: false), ct);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, e.Status);
+        Assert.Contains("temporary ban", e.Message, StringComparison.Ordinal);
+        var callback = Assert.Single(f.Server.RequestsTo(Routes.InteractionCallback));
+        Assert.True(callback.At - bannedAt >= TimeSpan.FromSeconds(1.9), $"callback sent {callback.At - bannedAt} into a 2 s ban");
+        Assert.Equal(204, callback.Status);
+        Assert.Equal(0, f.Server.BanViolations);
+    }
+
+    [Fact]
+    public async Task GetUserAsync_RetryAfterLongerThanMaxWait_GivesUpAtOnceNamingTheSetting()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(configure: o => o.MaxRateLimitWait = TimeSpan.FromSeconds(1), cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromSeconds(30));
+        var watch = Stopwatch.StartNew();
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetUserAsync(1, ct));
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"gave up after {watch.Elapsed}");
+        Assert.Equal(HttpStatusCode.TooManyRequests, e.Status);
+        Assert.Contains("DISCORD_MAX_RATE_LIMIT_WAIT", e.Message, StringComparison.Ordinal);
+        Assert.Single(f.Server.RequestsTo(Routes.GetUser));
+    }
+
+    [Fact]
     public async Task SharedScope429_IsRetriedButNotCountedAsInvalid()
     {
         var ct = TestContext.Current.CancellationToken;
