@@ -8,17 +8,20 @@ namespace Dockhand.Discord.Interactions;
 
 /// <summary>
 /// POST /interactions. Order: bounded body read → Ed25519 + timestamp check (401 on any failure) → parse (400) →
-/// PING answers PONG → otherwise dispatch and wait (at most <see cref="InitialResponseWait"/>) for the handler's
+/// PING answers PONG → a repeated interaction id gets a short "already handled" → otherwise dispatch and wait (at most <see cref="InitialResponseWait"/>) for the handler's
 /// initial response, which becomes the HTTP body. Never answers 500.
 /// </summary>
 internal sealed partial class InteractionEndpoint(
-    InteractionSignatureVerifier verifier, InteractionDispatcher dispatcher, DiscordRestClient rest, TimeProvider time, ILogger<InteractionEndpoint> logger)
+    InteractionSignatureVerifier verifier, InteractionDispatcher dispatcher, InteractionReplayGuard replays, DiscordRestClient rest, TimeProvider time,
+    ILogger<InteractionEndpoint> logger)
 {
     public const int MaxBodyBytes = 256 * 1024;
     /// <summary>Discord waits 3 s for the initial response.</summary>
     public static readonly TimeSpan InitialResponseWait = TimeSpan.FromSeconds(3);
 
     private static readonly byte[] PongBody = """{"type":1}"""u8.ToArray();
+    private static readonly byte[] AlreadyHandledBody = """{"type":4,"data":{"content":"This interaction was already handled.","flags":64}}"""u8.ToArray();
+    private static readonly byte[] EmptyChoicesBody = """{"type":8,"data":{"choices":[]}}"""u8.ToArray();
 
     public async Task<IResult> HandleAsync(HttpContext context)
     {
@@ -53,6 +56,12 @@ internal sealed partial class InteractionEndpoint(
             var interaction = WireMapper.Parse(json);
             if (interaction is null)
                 return Results.BadRequest();
+            if (!replays.TryTake(interaction.Id))
+            {
+                // A valid signature does not make a request new: the same signed body can be posted again for 5 minutes.
+                LogReplay(logger, interaction.Id);
+                return Results.Bytes(interaction.Type == InteractionType.Autocomplete ? EmptyChoicesBody : AlreadyHandledBody, "application/json");
+            }
 
             var responder = new HttpInteractionResponder(interaction, rest);
             _ = dispatcher.DispatchAsync(interaction, responder);
@@ -120,6 +129,9 @@ internal sealed partial class InteractionEndpoint(
 
     [LoggerMessage(EventId = 3151, Level = LogLevel.Warning, Message = "No initial response to interaction {InteractionId} within 3 s; the handler must defer sooner.")]
     private static partial void LogNoTimelyResponse(ILogger logger, ulong interactionId);
+
+    [LoggerMessage(EventId = 3153, Level = LogLevel.Warning, Message = "Interaction {InteractionId} arrived again (a replayed request); answered without running the command again.")]
+    private static partial void LogReplay(ILogger logger, ulong interactionId);
 
     [LoggerMessage(EventId = 3152, Level = LogLevel.Error, Message = "The interactions endpoint failed.")]
     private static partial void LogFailed(ILogger logger, Exception exception);

@@ -100,6 +100,48 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
+    public async Task Post_SameSignedBodyTwice_HandledOnceAndRepeatAnsweredWithoutRunning()
+    {
+        // A valid signature only proves Discord signed the body once; anyone who saw it may post it again while its
+        // timestamp is inside the 5-minute window.
+        var ct = TestContext.Current.CancellationToken;
+        var runs = 0;
+        await using var host = await InteractionsHost.StartAsync((i, r, c) =>
+        {
+            Interlocked.Increment(ref runs);
+            return r.RespondAsync(InteractionResponse.Message("created"), c);
+        }, cancellationToken: ct);
+        var body = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-replay", 1, "create").ToJsonString();
+        var signedAt = DateTimeOffset.UtcNow;
+
+        using var first = await host.SendSignedAsync(body, signedAt, ct);
+        using var repeat = await host.SendSignedAsync(body, signedAt, ct);
+
+        Assert.Contains("created", await first.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, repeat.StatusCode);
+        Assert.Contains("already handled", await repeat.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref runs));
+    }
+
+    [Fact]
+    public void ReplayGuard_ManyIdsAndTime_StaysBoundedAndForgetsAfter15Minutes()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var guard = new InteractionReplayGuard(time);
+
+        Assert.True(guard.TryTake(1));
+        Assert.False(guard.TryTake(1));
+        time.Advance(TimeSpan.FromMinutes(14));
+        Assert.False(guard.TryTake(1));
+        for (ulong id = 2; id < 2 + InteractionReplayGuard.Capacity + 10; id++)
+            guard.TryTake(id);
+        Assert.Equal(InteractionReplayGuard.Capacity, guard.Count);
+        time.Advance(TimeSpan.FromMinutes(15));
+        Assert.True(guard.TryTake(1));
+        Assert.Equal(1, guard.Count);
+    }
+
+    [Fact]
     public async Task Post_HandlerDefersThenEdits_DeferredBodyThenOriginalEditedOverRest()
     {
         var ct = TestContext.Current.CancellationToken;
