@@ -1,4 +1,5 @@
 using Dockhand.Discord.Rest;
+using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Discord.Interactions;
 
@@ -69,42 +70,87 @@ internal sealed class RestInteractionResponder(Interaction interaction, DiscordR
 }
 
 /// <summary>
-/// HTTP transport: the initial response becomes the HTTP response body. If the endpoint has stopped waiting
-/// (the request ended), it falls back to the REST callback.
+/// HTTP transport: the initial response becomes the HTTP response body. When the handler is too slow, the endpoint
+/// answers for it with an automatic acknowledgement (<see cref="TryAutoAcknowledge"/>); the handler's late initial
+/// response then becomes an edit of @original.
 /// </summary>
-internal sealed class HttpInteractionResponder(Interaction interaction, DiscordRestClient rest) : InteractionResponderBase(interaction, rest)
+internal sealed partial class HttpInteractionResponder(Interaction interaction, DiscordRestClient rest, ILogger logger) : InteractionResponderBase(interaction, rest)
 {
     private readonly TaskCompletionSource<InteractionResponse> _initial = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private InteractionResponse? _autoAck;
 
     /// <summary>Completes with the initial response, for the endpoint to write.</summary>
     public Task<InteractionResponse> InitialResponse => _initial.Task;
 
     /// <summary>
-    /// The endpoint stops waiting; later initial responses go over REST. False when a response arrived first
-    /// (then <see cref="InitialResponse"/> holds it).
+    /// The acknowledgement the endpoint sends when the handler has not answered in time: "thinking…" (type 5, ephemeral,
+    /// since a late reply may hold something private) for commands and modals, a deferred update (type 6) for
+    /// components, and no choices for autocomplete (it cannot be deferred).
     /// </summary>
-    public bool TryAbandon() => _initial.TrySetCanceled();
+    private InteractionResponse AutoAcknowledgement => Interaction.Type switch
+    {
+        InteractionType.MessageComponent => InteractionResponse.DeferredUpdate(),
+        InteractionType.Autocomplete => InteractionResponse.Autocomplete([]),
+        _ => InteractionResponse.Deferred(ephemeral: true),
+    };
 
-    private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>
+    /// Makes the automatic acknowledgement the initial response. False when the handler answered first (then
+    /// <see cref="InitialResponse"/> holds its response).
+    /// </summary>
+    public bool TryAutoAcknowledge()
+    {
+        var ack = AutoAcknowledgement;
+        Volatile.Write(ref _autoAck, ack);
+        if (_initial.TrySetResult(ack))
+            return true;
+        Volatile.Write(ref _autoAck, null);
+        return false;
+    }
 
     /// <summary>The endpoint has written (or failed to write) the HTTP response.</summary>
     public void MarkWritten() => _written.TrySetResult();
 
     protected override async Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken)
     {
-        if (_initial.TrySetResult(response))
+        var mine = _initial.TrySetResult(response);
+        // Returns once the HTTP body is on its way (bounded, in case the endpoint never writes it), so the next call
+        // (typically an @original edit) cannot overtake it.
+        try
         {
-            // Returns once the HTTP body is on its way (bounded, in case the endpoint never writes it).
-            try
-            {
-                await _written.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-                // The endpoint is gone; nothing more to wait for.
-            }
-            return;
+            await _written.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
         }
-        await Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+        catch (TimeoutException)
+        {
+            // The endpoint is gone; nothing more to wait for.
+        }
+        if (mine)
+            return;
+        if (Volatile.Read(ref _autoAck) is not { } ack)
+            throw new InvalidOperationException("This interaction has already been answered; edit @original or send a follow-up.");
+        // The endpoint acknowledged for us: what the handler meant as the first response now edits @original.
+        switch (response)
+        {
+            case MessageResponse message:
+                LogLateReplyAsEdit(logger, Interaction.Id, ack.CallbackType);
+                await EditOriginalAsync(message.Body, cancellationToken);
+                break;
+            case UpdateMessageResponse update:
+                LogLateReplyAsEdit(logger, Interaction.Id, ack.CallbackType);
+                await EditOriginalAsync(update.Body, cancellationToken);
+                break;
+            case AutocompleteResponse:
+                LogLateAutocompleteDropped(logger, Interaction.Id);
+                break;
+            default:
+                break; // a late deferral: already deferred
+        }
     }
+
+    [LoggerMessage(EventId = 3154, Level = LogLevel.Information, Message = "Interaction {InteractionId}: the handler answered after the endpoint had acknowledged it (type {AckType}); its reply was sent as an edit of @original.")]
+    private static partial void LogLateReplyAsEdit(ILogger logger, ulong interactionId, int ackType);
+
+    [LoggerMessage(EventId = 3155, Level = LogLevel.Warning, Message = "Interaction {InteractionId}: autocomplete choices came too late and were dropped; Discord showed none.")]
+    private static partial void LogLateAutocompleteDropped(ILogger logger, ulong interactionId);
 }

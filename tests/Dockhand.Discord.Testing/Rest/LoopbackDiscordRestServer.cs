@@ -152,6 +152,9 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     /// <summary>Requests beyond the global limit, or during a global 429 (a correct client makes none).</summary>
     public int GlobalViolations { get; private set; }
 
+    /// <summary>Initial responses (callbacks or HTTP bodies) that came more than 3 s after the interaction was sent.</summary>
+    public int LateCallbacks { get; private set; }
+
     /// <summary>Bulk overwrite calls received (global and guild).</summary>
     public int CommandOverwriteCount => Requests.Count(r => r.Route is Routes.GlobalCommands or Routes.GuildCommands && r.Status == 200);
 
@@ -213,6 +216,16 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     public void ObserveInteraction(JsonObject payload)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        if (payload["token"]?.GetValue<string>() is { } sentToken
+            && ulong.TryParse(payload["id"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out var sentId))
+        {
+            lock (_gate)
+            {
+                var now = Time.GetUtcNow();
+                _interactionSentAt.TryAdd(sentId, now);
+                _tokenSentAt.TryAdd(sentToken, now);
+            }
+        }
         if (payload["type"]?.GetValue<int>() != 3 || payload["token"]?.GetValue<string>() is not { } token || payload["message"] is not JsonObject attached)
             return;
         lock (_gate)
@@ -537,11 +550,24 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     }
 
     private readonly Dictionary<string, DateTimeOffset> _tokenIssued = [];
+    /// <summary>When Discord sent each interaction the server was told about (ObserveInteraction), by id and by token.</summary>
+    private readonly Dictionary<ulong, DateTimeOffset> _interactionSentAt = [];
+    private readonly Dictionary<string, DateTimeOffset> _tokenSentAt = [];
+
+    /// <summary>Discord's deadline for the first response (Receiving and Responding: "within 3 seconds").</summary>
+    public static readonly TimeSpan InitialResponseDeadline = TimeSpan.FromSeconds(3);
 
     private (int, JsonNode?) Callback(ulong interactionId, string token, JsonObject? body, DateTimeOffset now)
     {
         if (_callbacks.ContainsKey(interactionId))
             return (400, Error(40060, "Interaction has already been acknowledged."));
+        // Receiving and Responding: the first response must arrive within 3 s of the interaction, or the token is
+        // invalidated and the user sees "This interaction failed". Only known for interactions the server was told of.
+        if (_interactionSentAt.TryGetValue(interactionId, out var sentAt) && now - sentAt > InitialResponseDeadline)
+        {
+            LateCallbacks++;
+            return (404, Error(10062, "Unknown interaction"));
+        }
         var type = body?["type"] is JsonValue t && t.TryGetValue<int>(out var ti) ? ti : -1;
         var data = body?["data"] as JsonObject;
         var problems = type switch
@@ -596,7 +622,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     {
         if (p[0] != Id(ApplicationId) || !_tokenIssued.TryGetValue(p[1], out var issued))
             return (404, Error(10015, "Unknown Webhook"));
-        if (now - issued > InteractionTokenLifetime)
+        if (now - _tokenSentAt.GetValueOrDefault(p[1], issued) > InteractionTokenLifetime)
             return (401, Error(50027, "Invalid Webhook Token"));
         return _originals.TryGetValue(p[1], out var m) ? action(m) : (404, Error(10008, "Unknown Message"));
     }
@@ -623,7 +649,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     {
         if (p[0] != Id(ApplicationId) || !_tokenIssued.TryGetValue(p[1], out var issued))
             return (404, Error(10015, "Unknown Webhook"));
-        if (now - issued > InteractionTokenLifetime)
+        if (now - _tokenSentAt.GetValueOrDefault(p[1], issued) > InteractionTokenLifetime)
             return (401, Error(50027, "Invalid Webhook Token"));
         var problems = MessageRules.CheckMessage(body, "", create: true);
         if (problems.Count > 0)
