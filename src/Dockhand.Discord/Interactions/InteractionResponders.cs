@@ -50,16 +50,57 @@ internal abstract class InteractionResponderBase(Interaction interaction, Discor
     protected abstract Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken);
 
     public Task<SentMessage> EditOriginalAsync(DiscordMessage message, CancellationToken cancellationToken = default) =>
-        Rest.EditOriginalResponseAsync(Interaction.ApplicationId, Interaction.Token, message, cancellationToken);
+        Rest.EditOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), message, cancellationToken);
 
     public Task<SentMessage> GetOriginalAsync(CancellationToken cancellationToken = default) =>
-        Rest.GetOriginalResponseAsync(Interaction.ApplicationId, Interaction.Token, cancellationToken);
+        Rest.GetOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), cancellationToken);
 
     public Task DeleteOriginalAsync(CancellationToken cancellationToken = default) =>
-        Rest.DeleteOriginalResponseAsync(Interaction.ApplicationId, Interaction.Token, cancellationToken);
+        Rest.DeleteOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), cancellationToken);
 
     public Task<SentMessage> FollowUpAsync(DiscordMessage message, CancellationToken cancellationToken = default) =>
-        Rest.CreateFollowUpAsync(Interaction.ApplicationId, Interaction.Token, message, cancellationToken);
+        Rest.CreateFollowUpAsync(Interaction.ApplicationId, LiveToken(), message, cancellationToken);
+
+    /// <summary>
+    /// The token, or <see cref="InteractionTokenExpiredException"/> once it has expired (less a margin for clock skew):
+    /// a call with a dead token is a 401 that counts toward Discord's invalid-request ban and reaches nobody.
+    /// </summary>
+    private string LiveToken()
+    {
+        if (Rest.Time.GetUtcNow() >= Interaction.TokenExpiresAt - InteractionTokenExpiredException.SkewMargin)
+            throw new InteractionTokenExpiredException(Interaction.Id);
+        return Interaction.Token;
+    }
+}
+
+/// <summary>
+/// The interaction's 15-minute token has expired, so @original can no longer be edited and no follow-up sent; nothing
+/// was sent to Discord. Deliver a result another way (for example a channel message with the bot token).
+/// </summary>
+public sealed class InteractionTokenExpiredException : Exception
+{
+    /// <summary>Treated as expired this long before the 15 minutes, so that a skewed clock does not cost 401s.</summary>
+    public static readonly TimeSpan SkewMargin = TimeSpan.FromSeconds(30);
+
+    public InteractionTokenExpiredException(ulong interactionId)
+        : base($"The token of interaction {interactionId} has expired (15 minutes after the interaction); it can no longer edit or follow up.") =>
+        InteractionId = interactionId;
+
+    public InteractionTokenExpiredException()
+    {
+    }
+
+    public InteractionTokenExpiredException(string message)
+        : base(message)
+    {
+    }
+
+    public InteractionTokenExpiredException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public ulong InteractionId { get; }
 }
 
 /// <summary>Gateway transport: the initial response is POSTed to the callback endpoint.</summary>

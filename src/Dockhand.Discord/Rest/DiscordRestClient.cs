@@ -64,6 +64,12 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
 
     internal DiscordRateLimiter RateLimiter { get; }
 
+    /// <summary>The clock the client runs on (the host's TimeProvider).</summary>
+    internal TimeProvider Time => _time;
+
+    /// <summary>True when a bot token is configured, so bot-token routes such as channel messages can be used.</summary>
+    public bool HasBotToken => !string.IsNullOrEmpty(_options.Token);
+
     /// <summary>Invalid requests (401/403/429) counted in the last 10 minutes.</summary>
     public int InvalidRequestCount => RateLimiter.InvalidRequestCount;
 
@@ -93,11 +99,17 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
             Serialize(WireMapper.ToWebhook(message, create: true), DiscordJsonContext.Default.JsonWebhookMessage), authorize: false, cancellationToken),
             DiscordJsonContext.Default.JsonMessage));
 
+    /// <summary>POST /channels/{channel}/messages with the bot token (e.g. a result whose interaction token has expired).</summary>
+    public async Task<SentMessage> CreateChannelMessageAsync(ulong channelId, DiscordMessage message, CancellationToken cancellationToken = default) =>
+        WireMapper.FromJson(Read(await SendAsync(HttpMethod.Post, $"channels/{channelId}/messages",
+            Serialize(WireMapper.ToWebhook(message with { Ephemeral = false }, create: true), DiscordJsonContext.Default.JsonWebhookMessage), authorize: true, cancellationToken),
+            DiscordJsonContext.Default.JsonMessage));
+
     /// <summary>PUT /applications/{app}/commands (or /guilds/{guild}/commands when <paramref name="guildId"/> is set).</summary>
     public Task BulkOverwriteCommandsAsync(ulong applicationId, ulong? guildId, IReadOnlyList<SlashCommand> commands, CancellationToken cancellationToken = default)
     {
         var path = guildId is { } g ? $"applications/{applicationId}/guilds/{g}/commands" : $"applications/{applicationId}/commands";
-        return SendAsync(HttpMethod.Put, path, CommandWire.Serialize(commands), authorize: true, cancellationToken);
+        return SendAsync(HttpMethod.Put, path, CommandWire.Serialize(commands, global: guildId is null), authorize: true, cancellationToken);
     }
 
     /// <summary>GET /oauth2/applications/@me: the bot's application id and name.</summary>
@@ -261,8 +273,14 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
                 }
                 if (!response.IsSuccessStatusCode)
                 {
-                    LogRequestFailed(_logger, route.Template, status, error?.Code ?? 0);
-                    throw new DiscordRestException(response.StatusCode, error?.Code ?? 0, error?.Message ?? response.ReasonPhrase ?? "error", route.Template)
+                    // 50035 and friends name the offending fields in "errors"; without them the message says nothing.
+                    var details = FlattenErrors(error?.Errors);
+                    var message = (error?.Message ?? response.ReasonPhrase ?? "error") + (details.Length == 0 ? "" : " [" + details + "]");
+                    if (details.Length == 0)
+                        LogRequestFailed(_logger, route.Template, status, error?.Code ?? 0);
+                    else
+                        LogRequestRejectedFields(_logger, route.Template, status, error?.Code ?? 0, details);
+                    throw new DiscordRestException(response.StatusCode, error?.Code ?? 0, message, route.Template)
                     {
                         BotTokenRejected = authorize && status == 401,
                     };
@@ -289,6 +307,37 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
             return null;
         return delay;
     }
+
+    /// <summary>
+    /// Flattens Discord's nested "errors" object (Opcodes and Status Codes, "Error Messages") into
+    /// "data.embeds.0.title: message; …", at most <see cref="MaxErrorDetails"/> characters.
+    /// </summary>
+    internal static string FlattenErrors(JsonElement? errors)
+    {
+        if (errors is not { ValueKind: JsonValueKind.Object } root)
+            return "";
+        var parts = new List<string>();
+        Walk(root, "");
+        var text = string.Join("; ", parts);
+        return text.Length <= MaxErrorDetails ? text : text[..MaxErrorDetails] + "…";
+
+        void Walk(JsonElement node, string path)
+        {
+            foreach (var property in node.EnumerateObject())
+            {
+                if (property.Name == "_errors" && property.Value.ValueKind == JsonValueKind.Array)
+                {
+                    foreach (var e in property.Value.EnumerateArray())
+                        if (e.ValueKind == JsonValueKind.Object && e.TryGetProperty("message", out var m) && m.ValueKind == JsonValueKind.String)
+                            parts.Add((path.Length == 0 ? "(body)" : path) + ": " + m.GetString());
+                }
+                else if (property.Value.ValueKind == JsonValueKind.Object)
+                    Walk(property.Value, path.Length == 0 ? property.Name : path + "." + property.Name);
+            }
+        }
+    }
+
+    private const int MaxErrorDetails = 500;
 
     private static JsonDiscordError? TryParseError(byte[] bytes)
     {
@@ -319,6 +368,9 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
 
     [LoggerMessage(EventId = 3110, Level = LogLevel.Warning, Message = "Discord REST {Route} failed with HTTP {Status} (Discord code {Code}).")]
     private static partial void LogRequestFailed(ILogger logger, string route, int status, int code);
+
+    [LoggerMessage(EventId = 3116, Level = LogLevel.Warning, Message = "Discord REST {Route} failed with HTTP {Status} (Discord code {Code}); Discord named these fields: {Details}.")]
+    private static partial void LogRequestRejectedFields(ILogger logger, string route, int status, int code, string details);
 }
 
 /// <summary>The bot's application (GET /oauth2/applications/@me).</summary>

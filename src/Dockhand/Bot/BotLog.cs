@@ -29,4 +29,10 @@ internal static partial class BotLog
 
     [LoggerMessage(EventId = 4007, Level = LogLevel.Debug, Message = "Editing @original of interaction {InteractionId} failed with 404; retrying.")]
     public static partial void EditRetry(ILogger logger, ulong interactionId);
+
+    [LoggerMessage(EventId = 4008, Level = LogLevel.Information, Message = "The token of interaction {InteractionId} had expired; its result was posted to channel {ChannelId} with the bot token.")]
+    public static partial void ResultPostedToChannel(ILogger logger, ulong interactionId, ulong channelId);
+
+    [LoggerMessage(EventId = 4009, Level = LogLevel.Warning, Message = "The token of interaction {InteractionId} ({Command}) had expired and there is no bot token or channel to post with: the user was not shown the result (the container change itself is done and audited).")]
+    public static partial void ResultUndeliverable(ILogger logger, ulong interactionId, string command);
 }

@@ -67,6 +67,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         public const string CurrentApplication = "GET /oauth2/applications/@me";
         public const string GatewayBot = "GET /gateway/bot";
         public const string GetUser = "GET /users/{user_id}";
+        public const string ChannelMessage = "POST /channels/{channel_id}/messages";
     }
 
     private static readonly (Regex Pattern, string Route, bool Exempt)[] RouteTable =
@@ -81,6 +82,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         (new(@"^GET /oauth2/applications/@me$"), Routes.CurrentApplication, false),
         (new(@"^GET /gateway/bot$"), Routes.GatewayBot, false),
         (new(@"^GET /users/(\d+)$"), Routes.GetUser, false),
+        (new(@"^POST /channels/(\d+)/messages$"), Routes.ChannelMessage, false),
     ];
 
     [GeneratedRegex(@"^DiscordBot \((\S+), ([^)]+)\)")]
@@ -453,7 +455,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var now = Time.GetUtcNow();
         var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
             ? string.Join('/', p.Take(2))
-            : route == Routes.GuildCommands ? p[1] : "";
+            : route == Routes.GuildCommands ? p[1] : route == Routes.ChannelMessage ? p[0] : "";
         var pauseKey = route + "|" + major;
         // A 429 holds until its retry_after has passed: every request sent before then is refused again and counted.
         // The global one does not bind interaction endpoints (Rate Limits, "Global Rate Limit": "Interaction endpoints
@@ -544,6 +546,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
                 ["shards"] = 1,
                 ["session_start_limit"] = new JsonObject { ["total"] = 1000, ["remaining"] = 999, ["reset_after"] = 14_400_000, ["max_concurrency"] = MaxConcurrency },
             }),
+            Routes.ChannelMessage => ChannelMessage(p[0], json as JsonObject),
             Routes.GetUser => _users.TryGetValue(ulong.Parse(p[0], CultureInfo.InvariantCulture), out var u) ? (200, u.DeepClone()) : (404, Error(10013, "Unknown User")),
             _ => (404, Error(0, "404: Not Found")),
         };
@@ -662,11 +665,40 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         return (200, message.DeepClone());
     }
 
+    private readonly Dictionary<string, List<JsonObject>> _channelMessages = [];
+
+    /// <summary>Messages the bot posted to a channel with its token (POST /channels/{id}/messages).</summary>
+    public IReadOnlyList<JsonObject> GetChannelMessages(ulong channelId)
+    {
+        lock (_gate)
+            return _channelMessages.TryGetValue(Id(channelId), out var l) ? [.. l.Select(m => (JsonObject)m.DeepClone())] : [];
+    }
+
+    private (int, JsonNode?) ChannelMessage(string channelId, JsonObject? body)
+    {
+        var problems = MessageRules.CheckMessage(body, "", create: true);
+        if (problems.Count > 0)
+            return (400, MessageRules.FormError(problems));
+        var message = NewMessage(body!, 0);
+        message["channel_id"] = channelId;
+        message["type"] = 0;
+        if (!_channelMessages.TryGetValue(channelId, out var list))
+            _channelMessages[channelId] = list = [];
+        list.Add(message);
+        return (200, message.DeepClone());
+    }
+
     private (int, JsonNode?) Commands(string applicationId, string? guildId, JsonNode? body)
     {
         if (applicationId != Id(ApplicationId))
             return (403, Error(50001, "Missing Access"));
-        var problems = MessageRules.CheckCommands(body);
+        var problems = MessageRules.CheckCommands(body).ToList();
+        // Application Commands: contexts is "only for globally-scoped commands". Discord may ignore it on a guild
+        // command; refusing it here makes a client that sends it visible.
+        if (guildId is not null && body is JsonArray sent)
+            for (var i = 0; i < sent.Count; i++)
+                if (sent[i] is JsonObject c && c.ContainsKey("contexts"))
+                    problems.Add(($"{i}.contexts", "Only global commands take contexts"));
         if (problems.Count > 0)
             return (400, MessageRules.FormError(problems));
         var stored = new JsonArray();

@@ -256,6 +256,31 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
+    public async Task Responder_After15Minutes_ThrowsTokenExpiredWithoutCallingDiscord()
+    {
+        // Receiving and Responding: "Interaction tokens are valid for 15 minutes"; later calls are 401 (50027), which
+        // count toward the invalid-request ban. The expiry comes from the interaction's snowflake.
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-15", 1, "create");
+        f.Server.ObserveInteraction(payload);
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var responder = new RestInteractionResponder(interaction, f.Client);
+        await responder.RespondAsync(InteractionResponse.Deferred(), ct);
+        await responder.EditOriginalAsync(DiscordMessage.Text("14 minutes in"), ct);
+
+        time.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(0.5));
+        await Assert.ThrowsAsync<InteractionTokenExpiredException>(() => responder.EditOriginalAsync(DiscordMessage.Text("too late"), ct));
+        var direct = await Assert.ThrowsAsync<Dockhand.Discord.Rest.DiscordRestException>(() =>
+            f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok-15", DiscordMessage.Text("too late"), ct));
+
+        Assert.Equal((HttpStatusCode.Unauthorized, 50027), (direct.Status, direct.Code));
+        Assert.Equal([200, 401], f.Server.RequestsTo(Routes.EditOriginal).Select(r => r.Status)); // the responder sent nothing
+        Assert.InRange(interaction.TokenExpiresAt - time.GetUtcNow(), TimeSpan.FromSeconds(-1), TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
     public async Task Callback_MoreThanThreeSecondsAfterTheInteraction_Answers404UnknownInteraction()
     {
         var ct = TestContext.Current.CancellationToken;

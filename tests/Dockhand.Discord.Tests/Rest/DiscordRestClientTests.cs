@@ -312,6 +312,10 @@ public sealed class DiscordRestClientTests
             f.Client.BulkOverwriteCommandsAsync(f.Server.ApplicationId, null, [new SlashCommand("Bad Name", "x")], ct));
 
         Assert.Equal(50035, e.Code);
+        // The nested "errors" object, flattened to field paths, in the exception and the log.
+        Assert.Contains("0.name: Command and option names are 1-32 lowercase characters", e.Message, StringComparison.Ordinal);
+        Assert.Contains(f.Logger.Entries, l => l.Message.Contains("PUT /applications/{id}/commands", StringComparison.Ordinal)
+            && l.Message.Contains("0.name: Command and option names", StringComparison.Ordinal));
     }
 
     [Fact]
