@@ -154,6 +154,9 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     /// <summary>Requests beyond the global limit, or during a global 429 (a correct client makes none).</summary>
     public int GlobalViolations { get; private set; }
 
+    /// <summary>Webhook calls that arrived while their interaction's HTTP response was still unknown (answered 404).</summary>
+    public int OvertakingWebhookCalls { get; private set; }
+
     /// <summary>Initial responses (callbacks or HTTP bodies) that came more than 3 s after the interaction was sent.</summary>
     public int LateCallbacks { get; private set; }
 
@@ -319,12 +322,13 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return Callback(interactionId, interactionToken, JsonNode.Parse(responseJson) as JsonObject, Time.GetUtcNow()).Item1;
     }
 
-    private readonly Dictionary<string, TaskCompletionSource> _pendingHttp = [];
+    /// <summary>Tokens of HTTP interactions whose response the server is still waiting for.</summary>
+    private readonly HashSet<string> _pendingHttp = [];
 
     /// <summary>
     /// Plays Discord for the HTTP transport: signs <paramref name="payload"/> with <paramref name="signer"/>, POSTs it
     /// to <paramref name="endpoint"/>, and applies a 200 response body as the interaction's initial response. Webhook
-    /// calls for the interaction's token that arrive meanwhile wait until it is applied.
+    /// calls for the interaction's token that arrive before it is applied are answered 404 (10015), as Discord does.
     /// </summary>
     public async Task<HttpResponseMessage> SendHttpInteractionAsync(HttpClient http, Uri endpoint, InteractionSigner signer, JsonObject payload,
         CancellationToken cancellationToken = default)
@@ -335,9 +339,8 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var token = payload["token"]!.GetValue<string>();
         var id = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
         ObserveInteraction(payload);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
-            _pendingHttp[token] = gate;
+            _pendingHttp.Add(token);
         try
         {
             using var request = signer.CreateRequest(endpoint, payload.ToJsonString(), Time.GetUtcNow());
@@ -353,7 +356,6 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         {
             lock (_gate)
                 _pendingHttp.Remove(token);
-            gate.TrySetResult();
         }
     }
 
@@ -369,22 +371,23 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             body = await reader.ReadToEndAsync(context.RequestAborted);
         var path = request.Path.Value ?? "";
         const string prefix = "/api/v10";
-        var relative = path.StartsWith(prefix, StringComparison.Ordinal) ? path[prefix.Length..] : path;
+        // Discord serves the API under /api/v{version}; this server speaks v10 only, so anything else is not found.
+        var versioned = path.StartsWith(prefix + "/", StringComparison.Ordinal);
+        var relative = versioned ? path[prefix.Length..] : path;
         var signature = request.Method + " " + relative;
-        var match = RouteTable.Select(r => (r, m: r.Pattern.Match(signature))).FirstOrDefault(x => x.m.Success);
+        var match = versioned ? RouteTable.Select(r => (r, m: r.Pattern.Match(signature))).FirstOrDefault(x => x.m.Success) : default;
         var route = match.m?.Success == true ? match.r.Route : signature;
         var parameters = match.m?.Success == true ? match.m.Groups.Values.Skip(1).Select(g => g.Value).ToArray() : [];
         var exempt = match.m?.Success == true && match.r.Exempt;
 
-        // A webhook call for an HTTP interaction whose response Discord is still reading waits for it, as Discord's
-        // ordering guarantees: the response to POST /interactions is applied before later edits.
+        // No hold for a webhook call that overtakes the HTTP response of its interaction: Discord does not know the
+        // response yet, so @original does not exist and the call is answered 404 (10015 Unknown Webhook), as for any
+        // token without a response. Counted in OvertakingWebhookCalls.
         if (route.Contains("/webhooks/", StringComparison.Ordinal) && parameters.Length >= 2)
         {
-            Task? pending;
             lock (_gate)
-                pending = _pendingHttp.TryGetValue(parameters[1], out var tcs) ? tcs.Task : null;
-            if (pending is not null)
-                await pending.WaitAsync(TimeSpan.FromSeconds(10), context.RequestAborted);
+                if (_pendingHttp.Contains(parameters[1]) && !_tokenIssued.ContainsKey(parameters[1]))
+                    OvertakingWebhookCalls++;
         }
 
         int status;

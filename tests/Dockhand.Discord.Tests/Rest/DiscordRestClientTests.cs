@@ -28,6 +28,19 @@ public sealed class DiscordRestClientTests
     }
 
     [Fact]
+    public async Task AnyRoute_BaseUrlWithoutApiVersion_Answered404()
+    {
+        // Discord serves the API under /api/v10; a client that dropped the prefix reaches nothing.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(configure: o => o.ApiBaseUrl = new Uri(o.ApiBaseUrl, "/"), cancellationToken: ct);
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetCurrentApplicationAsync(ct));
+
+        Assert.Equal(HttpStatusCode.NotFound, e.Status);
+        Assert.Equal("/oauth2/applications/@me", Assert.Single(f.Server.Requests).Path);
+    }
+
+    [Fact]
     public async Task GetUserAsync_UnknownUser_ReturnsNull()
     {
         var ct = TestContext.Current.CancellationToken;
