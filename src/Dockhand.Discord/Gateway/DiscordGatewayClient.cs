@@ -46,6 +46,10 @@ public sealed partial class DiscordGatewayClient
     private int _running;
     private string? _sessionId;
     private Uri? _resumeUrl;
+    private int _skipResumeUrlOnce;
+
+    /// <summary>How long one WebSocket connect (TCP, TLS and the upgrade) may take.</summary>
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
     private long _lastSequence = -1;
     private long _applicationId;
 
@@ -170,7 +174,8 @@ public sealed partial class DiscordGatewayClient
             Uri url;
             try
             {
-                if (resume && Volatile.Read(ref _resumeUrl) is { } resumeUrl)
+                var skipResumeUrl = Interlocked.Exchange(ref _skipResumeUrlOnce, 0) == 1;
+                if (resume && !skipResumeUrl && Volatile.Read(ref _resumeUrl) is { } resumeUrl)
                 {
                     url = resumeUrl;
                 }
@@ -210,7 +215,9 @@ public sealed partial class DiscordGatewayClient
                     ClearSession();
                     break;
                 case GatewayCloseAction.Resume when outcome.ConnectFailed && resume:
-                    Volatile.Write(ref _resumeUrl, null); // fall back to the cached gateway URL, still resuming
+                    // Fall back to the gateway URL for the next attempt only, still resuming; the resume URL stays the
+                    // one READY gave for the attempts after that.
+                    Volatile.Write(ref _skipResumeUrlOnce, 1);
                     break;
             }
 
@@ -300,14 +307,24 @@ public sealed partial class DiscordGatewayClient
         socket.Options.SetRequestHeader("User-Agent", UserAgent);
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         LogConnecting(_logger, uri.GetLeftPart(UriPartial.Path), resume);
-        try
+        // A stalled TCP or TLS handshake must not hang the reconnect loop: give the connect 30 s on the injected clock.
+        using (var connectTimeout = new CancellationTokenSource(ConnectTimeout, _time))
+        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connectTimeout.Token))
         {
-            await socket.ConnectAsync(uri, cancellationToken);
-        }
-        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
-        {
-            LogConnectFailed(_logger, ex.Message);
-            return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect failed") { ConnectFailed = true }, false);
+            try
+            {
+                await socket.ConnectAsync(uri, connect.Token);
+            }
+            catch (Exception) when (connectTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                LogConnectTimedOut(_logger, ConnectTimeout.TotalSeconds);
+                return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect timed out") { ConnectFailed = true }, false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
+            {
+                LogConnectFailed(_logger, ex.Message);
+                return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect failed") { ConnectFailed = true }, false);
+            }
         }
 
         // Not linked to cancellationToken: on shutdown the close frame must go out before the loops are cancelled

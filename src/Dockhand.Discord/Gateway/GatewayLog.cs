@@ -68,6 +68,9 @@ public sealed partial class DiscordGatewayClient
     [LoggerMessage(1121, LogLevel.Critical, "Gateway: stopping: {Message}")]
     private static partial void LogTokenRejected(ILogger logger, string message);
 
+    [LoggerMessage(1122, LogLevel.Warning, "Gateway: connection failed: no handshake within {Seconds} s")]
+    private static partial void LogConnectTimedOut(ILogger logger, double seconds);
+
     [LoggerMessage(1120, LogLevel.Error, "Gateway: send loop failed; reconnecting")]
     private static partial void LogSendLoopFailed(ILogger logger, Exception exception);
 }

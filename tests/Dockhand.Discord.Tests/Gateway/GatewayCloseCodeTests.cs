@@ -100,6 +100,35 @@ public sealed class GatewayCloseCodeTests
     }
 
     [Fact]
+    public async Task RunAsync_HandshakeNeverAnswered_ConnectTimesOutAfter30Seconds()
+    {
+        // A peer that accepts TCP and then says nothing, like a stalled TLS handshake.
+        var ct = TestContext.Current.CancellationToken;
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var logger = new Support.ListLogger<DiscordGatewayClient>();
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = new Uri($"ws://127.0.0.1:{port}") }),
+            new RecordingDispatchHandler(), logger, time, null, new GatewayClientSettings());
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = client.RunAsync(cts.Token);
+
+        // The client arms its timer before it connects, so once the connection is accepted the clock can move.
+        using var stalled = await listener.AcceptTcpClientAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), ct);
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.DoesNotContain(logger.Entries, e => e.Id.Id == 1122);
+        time.Advance(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 500 && !logger.Entries.Any(e => e.Id.Id == 1122); i++)
+            await Task.Delay(10, ct);
+
+        Assert.Contains(logger.Entries, e => e.Id.Id == 1122 && e.Message.Contains("30 s", StringComparison.Ordinal));
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
+    }
+
+    [Fact]
     public async Task Identify_PrivilegedIntentNotAllowed_ServerCloses4014AndClientStops()
     {
         await using var h = await GatewayHarness.StartAsync(intents: 1 << 15);
