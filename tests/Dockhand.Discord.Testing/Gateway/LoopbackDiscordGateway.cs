@@ -394,16 +394,24 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A connection silent this long in real time is dropped, whatever the fake clock says, so a test whose client hangs
+    /// fails fast instead of holding the suite (tests never leave a live connection idle this long).
+    /// </summary>
+    public static readonly TimeSpan ReadIdleTimeout = TimeSpan.FromSeconds(60);
+
     private async Task ReceiveLoopAsync(ServerConnection connection, CancellationToken cancellationToken)
     {
         var buffer = new ArrayBufferWriter<byte>(8192);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         while (true)
         {
             buffer.ResetWrittenCount();
             ValueWebSocketReceiveResult result;
             do
             {
-                result = await connection.Socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken);
+                idle.CancelAfter(ReadIdleTimeout);
+                result = await connection.Socket.ReceiveAsync(buffer.GetMemory(4096), idle.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     var code = (int?)connection.Socket.CloseStatus;

@@ -322,6 +322,9 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return Callback(interactionId, interactionToken, JsonNode.Parse(responseJson) as JsonObject, Time.GetUtcNow()).Item1;
     }
 
+    /// <summary>The longest the server waits, in real time, for a request body or for the endpoint's HTTP response.</summary>
+    public static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(30);
+
     /// <summary>Tokens of HTTP interactions whose response the server is still waiting for.</summary>
     private readonly HashSet<string> _pendingHttp = [];
 
@@ -343,11 +346,13 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             _pendingHttp.Add(token);
         try
         {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ReadTimeout);
             using var request = signer.CreateRequest(endpoint, payload.ToJsonString(), Time.GetUtcNow());
-            var response = await http.SendAsync(request, cancellationToken);
+            var response = await http.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode && payload["type"]?.GetValue<int>() != 1)
             {
-                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                var body = await response.Content.ReadAsStringAsync(timeout.Token);
                 AcceptInteractionResponse(id, token, body);
             }
             return response;
@@ -367,8 +372,13 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     {
         var request = context.Request;
         string body;
+        // Bounded in real time: a client that never finishes its body fails the test instead of hanging it.
+        using (var readTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
         using (var reader = new StreamReader(request.Body, Encoding.UTF8))
-            body = await reader.ReadToEndAsync(context.RequestAborted);
+        {
+            readTimeout.CancelAfter(ReadTimeout);
+            body = await reader.ReadToEndAsync(readTimeout.Token);
+        }
         var path = request.Path.Value ?? "";
         const string prefix = "/api/v10";
         // Discord serves the API under /api/v{version}; this server speaks v10 only, so anything else is not found.

@@ -62,7 +62,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
         var app = builder.Build();
         app.MapDiscordInteractions();
         await app.StartAsync(cancellationToken);
-        return new InteractionsHost(app, rest, signer, new HttpClient()) { DataDirectory = dataDir };
+        return new InteractionsHost(app, rest, signer, new HttpClient { Timeout = TimeSpan.FromSeconds(30) }) { DataDirectory = dataDir };
     }
 
     /// <summary>Sends a correctly signed interaction, as Discord would.</summary>

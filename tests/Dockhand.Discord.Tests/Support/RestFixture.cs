@@ -29,7 +29,7 @@ internal sealed class RestFixture : IAsyncDisposable
         configure?.Invoke(settings);
         var options = Options.Create(settings);
         var logger = new ListLogger<DiscordRestClient>();
-        var http = new HttpClient();
+        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) }; // as in production: a hang fails the test
         return new RestFixture(server, new DiscordRestClient(http, options, time ?? TimeProvider.System, logger), logger, http);
     }
 
