@@ -204,7 +204,14 @@ public sealed partial class DiscordGatewayClient
             if (established)
                 attempt = 0;
 
-            LogDisconnected(_logger, outcome.CloseCode ?? 0, GatewayCloseCodes.Describe(outcome.CloseCode), outcome.Reason, outcome.Action);
+            // What really happens next: a "resumable" close before any READY (no session yet) is a fresh Identify.
+            var next = outcome.Action switch
+            {
+                GatewayCloseAction.Fatal => "stop",
+                GatewayCloseAction.Resume when SessionId is not null && LastSequence is not null => "resume",
+                _ => "identify",
+            };
+            LogDisconnected(_logger, outcome.CloseCode ?? 0, GatewayCloseCodes.Describe(outcome.CloseCode), outcome.Reason, next);
             switch (outcome.Action)
             {
                 case GatewayCloseAction.Fatal:
@@ -223,7 +230,7 @@ public sealed partial class DiscordGatewayClient
 
             var delay = outcome.InvalidSessionWait ? InvalidSessionDelay() : _backoff.GetDelay(attempt);
             attempt++;
-            LogReconnecting(_logger, delay.TotalMilliseconds, outcome.Action == GatewayCloseAction.Resume && SessionId is not null);
+            LogReconnecting(_logger, delay.TotalMilliseconds, next);
             await DelayAsync(delay, cancellationToken);
         }
     }

@@ -35,11 +35,11 @@ public sealed partial class DiscordGatewayClient
     [LoggerMessage(1109, LogLevel.Warning, "Gateway: invalid session (resumable: {Resumable})")]
     private static partial void LogInvalidSession(ILogger logger, bool resumable);
 
-    [LoggerMessage(1110, LogLevel.Information, "Gateway: disconnected, close code {CloseCode} ({CloseMeaning}), {Reason}; next: {Action}")]
-    private static partial void LogDisconnected(ILogger logger, int closeCode, string closeMeaning, string reason, GatewayCloseAction action);
+    [LoggerMessage(1110, LogLevel.Information, "Gateway: disconnected, close code {CloseCode} ({CloseMeaning}), {Reason}; next: {Next}")]
+    private static partial void LogDisconnected(ILogger logger, int closeCode, string closeMeaning, string reason, string next);
 
-    [LoggerMessage(1111, LogLevel.Information, "Gateway: reconnecting in {DelayMs} ms (resume: {Resume})")]
-    private static partial void LogReconnecting(ILogger logger, double delayMs, bool resume);
+    [LoggerMessage(1111, LogLevel.Information, "Gateway: reconnecting in {DelayMs} ms to {Next}")]
+    private static partial void LogReconnecting(ILogger logger, double delayMs, string next);
 
     [LoggerMessage(1112, LogLevel.Critical, "Gateway: fatal close code {CloseCode}: {Message}")]
     private static partial void LogFatal(ILogger logger, int closeCode, string message);

@@ -50,16 +50,23 @@ internal abstract class InteractionResponderBase(Interaction interaction, Discor
     protected abstract Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken);
 
     public Task<SentMessage> EditOriginalAsync(DiscordMessage message, CancellationToken cancellationToken = default) =>
-        Rest.EditOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), message, cancellationToken);
+        WebhookAsync(ct => Rest.EditOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), message, ct), cancellationToken);
 
     public Task<SentMessage> GetOriginalAsync(CancellationToken cancellationToken = default) =>
-        Rest.GetOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), cancellationToken);
+        WebhookAsync(ct => Rest.GetOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), ct), cancellationToken);
 
     public Task DeleteOriginalAsync(CancellationToken cancellationToken = default) =>
-        Rest.DeleteOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), cancellationToken);
+        WebhookAsync(async ct =>
+        {
+            await Rest.DeleteOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), ct);
+            return true;
+        }, cancellationToken);
 
     public Task<SentMessage> FollowUpAsync(DiscordMessage message, CancellationToken cancellationToken = default) =>
-        Rest.CreateFollowUpAsync(Interaction.ApplicationId, LiveToken(), message, cancellationToken);
+        WebhookAsync(ct => Rest.CreateFollowUpAsync(Interaction.ApplicationId, LiveToken(), message, ct), cancellationToken);
+
+    /// <summary>Runs a call on the interaction's webhook; the HTTP transport retries one that came too early.</summary>
+    protected virtual Task<T> WebhookAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) => call(cancellationToken);
 
     /// <summary>
     /// The token, or <see cref="InteractionTokenExpiredException"/> once it has expired (less a margin for clock skew):
@@ -151,7 +158,43 @@ internal sealed partial class HttpInteractionResponder(Interaction interaction, 
     }
 
     /// <summary>The endpoint has written (or failed to write) the HTTP response.</summary>
-    public void MarkWritten() => _written.TrySetResult();
+    public void MarkWritten()
+    {
+        Volatile.Write(ref _writtenAt, Rest.Time.GetTimestamp());
+        _written.TrySetResult();
+    }
+
+    private long _writtenAt;
+
+    /// <summary>Waits between retries of a webhook call answered "unknown" just after the HTTP response went out.</summary>
+    private static readonly TimeSpan[] EarlyWebhookRetryDelays =
+        [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400)];
+
+    /// <summary>
+    /// Discord learns the initial response from our HTTP response, on another connection than the webhook call that
+    /// follows it; the call can get there first and be answered 404 (10015 Unknown Webhook, or 10008 Unknown Message).
+    /// Within a second of writing the response, such a 404 is retried briefly.
+    /// </summary>
+    protected override async Task<T> WebhookAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await call(cancellationToken);
+            }
+            catch (DiscordRestException e) when (e.Status == System.Net.HttpStatusCode.NotFound && e.Code is 10015 or 10008
+                && attempt < EarlyWebhookRetryDelays.Length && Volatile.Read(ref _writtenAt) is var written && written != 0
+                && Rest.Time.GetElapsedTime(written) < TimeSpan.FromSeconds(1))
+            {
+                LogEarlyWebhookRetry(logger, Interaction.Id);
+                await Task.Delay(EarlyWebhookRetryDelays[attempt], Rest.Time, cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 3156, Level = LogLevel.Debug, Message = "Interaction {InteractionId}: a webhook call reached Discord before our HTTP response did (404); retrying.")]
+    private static partial void LogEarlyWebhookRetry(ILogger logger, ulong interactionId);
 
     protected override async Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken)
     {

@@ -129,6 +129,32 @@ public sealed class GatewayCloseCodeTests
     }
 
     [Fact]
+    public async Task CloseBeforeReady_Resumable_LogsTheIdentifyThatReallyFollows()
+    {
+        // 4000 is "resumable", but with no READY yet there is no session to resume: the log must say identify.
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var server = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway(new() { Token = "t", TimeProvider = time }) { CloseAfterHello = 4000 };
+        await server.StartAsync(ct);
+        var logger = new Support.ListLogger<DiscordGatewayClient>();
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = server.Url }),
+            new RecordingDispatchHandler(), logger, time, null, new GatewayClientSettings());
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = client.RunAsync(cts.Token);
+
+        for (var i = 0; i < 1000 && !logger.Entries.Any(e => e.Id.Id == 1111); i++)
+            await Task.Delay(10, ct);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
+
+        var disconnected = Assert.Single(logger.Entries, e => e.Id.Id == 1110).Message;
+        Assert.StartsWith("Gateway: disconnected, close code 4000 (unknown error)", disconnected, StringComparison.Ordinal);
+        Assert.EndsWith("; next: identify", disconnected, StringComparison.Ordinal);
+        Assert.EndsWith(" ms to identify", Assert.Single(logger.Entries, e => e.Id.Id == 1111).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Identify_PrivilegedIntentNotAllowed_ServerCloses4014AndClientStops()
     {
         await using var h = await GatewayHarness.StartAsync(intents: 1 << 15);

@@ -4,6 +4,7 @@ using Docker.DotNet.Models;
 using Dockhand.Cli;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Dockhand.Tests.Bot;
 
@@ -127,6 +128,20 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         Assert.DoesNotContain("not-the-right-token", error, StringComparison.Ordinal);
         var gatewayBot = rest.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.GatewayBot);
         Assert.Equal([401], gatewayBot.Select(r => r.Status)); // asked once, not retried
+    }
+
+    [Fact]
+    public async Task Build_ConsoleLogger_WritesUtcTimestamps()
+    {
+        var settings = Settings();
+        settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
+        await using var app = DockhandHost.Build(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+
+        var console = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>>()
+            .Get(Microsoft.Extensions.Logging.Console.ConsoleFormatterNames.Simple);
+
+        Assert.True(console.UseUtcTimestamp);
+        Assert.Equal("yyyy-MM-ddTHH:mm:ss.fffZ ", console.TimestampFormat);
     }
 
     [Fact]
