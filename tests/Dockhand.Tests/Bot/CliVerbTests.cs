@@ -137,8 +137,8 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
         await using var app = DockhandHost.Build(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
 
-        var console = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>>()
-            .Get(Microsoft.Extensions.Logging.Console.ConsoleFormatterNames.Simple);
+        // The simple console formatter reads the unnamed options.
+        var console = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>>().CurrentValue;
 
         Assert.True(console.UseUtcTimestamp);
         Assert.Equal("yyyy-MM-ddTHH:mm:ss.fffZ ", console.TimestampFormat);
