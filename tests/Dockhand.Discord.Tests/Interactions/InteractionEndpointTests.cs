@@ -289,6 +289,30 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
+    public async Task HttpResponder_EditReachesDiscordBeforeTheHttpBody_RetriedUntilDiscordHasIt()
+    {
+        // Discord learns the deferral from the HTTP body, on another connection than the edit: the edit can arrive
+        // first and get 404 (10015).
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-early", 1, "create");
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var responder = new HttpInteractionResponder(interaction, f.Client, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        responder.MarkWritten(); // the endpoint has written the body; the server has not read it yet
+        await responder.RespondAsync(InteractionResponse.Deferred(), ct);
+
+        var edit = responder.EditOriginalAsync(DiscordMessage.Text("done"), ct);
+        for (var i = 0; i < 500 && f.Server.RequestsTo(Routes.EditOriginal).Count == 0; i++)
+            await Task.Delay(5, ct);
+        f.Server.AcceptInteractionResponse(interaction.Id, "tok-early", """{"type":5}""");
+        var sent = await edit.WaitAsync(TimeSpan.FromSeconds(10), ct);
+
+        Assert.Equal("done", sent.Content);
+        Assert.Equal(404, f.Server.RequestsTo(Routes.EditOriginal)[0].Status);
+        Assert.Equal(200, f.Server.RequestsTo(Routes.EditOriginal)[^1].Status);
+    }
+
+    [Fact]
     public async Task Callback_MoreThanThreeSecondsAfterTheInteraction_Answers404UnknownInteraction()
     {
         var ct = TestContext.Current.CancellationToken;
