@@ -17,6 +17,7 @@ public static class DiscordConfiguration
     public const string ApiBaseUrlKey = "DISCORD_API_BASE_URL";
     public const string GatewayUrlKey = "DISCORD_GATEWAY_URL";
     public const string IntentsKey = "DISCORD_INTENTS";
+    public const string MaxRateLimitWaitKey = "DISCORD_MAX_RATE_LIMIT_WAIT";
 
     /// <summary>Fills <paramref name="options"/> from <paramref name="configuration"/>; returns the problems (empty when valid).</summary>
     public static IReadOnlyList<string> Read(IConfiguration configuration, DiscordOptions options)
@@ -61,6 +62,13 @@ public static class DiscordConfiguration
                 options.Intents = i;
             else
                 problems.Add($"{IntentsKey} is invalid: it must be a non-negative integer.");
+        }
+        if (Get(MaxRateLimitWaitKey) is { } wait)
+        {
+            if (int.TryParse(wait, NumberStyles.None, CultureInfo.InvariantCulture, out var seconds) && seconds is >= 1 and <= 3600)
+                options.MaxRateLimitWait = TimeSpan.FromSeconds(seconds);
+            else
+                problems.Add($"{MaxRateLimitWaitKey} is invalid: it must be a whole number of seconds from 1 to 3600.");
         }
         return problems;
 

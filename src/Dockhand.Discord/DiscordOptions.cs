@@ -31,4 +31,10 @@ public sealed class DiscordOptions
 
     /// <summary>Gateway intents. INTERACTION_CREATE is sent whatever the intents, so 0 is enough.</summary>
     public int Intents { get; set; }
+
+    /// <summary>
+    /// The longest one REST call waits out rate limits in all (DISCORD_MAX_RATE_LIMIT_WAIT, seconds). A call that would
+    /// wait longer fails at once with a 429 <see cref="Rest.DiscordRestException"/> instead of blocking its caller.
+    /// </summary>
+    public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromSeconds(60);
 }

@@ -36,6 +36,7 @@ public static class DiscordServiceCollectionExtensions
         services.TryAddSingleton<IGatewayBotInfoSource>(sp => sp.GetRequiredService<DiscordRestClient>());
         services.TryAddSingleton<DiscordApplicationIdSource>();
         services.TryAddSingleton<InteractionDispatcher>();
+        services.TryAddSingleton<InteractionReplayGuard>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayDispatchHandler, GatewayInteractionBridge>());
         services.TryAddSingleton(sp =>
         {
@@ -108,6 +109,13 @@ internal sealed partial class CommandRegistrationService(
             {
                 return;
             }
+            catch (DiscordRestException e) when (e.BotTokenRejected)
+            {
+                // Retrying a rejected token only adds invalid requests. The gateway, which asks GET /gateway/bot with
+                // the same token, stops the host with the same sentence.
+                LogTokenRejected(logger, GatewayCloseCodes.TokenRejectedMessage(e.Route ?? "a bot-token route"));
+                return;
+            }
             catch (Exception e) when (attempt < Backoff.Length)
             {
                 LogRetry(logger, e, Backoff[attempt].TotalSeconds);
@@ -123,6 +131,9 @@ internal sealed partial class CommandRegistrationService(
 
     [LoggerMessage(EventId = 3142, Level = LogLevel.Warning, Message = "Command registration failed; retrying in {Seconds} s.")]
     private static partial void LogRetry(ILogger logger, Exception exception, double seconds);
+
+    [LoggerMessage(EventId = 3144, Level = LogLevel.Error, Message = "Command registration stopped: {Message}")]
+    private static partial void LogTokenRejected(ILogger logger, string message);
 
     [LoggerMessage(EventId = 3143, Level = LogLevel.Error, Message = "Command registration failed; slash commands may be out of date until the next start.")]
     private static partial void LogGaveUp(ILogger logger, Exception exception);

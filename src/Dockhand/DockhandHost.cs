@@ -15,6 +15,7 @@ internal static class DockhandHost
 {
     public const string ListenUrlsKey = "LISTEN_URLS";
     public const string DefaultListenUrls = "http://127.0.0.1:5000";
+    public const string ConsoleTimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
 
     public static bool HasToken(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[DiscordConfiguration.TokenKey]);
 
@@ -35,6 +36,12 @@ internal static class DockhandHost
         // Never configurable: GET /terminal/{id}?token=… carries a one-time token in its query string, and these categories
         // print request URLs. They stay at Warning whatever Logging:LogLevel says (see HideRequestUrls).
         builder.Services.PostConfigure<LoggerFilterOptions>(HideRequestUrls);
+        // Console lines say when, in UTC, so an operator can line them up with Discord's and the engine's times.
+        builder.Logging.AddSimpleConsole(o =>
+        {
+            o.TimestampFormat = ConsoleTimestampFormat;
+            o.UseUtcTimestamp = true;
+        });
 
         var services = builder.Services;
         services.AddDockhandContainers(configuration);

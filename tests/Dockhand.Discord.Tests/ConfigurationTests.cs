@@ -16,7 +16,7 @@ public sealed class ConfigurationTests
         using var signer = new InteractionSigner();
         var options = new DiscordOptions();
         var problems = DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "abc.def"), ("DISCORD_APPLICATION_ID", "123"), ("DISCORD_PUBLIC_KEY", signer.PublicKeyHex),
-            ("DISCORD_GUILD_ID", "456"), ("DISCORD_API_BASE_URL", "http://127.0.0.1:1/api/v10"), ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:2")), options);
+            ("DISCORD_GUILD_ID", "456"), ("DISCORD_API_BASE_URL", "http://127.0.0.1:1/api/v10"), ("DISCORD_GATEWAY_URL", "ws://127.0.0.1:2"), ("DISCORD_MAX_RATE_LIMIT_WAIT", "15")), options);
 
         Assert.Empty(problems);
         Assert.Equal("abc.def", options.Token);
@@ -24,6 +24,7 @@ public sealed class ConfigurationTests
         Assert.Equal(456UL, options.GuildId);
         Assert.Equal(new Uri("http://127.0.0.1:1/api/v10"), options.ApiBaseUrl);
         Assert.Equal(new Uri("ws://127.0.0.1:2"), options.GatewayUrl);
+        Assert.Equal(TimeSpan.FromSeconds(15), options.MaxRateLimitWait);
     }
 
     [Fact]
@@ -33,6 +34,7 @@ public sealed class ConfigurationTests
         DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t")), options);
         Assert.Equal(new Uri("https://discord.com/api/v10"), options.ApiBaseUrl);
         Assert.Null(options.PublicKey);
+        Assert.Equal(TimeSpan.FromSeconds(60), options.MaxRateLimitWait);
     }
 
     [Theory]
@@ -43,6 +45,8 @@ public sealed class ConfigurationTests
     [InlineData("DISCORD_GUILD_ID", "-5")]
     [InlineData("DISCORD_API_BASE_URL", "discord.com/api")]
     [InlineData("DISCORD_GATEWAY_URL", "http://example.com")]
+    [InlineData("DISCORD_MAX_RATE_LIMIT_WAIT", "0")]
+    [InlineData("DISCORD_MAX_RATE_LIMIT_WAIT", "1m")]
     public void Read_BadKey_OneLineNamingTheKey(string key, string? value)
     {
         var values = new List<(string, string?)> { ("DISCORD_TOKEN", "t") };

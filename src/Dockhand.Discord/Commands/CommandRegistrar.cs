@@ -39,7 +39,7 @@ public sealed partial class CommandRegistrar(
         var scope = guildId is { } g
             ? string.Create(CultureInfo.InvariantCulture, $"app:{appId}:guild:{g}")
             : string.Create(CultureInfo.InvariantCulture, $"app:{appId}:global");
-        var hash = Convert.ToHexStringLower(SHA256.HashData(CommandWire.Serialize(commands)));
+        var hash = Convert.ToHexStringLower(SHA256.HashData(CommandWire.Serialize(commands, global: guildId is null)));
         if (string.Equals(await store.GetAsync(scope, cancellationToken), hash, StringComparison.Ordinal))
         {
             LogUnchanged(logger, commands.Count, scope);

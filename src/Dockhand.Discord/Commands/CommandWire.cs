@@ -7,17 +7,19 @@ namespace Dockhand.Discord.Commands;
 /// <summary>Turns definitions into the bulk-overwrite body (deterministic bytes, so its hash is stable).</summary>
 internal static class CommandWire
 {
-    public static byte[] Serialize(IReadOnlyList<SlashCommand> commands) =>
-        JsonSerializer.SerializeToUtf8Bytes(ToJson(commands), DiscordJsonContext.Default.ListJsonApplicationCommand);
+    /// <param name="global">False for a guild's commands: <c>contexts</c> is "only for globally-scoped commands"
+    /// (Application Commands, "Application Command Object"), so it is left out.</param>
+    public static byte[] Serialize(IReadOnlyList<SlashCommand> commands, bool global = true) =>
+        JsonSerializer.SerializeToUtf8Bytes(ToJson(commands, global), DiscordJsonContext.Default.ListJsonApplicationCommand);
 
-    public static List<JsonApplicationCommand> ToJson(IReadOnlyList<SlashCommand> commands) =>
+    public static List<JsonApplicationCommand> ToJson(IReadOnlyList<SlashCommand> commands, bool global = true) =>
         [.. commands.Select(c => new JsonApplicationCommand
         {
             Name = c.Name,
             Description = c.Description,
             Options = c.Options.Count == 0 ? null : [.. c.Options.Select(ToJson)],
             DefaultMemberPermissions = c.DefaultMemberPermissions,
-            Contexts = c.Contexts is null ? null : [.. c.Contexts],
+            Contexts = c.Contexts is null || !global ? null : [.. c.Contexts],
         })];
 
     private static JsonCommandOption ToJson(CommandOption o) => new()

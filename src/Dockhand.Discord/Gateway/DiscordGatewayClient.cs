@@ -3,6 +3,7 @@ using System.Net.WebSockets;
 using System.Text.Json;
 using System.Threading.Channels;
 using Dockhand.Discord.Gateway.JsonModels;
+using Dockhand.Discord.Rest;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Options;
 
@@ -45,6 +46,10 @@ public sealed partial class DiscordGatewayClient
     private int _running;
     private string? _sessionId;
     private Uri? _resumeUrl;
+    private int _skipResumeUrlOnce;
+
+    /// <summary>How long one WebSocket connect (TCP, TLS and the upgrade) may take.</summary>
+    internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
     private long _lastSequence = -1;
     private long _applicationId;
 
@@ -169,7 +174,8 @@ public sealed partial class DiscordGatewayClient
             Uri url;
             try
             {
-                if (resume && Volatile.Read(ref _resumeUrl) is { } resumeUrl)
+                var skipResumeUrl = Interlocked.Exchange(ref _skipResumeUrlOnce, 0) == 1;
+                if (resume && !skipResumeUrl && Volatile.Read(ref _resumeUrl) is { } resumeUrl)
                 {
                     url = resumeUrl;
                 }
@@ -179,6 +185,13 @@ public sealed partial class DiscordGatewayClient
                     if (!resume)
                         await WaitForIdentifySlotAsync(cancellationToken);
                 }
+            }
+            catch (DiscordRestException ex) when (ex.BotTokenRejected)
+            {
+                // Discord answers 401 to GET /gateway/bot before a gateway could close with 4004: retrying cannot help.
+                var fatal = new GatewayFatalException(GatewayCloseCodes.TokenRejectedMessage(ex.Route ?? "GET /gateway/bot"));
+                LogTokenRejected(_logger, fatal.Message);
+                throw fatal;
             }
             catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
             {
@@ -191,7 +204,14 @@ public sealed partial class DiscordGatewayClient
             if (established)
                 attempt = 0;
 
-            LogDisconnected(_logger, outcome.CloseCode ?? 0, GatewayCloseCodes.Describe(outcome.CloseCode), outcome.Reason, outcome.Action);
+            // What really happens next: a "resumable" close before any READY (no session yet) is a fresh Identify.
+            var next = outcome.Action switch
+            {
+                GatewayCloseAction.Fatal => "stop",
+                GatewayCloseAction.Resume when SessionId is not null && LastSequence is not null => "resume",
+                _ => "identify",
+            };
+            LogDisconnected(_logger, outcome.CloseCode ?? 0, GatewayCloseCodes.Describe(outcome.CloseCode), outcome.Reason, next);
             switch (outcome.Action)
             {
                 case GatewayCloseAction.Fatal:
@@ -202,13 +222,15 @@ public sealed partial class DiscordGatewayClient
                     ClearSession();
                     break;
                 case GatewayCloseAction.Resume when outcome.ConnectFailed && resume:
-                    Volatile.Write(ref _resumeUrl, null); // fall back to the cached gateway URL, still resuming
+                    // Fall back to the gateway URL for the next attempt only, still resuming; the resume URL stays the
+                    // one READY gave for the attempts after that.
+                    Volatile.Write(ref _skipResumeUrlOnce, 1);
                     break;
             }
 
             var delay = outcome.InvalidSessionWait ? InvalidSessionDelay() : _backoff.GetDelay(attempt);
             attempt++;
-            LogReconnecting(_logger, delay.TotalMilliseconds, outcome.Action == GatewayCloseAction.Resume && SessionId is not null);
+            LogReconnecting(_logger, delay.TotalMilliseconds, next);
             await DelayAsync(delay, cancellationToken);
         }
     }
@@ -236,7 +258,8 @@ public sealed partial class DiscordGatewayClient
                 {
                     _identifyGate.Update(await _botInfoSource.GetGatewayBotInfoAsync(cancellationToken));
                 }
-                catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+                catch (Exception ex) when (ex is not DiscordRestException { BotTokenRejected: true }
+                    && (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested))
                 {
                     LogGatewayInfoFailed(_logger, ex);
                 }
@@ -291,14 +314,24 @@ public sealed partial class DiscordGatewayClient
         socket.Options.SetRequestHeader("User-Agent", UserAgent);
         socket.Options.KeepAliveInterval = TimeSpan.Zero;
         LogConnecting(_logger, uri.GetLeftPart(UriPartial.Path), resume);
-        try
+        // A stalled TCP or TLS handshake must not hang the reconnect loop: give the connect 30 s on the injected clock.
+        using (var connectTimeout = new CancellationTokenSource(ConnectTimeout, _time))
+        using (var connect = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, connectTimeout.Token))
         {
-            await socket.ConnectAsync(uri, cancellationToken);
-        }
-        catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
-        {
-            LogConnectFailed(_logger, ex.Message);
-            return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect failed") { ConnectFailed = true }, false);
+            try
+            {
+                await socket.ConnectAsync(uri, connect.Token);
+            }
+            catch (Exception) when (connectTimeout.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+            {
+                LogConnectTimedOut(_logger, ConnectTimeout.TotalSeconds);
+                return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect timed out") { ConnectFailed = true }, false);
+            }
+            catch (Exception ex) when (ex is WebSocketException or HttpRequestException or IOException)
+            {
+                LogConnectFailed(_logger, ex.Message);
+                return (new ConnectionOutcome(GatewayCloseAction.Resume, "connect failed") { ConnectFailed = true }, false);
+            }
         }
 
         // Not linked to cancellationToken: on shutdown the close frame must go out before the loops are cancelled

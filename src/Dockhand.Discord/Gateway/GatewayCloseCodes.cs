@@ -45,10 +45,16 @@ internal static class GatewayCloseCodes
         _ => "unrecognised close code",
     };
 
+    /// <summary>What to do about an invalid bot token, whether the gateway (4004) or a REST route (401) said so.</summary>
+    public const string InvalidTokenAdvice = "the bot token is invalid. Check DISCORD_TOKEN (reset it in the Developer Portal if needed).";
+
+    /// <summary>The operator-facing sentence for a 401 on a bot-token REST route: the same advice as close code 4004.</summary>
+    public static string TokenRejectedMessage(string route) => $"Discord answered 401 to {route} (authentication failed): " + InvalidTokenAdvice;
+
     /// <summary>The operator-facing sentence for a fatal code: the cause and what to do.</summary>
     public static string FatalMessage(int closeCode) => closeCode switch
     {
-        4004 => "Discord closed the gateway with 4004 (authentication failed): the bot token is invalid. Check DISCORD_TOKEN (reset it in the Developer Portal if needed).",
+        4004 => "Discord closed the gateway with 4004 (authentication failed): " + InvalidTokenAdvice,
         4010 => "Discord closed the gateway with 4010 (invalid shard): the shard sent in Identify is invalid.",
         4011 => "Discord closed the gateway with 4011 (sharding required): the bot is in too many guilds for one connection; sharding is required.",
         4012 => "Discord closed the gateway with 4012 (invalid API version): the gateway does not accept API v10; check DISCORD_GATEWAY_URL.",

@@ -35,11 +35,11 @@ public sealed partial class DiscordGatewayClient
     [LoggerMessage(1109, LogLevel.Warning, "Gateway: invalid session (resumable: {Resumable})")]
     private static partial void LogInvalidSession(ILogger logger, bool resumable);
 
-    [LoggerMessage(1110, LogLevel.Information, "Gateway: disconnected, close code {CloseCode} ({CloseMeaning}), {Reason}; next: {Action}")]
-    private static partial void LogDisconnected(ILogger logger, int closeCode, string closeMeaning, string reason, GatewayCloseAction action);
+    [LoggerMessage(1110, LogLevel.Information, "Gateway: disconnected, close code {CloseCode} ({CloseMeaning}), {Reason}; next: {Next}")]
+    private static partial void LogDisconnected(ILogger logger, int closeCode, string closeMeaning, string reason, string next);
 
-    [LoggerMessage(1111, LogLevel.Information, "Gateway: reconnecting in {DelayMs} ms (resume: {Resume})")]
-    private static partial void LogReconnecting(ILogger logger, double delayMs, bool resume);
+    [LoggerMessage(1111, LogLevel.Information, "Gateway: reconnecting in {DelayMs} ms to {Next}")]
+    private static partial void LogReconnecting(ILogger logger, double delayMs, string next);
 
     [LoggerMessage(1112, LogLevel.Critical, "Gateway: fatal close code {CloseCode}: {Message}")]
     private static partial void LogFatal(ILogger logger, int closeCode, string message);
@@ -64,6 +64,12 @@ public sealed partial class DiscordGatewayClient
 
     [LoggerMessage(1119, LogLevel.Warning, "Gateway: unreadable payload from the gateway ({ErrorType}); reconnecting")]
     private static partial void LogUnreadablePayload(ILogger logger, string errorType);
+
+    [LoggerMessage(1121, LogLevel.Critical, "Gateway: stopping: {Message}")]
+    private static partial void LogTokenRejected(ILogger logger, string message);
+
+    [LoggerMessage(1122, LogLevel.Warning, "Gateway: connection failed: no handshake within {Seconds} s")]
+    private static partial void LogConnectTimedOut(ILogger logger, double seconds);
 
     [LoggerMessage(1120, LogLevel.Error, "Gateway: send loop failed; reconnecting")]
     private static partial void LogSendLoopFailed(ILogger logger, Exception exception);

@@ -11,7 +11,8 @@ namespace Dockhand.Discord.Interactions;
 /// handler as the HTTP endpoint, with a responder that POSTs the callback. Never blocks the gateway's receive loop.
 /// </summary>
 internal sealed partial class GatewayInteractionBridge(
-    InteractionDispatcher dispatcher, DiscordRestClient rest, DiscordApplicationIdSource applicationId, ILogger<GatewayInteractionBridge> logger)
+    InteractionDispatcher dispatcher, InteractionReplayGuard replays, DiscordRestClient rest, DiscordApplicationIdSource applicationId,
+    ILogger<GatewayInteractionBridge> logger)
     : IGatewayDispatchHandler
 {
     public ValueTask HandleDispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken)
@@ -31,6 +32,11 @@ internal sealed partial class GatewayInteractionBridge(
                         LogUnreadable(logger);
                         break;
                     }
+                    if (!replays.TryTake(interaction.Id))
+                    {
+                        LogRepeat(logger, interaction.Id);
+                        break;
+                    }
                     _ = dispatcher.DispatchAsync(interaction, new RestInteractionResponder(interaction, rest));
                     break;
             }
@@ -41,6 +47,9 @@ internal sealed partial class GatewayInteractionBridge(
         }
         return ValueTask.CompletedTask;
     }
+
+    [LoggerMessage(EventId = 3131, Level = LogLevel.Warning, Message = "Interaction {InteractionId} arrived again over the gateway; not handled twice.")]
+    private static partial void LogRepeat(ILogger logger, ulong interactionId);
 
     [LoggerMessage(EventId = 3130, Level = LogLevel.Warning, Message = "Ignored an unreadable gateway INTERACTION_CREATE.")]
     private static partial void LogUnreadable(ILogger logger);

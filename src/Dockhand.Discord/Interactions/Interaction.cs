@@ -66,6 +66,21 @@ public sealed record Interaction
     /// <summary>The invoker's id (shorthand for <c>User.Id</c>).</summary>
     public ulong UserId => User.Id;
 
+    /// <summary>How long an interaction token stays valid (Receiving and Responding: "valid for 15 minutes").</summary>
+    public static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(15);
+
+    /// <summary>When Discord created the interaction: the timestamp in its snowflake id (ms since 2015-01-01 UTC).</summary>
+    public DateTimeOffset CreatedAt => DateTimeOffset.FromUnixTimeMilliseconds((long)(Id >> 22) + DiscordEpochMs);
+
+    /// <summary>When <see cref="Token"/> stops working: every @original edit or follow-up after it is a 401 (50027).</summary>
+    public DateTimeOffset TokenExpiresAt => CreatedAt + TokenLifetime;
+
+    private const long DiscordEpochMs = 1_420_070_400_000;
+
+    /// <summary>A snowflake for an id made at <paramref name="at"/> (for tests and fakes that play Discord).</summary>
+    public static ulong SnowflakeAt(DateTimeOffset at, ulong increment = 0) =>
+        ((ulong)(at.ToUnixTimeMilliseconds() - DiscordEpochMs) << 22) | (increment & 0xFFF);
+
     /// <summary>The focused option of an autocomplete interaction, or null.</summary>
     public InteractionOption? FocusedOption => Options.FirstOrDefault(o => o.Focused);
 

@@ -8,17 +8,23 @@ namespace Dockhand.Discord.Interactions;
 
 /// <summary>
 /// POST /interactions. Order: bounded body read → Ed25519 + timestamp check (401 on any failure) → parse (400) →
-/// PING answers PONG → otherwise dispatch and wait (at most <see cref="InitialResponseWait"/>) for the handler's
-/// initial response, which becomes the HTTP body. Never answers 500.
+/// PING answers PONG → a repeated interaction id gets a short "already handled" → otherwise dispatch and wait (at most <see cref="ResponseBudget"/>) for the handler's
+/// initial response, which becomes the HTTP body; after that an automatic acknowledgement does. Never answers 500.
 /// </summary>
 internal sealed partial class InteractionEndpoint(
-    InteractionSignatureVerifier verifier, InteractionDispatcher dispatcher, DiscordRestClient rest, TimeProvider time, ILogger<InteractionEndpoint> logger)
+    InteractionSignatureVerifier verifier, InteractionDispatcher dispatcher, InteractionReplayGuard replays, DiscordRestClient rest, TimeProvider time,
+    ILogger<InteractionEndpoint> logger)
 {
     public const int MaxBodyBytes = 256 * 1024;
-    /// <summary>Discord waits 3 s for the initial response.</summary>
-    public static readonly TimeSpan InitialResponseWait = TimeSpan.FromSeconds(3);
+    /// <summary>
+    /// How long the endpoint waits for the handler's initial response before acknowledging for it. Discord's 3 s start
+    /// when it sends the request, so the network both ways and the queue before us come out of them; 2.3 s leaves 0.7 s.
+    /// </summary>
+    public static readonly TimeSpan ResponseBudget = TimeSpan.FromMilliseconds(2300);
 
     private static readonly byte[] PongBody = """{"type":1}"""u8.ToArray();
+    private static readonly byte[] AlreadyHandledBody = """{"type":4,"data":{"content":"This interaction was already handled.","flags":64}}"""u8.ToArray();
+    private static readonly byte[] EmptyChoicesBody = """{"type":8,"data":{"choices":[]}}"""u8.ToArray();
 
     public async Task<IResult> HandleAsync(HttpContext context)
     {
@@ -53,19 +59,22 @@ internal sealed partial class InteractionEndpoint(
             var interaction = WireMapper.Parse(json);
             if (interaction is null)
                 return Results.BadRequest();
+            if (!replays.TryTake(interaction.Id))
+            {
+                // A valid signature does not make a request new: the same signed body can be posted again for 5 minutes.
+                LogReplay(logger, interaction.Id);
+                return Results.Bytes(interaction.Type == InteractionType.Autocomplete ? EmptyChoicesBody : AlreadyHandledBody, "application/json");
+            }
 
-            var responder = new HttpInteractionResponder(interaction, rest);
+            var responder = new HttpInteractionResponder(interaction, rest, logger);
             _ = dispatcher.DispatchAsync(interaction, responder);
 
             using var wait = CancellationTokenSource.CreateLinkedTokenSource(aborted);
-            var timeout = Task.Delay(InitialResponseWait, time, wait.Token);
+            var timeout = Task.Delay(ResponseBudget, time, wait.Token);
             await Task.WhenAny(responder.InitialResponse, timeout);
             await wait.CancelAsync();
-            if (!responder.InitialResponse.IsCompleted && responder.TryAbandon())
-            {
-                LogNoTimelyResponse(logger, interaction.Id);
-                return Results.StatusCode(StatusCodes.Status503ServiceUnavailable);
-            }
+            if (!responder.InitialResponse.IsCompleted && responder.TryAutoAcknowledge())
+                LogAutoAcknowledged(logger, interaction.Id, ResponseBudget.TotalMilliseconds);
             var response = await responder.InitialResponse;
             var bytes = JsonSerializer.SerializeToUtf8Bytes(WireMapper.ToJson(response), DiscordJsonContext.Default.JsonInteractionResponse);
             // Write and complete the HTTP response before the handler's RespondAsync returns, so that its next call
@@ -118,8 +127,11 @@ internal sealed partial class InteractionEndpoint(
     [LoggerMessage(EventId = 3150, Level = LogLevel.Debug, Message = "Rejected an interaction request with an invalid signature or timestamp.")]
     private static partial void LogRejected(ILogger logger);
 
-    [LoggerMessage(EventId = 3151, Level = LogLevel.Warning, Message = "No initial response to interaction {InteractionId} within 3 s; the handler must defer sooner.")]
-    private static partial void LogNoTimelyResponse(ILogger logger, ulong interactionId);
+    [LoggerMessage(EventId = 3151, Level = LogLevel.Warning, Message = "No initial response to interaction {InteractionId} within {BudgetMs} ms; acknowledged it automatically (the handler should defer sooner).")]
+    private static partial void LogAutoAcknowledged(ILogger logger, ulong interactionId, double budgetMs);
+
+    [LoggerMessage(EventId = 3153, Level = LogLevel.Warning, Message = "Interaction {InteractionId} arrived again (a replayed request); answered without running the command again.")]
+    private static partial void LogReplay(ILogger logger, ulong interactionId);
 
     [LoggerMessage(EventId = 3152, Level = LogLevel.Error, Message = "The interactions endpoint failed.")]
     private static partial void LogFailed(ILogger logger, Exception exception);

@@ -1,4 +1,5 @@
 using Dockhand.Discord.Rest;
+using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Discord.Interactions;
 
@@ -49,16 +50,64 @@ internal abstract class InteractionResponderBase(Interaction interaction, Discor
     protected abstract Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken);
 
     public Task<SentMessage> EditOriginalAsync(DiscordMessage message, CancellationToken cancellationToken = default) =>
-        Rest.EditOriginalResponseAsync(Interaction.ApplicationId, Interaction.Token, message, cancellationToken);
+        WebhookAsync(ct => Rest.EditOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), message, ct), cancellationToken);
 
     public Task<SentMessage> GetOriginalAsync(CancellationToken cancellationToken = default) =>
-        Rest.GetOriginalResponseAsync(Interaction.ApplicationId, Interaction.Token, cancellationToken);
+        WebhookAsync(ct => Rest.GetOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), ct), cancellationToken);
 
     public Task DeleteOriginalAsync(CancellationToken cancellationToken = default) =>
-        Rest.DeleteOriginalResponseAsync(Interaction.ApplicationId, Interaction.Token, cancellationToken);
+        WebhookAsync(async ct =>
+        {
+            await Rest.DeleteOriginalResponseAsync(Interaction.ApplicationId, LiveToken(), ct);
+            return true;
+        }, cancellationToken);
 
     public Task<SentMessage> FollowUpAsync(DiscordMessage message, CancellationToken cancellationToken = default) =>
-        Rest.CreateFollowUpAsync(Interaction.ApplicationId, Interaction.Token, message, cancellationToken);
+        WebhookAsync(ct => Rest.CreateFollowUpAsync(Interaction.ApplicationId, LiveToken(), message, ct), cancellationToken);
+
+    /// <summary>Runs a call on the interaction's webhook; the HTTP transport retries one that came too early.</summary>
+    protected virtual Task<T> WebhookAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken) => call(cancellationToken);
+
+    /// <summary>
+    /// The token, or <see cref="InteractionTokenExpiredException"/> once it has expired (less a margin for clock skew):
+    /// a call with a dead token is a 401 that counts toward Discord's invalid-request ban and reaches nobody.
+    /// </summary>
+    private string LiveToken()
+    {
+        if (Rest.Time.GetUtcNow() >= Interaction.TokenExpiresAt - InteractionTokenExpiredException.SkewMargin)
+            throw new InteractionTokenExpiredException(Interaction.Id);
+        return Interaction.Token;
+    }
+}
+
+/// <summary>
+/// The interaction's 15-minute token has expired, so @original can no longer be edited and no follow-up sent; nothing
+/// was sent to Discord. Deliver a result another way (for example a channel message with the bot token).
+/// </summary>
+public sealed class InteractionTokenExpiredException : Exception
+{
+    /// <summary>Treated as expired this long before the 15 minutes, so that a skewed clock does not cost 401s.</summary>
+    public static readonly TimeSpan SkewMargin = TimeSpan.FromSeconds(30);
+
+    public InteractionTokenExpiredException(ulong interactionId)
+        : base($"The token of interaction {interactionId} has expired (15 minutes after the interaction); it can no longer edit or follow up.") =>
+        InteractionId = interactionId;
+
+    public InteractionTokenExpiredException()
+    {
+    }
+
+    public InteractionTokenExpiredException(string message)
+        : base(message)
+    {
+    }
+
+    public InteractionTokenExpiredException(string message, Exception innerException)
+        : base(message, innerException)
+    {
+    }
+
+    public ulong InteractionId { get; }
 }
 
 /// <summary>Gateway transport: the initial response is POSTed to the callback endpoint.</summary>
@@ -69,42 +118,123 @@ internal sealed class RestInteractionResponder(Interaction interaction, DiscordR
 }
 
 /// <summary>
-/// HTTP transport: the initial response becomes the HTTP response body. If the endpoint has stopped waiting
-/// (the request ended), it falls back to the REST callback.
+/// HTTP transport: the initial response becomes the HTTP response body. When the handler is too slow, the endpoint
+/// answers for it with an automatic acknowledgement (<see cref="TryAutoAcknowledge"/>); the handler's late initial
+/// response then becomes an edit of @original.
 /// </summary>
-internal sealed class HttpInteractionResponder(Interaction interaction, DiscordRestClient rest) : InteractionResponderBase(interaction, rest)
+internal sealed partial class HttpInteractionResponder(Interaction interaction, DiscordRestClient rest, ILogger logger) : InteractionResponderBase(interaction, rest)
 {
     private readonly TaskCompletionSource<InteractionResponse> _initial = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private InteractionResponse? _autoAck;
 
     /// <summary>Completes with the initial response, for the endpoint to write.</summary>
     public Task<InteractionResponse> InitialResponse => _initial.Task;
 
     /// <summary>
-    /// The endpoint stops waiting; later initial responses go over REST. False when a response arrived first
-    /// (then <see cref="InitialResponse"/> holds it).
+    /// The acknowledgement the endpoint sends when the handler has not answered in time: "thinking…" (type 5, ephemeral,
+    /// since a late reply may hold something private) for commands and modals, a deferred update (type 6) for
+    /// components, and no choices for autocomplete (it cannot be deferred).
     /// </summary>
-    public bool TryAbandon() => _initial.TrySetCanceled();
+    private InteractionResponse AutoAcknowledgement => Interaction.Type switch
+    {
+        InteractionType.MessageComponent => InteractionResponse.DeferredUpdate(),
+        InteractionType.Autocomplete => InteractionResponse.Autocomplete([]),
+        _ => InteractionResponse.Deferred(ephemeral: true),
+    };
 
-    private readonly TaskCompletionSource _written = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    /// <summary>
+    /// Makes the automatic acknowledgement the initial response. False when the handler answered first (then
+    /// <see cref="InitialResponse"/> holds its response).
+    /// </summary>
+    public bool TryAutoAcknowledge()
+    {
+        var ack = AutoAcknowledgement;
+        Volatile.Write(ref _autoAck, ack);
+        if (_initial.TrySetResult(ack))
+            return true;
+        Volatile.Write(ref _autoAck, null);
+        return false;
+    }
 
     /// <summary>The endpoint has written (or failed to write) the HTTP response.</summary>
-    public void MarkWritten() => _written.TrySetResult();
+    public void MarkWritten()
+    {
+        Volatile.Write(ref _writtenAt, Rest.Time.GetTimestamp());
+        _written.TrySetResult();
+    }
+
+    private long _writtenAt;
+
+    /// <summary>Waits between retries of a webhook call answered "unknown" just after the HTTP response went out.</summary>
+    private static readonly TimeSpan[] EarlyWebhookRetryDelays =
+        [TimeSpan.FromMilliseconds(50), TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(200), TimeSpan.FromMilliseconds(400)];
+
+    /// <summary>
+    /// Discord learns the initial response from our HTTP response, on another connection than the webhook call that
+    /// follows it; the call can get there first and be answered 404 (10015 Unknown Webhook, or 10008 Unknown Message).
+    /// Within a second of writing the response, such a 404 is retried briefly.
+    /// </summary>
+    protected override async Task<T> WebhookAsync<T>(Func<CancellationToken, Task<T>> call, CancellationToken cancellationToken)
+    {
+        for (var attempt = 0; ; attempt++)
+        {
+            try
+            {
+                return await call(cancellationToken);
+            }
+            catch (DiscordRestException e) when (e.Status == System.Net.HttpStatusCode.NotFound && e.Code is 10015 or 10008
+                && attempt < EarlyWebhookRetryDelays.Length && Volatile.Read(ref _writtenAt) is var written && written != 0
+                && Rest.Time.GetElapsedTime(written) < TimeSpan.FromSeconds(1))
+            {
+                LogEarlyWebhookRetry(logger, Interaction.Id);
+                await Task.Delay(EarlyWebhookRetryDelays[attempt], Rest.Time, cancellationToken);
+            }
+        }
+    }
+
+    [LoggerMessage(EventId = 3156, Level = LogLevel.Debug, Message = "Interaction {InteractionId}: a webhook call reached Discord before our HTTP response did (404); retrying.")]
+    private static partial void LogEarlyWebhookRetry(ILogger logger, ulong interactionId);
 
     protected override async Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken)
     {
-        if (_initial.TrySetResult(response))
+        var mine = _initial.TrySetResult(response);
+        // Returns once the HTTP body is on its way (bounded, in case the endpoint never writes it), so the next call
+        // (typically an @original edit) cannot overtake it.
+        try
         {
-            // Returns once the HTTP body is on its way (bounded, in case the endpoint never writes it).
-            try
-            {
-                await _written.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
-            }
-            catch (TimeoutException)
-            {
-                // The endpoint is gone; nothing more to wait for.
-            }
-            return;
+            await _written.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
         }
-        await Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+        catch (TimeoutException)
+        {
+            // The endpoint is gone; nothing more to wait for.
+        }
+        if (mine)
+            return;
+        if (Volatile.Read(ref _autoAck) is not { } ack)
+            throw new InvalidOperationException("This interaction has already been answered; edit @original or send a follow-up.");
+        // The endpoint acknowledged for us: what the handler meant as the first response now edits @original.
+        switch (response)
+        {
+            case MessageResponse message:
+                LogLateReplyAsEdit(logger, Interaction.Id, ack.CallbackType);
+                await EditOriginalAsync(message.Body, cancellationToken);
+                break;
+            case UpdateMessageResponse update:
+                LogLateReplyAsEdit(logger, Interaction.Id, ack.CallbackType);
+                await EditOriginalAsync(update.Body, cancellationToken);
+                break;
+            case AutocompleteResponse:
+                LogLateAutocompleteDropped(logger, Interaction.Id);
+                break;
+            default:
+                break; // a late deferral: already deferred
+        }
     }
+
+    [LoggerMessage(EventId = 3154, Level = LogLevel.Information, Message = "Interaction {InteractionId}: the handler answered after the endpoint had acknowledged it (type {AckType}); its reply was sent as an edit of @original.")]
+    private static partial void LogLateReplyAsEdit(ILogger logger, ulong interactionId, int ackType);
+
+    [LoggerMessage(EventId = 3155, Level = LogLevel.Warning, Message = "Interaction {InteractionId}: autocomplete choices came too late and were dropped; Discord showed none.")]
+    private static partial void LogLateAutocompleteDropped(ILogger logger, ulong interactionId);
 }

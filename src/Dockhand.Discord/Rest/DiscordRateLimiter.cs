@@ -30,16 +30,17 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     private readonly Queue<GlobalSlot> _globalWindow = new();
     private readonly Queue<long> _invalid = new();
     private long _globalPausedUntil;
+    private long _edgeBannedUntil;
     private long _nextSweep;
     private int _warnedLevel;
 
-    /// <summary>Route locks and buckets currently tracked (for tests: must stay bounded).</summary>
-    internal (int RouteLocks, int Buckets) TrackedCounts
+    /// <summary>The size of every table the limiter keeps (for tests: each must stay bounded).</summary>
+    internal (int RouteLocks, int RouteTemplates, int Buckets) TrackedCounts
     {
         get
         {
             lock (_gate)
-                return (_routeLocks.Count, _buckets.Count);
+                return (_routeLocks.Count, _routeToBucket.Count, _buckets.Count);
         }
     }
 
@@ -56,8 +57,16 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         }
     }
 
-    /// <summary>Waits for permission to send a request on <paramref name="route"/>. Dispose the lease after updating from the response.</summary>
-    public async Task<Lease> AcquireAsync(RouteKey route, CancellationToken cancellationToken = default)
+    /// <summary>Waits for permission to send a request on <paramref name="route"/>, however long that takes.</summary>
+    public Task<Lease> AcquireAsync(RouteKey route, CancellationToken cancellationToken = default) =>
+        AcquireAsync(route, long.MaxValue, cancellationToken);
+
+    /// <summary>
+    /// Waits for permission to send a request on <paramref name="route"/>. Dispose the lease after updating from the
+    /// response. When a wait would end after <paramref name="deadline"/> (a <see cref="TimeProvider"/> timestamp), throws
+    /// <see cref="RateLimitWaitTooLongException"/> at once instead of waiting.
+    /// </summary>
+    public async Task<Lease> AcquireAsync(RouteKey route, long deadline, CancellationToken cancellationToken = default)
     {
         RouteLock routeLock;
         lock (_gate)
@@ -83,6 +92,8 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
                 var wait = TryReserve(route, lease);
                 if (wait <= TimeSpan.Zero)
                     return lease;
+                if (deadline != long.MaxValue && time.GetTimestamp() + ToTicks(wait) > deadline)
+                    throw new RateLimitWaitTooLongException(wait);
                 await Task.Delay(wait, time, cancellationToken);
             }
         }
@@ -112,7 +123,12 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         lock (_gate)
         {
             var now = time.GetTimestamp();
-            if (now < _globalPausedUntil)
+            // An edge ban is per IP: it covers every route, interaction ones included.
+            if (now < _edgeBannedUntil)
+                return time.GetElapsedTime(now, _edgeBannedUntil);
+            // Interaction endpoints are not bound to the global limit (Rate Limits, "Global Rate Limit"), so a global
+            // 429 must not hold a callback past its 3 s deadline.
+            if (!route.GlobalExempt && now < _globalPausedUntil)
                 return time.GetElapsedTime(now, _globalPausedUntil);
             BucketState? bucket = null;
             if (_routeToBucket.TryGetValue(route.Template, out var hash))
@@ -210,6 +226,17 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
             if (invalid)
                 CountInvalid(now);
         }
+    }
+
+    /// <summary>
+    /// Pauses every route, interaction ones included, after a 429 that is not Discord's JSON (Cloudflare's temporary ban
+    /// of the IP for too many invalid requests: Rate Limits, "Invalid Request Limit aka Cloudflare bans").
+    /// </summary>
+    internal void PauseForEdgeBan(TimeSpan retryAfter)
+    {
+        lock (_gate)
+            _edgeBannedUntil = Math.Max(_edgeBannedUntil, time.GetTimestamp() + ToTicks(retryAfter));
+        LogEdgeBan(logger, retryAfter.TotalSeconds);
     }
 
     private BucketState GetOrAddBucket(string key, RouteKey route)
@@ -323,8 +350,17 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
     [LoggerMessage(EventId = 3102, Level = LogLevel.Information, Message = "Discord rate limit on {Route} (scope {Scope}); retrying after {RetryAfterMs} ms.")]
     private static partial void LogRouteRateLimited(ILogger logger, string route, string scope, double retryAfterMs);
 
+    [LoggerMessage(EventId = 3104, Level = LogLevel.Error, Message = "Discord's edge answered 429 without Discord's JSON body (a temporary IP ban for too many invalid requests); pausing all REST calls, interaction replies included, for {RetryAfterSeconds} s.")]
+    private static partial void LogEdgeBan(ILogger logger, double retryAfterSeconds);
+
     [LoggerMessage(EventId = 3103, Level = LogLevel.Warning, Message = "{Count} invalid Discord requests (401/403/429) in the last 10 minutes; Discord bans the IP at {Threshold}.")]
     private static partial void LogInvalidRequests(ILogger logger, int count, int threshold);
+}
+
+/// <summary>Waiting for a rate limit would take the call past its deadline; <see cref="Wait"/> is how long it would have waited.</summary>
+internal sealed class RateLimitWaitTooLongException(TimeSpan wait) : Exception($"rate limited for another {wait.TotalSeconds:0.#} s")
+{
+    public TimeSpan Wait { get; } = wait;
 }
 
 /// <summary>The headers of a response that drive rate limiting.</summary>
@@ -352,7 +388,11 @@ internal sealed record RouteKey(string Template, string MajorParameters, bool Gl
 {
     public string Key => Template + "|" + MajorParameters;
 
-    /// <summary>Builds the key from a method and a path relative to the API base, e.g. "users/123".</summary>
+    /// <summary>
+    /// Builds the key from a method and a path relative to the API base, e.g. "users/123" → "GET /users/{id}". Values
+    /// are named by what they are, never taken from the path, so the template of every call to one endpoint is the
+    /// same string (an interaction callback is "POST /interactions/{interaction_id}/{interaction_token}/callback").
+    /// </summary>
     public static RouteKey From(HttpMethod method, string path)
     {
         var segments = path.Trim('/').Split('/');
@@ -360,14 +400,22 @@ internal sealed record RouteKey(string Template, string MajorParameters, bool Gl
         var major = new List<string>();
         for (var i = 0; i < segments.Length; i++)
         {
-            var previous = i > 0 ? segments[i - 1] : "";
             var s = segments[i];
-            var isMajorValue = previous is "channels" or "guilds" or "webhooks" or "interactions"
-                || (i >= 2 && segments[i - 2] is "webhooks" or "interactions");
-            if (isMajorValue)
+            // Top-level resources (Rate Limits): channel, guild, webhook id + token; interactions are keyed the same way.
+            var name = (i > 0 ? segments[i - 1] : "", i > 1 ? segments[i - 2] : "") switch
+            {
+                ("channels", _) => "{channel_id}",
+                ("guilds", _) => "{guild_id}",
+                ("webhooks", _) => "{webhook_id}",
+                (_, "webhooks") => "{webhook_token}",
+                ("interactions", _) => "{interaction_id}",
+                (_, "interactions") => "{interaction_token}",
+                _ => null,
+            };
+            if (name is not null)
             {
                 major.Add(s);
-                template.Add("{" + previous + "}");
+                template.Add(name);
             }
             else if (s.Length > 0 && s.All(char.IsAsciiDigit))
                 template.Add("{id}");

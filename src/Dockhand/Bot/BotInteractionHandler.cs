@@ -1,4 +1,5 @@
 using Dockhand.Discord.Interactions;
+using Dockhand.Discord.Rest;
 using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Bot;
@@ -53,6 +54,12 @@ internal sealed class BotInteractionHandler(
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
             throw;
+        }
+        catch (Exception e) when (responder.HasResponded && e is DiscordRestException or InteractionTokenExpiredException)
+        {
+            // Acknowledged, then a Discord call failed: the handlers' only Discord calls after the acknowledgement are
+            // the result edits, so the work itself is done. A generic "something went wrong" would be false; say what happened.
+            BotLog.ReplyFailedAfterWork(logger, interaction.Id, interaction.CommandName ?? interaction.CustomId?.Split(':').ElementAtOrDefault(1) ?? "?", e.Message);
         }
         catch (Exception e)
         {

@@ -6,8 +6,11 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Bot;
 
 /// <summary>Reply helpers shared by the command handlers.</summary>
-internal sealed class BotReplies(TimeProvider time, ILogger<BotReplies> logger)
+internal sealed class BotReplies(TimeProvider time, DiscordRestClient rest, ILogger<BotReplies> logger)
 {
+    /// <summary>Progress edits stop this long before the interaction token expires, leaving room for the final edit.</summary>
+    public static readonly TimeSpan ProgressStopsBeforeExpiry = TimeSpan.FromMinutes(1);
+
     private static readonly TimeSpan[] EditRetryDelays = [TimeSpan.FromMilliseconds(100), TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1)];
 
     public TimeProvider Time => time;
@@ -29,12 +32,33 @@ internal sealed class BotReplies(TimeProvider time, ILogger<BotReplies> logger)
                 await responder.EditOriginalAsync(message, cancellationToken);
                 return;
             }
+            catch (Exception e) when (e is InteractionTokenExpiredException || e is DiscordRestException { Code: 50027 })
+            {
+                await DeliverAfterExpiryAsync(interaction, message, cancellationToken);
+                return;
+            }
             catch (DiscordRestException e) when (e.Status == HttpStatusCode.NotFound && attempt < EditRetryDelays.Length)
             {
                 BotLog.EditRetry(logger, interaction.Id);
                 await Task.Delay(EditRetryDelays[attempt], time, cancellationToken);
             }
         }
+    }
+
+    /// <summary>
+    /// The interaction's 15-minute token has expired (a long pull): post the result in the channel with the bot token,
+    /// mentioning the invoker. Without a bot token or a channel, log that the result could not be shown.
+    /// </summary>
+    private async Task DeliverAfterExpiryAsync(Interaction interaction, DiscordMessage message, CancellationToken cancellationToken)
+    {
+        if (!rest.HasBotToken || interaction.ChannelId is not { } channelId)
+        {
+            BotLog.ResultUndeliverable(logger, interaction.Id, interaction.CommandName ?? "");
+            return;
+        }
+        var content = $"<@{interaction.UserId}> (your /{interaction.CommandName} took longer than Discord lets a reply be edited) {message.Content}";
+        await rest.CreateChannelMessageAsync(channelId, message with { Content = content }, cancellationToken);
+        BotLog.ResultPostedToChannel(logger, interaction.Id, channelId);
     }
 
     public Task EditAsync(Interaction interaction, IInteractionResponder responder, string content, CancellationToken cancellationToken) =>

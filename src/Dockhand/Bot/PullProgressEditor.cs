@@ -8,10 +8,11 @@ namespace Dockhand.Bot;
 /// <summary>
 /// Turns image-pull progress into @original edits, at most one per <paramref name="interval"/> and never two at once.
 /// Reports in between are dropped (the next edit shows the newest state). <see cref="DrainAsync"/> waits for the edit
-/// in flight so that the final result is never overwritten by a late progress edit.
+/// in flight so that the final result is never overwritten by a late progress edit. No edit starts after
+/// <c>stopAt</c> (shortly before the interaction token expires).
 /// </summary>
 internal sealed class PullProgressEditor(Func<string, CancellationToken, Task> edit, TimeProvider time, TimeSpan interval, ILogger logger, ulong interactionId,
-    CancellationToken cancellationToken) : IProgress<PullProgress>
+    CancellationToken cancellationToken, DateTimeOffset? stopAt = null) : IProgress<PullProgress>
 {
     private readonly Lock _gate = new();
     private DateTimeOffset _lastEdit = DateTimeOffset.MinValue;
@@ -27,7 +28,8 @@ internal sealed class PullProgressEditor(Func<string, CancellationToken, Task> e
         lock (_gate)
         {
             var now = time.GetUtcNow();
-            if (_closed || !_inFlight.IsCompleted || now - _lastEdit < interval)
+            // No progress edits close to the token's expiry (stopAt): the final result needs the last edit.
+            if (_closed || !_inFlight.IsCompleted || now - _lastEdit < interval || now >= stopAt)
                 return;
             _lastEdit = now;
             Edits++;

@@ -70,7 +70,17 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     /// <summary>When set, server messages go out in WebSocket frames of at most this many bytes (fragmented messages).</summary>
     public int? FragmentSize { get; set; }
 
-    /// <summary>Upgrades answered with 503 while <see cref="RefuseUpgrades"/> was set.</summary>
+    /// <summary>Answers the next <paramref name="count"/> upgrades on <paramref name="path"/> (e.g. "/resume") with HTTP 503.</summary>
+    public void RefuseNextUpgrades(string path, int count)
+    {
+        lock (_refusalsGate)
+            _pathRefusals[path] = count;
+    }
+
+    private readonly Lock _refusalsGate = new();
+    private readonly Dictionary<string, int> _pathRefusals = [];
+
+    /// <summary>Upgrades answered with 503 while <see cref="RefuseUpgrades"/> was set, or by <see cref="RefuseNextUpgrades"/>.</summary>
     public int RefusedUpgrades => Volatile.Read(ref _refusedUpgrades);
 
     /// <summary>The session the latest Identify created (announced once its connection takes dispatches and READY was sent), or null.</summary>
@@ -267,7 +277,14 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     private async Task HandleAsync(HttpContext context)
     {
         var path = context.Request.Path.Value is { Length: > 0 } p ? p : "/";
-        if (RefuseUpgrades)
+        bool refuseThis;
+        lock (_refusalsGate)
+        {
+            refuseThis = _pathRefusals.TryGetValue(path, out var left) && left > 0;
+            if (refuseThis)
+                _pathRefusals[path] = left - 1;
+        }
+        if (RefuseUpgrades || refuseThis)
         {
             Interlocked.Increment(ref _refusedUpgrades);
             context.Response.StatusCode = StatusCodes.Status503ServiceUnavailable;
@@ -377,16 +394,24 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         }
     }
 
+    /// <summary>
+    /// A connection silent this long in real time is dropped, whatever the fake clock says, so a test whose client hangs
+    /// fails fast instead of holding the suite (tests never leave a live connection idle this long).
+    /// </summary>
+    public static readonly TimeSpan ReadIdleTimeout = TimeSpan.FromSeconds(60);
+
     private async Task ReceiveLoopAsync(ServerConnection connection, CancellationToken cancellationToken)
     {
         var buffer = new ArrayBufferWriter<byte>(8192);
+        using var idle = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         while (true)
         {
             buffer.ResetWrittenCount();
             ValueWebSocketReceiveResult result;
             do
             {
-                result = await connection.Socket.ReceiveAsync(buffer.GetMemory(4096), cancellationToken);
+                idle.CancelAfter(ReadIdleTimeout);
+                result = await connection.Socket.ReceiveAsync(buffer.GetMemory(4096), idle.Token);
                 if (result.MessageType == WebSocketMessageType.Close)
                 {
                     var code = (int?)connection.Socket.CloseStatus;

@@ -14,6 +14,15 @@ public static class InteractionPayloads
     /// <summary>A fresh snowflake-like id.</summary>
     public static ulong NextId() => (ulong)Interlocked.Increment(ref s_next);
 
+    /// <summary>
+    /// A fresh interaction id whose snowflake timestamp is <paramref name="createdAt"/> (default: now), as Discord's ids
+    /// are: a client computes the token's 15-minute life from it (Reference, "Snowflakes": ms since 2015-01-01 &lt;&lt; 22).
+    /// </summary>
+    public static ulong NextInteractionId(DateTimeOffset? createdAt = null) =>
+        ((ulong)((createdAt ?? DateTimeOffset.UtcNow).ToUnixTimeMilliseconds() - 1_420_070_400_000) << 22) | ((ulong)Interlocked.Increment(ref s_increment) & 0x3FFFFF);
+
+    private static long s_increment;
+
     public static string Ping(ulong applicationId) =>
         new JsonObject { ["id"] = Id(NextId()), ["application_id"] = Id(applicationId), ["type"] = 1, ["token"] = "ping-token", ["version"] = 1 }.ToJsonString();
 
@@ -61,7 +70,7 @@ public static class InteractionPayloads
     {
         var o = new JsonObject
         {
-            ["id"] = Id(NextId()),
+            ["id"] = Id(NextInteractionId()),
             ["application_id"] = Id(applicationId),
             ["type"] = type,
             ["data"] = data,

@@ -27,6 +27,23 @@ public enum RateLimitScope
     Shared,
 }
 
+/// <summary>A failure of Discord's edge or of the connection, scripted with <see cref="LoopbackDiscordRestServer.EnqueueFault"/>.</summary>
+public enum RestFault
+{
+    /// <summary>The connection is cut before the request is processed (the client sees an HttpRequestException).</summary>
+    DropBeforeProcessing,
+
+    /// <summary>The request is processed (a callback is applied), then the connection is cut before the response.</summary>
+    DropAfterProcessing,
+
+    /// <summary>
+    /// An HTML error page from the edge with the given status (500, 502, 503, 504, 524), nothing processed. With status
+    /// 429 it is Cloudflare's ban for too many invalid requests: every request (interaction routes too) gets the same
+    /// HTML 429 with Retry-After until it has passed, and is counted in <see cref="LoopbackDiscordRestServer.BanViolations"/>.
+    /// </summary>
+    EdgeError,
+}
+
 /// <summary>
 /// A Discord REST server on 127.0.0.1 (Kestrel, port 0) that follows Discord's documented behaviour closely enough to
 /// test a client: it records every request, checks Authorization and User-Agent, keeps interaction message state
@@ -50,6 +67,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         public const string CurrentApplication = "GET /oauth2/applications/@me";
         public const string GatewayBot = "GET /gateway/bot";
         public const string GetUser = "GET /users/{user_id}";
+        public const string ChannelMessage = "POST /channels/{channel_id}/messages";
     }
 
     private static readonly (Regex Pattern, string Route, bool Exempt)[] RouteTable =
@@ -64,6 +82,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         (new(@"^GET /oauth2/applications/@me$"), Routes.CurrentApplication, false),
         (new(@"^GET /gateway/bot$"), Routes.GatewayBot, false),
         (new(@"^GET /users/(\d+)$"), Routes.GetUser, false),
+        (new(@"^POST /channels/(\d+)/messages$"), Routes.ChannelMessage, false),
     ];
 
     [GeneratedRegex(@"^DiscordBot \((\S+), ([^)]+)\)")]
@@ -85,6 +104,11 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     private readonly Dictionary<string, BucketState> _bucketStates = [];
     private readonly List<(string Route, TimeSpan RetryAfter, RateLimitScope Scope)> _scripted429 = [];
     private readonly Queue<DateTimeOffset> _globalWindow = new();
+    private readonly List<(string Route, RestFault Fault, int Status, TimeSpan RetryAfter)> _scriptedFaults = [];
+    private DateTimeOffset _bannedUntil;
+    /// <summary>Route (with its major parameters) → end of the 429 it was answered.</summary>
+    private readonly Dictionary<string, DateTimeOffset> _routePausedUntil = [];
+    private DateTimeOffset _globalPausedUntil;
     private long _nextId = 1_300_000_000_000_000_000;
 
     private LoopbackDiscordRestServer(WebApplication app, string token, ulong applicationId, TimeProvider time)
@@ -124,11 +148,17 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     /// <summary>How long an interaction token stays valid for webhook routes (Discord: 15 minutes).</summary>
     public TimeSpan InteractionTokenLifetime { get; set; } = TimeSpan.FromMinutes(15);
 
-    /// <summary>Requests that exceeded a bucket the server had announced (a correct client makes none).</summary>
+    /// <summary>Requests that exceeded a bucket the server had announced, or came before a route's 429 had passed (a correct client makes none).</summary>
     public int BucketViolations { get; private set; }
 
-    /// <summary>Requests beyond the global limit (a correct client makes none).</summary>
+    /// <summary>Requests beyond the global limit, or during a global 429 (a correct client makes none).</summary>
     public int GlobalViolations { get; private set; }
+
+    /// <summary>Webhook calls that arrived while their interaction's HTTP response was still unknown (answered 404).</summary>
+    public int OvertakingWebhookCalls { get; private set; }
+
+    /// <summary>Initial responses (callbacks or HTTP bodies) that came more than 3 s after the interaction was sent.</summary>
+    public int LateCallbacks { get; private set; }
 
     /// <summary>Bulk overwrite calls received (global and guild).</summary>
     public int CommandOverwriteCount => Requests.Count(r => r.Route is Routes.GlobalCommands or Routes.GuildCommands && r.Status == 200);
@@ -191,6 +221,16 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     public void ObserveInteraction(JsonObject payload)
     {
         ArgumentNullException.ThrowIfNull(payload);
+        if (payload["token"]?.GetValue<string>() is { } sentToken
+            && ulong.TryParse(payload["id"]?.GetValue<string>(), NumberStyles.None, CultureInfo.InvariantCulture, out var sentId))
+        {
+            lock (_gate)
+            {
+                var now = Time.GetUtcNow();
+                _interactionSentAt.TryAdd(sentId, now);
+                _tokenSentAt.TryAdd(sentToken, now);
+            }
+        }
         if (payload["type"]?.GetValue<int>() != 3 || payload["token"]?.GetValue<string>() is not { } token || payload["message"] is not JsonObject attached)
             return;
         lock (_gate)
@@ -247,12 +287,30 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             _scriptedBuckets[route] = (bucketId, limit, window);
     }
 
-    /// <summary>The next request on <paramref name="route"/> (or any route when "*") gets a 429 with this scope and retry_after.</summary>
+    /// <summary>
+    /// The next request on <paramref name="route"/> (or any route when "*") gets a 429 with this scope and retry_after;
+    /// until retry_after has passed, every further request on that route (on every route but the interaction endpoints,
+    /// when global) is refused with a 429 too and counted in <see cref="BucketViolations"/> (<see cref="GlobalViolations"/>).
+    /// </summary>
     public void EnqueueRateLimit(string route, TimeSpan retryAfter, RateLimitScope scope = RateLimitScope.User)
     {
         lock (_gate)
             _scripted429.Add((route, retryAfter, scope));
     }
+
+    /// <summary>
+    /// The next request on <paramref name="route"/> (or any route when "*") meets <paramref name="fault"/>;
+    /// <paramref name="status"/> is the edge's status for <see cref="RestFault.EdgeError"/>. The request is recorded with
+    /// status 0 when the connection was cut.
+    /// </summary>
+    public void EnqueueFault(string route, RestFault fault, int status = 502, TimeSpan? retryAfter = null)
+    {
+        lock (_gate)
+            _scriptedFaults.Add((route, fault, status, retryAfter ?? TimeSpan.FromSeconds(60)));
+    }
+
+    /// <summary>Requests sent while an edge ban (HTML 429) was in force (a correct client makes none).</summary>
+    public int BanViolations { get; private set; }
 
     /// <summary>
     /// For the HTTP transport, where the initial response is the HTTP body of POST /interactions: apply it as if it
@@ -264,12 +322,16 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return Callback(interactionId, interactionToken, JsonNode.Parse(responseJson) as JsonObject, Time.GetUtcNow()).Item1;
     }
 
-    private readonly Dictionary<string, TaskCompletionSource> _pendingHttp = [];
+    /// <summary>The longest the server waits, in real time, for a request body or for the endpoint's HTTP response.</summary>
+    public static readonly TimeSpan ReadTimeout = TimeSpan.FromSeconds(30);
+
+    /// <summary>Tokens of HTTP interactions whose response the server is still waiting for.</summary>
+    private readonly HashSet<string> _pendingHttp = [];
 
     /// <summary>
     /// Plays Discord for the HTTP transport: signs <paramref name="payload"/> with <paramref name="signer"/>, POSTs it
     /// to <paramref name="endpoint"/>, and applies a 200 response body as the interaction's initial response. Webhook
-    /// calls for the interaction's token that arrive meanwhile wait until it is applied.
+    /// calls for the interaction's token that arrive before it is applied are answered 404 (10015), as Discord does.
     /// </summary>
     public async Task<HttpResponseMessage> SendHttpInteractionAsync(HttpClient http, Uri endpoint, InteractionSigner signer, JsonObject payload,
         CancellationToken cancellationToken = default)
@@ -280,16 +342,17 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var token = payload["token"]!.GetValue<string>();
         var id = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
         ObserveInteraction(payload);
-        var gate = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         lock (_gate)
-            _pendingHttp[token] = gate;
+            _pendingHttp.Add(token);
         try
         {
+            using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            timeout.CancelAfter(ReadTimeout);
             using var request = signer.CreateRequest(endpoint, payload.ToJsonString(), Time.GetUtcNow());
-            var response = await http.SendAsync(request, cancellationToken);
+            var response = await http.SendAsync(request, timeout.Token);
             if (response.IsSuccessStatusCode && payload["type"]?.GetValue<int>() != 1)
             {
-                var body = await response.Content.ReadAsStringAsync(cancellationToken);
+                var body = await response.Content.ReadAsStringAsync(timeout.Token);
                 AcceptInteractionResponse(id, token, body);
             }
             return response;
@@ -298,7 +361,6 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         {
             lock (_gate)
                 _pendingHttp.Remove(token);
-            gate.TrySetResult();
         }
     }
 
@@ -310,35 +372,79 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     {
         var request = context.Request;
         string body;
+        // Bounded in real time: a client that never finishes its body fails the test instead of hanging it.
+        using (var readTimeout = CancellationTokenSource.CreateLinkedTokenSource(context.RequestAborted))
         using (var reader = new StreamReader(request.Body, Encoding.UTF8))
-            body = await reader.ReadToEndAsync(context.RequestAborted);
+        {
+            readTimeout.CancelAfter(ReadTimeout);
+            body = await reader.ReadToEndAsync(readTimeout.Token);
+        }
         var path = request.Path.Value ?? "";
         const string prefix = "/api/v10";
-        var relative = path.StartsWith(prefix, StringComparison.Ordinal) ? path[prefix.Length..] : path;
+        // Discord serves the API under /api/v{version}; this server speaks v10 only, so anything else is not found.
+        var versioned = path.StartsWith(prefix + "/", StringComparison.Ordinal);
+        var relative = versioned ? path[prefix.Length..] : path;
         var signature = request.Method + " " + relative;
-        var match = RouteTable.Select(r => (r, m: r.Pattern.Match(signature))).FirstOrDefault(x => x.m.Success);
+        var match = versioned ? RouteTable.Select(r => (r, m: r.Pattern.Match(signature))).FirstOrDefault(x => x.m.Success) : default;
         var route = match.m?.Success == true ? match.r.Route : signature;
         var parameters = match.m?.Success == true ? match.m.Groups.Values.Skip(1).Select(g => g.Value).ToArray() : [];
         var exempt = match.m?.Success == true && match.r.Exempt;
 
-        // A webhook call for an HTTP interaction whose response Discord is still reading waits for it, as Discord's
-        // ordering guarantees: the response to POST /interactions is applied before later edits.
+        // No hold for a webhook call that overtakes the HTTP response of its interaction: Discord does not know the
+        // response yet, so @original does not exist and the call is answered 404 (10015 Unknown Webhook), as for any
+        // token without a response. Counted in OvertakingWebhookCalls.
         if (route.Contains("/webhooks/", StringComparison.Ordinal) && parameters.Length >= 2)
         {
-            Task? pending;
             lock (_gate)
-                pending = _pendingHttp.TryGetValue(parameters[1], out var tcs) ? tcs.Task : null;
-            if (pending is not null)
-                await pending.WaitAsync(TimeSpan.FromSeconds(10), context.RequestAborted);
+                if (_pendingHttp.Contains(parameters[1]) && !_tokenIssued.ContainsKey(parameters[1]))
+                    OvertakingWebhookCalls++;
         }
 
         int status;
         JsonNode? responseBody;
+        (RestFault Fault, int Status)? fault = null;
+        TimeSpan banLeft = default;
         lock (_gate)
         {
-            (status, responseBody) = Process(context, request.Method, route, parameters, exempt, match.m?.Success == true, body);
+            var now = Time.GetUtcNow();
+            var f = _scriptedFaults.FindIndex(x => x.Route == route || x.Route == "*");
+            if (now < _bannedUntil)
+            {
+                BanViolations++;
+                fault = (RestFault.EdgeError, 429);
+                banLeft = _bannedUntil - now;
+            }
+            else if (f >= 0)
+            {
+                fault = (_scriptedFaults[f].Fault, _scriptedFaults[f].Status);
+                if (fault.Value.Status == 429)
+                    _bannedUntil = now + (banLeft = _scriptedFaults[f].RetryAfter);
+                _scriptedFaults.RemoveAt(f);
+            }
+            (status, responseBody) = fault?.Fault switch
+            {
+                RestFault.DropBeforeProcessing => (0, null),
+                RestFault.EdgeError => (fault.Value.Status, null),
+                _ => Process(context, request.Method, route, parameters, exempt, match.m?.Success == true, body),
+            };
             _requests.Add(new RecordedRequest(Time.GetUtcNow(), request.Method, relative + request.QueryString, route,
-                request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body, status));
+                request.Headers.ToDictionary(h => h.Key, h => h.Value.ToString(), StringComparer.OrdinalIgnoreCase), body,
+                fault?.Fault is RestFault.DropAfterProcessing ? 0 : status));
+        }
+        if (fault?.Fault is RestFault.DropBeforeProcessing or RestFault.DropAfterProcessing)
+        {
+            context.Abort();
+            return;
+        }
+        if (fault?.Fault is RestFault.EdgeError)
+        {
+            // What Cloudflare sends: an HTML page, not Discord's JSON error shape.
+            context.Response.StatusCode = status;
+            if (status == 429)
+                context.Response.Headers.RetryAfter = Math.Ceiling(banLeft.TotalSeconds).ToString(CultureInfo.InvariantCulture);
+            context.Response.ContentType = "text/html";
+            await context.Response.WriteAsync($"<html><body><h1>{status}</h1>error code: {status}</body></html>", context.RequestAborted);
+            return;
         }
         context.Response.StatusCode = status;
         if (responseBody is not null)
@@ -360,12 +466,33 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return (401, Error(0, "401: Unauthorized"));
 
         var now = Time.GetUtcNow();
-        // Scripted 429s first.
+        var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
+            ? string.Join('/', p.Take(2))
+            : route == Routes.GuildCommands ? p[1] : route == Routes.ChannelMessage ? p[0] : "";
+        var pauseKey = route + "|" + major;
+        // A 429 holds until its retry_after has passed: every request sent before then is refused again and counted.
+        // The global one does not bind interaction endpoints (Rate Limits, "Global Rate Limit": "Interaction endpoints
+        // are not bound to the bot's Global Rate Limit").
+        if (!exempt && now < _globalPausedUntil)
+        {
+            GlobalViolations++;
+            return RateLimited(response, _globalPausedUntil - now, RateLimitScope.Global);
+        }
+        if (_routePausedUntil.TryGetValue(pauseKey, out var routePaused) && now < routePaused)
+        {
+            BucketViolations++;
+            return RateLimited(response, routePaused - now, RateLimitScope.User);
+        }
+        // Scripted 429s next.
         var scripted = _scripted429.FindIndex(s => s.Route == route || s.Route == "*");
         if (scripted >= 0)
         {
             var (_, retryAfter, scope) = _scripted429[scripted];
             _scripted429.RemoveAt(scripted);
+            if (scope == RateLimitScope.Global)
+                _globalPausedUntil = now + retryAfter;
+            else
+                _routePausedUntil[pauseKey] = now + retryAfter;
             return RateLimited(response, retryAfter, scope);
         }
         // Global limit.
@@ -384,9 +511,6 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var (bucketId, limit, window) = _scriptedBuckets.TryGetValue(route, out var b)
             ? b
             : (Convert.ToHexStringLower(System.Security.Cryptography.SHA256.HashData(Encoding.UTF8.GetBytes(route)))[..16], DefaultBucketLimit, DefaultBucketWindow);
-        var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
-            ? string.Join('/', p.Take(2))
-            : route == Routes.GuildCommands ? p[1] : "";
         var stateKey = bucketId + "|" + major;
         if (!_bucketStates.TryGetValue(stateKey, out var state) || now >= state.ResetAt)
             _bucketStates[stateKey] = state = new BucketState { Remaining = limit, ResetAt = now + window };
@@ -435,17 +559,31 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
                 ["shards"] = 1,
                 ["session_start_limit"] = new JsonObject { ["total"] = 1000, ["remaining"] = 999, ["reset_after"] = 14_400_000, ["max_concurrency"] = MaxConcurrency },
             }),
+            Routes.ChannelMessage => ChannelMessage(p[0], json as JsonObject),
             Routes.GetUser => _users.TryGetValue(ulong.Parse(p[0], CultureInfo.InvariantCulture), out var u) ? (200, u.DeepClone()) : (404, Error(10013, "Unknown User")),
             _ => (404, Error(0, "404: Not Found")),
         };
     }
 
     private readonly Dictionary<string, DateTimeOffset> _tokenIssued = [];
+    /// <summary>When Discord sent each interaction the server was told about (ObserveInteraction), by id and by token.</summary>
+    private readonly Dictionary<ulong, DateTimeOffset> _interactionSentAt = [];
+    private readonly Dictionary<string, DateTimeOffset> _tokenSentAt = [];
+
+    /// <summary>Discord's deadline for the first response (Receiving and Responding: "within 3 seconds").</summary>
+    public static readonly TimeSpan InitialResponseDeadline = TimeSpan.FromSeconds(3);
 
     private (int, JsonNode?) Callback(ulong interactionId, string token, JsonObject? body, DateTimeOffset now)
     {
         if (_callbacks.ContainsKey(interactionId))
             return (400, Error(40060, "Interaction has already been acknowledged."));
+        // Receiving and Responding: the first response must arrive within 3 s of the interaction, or the token is
+        // invalidated and the user sees "This interaction failed". Only known for interactions the server was told of.
+        if (_interactionSentAt.TryGetValue(interactionId, out var sentAt) && now - sentAt > InitialResponseDeadline)
+        {
+            LateCallbacks++;
+            return (404, Error(10062, "Unknown interaction"));
+        }
         var type = body?["type"] is JsonValue t && t.TryGetValue<int>(out var ti) ? ti : -1;
         var data = body?["data"] as JsonObject;
         var problems = type switch
@@ -500,7 +638,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     {
         if (p[0] != Id(ApplicationId) || !_tokenIssued.TryGetValue(p[1], out var issued))
             return (404, Error(10015, "Unknown Webhook"));
-        if (now - issued > InteractionTokenLifetime)
+        if (now - _tokenSentAt.GetValueOrDefault(p[1], issued) > InteractionTokenLifetime)
             return (401, Error(50027, "Invalid Webhook Token"));
         return _originals.TryGetValue(p[1], out var m) ? action(m) : (404, Error(10008, "Unknown Message"));
     }
@@ -527,7 +665,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     {
         if (p[0] != Id(ApplicationId) || !_tokenIssued.TryGetValue(p[1], out var issued))
             return (404, Error(10015, "Unknown Webhook"));
-        if (now - issued > InteractionTokenLifetime)
+        if (now - _tokenSentAt.GetValueOrDefault(p[1], issued) > InteractionTokenLifetime)
             return (401, Error(50027, "Invalid Webhook Token"));
         var problems = MessageRules.CheckMessage(body, "", create: true);
         if (problems.Count > 0)
@@ -540,11 +678,40 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         return (200, message.DeepClone());
     }
 
+    private readonly Dictionary<string, List<JsonObject>> _channelMessages = [];
+
+    /// <summary>Messages the bot posted to a channel with its token (POST /channels/{id}/messages).</summary>
+    public IReadOnlyList<JsonObject> GetChannelMessages(ulong channelId)
+    {
+        lock (_gate)
+            return _channelMessages.TryGetValue(Id(channelId), out var l) ? [.. l.Select(m => (JsonObject)m.DeepClone())] : [];
+    }
+
+    private (int, JsonNode?) ChannelMessage(string channelId, JsonObject? body)
+    {
+        var problems = MessageRules.CheckMessage(body, "", create: true);
+        if (problems.Count > 0)
+            return (400, MessageRules.FormError(problems));
+        var message = NewMessage(body!, 0);
+        message["channel_id"] = channelId;
+        message["type"] = 0;
+        if (!_channelMessages.TryGetValue(channelId, out var list))
+            _channelMessages[channelId] = list = [];
+        list.Add(message);
+        return (200, message.DeepClone());
+    }
+
     private (int, JsonNode?) Commands(string applicationId, string? guildId, JsonNode? body)
     {
         if (applicationId != Id(ApplicationId))
             return (403, Error(50001, "Missing Access"));
-        var problems = MessageRules.CheckCommands(body);
+        var problems = MessageRules.CheckCommands(body).ToList();
+        // Application Commands: contexts is "only for globally-scoped commands". Discord may ignore it on a guild
+        // command; refusing it here makes a client that sends it visible.
+        if (guildId is not null && body is JsonArray sent)
+            for (var i = 0; i < sent.Count; i++)
+                if (sent[i] is JsonObject c && c.ContainsKey("contexts"))
+                    problems.Add(($"{i}.contexts", "Only global commands take contexts"));
         if (problems.Count > 0)
             return (400, MessageRules.FormError(problems));
         var stored = new JsonArray();

@@ -229,16 +229,25 @@ internal static class MessageRules
     private static int? Int(JsonObject? o, string name) =>
         o?[name] is JsonValue v && v.GetValueKind() == JsonValueKind.Number && v.TryGetValue<int>(out var i) ? i : null;
 
-    /// <summary>Discord's error body: {"code":50035,"message":"Invalid Form Body","errors":{path:{"_errors":[...]}}}.</summary>
+    /// <summary>
+    /// Discord's error body (Opcodes and Status Codes, "Error Messages"): errors nest by field path, e.g.
+    /// {"code":50035,"message":"Invalid Form Body","errors":{"data":{"embeds":{"0":{"title":{"_errors":[{"code":…,"message":…}]}}}}}}.
+    /// </summary>
     public static JsonObject FormError(IEnumerable<(string Path, string Message)> problems)
     {
         var errors = new JsonObject();
         foreach (var (path, message) in problems)
         {
-            var key = path.Length == 0 ? "_root" : path;
-            if (errors[key] is not JsonObject entry)
-                errors[key] = entry = new JsonObject { ["_errors"] = new JsonArray() };
-            ((JsonArray)entry["_errors"]!).Add(new JsonObject { ["code"] = "BASE_TYPE_BAD", ["message"] = message });
+            var node = errors;
+            foreach (var part in path.Split('.', StringSplitOptions.RemoveEmptyEntries))
+            {
+                if (node[part] is not JsonObject child)
+                    node[part] = child = new JsonObject();
+                node = child;
+            }
+            if (node["_errors"] is not JsonArray list)
+                node["_errors"] = list = new JsonArray();
+            list.Add(new JsonObject { ["code"] = "BASE_TYPE_BAD", ["message"] = message });
         }
         return new JsonObject { ["code"] = 50035, ["message"] = "Invalid Form Body", ["errors"] = errors };
     }

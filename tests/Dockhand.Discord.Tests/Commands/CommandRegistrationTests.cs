@@ -69,6 +69,9 @@ public sealed class CommandRegistrationTests : IDisposable
         Assert.Equal(CommandRegistrationOutcome.Unchanged, guildAgain);
         Assert.NotNull(f.Server.GetCommands(4242));
         Assert.Equal(2, f.Server.CommandOverwriteCount);
+        // contexts is only for global commands (the server refuses it on a guild's).
+        Assert.Contains(f.Server.GetCommands()!, c => c!["contexts"] is not null);
+        Assert.All(f.Server.GetCommands(4242)!, c => Assert.Null(c!["contexts"]));
     }
 
     [Fact]

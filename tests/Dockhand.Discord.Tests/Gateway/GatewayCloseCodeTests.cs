@@ -83,6 +83,78 @@ public sealed class GatewayCloseCodeTests
     }
 
     [Fact]
+    public async Task RunAsync_GatewayBotAnswers401_StopsWithoutRetryingNamingTheToken()
+    {
+        // Without DISCORD_GATEWAY_URL the URL comes from GET /gateway/bot, which Discord answers 401 for a bad token.
+        var ct = TestContext.Current.CancellationToken;
+        await using var rest = await Support.RestFixture.StartAsync(clientToken: "not-the-token", cancellationToken: ct);
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "not-the-token" }),
+            new RecordingDispatchHandler(), Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance,
+            new Microsoft.Extensions.Time.Testing.FakeTimeProvider(), rest.Client, new GatewayClientSettings());
+
+        var ex = await Assert.ThrowsAsync<GatewayFatalException>(() => client.RunAsync(ct).WaitAsync(TimeSpan.FromSeconds(10), ct));
+
+        Assert.Equal("Discord answered 401 to GET /gateway/bot (authentication failed): " + GatewayCloseCodes.InvalidTokenAdvice, ex.Message);
+        Assert.Equal([401], rest.Server.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.GatewayBot).Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task RunAsync_HandshakeNeverAnswered_ConnectTimesOutAfter30Seconds()
+    {
+        // A peer that accepts TCP and then says nothing, like a stalled TLS handshake.
+        var ct = TestContext.Current.CancellationToken;
+        using var listener = new System.Net.Sockets.TcpListener(System.Net.IPAddress.Loopback, 0);
+        listener.Start();
+        var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var logger = new Support.ListLogger<DiscordGatewayClient>();
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = new Uri($"ws://127.0.0.1:{port}") }),
+            new RecordingDispatchHandler(), logger, time, null, new GatewayClientSettings());
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = client.RunAsync(cts.Token);
+
+        // The client arms its timer before it connects, so once the connection is accepted the clock can move.
+        using var stalled = await listener.AcceptTcpClientAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), ct);
+        time.Advance(TimeSpan.FromSeconds(29));
+        Assert.DoesNotContain(logger.Entries, e => e.Id.Id == 1122);
+        time.Advance(TimeSpan.FromSeconds(1));
+        for (var i = 0; i < 500 && !logger.Entries.Any(e => e.Id.Id == 1122); i++)
+            await Task.Delay(10, ct);
+
+        Assert.Contains(logger.Entries, e => e.Id.Id == 1122 && e.Message.Contains("30 s", StringComparison.Ordinal));
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
+    }
+
+    [Fact]
+    public async Task CloseBeforeReady_Resumable_LogsTheIdentifyThatReallyFollows()
+    {
+        // 4000 is "resumable", but with no READY yet there is no session to resume: the log must say identify.
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        await using var server = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway(new() { Token = "t", TimeProvider = time }) { CloseAfterHello = 4000 };
+        await server.StartAsync(ct);
+        var logger = new Support.ListLogger<DiscordGatewayClient>();
+        var client = new DiscordGatewayClient(
+            Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = server.Url }),
+            new RecordingDispatchHandler(), logger, time, null, new GatewayClientSettings());
+        using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
+        var run = client.RunAsync(cts.Token);
+
+        for (var i = 0; i < 1000 && !logger.Entries.Any(e => e.Id.Id == 1111); i++)
+            await Task.Delay(10, ct);
+        await cts.CancelAsync();
+        await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
+
+        var disconnected = Assert.Single(logger.Entries, e => e.Id.Id == 1110).Message;
+        Assert.StartsWith("Gateway: disconnected, close code 4000 (unknown error)", disconnected, StringComparison.Ordinal);
+        Assert.EndsWith("; next: identify", disconnected, StringComparison.Ordinal);
+        Assert.EndsWith(" ms to identify", Assert.Single(logger.Entries, e => e.Id.Id == 1111).Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Identify_PrivilegedIntentNotAllowed_ServerCloses4014AndClientStops()
     {
         await using var h = await GatewayHarness.StartAsync(intents: 1 << 15);

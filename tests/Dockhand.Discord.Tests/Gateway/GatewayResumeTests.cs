@@ -57,6 +57,28 @@ public sealed class GatewayResumeTests
     }
 
     [Fact]
+    public async Task Resume_ResumeUrlRefusedOnce_FallsBackOnceThenUsesResumeUrlAgain()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var h = await GatewayHarness.StartAsync();
+        await h.WaitReadyAsync();
+        h.Server.RefuseNextUpgrades("/resume", 1);
+
+        await h.Server.DropConnectionsAsync(ct);
+        await h.Server.WaitUntilAsync(s => s.RefusedUpgrades == 1, cancellationToken: ct);
+        await h.SettleAsync();
+        await h.AdvanceAsync(TimeSpan.FromSeconds(2));
+        var fallback = await h.Server.WaitForOpAsync(6, cancellationToken: ct);
+        await h.WaitForEventAsync("RESUMED");
+        await h.Server.DropConnectionsAsync(ct);
+        var again = await h.Server.WaitForOpAsync(6, 2, cancellationToken: ct);
+
+        Assert.Equal("/", fallback.Path);
+        Assert.Equal("/resume", again.Path);
+        Assert.Single(h.Server.ReceivedOp(2));
+    }
+
+    [Fact]
     public async Task Op7Reconnect_Received_ClosesResumablyAndResumes()
     {
         var ct = TestContext.Current.CancellationToken;

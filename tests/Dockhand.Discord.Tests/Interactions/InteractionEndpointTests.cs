@@ -100,7 +100,54 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
-    public async Task Post_HandlerDefersThenEdits_DeferredBodyThenOriginalEditedOverRest()
+    public async Task Post_SameSignedBodyTwice_HandledOnceAndRepeatAnsweredWithoutRunning()
+    {
+        // A valid signature only proves Discord signed the body once; anyone who saw it may post it again while its
+        // timestamp is inside the 5-minute window.
+        var ct = TestContext.Current.CancellationToken;
+        var runs = 0;
+        await using var host = await InteractionsHost.StartAsync((i, r, c) =>
+        {
+            Interlocked.Increment(ref runs);
+            return r.RespondAsync(InteractionResponse.Message("created"), c);
+        }, cancellationToken: ct);
+        var body = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-replay", 1, "create").ToJsonString();
+        var signedAt = DateTimeOffset.UtcNow;
+
+        using var first = await host.SendSignedAsync(body, signedAt, ct);
+        using var repeat = await host.SendSignedAsync(body, signedAt, ct);
+
+        Assert.Contains("created", await first.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal(HttpStatusCode.OK, repeat.StatusCode);
+        Assert.Contains("already handled", await repeat.Content.ReadAsStringAsync(ct), StringComparison.Ordinal);
+        Assert.Equal(1, Volatile.Read(ref runs));
+    }
+
+    [Fact]
+    public void ReplayGuard_ManyIdsAndTime_StaysBoundedAndForgetsAfter15Minutes()
+    {
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var guard = new InteractionReplayGuard(time);
+
+        Assert.True(guard.TryTake(1));
+        Assert.False(guard.TryTake(1));
+        time.Advance(TimeSpan.FromMinutes(14));
+        Assert.False(guard.TryTake(1));
+        for (ulong id = 2; id < 2 + InteractionReplayGuard.Capacity + 10; id++)
+            guard.TryTake(id);
+        Assert.Equal(InteractionReplayGuard.Capacity, guard.Count);
+        time.Advance(TimeSpan.FromMinutes(15));
+        Assert.True(guard.TryTake(1));
+        Assert.Equal(1, guard.Count);
+    }
+
+    [Theory]
+    [InlineData(1)]
+    [InlineData(2)]
+    [InlineData(3)]
+    [InlineData(4)]
+    [InlineData(5)]
+    public async Task Post_HandlerDefersThenEdits_DeferredBodyThenOriginalEditedOverRest(int run)
     {
         var ct = TestContext.Current.CancellationToken;
         var edited = new TaskCompletionSource();
@@ -111,6 +158,7 @@ public sealed class InteractionEndpointTests
             await r.FollowUpAsync(DiscordMessage.Text("one more thing", ephemeral: true), c);
             edited.SetResult();
         }, cancellationToken: ct);
+        _ = run; // repeated: the edit races the loopback server's reading of the HTTP body
         var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-2", 77, "create");
 
         using var response = await host.Rest.SendHttpInteractionAsync(host.Http, host.Endpoint, host.Signer, payload, ct);
@@ -120,6 +168,8 @@ public sealed class InteractionEndpointTests
         Assert.Equal("container ready", host.Rest.GetOriginal("tok-2")!["content"]!.GetValue<string>());
         Assert.Single(host.Rest.GetFollowUps("tok-2"));
         Assert.Equal(Routes.EditOriginal, host.Rest.Requests[0].Route);
+        // An edit that still reached the server before it had read our HTTP body got 404 and was retried.
+        Assert.Equal(host.Rest.OvertakingWebhookCalls, host.Rest.RequestsTo(Routes.EditOriginal).Count(r => r.Status == 404));
     }
 
     [Fact]
@@ -173,33 +223,111 @@ public sealed class InteractionEndpointTests
         Assert.Equal("destroy:dev", customId);
     }
 
-    [Fact]
-    public async Task Post_HandlerSilentFor3Seconds_Answers503AndLateResponseGoesOverRestCallback()
+    [Theory]
+    [InlineData(false)]
+    [InlineData(true)]
+    public async Task Post_HandlerSilentPastBudget_AcknowledgedInsideThreeSecondsAndLateReplyEditsOriginal(bool component)
     {
+        // Discord's 3 s run from when it sent the request; the endpoint answers for a slow handler at 2.3 s (type 5, or
+        // 6 for a component), and the handler's late reply becomes an edit of @original.
         var ct = TestContext.Current.CancellationToken;
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
         var started = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         var release = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        var replied = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
         await using var host = await InteractionsHost.StartAsync(async (i, r, c) =>
         {
             started.SetResult();
             await release.Task;
-            await r.RespondAsync(InteractionResponse.Message("late"), c);
+            await r.RespondAsync(component ? InteractionResponse.Update(DiscordMessage.Text("late")) : InteractionResponse.Message("late"), c);
+            replied.SetResult();
         }, time, cancellationToken: ct);
-        var payload = InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-6", 1, "create");
+        var payload = component
+            ? InteractionPayloads.Button(host.Rest.ApplicationId, "tok-6", 1, "dh:x")
+            : InteractionPayloads.SlashCommand(host.Rest.ApplicationId, "tok-6", 1, "create");
         var interactionId = ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture);
 
-        var pending = host.SendSignedAsync(payload.ToJsonString(), time.GetUtcNow(), ct);
+        var pending = host.Rest.SendHttpInteractionAsync(host.Http, host.Endpoint, host.Signer, payload, ct);
         await started.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
-        await Task.Delay(50, ct);
         Assert.False(pending.IsCompleted);
-        time.Advance(InteractionEndpoint.InitialResponseWait);
+        time.Advance(InteractionEndpoint.ResponseBudget);
         using var response = await pending.WaitAsync(TimeSpan.FromSeconds(10), ct);
         release.SetResult();
+        await replied.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
 
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        var callback = await host.Rest.WaitForCallbackAsync(interactionId, TimeSpan.FromSeconds(10), ct);
-        Assert.Equal(4, callback["type"]!.GetValue<int>());
+        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
+        Assert.Equal(component ? 6 : 5, host.Rest.GetCallback(interactionId)!["type"]!.GetValue<int>());
+        Assert.Equal(0, host.Rest.LateCallbacks);
+        Assert.Equal("late", host.Rest.GetOriginal("tok-6")!["content"]!.GetValue<string>());
+        Assert.Equal([200], host.Rest.RequestsTo(Routes.EditOriginal).Select(r => r.Status));
+        Assert.Empty(host.Rest.RequestsTo(Routes.InteractionCallback));
+    }
+
+    [Fact]
+    public async Task Responder_After15Minutes_ThrowsTokenExpiredWithoutCallingDiscord()
+    {
+        // Receiving and Responding: "Interaction tokens are valid for 15 minutes"; later calls are 401 (50027), which
+        // count toward the invalid-request ban. The expiry comes from the interaction's snowflake.
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-15", 1, "create");
+        f.Server.ObserveInteraction(payload);
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var responder = new RestInteractionResponder(interaction, f.Client);
+        await responder.RespondAsync(InteractionResponse.Deferred(), ct);
+        await responder.EditOriginalAsync(DiscordMessage.Text("14 minutes in"), ct);
+
+        time.Advance(TimeSpan.FromMinutes(15) + TimeSpan.FromSeconds(0.5));
+        await Assert.ThrowsAsync<InteractionTokenExpiredException>(() => responder.EditOriginalAsync(DiscordMessage.Text("too late"), ct));
+        var direct = await Assert.ThrowsAsync<Dockhand.Discord.Rest.DiscordRestException>(() =>
+            f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok-15", DiscordMessage.Text("too late"), ct));
+
+        Assert.Equal((HttpStatusCode.Unauthorized, 50027), (direct.Status, direct.Code));
+        Assert.Equal([200, 401], f.Server.RequestsTo(Routes.EditOriginal).Select(r => r.Status)); // the responder sent nothing
+        Assert.InRange(interaction.TokenExpiresAt - time.GetUtcNow(), TimeSpan.FromSeconds(-1), TimeSpan.FromSeconds(1));
+    }
+
+    [Fact]
+    public async Task HttpResponder_EditReachesDiscordBeforeTheHttpBody_RetriedUntilDiscordHasIt()
+    {
+        // Discord learns the deferral from the HTTP body, on another connection than the edit: the edit can arrive
+        // first and get 404 (10015).
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-early", 1, "create");
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var responder = new HttpInteractionResponder(interaction, f.Client, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        responder.MarkWritten(); // the endpoint has written the body; the server has not read it yet
+        await responder.RespondAsync(InteractionResponse.Deferred(), ct);
+
+        var edit = responder.EditOriginalAsync(DiscordMessage.Text("done"), ct);
+        for (var i = 0; i < 500 && f.Server.RequestsTo(Routes.EditOriginal).Count == 0; i++)
+            await Task.Delay(5, ct);
+        f.Server.AcceptInteractionResponse(interaction.Id, "tok-early", """{"type":5}""");
+        var sent = await edit.WaitAsync(TimeSpan.FromSeconds(10), ct);
+
+        Assert.Equal("done", sent.Content);
+        Assert.Equal(404, f.Server.RequestsTo(Routes.EditOriginal)[0].Status);
+        Assert.Equal(200, f.Server.RequestsTo(Routes.EditOriginal)[^1].Status);
+    }
+
+    [Fact]
+    public async Task Callback_MoreThanThreeSecondsAfterTheInteraction_Answers404UnknownInteraction()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-late", 1, "create");
+        f.Server.ObserveInteraction(payload);
+        time.Advance(TimeSpan.FromSeconds(3.1));
+
+        var e = await Assert.ThrowsAsync<Dockhand.Discord.Rest.DiscordRestException>(() => f.Client.CreateInteractionResponseAsync(
+            ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture), "tok-late", InteractionResponse.Deferred(), ct));
+
+        Assert.Equal(HttpStatusCode.NotFound, e.Status);
+        Assert.Equal(10062, e.Code);
+        Assert.Equal(1, f.Server.LateCallbacks);
     }
 
     [Fact]

@@ -66,7 +66,8 @@ public sealed class InteractionParsingTests
         await using var provider = services.BuildServiceProvider();
         var appIds = new DiscordApplicationIdSource(f.Client, Options.Create(new DiscordOptions()));
         var dispatcher = new InteractionDispatcher(provider.GetRequiredService<IServiceScopeFactory>(), appIds, NullLogger<InteractionDispatcher>.Instance);
-        IGatewayDispatchHandler bridge = new GatewayInteractionBridge(dispatcher, f.Client, appIds, NullLogger<GatewayInteractionBridge>.Instance);
+        var replays = new InteractionReplayGuard(TimeProvider.System);
+        IGatewayDispatchHandler bridge = new GatewayInteractionBridge(dispatcher, replays, f.Client, appIds, NullLogger<GatewayInteractionBridge>.Instance);
 
         using var ready = JsonDocument.Parse("""{"v":10,"session_id":"s","application":{"id":"1234","flags":0},"user":{"id":"9","username":"bot"}}""");
         await bridge.HandleDispatchAsync("READY", ready.RootElement, ct);
@@ -77,10 +78,15 @@ public sealed class InteractionParsingTests
         await bridge.HandleDispatchAsync("RESUMED", other.RootElement, ct);
 
         var interaction = await seen.Task.WaitAsync(TimeSpan.FromSeconds(10), ct);
+        // The same INTERACTION_CREATE again (e.g. replayed after a reconnect) is not handled twice: the handler would
+        // throw on a second SetResult, and the server would see a second callback (40060).
+        await bridge.HandleDispatchAsync("INTERACTION_CREATE", create.RootElement, ct);
+        Assert.Equal(1, replays.Count);
         Assert.Equal(1234UL, appIds.Known);
         Assert.Equal("status", interaction.CommandName);
         var callback = f.Server.GetCallback(interaction.Id)!;
         Assert.Equal(4, callback["type"]!.GetValue<int>());
         Assert.Equal("pong", f.Server.GetOriginal("gw-tok")!["content"]!.GetValue<string>());
+        Assert.Single(f.Server.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.InteractionCallback));
     }
 }

@@ -28,6 +28,19 @@ public sealed class DiscordRestClientTests
     }
 
     [Fact]
+    public async Task AnyRoute_BaseUrlWithoutApiVersion_Answered404()
+    {
+        // Discord serves the API under /api/v10; a client that dropped the prefix reaches nothing.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(configure: o => o.ApiBaseUrl = new Uri(o.ApiBaseUrl, "/"), cancellationToken: ct);
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetCurrentApplicationAsync(ct));
+
+        Assert.Equal(HttpStatusCode.NotFound, e.Status);
+        Assert.Equal("/oauth2/applications/@me", Assert.Single(f.Server.Requests).Path);
+    }
+
+    [Fact]
     public async Task GetUserAsync_UnknownUser_ReturnsNull()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -149,6 +162,132 @@ public sealed class DiscordRestClientTests
     }
 
     [Fact]
+    public async Task GlobalRateLimited_InteractionCallbackAndWebhook_AreNotDelayed()
+    {
+        // Rate Limits, "Global Rate Limit": interaction endpoints are not bound to the bot's global rate limit, so a
+        // global 429 must not hold a callback past its 3 s deadline.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromSeconds(2), RateLimitScope.Global);
+
+        var limited = f.Client.GetUserAsync(1, ct);
+        await WaitUntilAsync(() => f.Logger.Entries.Any(e => e.Id.Id == 3101), ct); // the client has read the global 429
+        var limitedAt = f.Server.RequestsTo(Routes.GetUser)[0].At;
+        await f.Client.CreateInteractionResponseAsync(31, "tok31", InteractionResponse.Deferred(ephemeral: false), ct);
+        await f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok31", DiscordMessage.Text("done"), ct);
+        await limited;
+
+        var callback = Assert.Single(f.Server.RequestsTo(Routes.InteractionCallback));
+        var edit = Assert.Single(f.Server.RequestsTo(Routes.EditOriginal));
+        Assert.True(edit.At - limitedAt < TimeSpan.FromSeconds(1.5), $"interaction routes waited {edit.At - limitedAt} behind a 2 s global 429");
+        Assert.Equal(204, callback.Status);
+        Assert.Equal(0, f.Server.GlobalViolations);
+    }
+
+    [Theory]
+    [InlineData(500)]
+    [InlineData(502)]
+    [InlineData(503)]
+    [InlineData(504)]
+    [InlineData(524)]
+    public async Task GetUserAsync_OneEdgeError_IsRetried(int status)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueFault(Routes.GetUser, RestFault.EdgeError, status);
+
+        Assert.NotNull(await f.Client.GetUserAsync(1, ct));
+
+        Assert.Equal([status, 200], f.Server.RequestsTo(Routes.GetUser).Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task EditOriginalResponseAsync_ConnectionDropped_IsRetried()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        await f.Client.CreateInteractionResponseAsync(41, "tok41", InteractionResponse.Deferred(ephemeral: false), ct);
+        f.Server.EnqueueFault(Routes.EditOriginal, RestFault.DropBeforeProcessing);
+
+        var edited = await f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok41", DiscordMessage.Text("final"), ct);
+
+        Assert.Equal("final", edited.Content);
+        Assert.Equal([0, 200], f.Server.RequestsTo(Routes.EditOriginal).Select(r => r.Status));
+    }
+
+    [Fact]
+    public async Task CreateInteractionResponseAsync_ResponseLostAfterApplied_RetryAnswered40060IsSuccess()
+    {
+        // The callback reached Discord but its answer was lost; the retry is "already acknowledged" (40060), which means
+        // the first one worked.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.EnqueueFault(Routes.InteractionCallback, RestFault.DropAfterProcessing);
+
+        await f.Client.CreateInteractionResponseAsync(42, "tok42", InteractionResponse.Message("hi"), ct);
+
+        Assert.Equal([0, 400], f.Server.RequestsTo(Routes.InteractionCallback).Select(r => r.Status));
+        Assert.Equal("hi", f.Server.GetOriginal("tok42")!["content"]!.GetValue<string>());
+    }
+
+    [Fact]
+    public async Task CreateInteractionResponseAsync_EdgeErrorsPastThreeSeconds_StopsRetryingInsideTheWindow()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        for (var i = 0; i < 10; i++)
+            f.Server.EnqueueFault(Routes.InteractionCallback, RestFault.EdgeError, 503);
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.CreateInteractionResponseAsync(43, "tok43", InteractionResponse.Message("hi"), ct));
+
+        var attempts = f.Server.RequestsTo(Routes.InteractionCallback);
+        Assert.Equal(HttpStatusCode.ServiceUnavailable, e.Status);
+        Assert.InRange(attempts.Count, 2, 9);
+        Assert.True(attempts[^1].At - attempts[0].At < TimeSpan.FromSeconds(3), $"last retry {attempts[^1].At - attempts[0].At} after the first");
+    }
+
+    [Fact]
+    public async Task GetUserAsync_Html429FromTheEdge_NoRetryAndEveryRoutePausesForRetryAfter()
+    {
+        // Rate Limits, "Invalid Request Limit aka Cloudflare bans": an HTML 429 is an IP ban, not a route's limit.
+        // Retrying adds invalid requests during the ban, and the ban covers interaction routes too.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueFault(Routes.GetUser, RestFault.EdgeError, 429, retryAfter: TimeSpan.FromSeconds(2));
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetUserAsync(1, ct));
+        var bannedAt = Assert.Single(f.Server.RequestsTo(Routes.GetUser)).At;
+        await f.Client.CreateInteractionResponseAsync(44, "tok44", InteractionResponse.Deferred(ephemeral: false), ct);
+
+        Assert.Equal(HttpStatusCode.TooManyRequests, e.Status);
+        Assert.Contains("temporary ban", e.Message, StringComparison.Ordinal);
+        var callback = Assert.Single(f.Server.RequestsTo(Routes.InteractionCallback));
+        Assert.True(callback.At - bannedAt >= TimeSpan.FromSeconds(1.9), $"callback sent {callback.At - bannedAt} into a 2 s ban");
+        Assert.Equal(204, callback.Status);
+        Assert.Equal(0, f.Server.BanViolations);
+    }
+
+    [Fact]
+    public async Task GetUserAsync_RetryAfterLongerThanMaxWait_GivesUpAtOnceNamingTheSetting()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(configure: o => o.MaxRateLimitWait = TimeSpan.FromSeconds(1), cancellationToken: ct);
+        f.Server.AddUser(1, "one");
+        f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromSeconds(30));
+        var watch = Stopwatch.StartNew();
+
+        var e = await Assert.ThrowsAsync<DiscordRestException>(() => f.Client.GetUserAsync(1, ct));
+
+        Assert.True(watch.Elapsed < TimeSpan.FromSeconds(5), $"gave up after {watch.Elapsed}");
+        Assert.Equal(HttpStatusCode.TooManyRequests, e.Status);
+        Assert.Contains("DISCORD_MAX_RATE_LIMIT_WAIT", e.Message, StringComparison.Ordinal);
+        Assert.Single(f.Server.RequestsTo(Routes.GetUser));
+    }
+
+    [Fact]
     public async Task SharedScope429_IsRetriedButNotCountedAsInvalid()
     {
         var ct = TestContext.Current.CancellationToken;
@@ -186,6 +325,10 @@ public sealed class DiscordRestClientTests
             f.Client.BulkOverwriteCommandsAsync(f.Server.ApplicationId, null, [new SlashCommand("Bad Name", "x")], ct));
 
         Assert.Equal(50035, e.Code);
+        // The nested "errors" object, flattened to field paths, in the exception and the log.
+        Assert.Contains("0.name: Command and option names are 1-32 lowercase characters", e.Message, StringComparison.Ordinal);
+        Assert.Contains(f.Logger.Entries, l => l.Message.Contains("PUT /applications/{id}/commands", StringComparison.Ordinal)
+            && l.Message.Contains("0.name: Command and option names", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -300,8 +443,10 @@ public sealed class DiscordRestClientTests
                 await f.Client.CreateInteractionResponseAsync(id, token, InteractionResponse.Deferred(ephemeral: true), ct);
                 await f.Client.EditOriginalResponseAsync(appId, token, DiscordMessage.Text("done"), ct);
             }
-            var (routeLocks, buckets) = f.Client.RateLimiter.TrackedCounts;
+            var (routeLocks, routeTemplates, buckets) = f.Client.RateLimiter.TrackedCounts;
             Assert.Equal(0, routeLocks);
+            // Keyed by template ("POST /interactions/{interaction_id}/{interaction_token}/callback"): one per endpoint.
+            Assert.Equal(2, routeTemplates);
             peakBuckets = Math.Max(peakBuckets, buckets);
             time.Advance(TimeSpan.FromMinutes(5));
         }

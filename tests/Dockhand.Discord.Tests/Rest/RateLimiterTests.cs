@@ -36,6 +36,11 @@ public sealed class RateLimiterTests
         Assert.True(RouteKey.From(HttpMethod.Post, "interactions/1/t/callback").GlobalExempt);
         Assert.False(u1.GlobalExempt);
         Assert.Equal("7", guild.MajorParameters);
+        var callback = RouteKey.From(HttpMethod.Post, "interactions/1111111111/tokC/callback");
+        Assert.Equal("POST /interactions/{interaction_id}/{interaction_token}/callback", callback.Template);
+        Assert.Equal("1111111111/tokC", callback.MajorParameters);
+        Assert.Equal("PATCH /webhooks/{webhook_id}/{webhook_token}/messages/@original", a.Template);
+        Assert.Equal("PUT /applications/{id}/guilds/{guild_id}/commands", guild.Template);
     }
 
     [Fact]
@@ -78,7 +83,7 @@ public sealed class RateLimiterTests
     }
 
     [Fact]
-    public async Task Update_Global429_PausesEveryNonExemptRoute()
+    public async Task Update_Global429_PausesEveryNonExemptRouteButNotInteractionRoutes()
     {
         var ct = TestContext.Current.CancellationToken;
         var (limiter, time, logger) = Create();
@@ -86,7 +91,9 @@ public sealed class RateLimiterTests
             lease.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(3), Global: true));
 
         var other = limiter.AcquireAsync(AppRoute, ct);
-        await Task.Delay(20, ct);
+        // Interaction endpoints are not bound to the global limit: no clock move needed.
+        (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Patch, "webhooks/5/tok/messages/@original"), ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
         Assert.False(other.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(3.1));
         (await other.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();

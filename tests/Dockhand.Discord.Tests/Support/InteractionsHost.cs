@@ -40,7 +40,8 @@ internal sealed class InteractionsHost : IAsyncDisposable
     public static async Task<InteractionsHost> StartAsync(Func<Interaction, IInteractionResponder, CancellationToken, Task> handle,
         TimeProvider? time = null, Action<IServiceCollection>? configure = null, CancellationToken cancellationToken = default)
     {
-        var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: cancellationToken);
+        // One clock for the host and the loopback Discord, so Discord's 3 s deadline runs on the test's time.
+        var rest = await LoopbackDiscordRestServer.StartAsync(time: time, cancellationToken: cancellationToken);
         var signer = new InteractionSigner();
         var dataDir = Path.Combine(Path.GetTempPath(), "dockhand-discord-tests-" + Guid.NewGuid().ToString("N"));
         var builder = WebApplication.CreateSlimBuilder();
@@ -61,7 +62,7 @@ internal sealed class InteractionsHost : IAsyncDisposable
         var app = builder.Build();
         app.MapDiscordInteractions();
         await app.StartAsync(cancellationToken);
-        return new InteractionsHost(app, rest, signer, new HttpClient()) { DataDirectory = dataDir };
+        return new InteractionsHost(app, rest, signer, new HttpClient { Timeout = TimeSpan.FromSeconds(30) }) { DataDirectory = dataDir };
     }
 
     /// <summary>Sends a correctly signed interaction, as Discord would.</summary>

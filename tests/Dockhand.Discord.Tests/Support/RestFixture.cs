@@ -22,12 +22,14 @@ internal sealed class RestFixture : IAsyncDisposable
 
     /// <param name="withoutToken">The client has no bot token (an HTTP-interactions-only deployment).</param>
     public static async Task<RestFixture> StartAsync(string? clientToken = null, TimeProvider? time = null, bool withoutToken = false,
-        CancellationToken cancellationToken = default)
+        Action<DiscordOptions>? configure = null, CancellationToken cancellationToken = default)
     {
         var server = await LoopbackDiscordRestServer.StartAsync(time: time, cancellationToken: cancellationToken);
-        var options = Options.Create(new DiscordOptions { Token = withoutToken ? null : clientToken ?? server.Token, ApiBaseUrl = server.ApiBaseUrl, ApplicationId = server.ApplicationId });
+        var settings = new DiscordOptions { Token = withoutToken ? null : clientToken ?? server.Token, ApiBaseUrl = server.ApiBaseUrl, ApplicationId = server.ApplicationId };
+        configure?.Invoke(settings);
+        var options = Options.Create(settings);
         var logger = new ListLogger<DiscordRestClient>();
-        var http = new HttpClient();
+        var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) }; // as in production: a hang fails the test
         return new RestFixture(server, new DiscordRestClient(http, options, time ?? TimeProvider.System, logger), logger, http);
     }
 

@@ -1,5 +1,8 @@
 using Dockhand.Bot;
 using Dockhand.Containers;
+using Dockhand.Discord;
+using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 using Dockhand.Discord.Testing.Contract;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Time.Testing;
@@ -100,5 +103,71 @@ public sealed class BotUnitTests
                 Assert.InRange(option.Description.Length, 1, 100);
             }
         }
+    }
+
+    [Fact]
+    public async Task PullProgressEditor_CloseToTokenExpiry_StopsEditing()
+    {
+        var time = new FakeTimeProvider();
+        var edits = 0;
+        var editor = new PullProgressEditor((_, _) =>
+        {
+            Interlocked.Increment(ref edits);
+            return Task.CompletedTask;
+        }, time, TimeSpan.FromSeconds(1), NullLogger.Instance, 1, Ct, stopAt: time.GetUtcNow() + TimeSpan.FromSeconds(10));
+
+        editor.Report(new PullProgress("a", "one", null, null));
+        time.Advance(TimeSpan.FromSeconds(10));
+        editor.Report(new PullProgress("a", "two", null, null));
+        await editor.DrainAsync();
+
+        Assert.Equal(1, edits);
+    }
+
+    [Fact]
+    public async Task BotReplies_TokenExpired_PostsTheResultToTheChannelWithTheBotToken()
+    {
+        // Receiving and Responding: an interaction token works for 15 minutes; a result after that needs another way.
+        await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        var services = new ServiceCollection();
+        services.AddLogging();
+        services.AddDockhandDiscord(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["DISCORD_TOKEN"] = rest.Token,
+            ["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri,
+        }).Build());
+        await using var provider = services.BuildServiceProvider();
+        var client = provider.GetRequiredService<Dockhand.Discord.Rest.DiscordRestClient>();
+        var replies = new BotReplies(TimeProvider.System, client, NullLogger<BotReplies>.Instance);
+        var interaction = new Dockhand.Discord.Interactions.Interaction
+        {
+            Id = Dockhand.Discord.Interactions.Interaction.SnowflakeAt(DateTimeOffset.UtcNow.AddMinutes(-16)),
+            ApplicationId = rest.ApplicationId,
+            Type = Dockhand.Discord.Interactions.InteractionType.ApplicationCommand,
+            Token = "expired-token",
+            User = new Dockhand.Discord.Interactions.DiscordUser(77, "alice", null),
+            ChannelId = 555,
+            CommandName = "create",
+        };
+
+        await replies.EditAsync(interaction, new ExpiredResponder(interaction.Id), "Created `dev`.", Ct);
+
+        var posted = Assert.Single(rest.GetChannelMessages(555));
+        Assert.StartsWith("<@77>", posted["content"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.EndsWith("Created `dev`.", posted["content"]!.GetValue<string>(), StringComparison.Ordinal);
+        Assert.Equal("Bot " + rest.Token, rest.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.ChannelMessage)[0].Headers["Authorization"]);
+    }
+
+    /// <summary>A responder whose token has expired, as the library's responders report it.</summary>
+    private sealed class ExpiredResponder(ulong interactionId) : Dockhand.Discord.Interactions.IInteractionResponder
+    {
+        public bool HasResponded => true;
+        public Task RespondAsync(Dockhand.Discord.Interactions.InteractionResponse response, CancellationToken cancellationToken = default) => throw new InvalidOperationException();
+        public Task<Dockhand.Discord.Interactions.SentMessage> EditOriginalAsync(Dockhand.Discord.Interactions.DiscordMessage message, CancellationToken cancellationToken = default) =>
+            throw new Dockhand.Discord.Interactions.InteractionTokenExpiredException(interactionId);
+        public Task<Dockhand.Discord.Interactions.SentMessage> GetOriginalAsync(CancellationToken cancellationToken = default) => throw new InvalidOperationException();
+        public Task DeleteOriginalAsync(CancellationToken cancellationToken = default) => throw new InvalidOperationException();
+        public Task<Dockhand.Discord.Interactions.SentMessage> FollowUpAsync(Dockhand.Discord.Interactions.DiscordMessage message, CancellationToken cancellationToken = default) =>
+            throw new InvalidOperationException();
     }
 }

@@ -4,6 +4,7 @@ using Docker.DotNet.Models;
 using Dockhand.Cli;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Dockhand.Tests.Bot;
 
@@ -94,7 +95,8 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     {
         await using var gateway = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway();
         await gateway.StartAsync(Ct);
-        await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        // REST accepts the token (so start-up gets as far as the gateway); the gateway rejects it.
+        await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(token: "not-the-right-token", cancellationToken: Ct);
         var settings = Settings();
         settings["DISCORD_TOKEN"] = "not-the-right-token";
         settings["DISCORD_GATEWAY_URL"] = gateway.Url.AbsoluteUri;
@@ -105,6 +107,41 @@ public sealed partial class CliVerbTests : IAsyncDisposable
 
         Assert.Equal(2, exit);
         Assert.Contains("dockhand: stopped: Discord closed the gateway with 4004 (authentication failed)", error, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_RestRejectsTokenOnGatewayBot_Exits2WithTheSameSentenceAs4004()
+    {
+        // No DISCORD_GATEWAY_URL: the gateway URL comes from GET /gateway/bot, which the real Discord answers with 401
+        // for a bad token before any gateway could close with 4004. Retrying cannot help.
+        await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        var settings = Settings();
+        settings["DISCORD_TOKEN"] = "not-the-right-token";
+        settings["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri;
+        settings["DISCORD_APPLICATION_ID"] = rest.ApplicationId.ToString(System.Globalization.CultureInfo.InvariantCulture);
+
+        var (exit, _, error) = await RunAsync(settings, Ct, "run").WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        Assert.Equal(2, exit);
+        Assert.Contains("dockhand: stopped: Discord answered 401 to GET /gateway/bot (authentication failed): " +
+            "the bot token is invalid. Check DISCORD_TOKEN (reset it in the Developer Portal if needed).", error, StringComparison.Ordinal);
+        Assert.DoesNotContain("not-the-right-token", error, StringComparison.Ordinal);
+        var gatewayBot = rest.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.GatewayBot);
+        Assert.Equal([401], gatewayBot.Select(r => r.Status)); // asked once, not retried
+    }
+
+    [Fact]
+    public async Task Build_ConsoleLogger_WritesUtcTimestamps()
+    {
+        var settings = Settings();
+        settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
+        await using var app = DockhandHost.Build(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+
+        // The simple console formatter reads the unnamed options.
+        var console = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptionsMonitor<Microsoft.Extensions.Logging.Console.SimpleConsoleFormatterOptions>>().CurrentValue;
+
+        Assert.True(console.UseUtcTimestamp);
+        Assert.Equal("yyyy-MM-ddTHH:mm:ss.fffZ ", console.TimestampFormat);
     }
 
     [Fact]

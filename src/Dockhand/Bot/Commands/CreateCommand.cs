@@ -41,7 +41,7 @@ internal sealed class CreateCommand(BotAuthorizer authorizer, ContainerService c
 
         var owner = new OwnerId(targetId);
         var progress = new PullProgressEditor((text, ct) => replies.EditAsync(interaction, responder, text, ct), replies.Time, options.ProgressEditInterval,
-            logger, interaction.Id, cancellationToken);
+            logger, interaction.Id, cancellationToken, interaction.TokenExpiresAt - BotReplies.ProgressStopsBeforeExpiry);
         CreateResult result;
         try
         {
