@@ -1,4 +1,5 @@
 using System.Net;
+using Dockhand.Containers;
 using Dockhand.Discord.Interactions;
 using Dockhand.Discord.Rest;
 using Microsoft.Extensions.Logging;
@@ -6,7 +7,7 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Bot;
 
 /// <summary>Reply helpers shared by the command handlers.</summary>
-internal sealed class BotReplies(TimeProvider time, DiscordRestClient rest, ILogger<BotReplies> logger)
+internal sealed class BotReplies(TimeProvider time, DiscordRestClient rest, ContainerStore audit, ILogger<BotReplies> logger)
 {
     /// <summary>Progress edits stop this long before the interaction token expires, leaving room for the final edit.</summary>
     public static readonly TimeSpan ProgressStopsBeforeExpiry = TimeSpan.FromMinutes(1);
@@ -47,18 +48,23 @@ internal sealed class BotReplies(TimeProvider time, DiscordRestClient rest, ILog
 
     /// <summary>
     /// The interaction's 15-minute token has expired (a long pull): post the result in the channel with the bot token,
-    /// mentioning the invoker. Without a bot token or a channel, log that the result could not be shown.
+    /// mentioning the invoker. Without a bot token or a channel, log and audit that the result could not be shown.
     /// </summary>
     private async Task DeliverAfterExpiryAsync(Interaction interaction, DiscordMessage message, CancellationToken cancellationToken)
     {
+        var command = interaction.CommandName ?? "";
         if (!rest.HasBotToken || interaction.ChannelId is not { } channelId)
         {
-            BotLog.ResultUndeliverable(logger, interaction.Id, interaction.CommandName ?? "");
+            BotLog.ResultUndeliverable(logger, interaction.Id, command);
+            await audit.AppendAuditAsync(Actor.Discord(interaction.UserId), command, null, null, null, "reply-undeliverable",
+                $"interaction {interaction.Id}: its 15-minute token expired and there is no bot token or channel to post the result with", cancellationToken);
             return;
         }
         var content = $"<@{interaction.UserId}> (your /{interaction.CommandName} took longer than Discord lets a reply be edited) {message.Content}";
         await rest.CreateChannelMessageAsync(channelId, message with { Content = content }, cancellationToken);
         BotLog.ResultPostedToChannel(logger, interaction.Id, channelId);
+        await audit.AppendAuditAsync(Actor.Discord(interaction.UserId), command, null, null, null, "reply-posted-to-channel",
+            $"interaction {interaction.Id}: its token expired; the result was posted to channel {channelId}", cancellationToken);
     }
 
     public Task EditAsync(Interaction interaction, IInteractionResponder responder, string content, CancellationToken cancellationToken) =>

@@ -124,21 +124,28 @@ public sealed class BotUnitTests
         Assert.Equal(1, edits);
     }
 
-    [Fact]
-    public async Task BotReplies_TokenExpired_PostsTheResultToTheChannelWithTheBotToken()
+    [Theory]
+    [InlineData(true)]
+    [InlineData(false)]
+    public async Task BotReplies_TokenExpired_PostsTheResultToTheChannelWithTheBotTokenOrAuditsThatItCouldNot(bool withBotToken)
     {
         // Receiving and Responding: an interaction token works for 15 minutes; a result after that needs another way.
         await using var rest = await Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        var directory = Directory.CreateTempSubdirectory("dockhand-replies-").FullName;
         var services = new ServiceCollection();
         services.AddLogging();
         services.AddDockhandDiscord(new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
         {
-            ["DISCORD_TOKEN"] = rest.Token,
+            ["DISCORD_TOKEN"] = withBotToken ? rest.Token : null,
+            ["DISCORD_PUBLIC_KEY"] = withBotToken ? null : new string('a', 64),
             ["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri,
         }).Build());
+        services.AddDockhandContainers(new ContainerOptions { DatabasePath = Path.Combine(directory, "containers.db") });
         await using var provider = services.BuildServiceProvider();
+        var store = provider.GetRequiredService<ContainerStore>();
+        await store.MigrateAsync(Ct);
         var client = provider.GetRequiredService<Dockhand.Discord.Rest.DiscordRestClient>();
-        var replies = new BotReplies(TimeProvider.System, client, NullLogger<BotReplies>.Instance);
+        var replies = new BotReplies(TimeProvider.System, client, store, NullLogger<BotReplies>.Instance);
         var interaction = new Dockhand.Discord.Interactions.Interaction
         {
             Id = Dockhand.Discord.Interactions.Interaction.SnowflakeAt(DateTimeOffset.UtcNow.AddMinutes(-16)),
@@ -152,10 +159,22 @@ public sealed class BotUnitTests
 
         await replies.EditAsync(interaction, new ExpiredResponder(interaction.Id), "Created `dev`.", Ct);
 
-        var posted = Assert.Single(rest.GetChannelMessages(555));
-        Assert.StartsWith("<@77>", posted["content"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.EndsWith("Created `dev`.", posted["content"]!.GetValue<string>(), StringComparison.Ordinal);
-        Assert.Equal("Bot " + rest.Token, rest.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.ChannelMessage)[0].Headers["Authorization"]);
+        var audited = Assert.Single(await store.ReadAuditAsync(cancellationToken: Ct));
+        if (withBotToken)
+        {
+            var posted = Assert.Single(rest.GetChannelMessages(555));
+            Assert.StartsWith("<@77>", posted["content"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.EndsWith("Created `dev`.", posted["content"]!.GetValue<string>(), StringComparison.Ordinal);
+            Assert.Equal("Bot " + rest.Token, rest.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.ChannelMessage)[0].Headers["Authorization"]);
+            Assert.Equal(("create", "reply-posted-to-channel"), (audited.Action, audited.Outcome));
+        }
+        else
+        {
+            Assert.Empty(rest.GetChannelMessages(555));
+            Assert.Equal(("create", "reply-undeliverable", "discord:77"), (audited.Action, audited.Outcome, audited.Actor));
+        }
+        Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
+        Directory.Delete(directory, recursive: true);
     }
 
     /// <summary>A responder whose token has expired, as the library's responders report it.</summary>
