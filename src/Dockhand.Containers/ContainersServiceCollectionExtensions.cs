@@ -35,42 +35,13 @@ internal sealed partial class DatabaseMigrationService(ContainerStore store, ILo
     private static partial void LogNewDatabase(ILogger logger, string path, string instance);
 }
 
-/// <summary>
-/// Refuses to start when CONTAINER_DISK_LIMIT is set and the engine's storage driver cannot enforce it (the check needs
-/// the engine, so it cannot happen while the settings are read). When the engine does not answer yet, start-up goes on
-/// and the first create makes the same check (<see cref="ContainerService.CreateAsync"/>), refusing with the same sentence.
-/// </summary>
-internal sealed partial class EngineSettingsCheckService(ContainerService service, ILogger<EngineSettingsCheckService> logger) : IHostedService
-{
-    public async Task StartAsync(CancellationToken cancellationToken)
-    {
-        if (service.Options.DiskLimitBytes == 0)
-            return;
-        try
-        {
-            var support = await service.GetDiskLimitSupportAsync(cancellationToken);
-            if (!support.Enforceable)
-                throw new InvalidSettingException(ContainerOptions.Keys.DiskLimit, ContainerService.DiskLimitSentence(support));
-        }
-        catch (EngineUnavailableException e)
-        {
-            LogDeferred(logger, e.Message);
-        }
-    }
-
-    public Task StopAsync(CancellationToken cancellationToken) => Task.CompletedTask;
-
-    [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "Could not ask the engine whether it can enforce CONTAINER_DISK_LIMIT ({Reason}); the first create will check")]
-    private static partial void LogDeferred(ILogger logger, string reason);
-}
-
 public static class ContainersServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the container module: <see cref="ContainerOptions"/>, <see cref="DockhandDatabase"/>, <see cref="ContainerStore"/>,
     /// <see cref="ContainerEngine"/>, the negotiated <see cref="IDockerClient"/>, <see cref="ContainerService"/>, <see cref="Reconciler"/>
-    /// and three hosted services: one migrates the database at start-up (before the reconciler starts), one refuses a
-    /// CONTAINER_DISK_LIMIT the engine cannot enforce, one runs the reconciler. Settings are read and validated now: a bad one throws <see cref="InvalidSettingException"/>, whose
+    /// and two hosted services: one migrates the database at start-up (before the reconciler starts), one runs the
+    /// reconciler. Settings are read and validated now: a bad one throws <see cref="InvalidSettingException"/>, whose
     /// message is one line naming the key. Without a host (the CLI), call <see cref="ContainerStore.MigrateAsync"/> yourself.
     /// </summary>
     public static IServiceCollection AddDockhandContainers(this IServiceCollection services, IConfiguration configuration)
@@ -90,8 +61,37 @@ public static class ContainersServiceCollectionExtensions
         services.AddSingleton<ContainerService>();
         services.AddSingleton<Reconciler>();
         services.AddHostedService<DatabaseMigrationService>();
-        services.AddHostedService<EngineSettingsCheckService>();
         services.AddHostedService<ReconcilerService>();
         return services;
     }
+
+    /// <summary>
+    /// The settings only the engine can judge, checked before the host starts (<c>dockhand run</c>): throws
+    /// <see cref="InvalidSettingException"/> when CONTAINER_DISK_LIMIT is set and the engine's storage driver cannot
+    /// enforce it. Not a hosted service, whose failure the host logs with a stack trace. When the engine does not answer
+    /// yet, start-up goes on (logged) and the first create makes the same check, refusing with the same sentence.
+    /// </summary>
+    public static async Task CheckEngineSettingsAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var service = services.GetRequiredService<ContainerService>();
+        if (service.Options.DiskLimitBytes == 0)
+            return;
+        try
+        {
+            var support = await service.GetDiskLimitSupportAsync(cancellationToken);
+            if (!support.Enforceable)
+                throw new InvalidSettingException(ContainerOptions.Keys.DiskLimit, ContainerService.DiskLimitSentence(support));
+        }
+        catch (EngineUnavailableException e)
+        {
+            ContainerStartupLog.DiskLimitCheckDeferred(services.GetRequiredService<ILogger<ContainerService>>(), e.Message);
+        }
+    }
+}
+
+internal static partial class ContainerStartupLog
+{
+    [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "Could not ask the engine whether it can enforce CONTAINER_DISK_LIMIT ({Reason}); the first create will check")]
+    public static partial void DiskLimitCheckDeferred(ILogger logger, string reason);
 }

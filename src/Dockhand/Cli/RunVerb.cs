@@ -70,7 +70,7 @@ internal static class RunVerb
             }
             catch (InvalidSettingException e)
             {
-                // A setting only the engine can judge (CONTAINER_DISK_LIMIT), refused by a hosted service at start-up.
+                // A setting only the engine can judge (CONTAINER_DISK_LIMIT), refused before the host starts.
                 return await context.FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
