@@ -229,7 +229,7 @@ public sealed partial record ContainerOptions
     private static string ParseNetwork(string value)
     {
         if (string.Equals(value, "host", StringComparison.OrdinalIgnoreCase))
-            throw new InvalidSettingException(Keys.Network, "'host' would give every container the host's own network (its loopback services and every port it listens on); leave it empty for Dockhand's isolated network, or use none or a named network.");
+            throw new InvalidSettingException(Keys.Network, $"'{value}' would give every container the host's own network (its loopback services and every port it listens on); leave it empty for Dockhand's isolated network, or use none or a named network.");
         if (value.StartsWith("container:", StringComparison.OrdinalIgnoreCase) || string.Equals(value, "container", StringComparison.OrdinalIgnoreCase))
             throw new InvalidSettingException(Keys.Network, $"'{value}' would make containers share another container's network stack, so users could reach each other; leave it empty for Dockhand's isolated network, or use none or a named network.");
         if (!LabelKeyPattern().IsMatch(value))

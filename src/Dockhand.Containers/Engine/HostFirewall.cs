@@ -85,8 +85,8 @@ public static class HostFirewall
                     negated = true;
                     continue;
                 }
-                var value = i + 1 < tokens.Length && !tokens[i + 1].StartsWith('-') ? tokens[++i] : "";
-                options[tokens[i]] = value;
+                var option = tokens[i];
+                options[option] = i + 1 < tokens.Length && !tokens[i + 1].StartsWith('-') ? tokens[++i] : "";
             }
             options.TryGetValue("-j", out var target);
             if (options.Count == 1 && target is "RETURN" or "ACCEPT")

@@ -4,7 +4,7 @@ using Dockhand.Containers.Engine;
 namespace Dockhand.Containers.Tests.Infrastructure;
 
 /// <summary>
-/// One per test run: checks the engine and the local test image, and at the end removes every container and volume labelled
+/// One per test run: checks the engine and the local test image, and at the end removes every container, volume and network labelled
 /// with this run's <c>dockhand.test</c> value (and nothing else: other engineers' tests share the engine).
 /// </summary>
 public sealed class EngineFixture : IAsyncLifetime
@@ -42,6 +42,12 @@ public sealed class EngineFixture : IAsyncLifetime
         });
         foreach (var volume in volumes.Volumes ?? [])
             await Engine.Client.Volumes.RemoveAsync(volume.Name, force: true);
+        var networks = await Engine.Client.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
+        });
+        foreach (var network in networks)
+            await Engine.Client.Networks.DeleteNetworkAsync(network.ID);
         Engine.Dispose();
     }
 }
