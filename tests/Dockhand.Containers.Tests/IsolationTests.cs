@@ -136,6 +136,13 @@ public sealed class IsolationTests(EngineFixture fixture)
         Assert.Empty(await harness.ScopedContainersAsync());
         Assert.Equal(0, await harness.RowCountAsync());
 
+        // dockhand create: a bad setting (exit 2), before any database file is made.
+        var fresh = Path.Combine(harness.Directory, "fresh.db");
+        var cli = await RunCliAsync(harness, new() { ["CONTAINER_DISK_LIMIT"] = "10g", ["DATABASE_PATH"] = fresh }, "create", "--user", owner.ToString(), "--name", Harness.NewName());
+        Assert.Equal(2, cli.ExitCode);
+        Assert.Equal($"dockhand: configuration: CONTAINER_DISK_LIMIT: {ContainerService.DiskLimitSentence(support)}", cli.Err.Trim());
+        Assert.False(File.Exists(fresh));
+
         // dockhand run: refused before the host starts, in one line naming the key and why.
         var run = await DockhandProcess.RunAsync(harness.Directory, new Dictionary<string, string?>(harness.Settings())
         {
