@@ -148,6 +148,20 @@ public static class Refusals
         public override string? Detail => $"volume {VolumeName} lacks this instance's labels";
     }
 
+    /// <summary>The container network cannot be used safely; <paramref name="Problem"/> (one sentence) is for operators.</summary>
+    public sealed record NetworkNotUsable(string Network, string Problem)
+        : ContainerRefusal("Containers cannot be created until an operator fixes this server's container network. Nothing was created.")
+    {
+        public override string? Detail => Problem;
+    }
+
+    /// <summary>CONTAINER_DISK_LIMIT is set but the engine cannot enforce it; <paramref name="Problem"/> says why, for operators.</summary>
+    public sealed record DiskLimitNotEnforceable(string Problem)
+        : ContainerRefusal("Containers cannot be created until an operator fixes this server's disk limit setting. Nothing was created.")
+    {
+        public override string? Detail => Problem;
+    }
+
     /// <summary><paramref name="EngineReason"/> (the engine's message, may name host paths) is for operators only.</summary>
     public sealed record EngineRefused(string EngineReason)
         : ContainerRefusal("The Docker engine refused the request. Ask an operator to check the engine and Dockhand's settings.")

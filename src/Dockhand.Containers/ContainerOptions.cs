@@ -43,6 +43,7 @@ public sealed partial record ContainerOptions
         public const string ExtraLabels = "CONTAINER_EXTRA_LABELS";
         public const string Network = "CONTAINER_NETWORK";
         public const string VolumePath = "CONTAINER_VOLUME_PATH";
+        public const string DiskLimit = "CONTAINER_DISK_LIMIT";
     }
 
     /// <summary>
@@ -55,6 +56,20 @@ public sealed partial record ContainerOptions
     /// </summary>
     public static IReadOnlyList<string> DefaultCapabilities { get; } =
         ["CHOWN", "DAC_OVERRIDE", "FOWNER", "FSETID", "KILL", "SETGID", "SETUID", "NET_BIND_SERVICE"];
+
+    /// <summary>
+    /// What <see cref="Keys.CapAdd"/> may name: Docker's own default set (moby oci/caps/defaults.go, unchanged since
+    /// 20.10), which every `docker run` grants. Anything beyond it widens what a root shell can do to the host
+    /// (SYS_TIME sets the host clock, BPF and PERFMON read kernel memory, SYSLOG reads the host's kernel log...).
+    /// </summary>
+    public static IReadOnlyList<string> AllowedCapabilities { get; } =
+    [
+        "CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP",
+        "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE",
+    ];
+
+    /// <summary>The smallest <see cref="Keys.DiskLimit"/>: below it a container cannot even unpack a package cache.</summary>
+    public const long MinimumDiskLimitBytes = 64L * 1024 * 1024;
 
     public string DatabasePath { get; init; } = "containers.db";
 
@@ -83,8 +98,21 @@ public sealed partial record ContainerOptions
     /// <summary>Extra labels put on every container and added to every listing filter (tests scope their containers with these).</summary>
     public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
 
-    /// <summary>Docker network the containers join; empty means the engine's default bridge, "none" means no network.</summary>
+    /// <summary>
+    /// Docker network the containers join. Empty (the default) means this instance's own bridge network
+    /// (<see cref="Engine.InstanceNetwork"/>: created at the first create, inter-container traffic off); "none" means no
+    /// network; any other name is a network the operator manages. "host" and "container:…" are refused.
+    /// </summary>
     public string Network { get; init; } = "";
+
+    /// <summary>True when containers join this instance's own isolated network (<see cref="Network"/> is empty).</summary>
+    public bool UsesInstanceNetwork => Network.Length == 0;
+
+    /// <summary>
+    /// Most bytes a container's writable layer may hold (Docker's storage option "size"); 0 (the default) means no limit.
+    /// Only some storage drivers enforce it (<see cref="Engine.DiskLimitSupport"/>); start-up refuses it on the others.
+    /// </summary>
+    public long DiskLimitBytes { get; init; }
 
     /// <summary>
     /// Where each owner's home volume is mounted; it outlives /destroy (unless purged) and comes back on the next /create.
@@ -128,9 +156,8 @@ public sealed partial record ContainerOptions
             ImageAllowlist = Read(Keys.ImageAllowlist) is { } allow ? ParseAllowlist(allow) : defaults.ImageAllowlist,
             OrphanPolicy = Read(Keys.OrphanPolicy) is { } policy ? ParsePolicy(policy) : defaults.OrphanPolicy,
             ExtraLabels = Read(Keys.ExtraLabels) is { } labels ? ParseLabels(labels) : defaults.ExtraLabels,
-            Network = Read(Keys.Network) is { } network
-                ? (LabelKeyPattern().IsMatch(network) ? network : throw new InvalidSettingException(Keys.Network, $"'{network}' is not a network name; use bridge, none or the name of a Docker network."))
-                : defaults.Network,
+            Network = Read(Keys.Network) is { } network ? ParseNetwork(network) : defaults.Network,
+            DiskLimitBytes = Read(Keys.DiskLimit) is { } disk ? ParseDiskLimit(disk) : defaults.DiskLimitBytes,
         };
         if (configuration[Keys.VolumePath] is { } volumePath)
             options = options with { VolumePath = ParseVolumePath(volumePath.Trim()) };
@@ -163,20 +190,51 @@ public sealed partial record ContainerOptions
 
     private static long ParseMemory(string value)
     {
+        var bytes = ParseSize(Keys.MemoryLimit, value, "512m, 2g");
+        if (bytes != 0 && bytes < 6 * 1024 * 1024)
+            throw new InvalidSettingException(Keys.MemoryLimit, $"'{value}' is below Docker's minimum of 6m; use a larger size or 0 for no limit.");
+        return bytes;
+    }
+
+    private static long ParseDiskLimit(string value)
+    {
+        var bytes = ParseSize(Keys.DiskLimit, value, "10g, 500m");
+        if (bytes != 0 && bytes < MinimumDiskLimitBytes)
+            throw new InvalidSettingException(Keys.DiskLimit, $"'{value}' is below the minimum of 64m; use a larger size, or leave it empty for no limit.");
+        return bytes;
+    }
+
+    private static long ParseSize(string key, string value, string examples)
+    {
         var match = MemoryPattern().Match(value);
         if (!match.Success || !decimal.TryParse(match.Groups["n"].Value, NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var number))
-            throw new InvalidSettingException(Keys.MemoryLimit, $"'{value}' is not a size; use e.g. 512m, 2g or 0 for no limit.");
+            throw new InvalidSettingException(key, $"'{value}' is not a size; use e.g. {examples} or 0 for no limit.");
         var multiplier = char.ToLowerInvariant(match.Groups["u"].Value.FirstOrDefault('b')) switch
         {
             'k' => 1024L,
             'm' => 1024L * 1024,
             'g' => 1024L * 1024 * 1024,
+            't' => 1024L * 1024 * 1024 * 1024,
             _ => 1L,
         };
-        var bytes = (long)(number * multiplier);
-        if (bytes != 0 && bytes < 6 * 1024 * 1024)
-            throw new InvalidSettingException(Keys.MemoryLimit, $"'{value}' is below Docker's minimum of 6m; use a larger size or 0 for no limit.");
-        return bytes;
+        if (number * multiplier > long.MaxValue / 2)
+            throw new InvalidSettingException(key, $"'{value}' is too large; use e.g. {examples}.");
+        return (long)(number * multiplier);
+    }
+
+    /// <summary>
+    /// "host" would hand every user the host's own network stack (its loopback services, every port it listens on);
+    /// "container:X" would share X's stack, so users could reach each other. Both are refused rather than documented.
+    /// </summary>
+    private static string ParseNetwork(string value)
+    {
+        if (string.Equals(value, "host", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidSettingException(Keys.Network, $"'{value}' would give every container the host's own network (its loopback services and every port it listens on); leave it empty for Dockhand's isolated network, or use none or a named network.");
+        if (value.StartsWith("container:", StringComparison.OrdinalIgnoreCase) || string.Equals(value, "container", StringComparison.OrdinalIgnoreCase))
+            throw new InvalidSettingException(Keys.Network, $"'{value}' would make containers share another container's network stack, so users could reach each other; leave it empty for Dockhand's isolated network, or use none or a named network.");
+        if (!LabelKeyPattern().IsMatch(value))
+            throw new InvalidSettingException(Keys.Network, $"'{value}' is not a network name; leave it empty for Dockhand's isolated network, or use none or the name of a Docker network.");
+        return value;
     }
 
     private static long ParseCpus(string value)
@@ -203,8 +261,8 @@ public sealed partial record ContainerOptions
                 cap = cap[4..];
             if (!CapabilityPattern().IsMatch(cap) || cap == "ALL")
                 throw new InvalidSettingException(Keys.CapAdd, $"'{raw}' is not a capability name; use names like CHOWN,SETUID (ALL is not allowed).");
-            if (cap is "SYS_ADMIN" or "SYS_MODULE" or "SYS_PTRACE" or "SYS_RAWIO" or "NET_ADMIN" or "DAC_READ_SEARCH" or "SYS_BOOT" or "MAC_ADMIN")
-                throw new InvalidSettingException(Keys.CapAdd, $"{cap} would let a user escape or control the host; remove it.");
+            if (!AllowedCapabilities.Contains(cap))
+                throw new InvalidSettingException(Keys.CapAdd, $"{cap} is not in Docker's default capability set, the most a user's container may have; remove it (allowed: {string.Join(",", AllowedCapabilities)}).");
             if (!caps.Contains(cap))
                 caps.Add(cap);
         }
@@ -256,7 +314,7 @@ public sealed partial record ContainerOptions
         return labels;
     }
 
-    [GeneratedRegex(@"^(?<n>\d+(\.\d+)?)\s*(?<u>[bkmgBKMG])?[bB]?$")]
+    [GeneratedRegex(@"^(?<n>\d+(\.\d+)?)\s*(?<u>[bkmgtBKMGT])?[bB]?$")]
     private static partial Regex MemoryPattern();
 
     [GeneratedRegex("^[A-Z][A-Z0-9_]*$")]

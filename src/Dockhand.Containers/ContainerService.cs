@@ -29,6 +29,7 @@ public sealed partial class ContainerService
     private readonly ContainerStore _store;
     private readonly ILogger<ContainerService> _logger;
     private readonly ConcurrentDictionary<OwnerId, SemaphoreSlim> _locks = new();
+    private DiskLimitSupport? _diskLimitSupport;
 
     public ContainerService(ContainerOptions options, ContainerEngine engine, ContainerStore store, ILogger<ContainerService> logger)
     {
@@ -86,6 +87,25 @@ public sealed partial class ContainerService
         }
 
         var instance = await _store.GetInstanceIdAsync(cancellationToken);
+        string network;
+        try
+        {
+            // Both before the intent row: neither has a side effect on records, and a refusal leaves nothing half-made.
+            if (await DiskLimitRefusalAsync(cancellationToken) is { } unenforceable)
+                return await RefuseCreateAsync(request, image, unenforceable, cancellationToken);
+            (network, var unusable) = await EnsureNetworkAsync(instance, cancellationToken);
+            if (unusable is not null)
+                return await RefuseCreateAsync(request, image, unusable, cancellationToken);
+        }
+        catch (EngineUnavailableException e)
+        {
+            return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
+        }
+        catch (DockerApiException e)
+        {
+            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)), cancellationToken);
+        }
+
         var operation = Guid.NewGuid().ToString("N");
         switch (await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken))
         {
@@ -118,7 +138,7 @@ public sealed partial class ContainerService
                         return await RefuseCreateAsync(request, image, new Refusals.HomeVolumeNotOurs(home), cancellationToken);
                 }
             }
-            containerId = await _engine.CreateAsync(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, cancellationToken);
+            containerId = await _engine.CreateAsync(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, network, cancellationToken);
             if (containerId is null)
                 return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
@@ -148,6 +168,63 @@ public sealed partial class ContainerService
         await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
         LogCreated(_logger, request.Owner.Value, request.Name, containerId);
         return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
+    }
+
+    /// <summary>
+    /// Whether the engine can enforce <see cref="ContainerOptions.DiskLimitBytes"/>, from its storage driver (asked once
+    /// per service: the driver does not change while the engine runs). Throws <see cref="EngineUnavailableException"/>.
+    /// </summary>
+    public async Task<DiskLimitSupport> GetDiskLimitSupportAsync(CancellationToken cancellationToken = default)
+        => _diskLimitSupport ??= DiskLimitSupport.Evaluate(await _engine.GetStorageAsync(cancellationToken));
+
+    /// <summary>A refusal when a disk limit is set that this engine cannot enforce: a limit that silently does nothing is worse than none.</summary>
+    private async Task<ContainerRefusal?> DiskLimitRefusalAsync(CancellationToken cancellationToken)
+    {
+        if (_options.DiskLimitBytes == 0)
+            return null;
+        var support = await GetDiskLimitSupportAsync(cancellationToken);
+        return support.Enforceable ? null : new Refusals.DiskLimitNotEnforceable(DiskLimitSentence(support));
+    }
+
+    /// <summary>The one sentence start-up and create give when CONTAINER_DISK_LIMIT cannot be enforced (after the key).</summary>
+    public static string DiskLimitSentence(DiskLimitSupport support)
+    {
+        ArgumentNullException.ThrowIfNull(support);
+        return $"a disk limit cannot be enforced here: {support.Explanation}; leave {ContainerOptions.Keys.DiskLimit} empty, or move Docker's data root to a file system that supports it.";
+    }
+
+    /// <summary>
+    /// The network a new container joins: "none", the operator's named network, or this instance's own network, made
+    /// when missing. A concurrent creator (another process on the same database) is fine: whoever loses the race inspects
+    /// what the winner made. Inspected on every create, so a network removed behind Dockhand's back is made again.
+    /// Returns the network's name, or a refusal when a network of that name exists that is not this instance's or not isolated.
+    /// </summary>
+    private async Task<(string Network, ContainerRefusal? Refusal)> EnsureNetworkAsync(string instance, CancellationToken cancellationToken)
+    {
+        if (!_options.UsesInstanceNetwork)
+            return (_options.Network, null);
+        var name = InstanceNetwork.Name(instance);
+        var existing = await _engine.InspectNetworkAsync(name, cancellationToken);
+        if (existing is null)
+        {
+            var labels = new Dictionary<string, string>(_options.ExtraLabels, StringComparer.Ordinal)
+            {
+                [ContainerLabels.Managed] = "true",
+                [ContainerLabels.Instance] = instance,
+            };
+            if (await _engine.CreateNetworkAsync(name, labels, InstanceNetwork.CreateOptions(instance), cancellationToken))
+            {
+                var bridge = InstanceNetwork.BridgeName(instance);
+                LogNetworkCreated(_logger, name, bridge);
+                return (name, null);
+            }
+            existing = await _engine.InspectNetworkAsync(name, cancellationToken);
+            if (existing is null)
+                return (name, new Refusals.NetworkNotUsable(name, $"the bridge interface name {InstanceNetwork.BridgeName(instance)} that the network {name} needs is taken by another network on the engine; remove that network or set CONTAINER_NETWORK"));
+        }
+        return InstanceNetwork.Problem(existing, instance) is { } problem
+            ? (name, new Refusals.NetworkNotUsable(name, problem))
+            : (name, null);
     }
 
     /// <summary>
@@ -495,6 +572,9 @@ public sealed partial class ContainerService
 
     [LoggerMessage(EventId = 2006, Level = LogLevel.Information, Message = "Purged home volume {Volume} of owner {Owner}")]
     private static partial void LogHomePurged(ILogger logger, ulong owner, string volume);
+
+    [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Created the instance network {Network} (bridge {Bridge}, inter-container traffic off)")]
+    private static partial void LogNetworkCreated(ILogger logger, string network, string bridge);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Roll-back of a failed create for owner {Owner} did not finish ({Reason}); the reconciler will finish it")]
     private static partial void LogRollbackFailed(ILogger logger, ulong owner, string reason);

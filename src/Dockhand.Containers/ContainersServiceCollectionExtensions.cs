@@ -64,4 +64,34 @@ public static class ContainersServiceCollectionExtensions
         services.AddHostedService<ReconcilerService>();
         return services;
     }
+
+    /// <summary>
+    /// The settings only the engine can judge, checked before the host starts (<c>dockhand run</c>): throws
+    /// <see cref="InvalidSettingException"/> when CONTAINER_DISK_LIMIT is set and the engine's storage driver cannot
+    /// enforce it. Not a hosted service, whose failure the host logs with a stack trace. When the engine does not answer
+    /// yet, start-up goes on (logged) and the first create makes the same check, refusing with the same sentence.
+    /// </summary>
+    public static async Task CheckEngineSettingsAsync(this IServiceProvider services, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(services);
+        var service = services.GetRequiredService<ContainerService>();
+        if (service.Options.DiskLimitBytes == 0)
+            return;
+        try
+        {
+            var support = await service.GetDiskLimitSupportAsync(cancellationToken);
+            if (!support.Enforceable)
+                throw new InvalidSettingException(ContainerOptions.Keys.DiskLimit, ContainerService.DiskLimitSentence(support));
+        }
+        catch (EngineUnavailableException e)
+        {
+            ContainerStartupLog.DiskLimitCheckDeferred(services.GetRequiredService<ILogger<ContainerService>>(), e.Message);
+        }
+    }
+}
+
+internal static partial class ContainerStartupLog
+{
+    [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "Could not ask the engine whether it can enforce CONTAINER_DISK_LIMIT ({Reason}); the first create will check")]
+    public static partial void DiskLimitCheckDeferred(ILogger logger, string reason);
 }

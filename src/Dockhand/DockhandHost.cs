@@ -84,11 +84,12 @@ internal static class DockhandHost
                 options.Rules.Add(new LoggerFilterRule(provider, category, LogLevel.Warning, filter: null));
     }
 
-    /// <summary>Migrates the database, then starts serving.</summary>
+    /// <summary>Migrates the database, checks the settings only the engine can judge (CONTAINER_DISK_LIMIT), then starts serving.</summary>
     public static async Task StartAsync(WebApplication app, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(app);
         await app.Services.GetRequiredService<ContainerStore>().MigrateAsync(cancellationToken);
+        await app.Services.CheckEngineSettingsAsync(cancellationToken);
         await app.StartAsync(cancellationToken);
         // Once per start: with an empty allowlist nobody can /create, and the operator should learn why from the log.
         if (app.Services.GetRequiredService<BotOptions>().AuthorizedUsersInOrder.Count == 0)

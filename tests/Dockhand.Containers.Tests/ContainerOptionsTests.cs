@@ -88,6 +88,93 @@ public sealed class ContainerOptionsTests
         Assert.Empty(options.CapAdd);
     }
 
+    [Fact]
+    public void FromConfiguration_CapAddDockersDefaultSet_AllAccepted()
+    {
+        // Docker's default capabilities, as moby's oci/caps/defaults.go lists them (20.10 and since).
+        string[] dockerDefaults = ["CHOWN", "DAC_OVERRIDE", "FSETID", "FOWNER", "MKNOD", "NET_RAW", "SETGID", "SETUID", "SETFCAP", "SETPCAP", "NET_BIND_SERVICE", "SYS_CHROOT", "KILL", "AUDIT_WRITE"];
+
+        var options = Bind(("CONTAINER_CAP_ADD", string.Join(",", dockerDefaults.Select(c => "cap_" + c.ToLowerInvariant()))));
+
+        Assert.Equal(dockerDefaults, options.CapAdd);
+        Assert.Equal(dockerDefaults.Order(), ContainerOptions.AllowedCapabilities.Order());
+        Assert.All(ContainerOptions.DefaultCapabilities, c => Assert.Contains(c, dockerDefaults));
+    }
+
+    [Theory]
+    [InlineData("SYS_TIME")]
+    [InlineData("BPF")]
+    [InlineData("PERFMON")]
+    [InlineData("SYSLOG")]
+    [InlineData("SYS_ADMIN")]
+    [InlineData("NET_ADMIN")]
+    [InlineData("SYS_PTRACE")]
+    [InlineData("DAC_READ_SEARCH")]
+    [InlineData("CHECKPOINT_RESTORE")]
+    public void FromConfiguration_CapAddOutsideDockersDefaults_RefusedNamingIt(string capability)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => Bind(("CONTAINER_CAP_ADD", $"CHOWN,cap_{capability.ToLowerInvariant()}")));
+
+        Assert.Equal("CONTAINER_CAP_ADD", error.Key);
+        Assert.StartsWith($"CONTAINER_CAP_ADD: {capability} is not in Docker's default capability set", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Theory]
+    [InlineData("host", "'host' would give every container the host's own network")]
+    [InlineData("HOST", "'HOST' would give every container the host's own network")]
+    [InlineData("container:x", "'container:x' would make containers share another container's network stack")]
+    [InlineData("container:", "'container:' would make containers share another container's network stack")]
+    [InlineData("Container:0123abcd", "'Container:0123abcd' would make containers share another container's network stack")]
+    public void FromConfiguration_NetworkHostOrContainer_RefusedWithWhy(string value, string expected)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => Bind(("CONTAINER_NETWORK", value)));
+
+        Assert.Equal("CONTAINER_NETWORK", error.Key);
+        Assert.StartsWith($"CONTAINER_NETWORK: {expected}", error.Message, StringComparison.Ordinal);
+        Assert.DoesNotContain('\n', error.Message);
+    }
+
+    [Theory]
+    [InlineData(null, "", true)]
+    [InlineData("", "", true)]
+    [InlineData("none", "none", false)]
+    [InlineData("team-net", "team-net", false)]
+    public void FromConfiguration_Network_EmptyMeansTheInstanceNetwork(string? value, string expected, bool instanceNetwork)
+    {
+        var options = value is null ? Bind() : Bind(("CONTAINER_NETWORK", value));
+
+        Assert.Equal(expected, options.Network);
+        Assert.Equal(instanceNetwork, options.UsesInstanceNetwork);
+    }
+
+    [Theory]
+    [InlineData(null, 0L)]
+    [InlineData("", 0L)]
+    [InlineData("0", 0L)]
+    [InlineData("10g", 10L * 1024 * 1024 * 1024)]
+    [InlineData("512m", 512L * 1024 * 1024)]
+    [InlineData("1t", 1024L * 1024 * 1024 * 1024)]
+    public void FromConfiguration_DiskLimit_ParsedAsBytes(string? value, long expected)
+    {
+        var options = value is null ? Bind() : Bind(("CONTAINER_DISK_LIMIT", value));
+
+        Assert.Equal(expected, options.DiskLimitBytes);
+    }
+
+    [Theory]
+    [InlineData("lots")]
+    [InlineData("10 gigs")]
+    [InlineData("1m")]
+    [InlineData("-5g")]
+    public void FromConfiguration_DiskLimitBad_OneLineNamingTheKey(string value)
+    {
+        var error = Assert.Throws<InvalidSettingException>(() => Bind(("CONTAINER_DISK_LIMIT", value)));
+
+        Assert.Equal("CONTAINER_DISK_LIMIT", error.Key);
+        Assert.StartsWith($"CONTAINER_DISK_LIMIT: '{value}' ", error.Message, StringComparison.Ordinal);
+    }
+
     [Theory]
     [InlineData("create:after-intnet")]
     [InlineData("CREATE:AFTER-INTENT")]

@@ -117,8 +117,11 @@ public sealed class ContainerEngine : IDisposable
         return await ImageExistsAsync(image, cancellationToken) ? null : "the engine reported no error but the image is not present";
     }
 
-    /// <summary>Creates the container (not started). A 409 means the Docker name is taken: returns null.</summary>
-    internal async Task<string?> CreateAsync(string name, string image, IReadOnlyDictionary<string, string> labels, string? homeVolume, CancellationToken cancellationToken)
+    /// <summary>
+    /// Creates the container (not started) on <paramref name="network"/> (a network name, or "none"). A 409 means the
+    /// Docker name is taken: returns null.
+    /// </summary>
+    internal async Task<string?> CreateAsync(string name, string image, IReadOnlyDictionary<string, string> labels, string? homeVolume, string network, CancellationToken cancellationToken)
     {
         var securityOptions = new List<string>();
         if (_options.NoNewPrivileges)
@@ -143,10 +146,11 @@ public sealed class ContainerEngine : IDisposable
                 CapAdd = _options.CapAdd.ToList(),
                 SecurityOpt = securityOptions,
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
+                NetworkMode = network,
             },
         };
-        if (!string.IsNullOrEmpty(_options.Network))
-            parameters.HostConfig.NetworkMode = _options.Network;
+        if (_options.DiskLimitBytes > 0)
+            parameters.HostConfig.StorageOpt = new Dictionary<string, string> { ["size"] = _options.DiskLimitBytes.ToString(CultureInfo.InvariantCulture) };
         if (homeVolume is not null)
         {
             // A new (empty) named volume is filled with the image's files at the mount path, as `docker run -v` does.
@@ -265,6 +269,57 @@ public sealed class ContainerEngine : IDisposable
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = LabelFilter(labels) },
         }, cancellationToken), cancellationToken);
         return [.. (response.Volumes ?? []).Select(v => new EngineVolume(v.Name, ReadOnly(v.Labels)))];
+    }
+
+    /// <summary>The network, or null when the engine has none by that name (or id).</summary>
+    internal async Task<EngineNetwork?> InspectNetworkAsync(string name, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var network = await Guard(() => _client.Networks.InspectNetworkAsync(name, cancellationToken), cancellationToken);
+            return new EngineNetwork(network.ID, network.Name, network.Driver ?? "", ReadOnly(network.Labels), ReadOnly(network.Options));
+        }
+        catch (DockerNetworkNotFoundException)
+        {
+            return null;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        {
+            return null;
+        }
+    }
+
+    /// <summary>
+    /// Creates a bridge network. False when a concurrent creator got there first: the API (before 1.44) does not refuse a
+    /// duplicate name, but the fixed bridge interface name does (403 "networks have same bridge name"; 409 on newer
+    /// engines). The caller inspects what is there either way.
+    /// </summary>
+    internal async Task<bool> CreateNetworkAsync(string name, IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string> driverOptions, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await Guard(() => _client.Networks.CreateNetworkAsync(new NetworksCreateParameters
+            {
+                Name = name,
+                Driver = "bridge",
+                Labels = new Dictionary<string, string>(labels),
+                Options = new Dictionary<string, string>(driverOptions),
+            }, cancellationToken), cancellationToken);
+            return true;
+        }
+        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict
+            || e.StatusCode == HttpStatusCode.Forbidden && (e.ResponseBody ?? "").Contains("same bridge name", StringComparison.OrdinalIgnoreCase))
+        {
+            return false;
+        }
+    }
+
+    /// <summary>The engine's storage driver and the file system under it (<c>GET /info</c>).</summary>
+    public async Task<EngineStorage> GetStorageAsync(CancellationToken cancellationToken = default)
+    {
+        var info = await Guard(() => _client.System.GetSystemInfoAsync(cancellationToken), cancellationToken);
+        var backing = info.DriverStatus?.FirstOrDefault(pair => string.Equals(pair.ElementAtOrDefault(0), "Backing Filesystem", StringComparison.OrdinalIgnoreCase))?.ElementAtOrDefault(1);
+        return new EngineStorage(info.Driver ?? "", backing);
     }
 
     private static IReadOnlyDictionary<string, string> ReadOnly(IDictionary<string, string>? labels)

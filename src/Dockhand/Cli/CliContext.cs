@@ -60,6 +60,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
             var existed = store.Database.Exists;
             if (!existed && database == DatabaseUse.MustExist)
                 return await FailAsync(json, "no-database", $"no database at {store.Database.Path}; run dockhand from the directory that holds it, or set DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+            // A verb that creates containers refuses a setting only the engine can judge (CONTAINER_DISK_LIMIT), as dockhand run does.
+            if (database == DatabaseUse.CreateIfMissing)
+                await provider.CheckEngineSettingsAsync(cancellationToken);
             if (database != DatabaseUse.LookOnly)
                 await store.MigrateAsync(cancellationToken);
             if (!existed && database == DatabaseUse.CreateIfMissing)

@@ -13,6 +13,8 @@ internal static class DoctorVerb
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, async (services, json, ct) =>
         {
             var checks = new List<CliCheck>();
+            // Checks that warn instead of failing doctor.
+            var advisory = new HashSet<string>(StringComparer.Ordinal) { "discord-token" };
             var options = services.GetRequiredService<ContainerOptions>();
             var configuration = context.LoadConfiguration();
             checks.Add(new CliCheck("configuration", true, "all container settings are valid"));
@@ -63,11 +65,19 @@ internal static class DoctorVerb
                     }
                 }
             }
+            // Isolation: the network, the host's metadata firewall rule (a warning: the host's, not Dockhand's) and the disk limit.
+            var instance = store.Database.Exists ? await store.GetInstanceIdAsync(ct) : null;
+            foreach (var check in await IsolationReport.CheckAsync(services.GetRequiredService<ContainerService>(), engine, instance, health.Reachable, ct))
+            {
+                checks.Add(new CliCheck(check.Name, check.Ok, check.Detail));
+                if (check.Advisory)
+                    advisory.Add(check.Name);
+            }
             checks.Add(new CliCheck("home-volumes", true, options.VolumePath.Length > 0
                 ? $"each owner's home volume is mounted at {options.VolumePath}; kept on destroy unless purged"
                 : "off (CONTAINER_VOLUME_PATH is empty): a destroy deletes every file"));
 
-            var ok = checks.Where(c => c.Name != "discord-token").All(c => c.Ok);
+            var ok = checks.Where(c => !advisory.Contains(c.Name)).All(c => c.Ok);
             if (json)
             {
                 await context.WriteJsonAsync(new CliDoctor(ok, checks), CliJsonContext.Default.CliDoctor);
@@ -75,7 +85,7 @@ internal static class DoctorVerb
             else
             {
                 foreach (var check in checks)
-                    await context.Output.WriteLineAsync($"{(check.Ok ? "ok  " : check.Name == "discord-token" ? "warn" : "FAIL")} {check.Name}: {check.Detail}");
+                    await context.Output.WriteLineAsync($"{(check.Ok ? "ok  " : advisory.Contains(check.Name) ? "warn" : "FAIL")} {check.Name}: {check.Detail}");
             }
             return ok ? ExitCodes.Success : ExitCodes.UsageOrUnavailable;
         }, cancellationToken, DatabaseUse.LookOnly));

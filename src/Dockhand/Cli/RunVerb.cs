@@ -68,6 +68,11 @@ internal static class RunVerb
             {
                 return await context.FailAsync(json, "invalid-setting", $"configuration: {string.Join("; ", e.Failures)}", ExitCodes.UsageOrUnavailable);
             }
+            catch (InvalidSettingException e)
+            {
+                // A setting only the engine can judge (CONTAINER_DISK_LIMIT), refused before the host starts.
+                return await context.FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
+            }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return ExitCodes.Success;

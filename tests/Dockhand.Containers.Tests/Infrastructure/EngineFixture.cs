@@ -4,7 +4,7 @@ using Dockhand.Containers.Engine;
 namespace Dockhand.Containers.Tests.Infrastructure;
 
 /// <summary>
-/// One per test run: checks the engine and the local test image, and at the end removes every container and volume labelled
+/// One per test run: checks the engine and the local test image, and at the end removes every container, volume and network labelled
 /// with this run's <c>dockhand.test</c> value (and nothing else: other engineers' tests share the engine).
 /// </summary>
 public sealed class EngineFixture : IAsyncLifetime
@@ -44,6 +44,12 @@ public sealed class EngineFixture : IAsyncLifetime
         }, limit.Token);
         foreach (var volume in volumes.Volumes ?? [])
             await Engine.Client.Volumes.RemoveAsync(volume.Name, force: true, limit.Token);
+        var networks = await Engine.Client.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
+        }, limit.Token);
+        foreach (var network in networks)
+            await Engine.Client.Networks.DeleteNetworkAsync(network.ID, limit.Token);
         Engine.Dispose();
     }
 }

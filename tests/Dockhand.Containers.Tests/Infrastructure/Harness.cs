@@ -147,6 +147,13 @@ public sealed class Harness : IAsyncDisposable
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ScopeLabel}={Scope}"] = true } },
         }, TestContext.Current.CancellationToken)).Volumes ?? [];
 
+    /// <summary>Every network of this harness's scope (the instance network Dockhand made, and any a test made).</summary>
+    public async Task<IList<NetworkResponse>> ScopedNetworksAsync()
+        => await Docker.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ScopeLabel}={Scope}"] = true } },
+        }, CancellationToken.None);
+
     /// <summary>Runs a container straight on the engine (not through Dockhand), in this harness's scope.</summary>
     public async Task<string> RunForeignAsync(string name, IDictionary<string, string> labels)
     {
@@ -171,6 +178,9 @@ public sealed class Harness : IAsyncDisposable
                 await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, CancellationToken.None);
             foreach (var volume in await ScopedVolumesAsync())
                 await Docker.Volumes.RemoveAsync(volume.Name, force: true, CancellationToken.None);
+            // Instance networks (and the tests' own) carry the extra labels; their containers are gone by now.
+            foreach (var network in await ScopedNetworksAsync())
+                await Docker.Networks.DeleteNetworkAsync(network.ID, CancellationToken.None);
         }
         catch (DockerApiException)
         {
