@@ -192,6 +192,8 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
             foreach (var kind in order)
             {
                 var name = $"bench-{env.RunId}-{i + 1}-{kind}";
+                // The anchors join the network the bot's containers get (its instance bridge, made at its first create).
+                _anchorNetwork ??= await BotNetworkAsync(ct);
                 switch (kind)
                 {
                     case 0:
@@ -344,6 +346,18 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
         return ((edit.At - start).TotalMilliseconds, callback is null ? double.NaN : (callback.At - start).TotalMilliseconds);
     }
 
+    private string? _anchorNetwork;
+
+    /// <summary>The instance network of the bot under test (labelled with this run and bench.part=bot), once it exists.</summary>
+    private async Task<string?> BotNetworkAsync(CancellationToken ct)
+    {
+        var networks = await env.Docker.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{BenchEnvironment.LabelKey}={env.RunId}"] = true, ["bench.part=bot"] = true } },
+        }, ct);
+        return networks.FirstOrDefault()?.Name;
+    }
+
     private IEnumerable<string> DockerRunArguments(string name, ContainerOptions options)
     {
         var args = new List<string>
@@ -354,6 +368,8 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
             "--cap-drop", "ALL", "--security-opt", "no-new-privileges:true", "--restart", "unless-stopped",
         };
         // The same home volume Dockhand gives each owner (a new named volume, filled from the image), labelled for clean-up.
+        if (_anchorNetwork is not null)
+            args.AddRange(["--network", _anchorNetwork]);
         if (options.HomesEnabled)
             args.AddRange(["--mount", $"type=volume,source={name}-home,target={options.VolumePath},volume-label={BenchEnvironment.LabelKey}={env.RunId}"]);
         foreach (var cap in options.CapAdd)
@@ -381,6 +397,7 @@ internal sealed class Benchmarks(BenchEnvironment env, bool quick, Action<string
             CapAdd = options.CapAdd.ToList(),
             SecurityOpt = ["no-new-privileges:true"],
             RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
+            NetworkMode = _anchorNetwork ?? "default",
             Mounts = options.HomesEnabled
                 ? [new Mount
                 {

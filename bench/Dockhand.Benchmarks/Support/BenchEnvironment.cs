@@ -197,10 +197,17 @@ internal sealed class BenchEnvironment : IAsyncDisposable
             foreach (var volume in volumes.Volumes ?? [])
                 await Docker.Volumes.RemoveAsync(volume.Name, force: true);
             Console.Error.WriteLine($"cleanup: removed {volumes.Volumes?.Count ?? 0} home volume(s) labelled {LabelKey}={RunId}");
+            var networks = await Docker.Networks.ListNetworksAsync(new NetworksListParameters
+            {
+                Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{LabelKey}={RunId}"] = true } },
+            });
+            foreach (var network in networks)
+                await Docker.Networks.DeleteNetworkAsync(network.ID);
+            Console.Error.WriteLine($"cleanup: removed {networks.Count} instance network(s) labelled {LabelKey}={RunId}");
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
         {
-            Console.Error.WriteLine($"cleanup: home volumes labelled {LabelKey}={RunId} not removed ({e.Message.ReplaceLineEndings(" ")})");
+            Console.Error.WriteLine($"cleanup: home volumes or networks labelled {LabelKey}={RunId} not removed ({e.Message.ReplaceLineEndings(" ")})");
         }
         await Gateway.DisposeAsync();
         await Rest.DisposeAsync();
