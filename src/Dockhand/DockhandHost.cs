@@ -55,10 +55,12 @@ internal static class DockhandHost
         }
         else
         {
+            // One line per event, so grep and a line-based shipper see each event whole.
             builder.Logging.AddSimpleConsole(o =>
             {
                 o.TimestampFormat = ConsoleTimestampFormat;
                 o.UseUtcTimestamp = true;
+                o.SingleLine = true;
             });
         }
 

@@ -43,29 +43,9 @@ public sealed class LogFormatTests : IDisposable
         settings["Logging__LogLevel__Microsoft.AspNetCore"] = "Debug";
         const string secret = "tok-0123456789abcdefghijklmnopqrstuvwxyzABCDEFG";
 
-        using var dockhand = Start(settings);
-        var stdout = dockhand.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = dockhand.StandardError.ReadToEndAsync(Ct);
-        using var http = new HttpClient { BaseAddress = new Uri(listenUrl), Timeout = TimeSpan.FromSeconds(5) };
-        var started = Stopwatch.StartNew();
-        while (!await AnswersAsync(http, "/health"))
-        {
-            Assert.False(dockhand.HasExited, $"dockhand run ended (exit {(dockhand.HasExited ? dockhand.ExitCode : 0)}) before /health answered: {(dockhand.HasExited ? await stderr : "")}");
-            Assert.True(started.Elapsed < StepTimeout, "/health never answered");
-            await Task.Delay(100, Ct);
-        }
-        await AnswersAsync(http, $"/terminal/0123456789ab?token={secret}");
+        var stdout = await RunUntilHealthyThenStopAsync(settings, listenUrl, $"/terminal/0123456789ab?token={secret}");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
 
-        using (var kill = Process.Start("kill", ["-TERM", dockhand.Id.ToString(CultureInfo.InvariantCulture)]))
-            await kill.WaitForExitAsync(Ct);
-        using (var exited = CancellationTokenSource.CreateLinkedTokenSource(Ct))
-        {
-            exited.CancelAfter(StepTimeout);
-            await dockhand.WaitForExitAsync(exited.Token);
-        }
-        var lines = (await stdout).Split('\n', StringSplitOptions.RemoveEmptyEntries);
-
-        Assert.True(0 == dockhand.ExitCode, await stderr);
         Assert.NotEmpty(lines);
         var events = lines.Select(line =>
         {
@@ -82,7 +62,48 @@ public sealed class LogFormatTests : IDisposable
         var database = Assert.Single(events, e => e.EventId is 2060 or 2061);
         Assert.Equal(Path.Combine(_directory, "containers.db"), database.State.GetProperty("Path").GetString());
         Assert.Contains(events, e => e.EventId == 4300 && e.Message.StartsWith("Metrics (Prometheus) on http://127.0.0.1:", StringComparison.Ordinal));
-        Assert.DoesNotContain(secret, await stdout, StringComparison.Ordinal);
+        Assert.DoesNotContain(secret, stdout, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public async Task Run_DefaultLogFormat_OneLinePerEventStartingWithUtcTimestamp()
+    {
+        using var signer = new InteractionSigner();
+        var listenUrl = $"http://127.0.0.1:{FreeLoopbackPort()}";
+
+        var stdout = await RunUntilHealthyThenStopAsync(Settings(signer.PublicKeyHex, listenUrl), listenUrl, "/health");
+        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
+
+        Assert.NotEmpty(lines);
+        Assert.All(lines, line => Assert.Matches("^[0-9]{4}-[0-9]{2}-[0-9]{2}T[0-9]{2}:[0-9]{2}:[0-9]{2}\\.[0-9]{3}Z (trce|dbug|info|warn|fail|crit): [^\\[ ]+\\[[0-9]+\\] ", line));
+        Assert.Contains(lines, l => l.Contains("Dockhand.Containers.DatabaseMigrationService[206", StringComparison.Ordinal) && l.Contains(Path.Combine(_directory, "containers.db"), StringComparison.Ordinal));
+    }
+
+    /// <summary>Runs `dockhand run` until /health answers, requests <paramref name="path"/>, stops it with SIGTERM; returns its standard output.</summary>
+    private async Task<string> RunUntilHealthyThenStopAsync(Dictionary<string, string?> settings, string listenUrl, string path)
+    {
+        using var dockhand = Start(settings);
+        var stdout = dockhand.StandardOutput.ReadToEndAsync(Ct);
+        var stderr = dockhand.StandardError.ReadToEndAsync(Ct);
+        using var http = new HttpClient { BaseAddress = new Uri(listenUrl), Timeout = TimeSpan.FromSeconds(5) };
+        var started = Stopwatch.StartNew();
+        while (!await AnswersAsync(http, "/health"))
+        {
+            Assert.False(dockhand.HasExited, $"dockhand run ended (exit {(dockhand.HasExited ? dockhand.ExitCode : 0)}) before /health answered: {(dockhand.HasExited ? await stderr : "")}");
+            Assert.True(started.Elapsed < StepTimeout, "/health never answered");
+            await Task.Delay(100, Ct);
+        }
+        await AnswersAsync(http, path);
+
+        using (var kill = Process.Start("kill", ["-TERM", dockhand.Id.ToString(CultureInfo.InvariantCulture)]))
+            await kill.WaitForExitAsync(Ct);
+        using (var exited = CancellationTokenSource.CreateLinkedTokenSource(Ct))
+        {
+            exited.CancelAfter(StepTimeout);
+            await dockhand.WaitForExitAsync(exited.Token);
+        }
+        Assert.True(0 == dockhand.ExitCode, await stderr);
+        return await stdout;
     }
 
     [Theory]
