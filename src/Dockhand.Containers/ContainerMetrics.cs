@@ -33,7 +33,7 @@ public sealed class ContainerMetrics
         _engineErrors = meter.CreateCounter<long>("dockhand.engine.errors", "{error}",
             "Docker engine calls that failed (unreachable, or refused with an API error) where the container service caught them.");
         meter.CreateObservableGauge("dockhand.containers", ObserveContainers, "{container}",
-            "Recorded containers by state: the engine's live state for ready records, creating or destroying for the others; as of the reconciler's latest look (start-up, and every container create, start, die, destroy event).");
+            "Recorded containers by state: the engine's live state for ready records, creating or destroying for the others; as of the latest count (at start-up, on every container create, start, die and destroy event, and after each operation).");
     }
 
     internal void Operation(string operation, string outcome) =>

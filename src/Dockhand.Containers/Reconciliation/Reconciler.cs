@@ -180,7 +180,7 @@ public sealed partial class Reconciler
         {
             RowState.Creating => "creating",
             RowState.Destroying => "destroying",
-            // A record made before instance labels is not in the labelled list: it counts as missing until inspected by /status.
+            // A record made before Dockhand's labels is not in the labelled list: counted as missing (one list, no inspect per record).
             _ => (live.TryGetValue(r.ContainerId, out var state) ? state : LiveState.Missing).ToString().ToLowerInvariant(),
         }));
     }
