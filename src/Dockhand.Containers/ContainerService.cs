@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Docker.DotNet;
 using Dockhand.Containers.Engine;
@@ -28,15 +29,17 @@ public sealed partial class ContainerService
     private readonly ContainerEngine _engine;
     private readonly ContainerStore _store;
     private readonly ILogger<ContainerService> _logger;
+    private readonly ContainerMetrics _metrics;
     private readonly ConcurrentDictionary<OwnerId, SemaphoreSlim> _locks = new();
     private DiskLimitSupport? _diskLimitSupport;
 
-    public ContainerService(ContainerOptions options, ContainerEngine engine, ContainerStore store, ILogger<ContainerService> logger)
+    public ContainerService(ContainerOptions options, ContainerEngine engine, ContainerStore store, ILogger<ContainerService> logger, ContainerMetrics metrics)
     {
         _options = options;
         _engine = engine;
         _store = store;
         _logger = logger;
+        _metrics = metrics;
     }
 
     public ContainerOptions Options => _options;
@@ -46,6 +49,7 @@ public sealed partial class ContainerService
     public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
+        var started = Stopwatch.GetTimestamp();
         var image = string.IsNullOrWhiteSpace(request.Image) ? _options.DefaultImage : request.Image.Trim();
         ContainerRefusal? invalid = !IsValidName(request.Name) ? new Refusals.InvalidName(request.Name)
             : !ImageReference.IsValid(image) ? new Refusals.InvalidImage(image)
@@ -79,10 +83,12 @@ public sealed partial class ContainerService
         }
         catch (EngineUnavailableException e)
         {
+            _metrics.EngineError();
             return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
         }
         catch (DockerApiException e)
         {
+            _metrics.EngineError();
             return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, ContainerEngine.EngineMessage(e)), cancellationToken);
         }
 
@@ -152,10 +158,12 @@ public sealed partial class ContainerService
         }
         catch (EngineUnavailableException e)
         {
+            _metrics.EngineError();
             return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
         }
         catch (DockerApiException e)
         {
+            _metrics.EngineError();
             return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)), cancellationToken);
         }
         finally
@@ -165,8 +173,9 @@ public sealed partial class ContainerService
         }
 
         var record = new ContainerRecord(request.Owner, request.Name, containerId, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
-        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
+        await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
         LogCreated(_logger, request.Owner.Value, request.Name, containerId);
+        _metrics.Created(Stopwatch.GetElapsedTime(started));
         return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
     }
 
@@ -254,7 +263,7 @@ public sealed partial class ContainerService
             if (row is null)
             {
                 var leftHome = await SettleHomeAsync(owner, purge, cancellationToken);
-                await _store.AppendAuditAsync(actor, "destroy", owner, null, null, "nothing-to-destroy", leftHome == HomeOutcome.Purged ? "home volume purged" : null, cancellationToken);
+                await AuditAsync(actor, "destroy", owner, null, null, "nothing-to-destroy", leftHome == HomeOutcome.Purged ? "home volume purged" : null, cancellationToken);
                 return new DestroyResult.Destroyed(null, leftHome);
             }
 
@@ -264,7 +273,7 @@ public sealed partial class ContainerService
             FaultInjection.Point(FaultInjection.Steps.DestroyAfterEngineRemove);
             await _store.DeleteAsync(owner, row.ContainerId, CancellationToken.None);
             var home = await SettleHomeAsync(owner, purge, CancellationToken.None);
-            await _store.AppendAuditAsync(actor, "destroy", owner, row.Name, row.ContainerId, "destroyed", home switch { HomeOutcome.Kept => "home volume kept", HomeOutcome.Purged => "home volume purged", _ => null }, CancellationToken.None);
+            await AuditAsync(actor, "destroy", owner, row.Name, row.ContainerId, "destroyed", home switch { HomeOutcome.Kept => "home volume kept", HomeOutcome.Purged => "home volume purged", _ => null }, CancellationToken.None);
             LogDestroyed(_logger, owner.Value, row.Name, row.ContainerId);
             return new DestroyResult.Destroyed(row.ToRecord(), home);
         }
@@ -273,7 +282,7 @@ public sealed partial class ContainerService
             if (row is not null)
                 await _store.RevertDestroyingAsync(owner, operation, CancellationToken.None);
             var reason = EngineRefusal(e);
-            await _store.AppendAuditAsync(actor, "destroy", owner, row?.Name, row?.ContainerId, "refused", AuditText(reason), CancellationToken.None);
+            await AuditAsync(actor, "destroy", owner, row?.Name, row?.ContainerId, "refused", AuditText(reason), CancellationToken.None);
             LogRefused(_logger, "destroy", owner.Value, reason.GetType().Name, reason.Detail ?? "");
             return new DestroyResult.Refused(reason);
         }
@@ -358,7 +367,7 @@ public sealed partial class ContainerService
         {
             if (await _engine.InspectAsync(row.ContainerId, cancellationToken) is null)
             {
-                await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", "missing", cancellationToken);
+                await AuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", "missing", cancellationToken);
                 return new StatusResult.Refused(new Refusals.ContainerMissing(row.ToRecord()));
             }
             switch (action)
@@ -375,13 +384,13 @@ public sealed partial class ContainerService
                 default:
                     throw new ArgumentOutOfRangeException(nameof(action), action, null);
             }
-            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "done", null, cancellationToken);
+            await AuditAsync(actor, verb, owner, row.Name, row.ContainerId, "done", null, cancellationToken);
             return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: false, cancellationToken));
         }
         catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
             var reason = EngineRefusal(e);
-            await _store.AppendAuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", AuditText(reason), CancellationToken.None);
+            await AuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", AuditText(reason), CancellationToken.None);
             LogRefused(_logger, verb, owner.Value, reason.GetType().Name, reason.Detail ?? "");
             return new StatusResult.Refused(reason);
         }
@@ -497,6 +506,7 @@ public sealed partial class ContainerService
         }
         catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
         {
+            _metrics.EngineError();
             // The row stays 'creating' but is let go of (no live process): the owner's next create or destroy, or the
             // reconciler, finishes the roll-back once the engine is back, without waiting for this process to end.
             LogRollbackFailed(_logger, owner.Value, e.Message);
@@ -521,14 +531,26 @@ public sealed partial class ContainerService
 
     private async Task<CreateResult> RefuseCreateAsync(CreateRequest request, string image, ContainerRefusal reason, CancellationToken cancellationToken)
     {
-        await _store.AppendAuditAsync(request.Actor, "create", request.Owner, request.Name, null, "refused", $"{AuditText(reason)} (image {image})", CancellationToken.None);
+        await AuditAsync(request.Actor, "create", request.Owner, request.Name, null, "refused", $"{AuditText(reason)} (image {image})", CancellationToken.None);
         LogCreateRefused(_logger, request.Owner.Value, reason.GetType().Name, reason.Detail ?? "");
         return new CreateResult.Refused(reason);
     }
 
-    private static ContainerRefusal EngineRefusal(Exception e) => e is DockerApiException api
-        ? new Refusals.EngineRefused(ContainerEngine.EngineMessage(api))
-        : new Refusals.EngineUnavailable(e.Message);
+    private ContainerRefusal EngineRefusal(Exception e)
+    {
+        _metrics.EngineError();
+        return e is DockerApiException api
+            ? new Refusals.EngineRefused(ContainerEngine.EngineMessage(api))
+            : new Refusals.EngineUnavailable(e.Message);
+    }
+
+    /// <summary>Appends to the audit log and counts the operation by the same verb and outcome.</summary>
+    private async Task AuditAsync(Actor actor, string operation, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken)
+    {
+        _metrics.Operation(operation, outcome);
+        await _store.AppendAuditAsync(actor, operation, owner, name, containerId, outcome, detail, cancellationToken);
+        _metrics.RequestRecount();
+    }
 
     /// <summary>The audit log's text for a refusal: its kind, the user's sentence and (for operators) the engine's detail.</summary>
     internal static string AuditText(ContainerRefusal reason)

@@ -39,7 +39,7 @@ public static class ContainersServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the container module: <see cref="ContainerOptions"/>, <see cref="DockhandDatabase"/>, <see cref="ContainerStore"/>,
-    /// <see cref="ContainerEngine"/>, the negotiated <see cref="IDockerClient"/>, <see cref="ContainerService"/>, <see cref="Reconciler"/>
+    /// <see cref="ContainerEngine"/>, the negotiated <see cref="IDockerClient"/>, <see cref="ContainerService"/>, <see cref="Reconciler"/>, <see cref="ContainerMetrics"/>
     /// and two hosted services: one migrates the database at start-up (before the reconciler starts), one runs the
     /// reconciler. Settings are read and validated now: a bad one throws <see cref="InvalidSettingException"/>, whose
     /// message is one line naming the key. Without a host (the CLI), call <see cref="ContainerStore.MigrateAsync"/> yourself.
@@ -58,6 +58,8 @@ public static class ContainersServiceCollectionExtensions
         services.AddSingleton<ContainerStore>();
         services.AddSingleton(_ => new ContainerEngine(options));
         services.AddSingleton<IDockerClient>(sp => sp.GetRequiredService<ContainerEngine>().Client);
+        services.AddMetrics();
+        services.TryAddSingleton<ContainerMetrics>();
         services.AddSingleton<ContainerService>();
         services.AddSingleton<Reconciler>();
         services.AddHostedService<DatabaseMigrationService>();

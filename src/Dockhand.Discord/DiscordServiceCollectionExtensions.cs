@@ -30,9 +30,11 @@ public static class DiscordServiceCollectionExtensions
         services.AddOptions<DiscordOptions>().Configure(o => DiscordConfiguration.Read(configuration, o)).ValidateOnStart();
         services.AddSingleton<IValidateOptions<DiscordOptions>>(new DiscordOptionsValidator(configuration));
 
+        services.AddMetrics();
+        services.TryAddSingleton<DiscordMetrics>();
         services.TryAddSingleton(sp => new DiscordRestClient(
             new HttpClient(new SocketsHttpHandler { PooledConnectionLifetime = TimeSpan.FromMinutes(5) }) { Timeout = TimeSpan.FromSeconds(30) },
-            sp.GetRequiredService<IOptions<DiscordOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DiscordRestClient>>()));
+            sp.GetRequiredService<IOptions<DiscordOptions>>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DiscordRestClient>>(), sp.GetService<DiscordMetrics>()));
         services.TryAddSingleton<IGatewayBotInfoSource>(sp => sp.GetRequiredService<DiscordRestClient>());
         services.TryAddSingleton<DiscordApplicationIdSource>();
         services.TryAddSingleton<InteractionDispatcher>();

@@ -38,6 +38,8 @@ public static class TerminalServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<TerminalOptions>>(new BindingErrors(errors));
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddMetrics();
+        services.TryAddSingleton<TerminalMetrics>();
         services.TryAddSingleton<TerminalLinks>();
         services.TryAddSingleton<TerminalSessions>();
         services.AddHostedService(sp => sp.GetRequiredService<TerminalSessions>());

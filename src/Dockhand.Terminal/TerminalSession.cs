@@ -22,6 +22,7 @@ internal sealed class TerminalSession
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly Action<TerminalSession> _onEnded;
+    private readonly TerminalMetrics? _metrics;
     private readonly Lock _gate = new();
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly ReplayBuffer _replay;
@@ -39,8 +40,9 @@ internal sealed class TerminalSession
     private readonly TaskCompletionSource _endedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TerminalSession(string id, long sequence, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt,
-        TerminalExec exec, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded)
+        TerminalExec exec, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded, TerminalMetrics? metrics = null)
     {
+        _metrics = metrics;
         Id = id;
         Sequence = sequence;
         Owner = owner;
@@ -217,6 +219,7 @@ internal sealed class TerminalSession
                 }
 
                 Interlocked.Add(ref _outputBytes, read.Count);
+                _metrics?.Output(read.Count);
                 await _sendLock.WaitAsync(token);
                 try
                 {
@@ -278,6 +281,7 @@ internal sealed class TerminalSession
                     return;
                 case WebSocketMessageType.Binary when result.Count > 0 && EndReason is null:
                     await _stream!.WriteAsync(buffer, 0, result.Count, token);
+                    _metrics?.Input(result.Count);
                     break;
                 case WebSocketMessageType.Text:
                     if (controlLength + result.Count <= control.Length)

@@ -10,7 +10,7 @@ using Microsoft.Extensions.Options;
 namespace Dockhand.Terminal;
 
 /// <summary>The live terminal sessions, in memory. A session id is 256 random bits, sent only as the HttpOnly cookie.</summary>
-internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOptions> options, TimeProvider time, ILogger<TerminalSessions> logger) : IHostedService
+internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOptions> options, TimeProvider time, ILogger<TerminalSessions> logger, TerminalMetrics? metrics = null) : IHostedService
 {
     private readonly ConcurrentDictionary<string, TerminalSession> _sessions = new(StringComparer.Ordinal);
     private readonly TerminalExec _exec = new(docker, logger);
@@ -35,7 +35,7 @@ internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOp
             var live = _sessions.Values.Where(s => s.Owner == owner && s.EndReason is null).OrderBy(s => s.Sequence).ToList();
             replaced = live.Count >= max ? live[..(live.Count - max + 1)] : [];
             session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, _exec, options.Value, time, logger,
-                ended => _sessions.TryRemove(ended.Id, out _));
+                ended => _sessions.TryRemove(ended.Id, out _), metrics);
             _sessions[id] = session;
             // EndAsync only marks the session ended and yields (the closing runs later), so it is cheap under the lock,
             // and the next Create already sees these as ended.
@@ -58,7 +58,11 @@ internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOp
 
     public IReadOnlyCollection<TerminalSession> All => [.. _sessions.Values];
 
-    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+    public Task StartAsync(CancellationToken cancellationToken)
+    {
+        metrics?.ObserveSessions(() => _sessions.Values.Count(s => s.EndReason is null));
+        return Task.CompletedTask;
+    }
 
     /// <summary>On shutdown every session ends, so no exec outlives Dockhand.</summary>
     public Task StopAsync(CancellationToken cancellationToken)

@@ -1,6 +1,8 @@
 using Dockhand.Bot;
 using Dockhand.Containers;
+using System.Diagnostics.Metrics;
 using Dockhand.Discord;
+using Dockhand.Observability;
 using Dockhand.Terminal;
 
 namespace Dockhand;
@@ -9,13 +11,15 @@ namespace Dockhand;
 /// The composition root of <c>dockhand run</c>: one ASP.NET Core host with the container module (its negotiated
 /// IDockerClient is the one the terminal uses too, and its engine and database back /health), the web terminal, the
 /// bot, the HTTP interactions endpoint (when DISCORD_PUBLIC_KEY is set) and the gateway plus command registration
-/// (when DISCORD_TOKEN is set). Kestrel listens on LISTEN_URLS.
+/// (when DISCORD_TOKEN is set). Kestrel listens on LISTEN_URLS; GET /metrics has its own listener, METRICS_URLS
+/// (<see cref="MetricsServer"/>).
 /// </summary>
 internal static class DockhandHost
 {
     public const string ListenUrlsKey = "LISTEN_URLS";
     public const string DefaultListenUrls = "http://127.0.0.1:5000";
     public const string ConsoleTimestampFormat = "yyyy-MM-ddTHH:mm:ss.fffZ ";
+    public const string LogFormatKey = "LOG_FORMAT";
 
     public static bool HasToken(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[DiscordConfiguration.TokenKey]);
 
@@ -25,6 +29,8 @@ internal static class DockhandHost
     public static WebApplication Build(IConfiguration configuration, Action<WebApplicationBuilder>? customize = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
+        var jsonLogs = ReadJsonLogFormat(configuration);
+        var metricsUrls = MetricsServer.ReadUrls(configuration);
         var builder = WebApplication.CreateSlimBuilder(new WebApplicationOptions { Args = [] });
         builder.Configuration.AddConfiguration(configuration);
         var urls = configuration[ListenUrlsKey] is { Length: > 0 } u ? u : DefaultListenUrls;
@@ -37,13 +43,34 @@ internal static class DockhandHost
         // print request URLs. They stay at Warning whatever Logging:LogLevel says (see HideRequestUrls).
         builder.Services.PostConfigure<LoggerFilterOptions>(HideRequestUrls);
         // Console lines say when, in UTC, so an operator can line them up with Discord's and the engine's times.
-        builder.Logging.AddSimpleConsole(o =>
+        // LOG_FORMAT=json: one JSON object per line (Timestamp, EventId, LogLevel, Category, Message, State) for a log shipper.
+        if (jsonLogs)
         {
-            o.TimestampFormat = ConsoleTimestampFormat;
-            o.UseUtcTimestamp = true;
-        });
+            builder.Logging.AddJsonConsole(o =>
+            {
+                o.TimestampFormat = ConsoleTimestampFormat.TrimEnd();
+                o.UseUtcTimestamp = true;
+                o.JsonWriterOptions = new System.Text.Json.JsonWriterOptions { Indented = false };
+            });
+        }
+        else
+        {
+            // One line per event, so grep and a line-based shipper see each event whole.
+            builder.Logging.AddSimpleConsole(o =>
+            {
+                o.TimestampFormat = ConsoleTimestampFormat;
+                o.UseUtcTimestamp = true;
+                o.SingleLine = true;
+            });
+        }
 
         var services = builder.Services;
+        // First, so it is built (and listening to the meters) before any other hosted service runs.
+        if (metricsUrls.Count > 0)
+        {
+            services.AddSingleton(sp => new MetricsServer(metricsUrls, sp.GetRequiredService<IMeterFactory>(), sp.GetRequiredService<ILoggerFactory>()));
+            services.AddHostedService(sp => sp.GetRequiredService<MetricsServer>());
+        }
         services.AddDockhandContainers(configuration);
         services.AddDockhandTerminal(configuration);
         services.AddDockhandDiscord(configuration);
@@ -59,6 +86,17 @@ internal static class DockhandHost
         app.MapDockhandTerminal();
         app.MapDiscordInteractions();
         return app;
+    }
+
+    /// <summary>LOG_FORMAT: text (the default) or json. Throws <see cref="InvalidSettingException"/> for anything else.</summary>
+    internal static bool ReadJsonLogFormat(IConfiguration configuration)
+    {
+        var value = configuration[LogFormatKey]?.Trim();
+        if (string.IsNullOrEmpty(value) || value.Equals("text", StringComparison.OrdinalIgnoreCase))
+            return false;
+        if (value.Equals("json", StringComparison.OrdinalIgnoreCase))
+            return true;
+        throw new InvalidSettingException(LogFormatKey, $"'{value}' is not a log format; use text (the default) or json");
     }
 
     /// <summary>The ASP.NET Core log categories that write a request's URL (query string included).</summary>

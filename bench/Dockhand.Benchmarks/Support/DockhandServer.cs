@@ -51,6 +51,7 @@ internal sealed class DockhandServer : IAsyncDisposable
         foreach (var (key, value) in environment)
             info.Environment[key] = value;
         info.Environment["LISTEN_URLS"] = baseAddress.ToString().TrimEnd('/');
+        info.Environment["METRICS_URLS"] = "";
         info.Environment["TERMINAL_SERVICE_URL"] = baseAddress.ToString().TrimEnd('/');
         // P4 opens 50 sessions per owner (200 over 4 containers); the default cap of 3 per owner would end most of them.
         info.Environment["TERMINAL_MAX_SESSIONS"] = "100";

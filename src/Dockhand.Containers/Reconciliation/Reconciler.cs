@@ -40,11 +40,14 @@ public sealed partial class Reconciler
     private readonly ContainerOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger<Reconciler> _logger;
+    private readonly ContainerMetrics _metrics;
     private readonly SemaphoreSlim _pass = new(1, 1);
     private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Reconciler(ContainerEngine engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger)
+    public Reconciler(ContainerEngine engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger, ContainerMetrics metrics)
     {
+        _metrics = metrics;
+        metrics.UseRecount(() => RecountAsync(CancellationToken.None));
         _engine = engine;
         _store = store;
         _service = service;
@@ -79,6 +82,7 @@ public sealed partial class Reconciler
         // has its row in the snapshot below unless that row was deleted in between (then the container is being removed too).
         var containers = await _engine.ListManagedAsync(null, cancellationToken);
         var rows = await _store.AllAsync(cancellationToken);
+        CountContainers(containers, rows);
         var recordedIds = rows.Select(r => r.ContainerId).ToHashSet(StringComparer.Ordinal);
         var foreign = containers.Where(c => ContainerService.IsForeign(c, instance, recordedIds)).ToList();
         var own = containers.Except(foreign).ToList();
@@ -165,6 +169,22 @@ public sealed partial class Reconciler
         return new ReconcileReport(rolledBack, finished, removed, adopted, stopped, missing, foreign.Count, guarded ? removals : 0);
     }
 
+    private async Task RecountAsync(CancellationToken cancellationToken) =>
+        CountContainers(await _engine.ListManagedAsync(null, cancellationToken), await _store.AllAsync(cancellationToken));
+
+    /// <summary>Gives <see cref="ContainerMetrics"/> the records by state, from one engine list and one read of the rows.</summary>
+    private void CountContainers(IReadOnlyList<EngineContainer> containers, IReadOnlyList<StoredRow> rows)
+    {
+        var live = containers.ToDictionary(c => c.Id, c => c.State, StringComparer.Ordinal);
+        _metrics.SetContainers(rows.Select(r => r.State switch
+        {
+            RowState.Creating => "creating",
+            RowState.Destroying => "destroying",
+            // A record made before Dockhand's labels is not in the labelled list: counted as missing (one list, no inspect per record).
+            _ => (live.TryGetValue(r.ContainerId, out var state) ? state : LiveState.Missing).ToString().ToLowerInvariant(),
+        }));
+    }
+
     private async Task<bool> TryAdoptAsync(EngineContainer container, OwnerId owner, string name, CancellationToken cancellationToken)
     {
         var inspect = await _engine.Client.Containers.InspectContainerAsync(container.Id, cancellationToken);
@@ -208,6 +228,11 @@ public sealed partial class Reconciler
                             await NoteRemovedAsync(e, cancellationToken);
                         var after = await ReconcileAsync(cancellationToken);
                         LogEventPass(_logger, e.Action, e.ContainerId, after.RolledBackCreates, after.FinishedDestroys, after.RemovedOrphans, after.AdoptedOrphans, after.StoppedOrphans);
+                    }
+                    else if (e.Action is "start" or "die" or "pause" or "unpause")
+                    {
+                        // No pass (nothing to reconcile), only a fresh count for dockhand_containers{state}.
+                        await RecountAsync(cancellationToken);
                     }
                 }, cancellationToken);
                 _watching.TrySetResult();

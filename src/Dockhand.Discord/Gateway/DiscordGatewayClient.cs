@@ -50,6 +50,7 @@ public sealed partial class DiscordGatewayClient
 
     /// <summary>How long one WebSocket connect (TCP, TLS and the upgrade) may take.</summary>
     internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
+    private readonly DiscordMetrics? _metrics;
     private long _lastSequence = -1;
     private long _applicationId;
 
@@ -58,9 +59,11 @@ public sealed partial class DiscordGatewayClient
         IGatewayDispatchHandler dispatchHandler,
         ILogger<DiscordGatewayClient> logger,
         TimeProvider? timeProvider = null,
-        IGatewayBotInfoSource? botInfoSource = null)
+        IGatewayBotInfoSource? botInfoSource = null,
+        DiscordMetrics? metrics = null)
         : this(options, dispatchHandler, logger, timeProvider ?? TimeProvider.System, botInfoSource, new GatewayClientSettings())
     {
+        _metrics = metrics;
     }
 
     internal DiscordGatewayClient(
@@ -231,6 +234,7 @@ public sealed partial class DiscordGatewayClient
             var delay = outcome.InvalidSessionWait ? InvalidSessionDelay() : _backoff.GetDelay(attempt);
             attempt++;
             LogReconnecting(_logger, delay.TotalMilliseconds, next);
+            _metrics?.Reconnect(next);
             await DelayAsync(delay, cancellationToken);
         }
     }

@@ -11,7 +11,7 @@ namespace Dockhand.Discord.Interactions;
 /// throws without one, a short ephemeral error (or empty autocomplete choices) is sent.
 /// </summary>
 internal sealed partial class InteractionDispatcher(
-    IServiceScopeFactory scopes, DiscordApplicationIdSource applicationId, ILogger<InteractionDispatcher> logger, IHostApplicationLifetime? lifetime = null)
+    IServiceScopeFactory scopes, DiscordApplicationIdSource applicationId, ILogger<InteractionDispatcher> logger, IHostApplicationLifetime? lifetime = null, DiscordMetrics? metrics = null)
 {
     public const string FallbackMessage = "Something went wrong while handling this. Please try again in a moment.";
 
@@ -25,6 +25,13 @@ internal sealed partial class InteractionDispatcher(
 
     private async Task RunAsync(Interaction interaction, InteractionResponderBase responder, CancellationToken cancellationToken)
     {
+        var outcome = await HandleAsync(interaction, responder, cancellationToken);
+        metrics?.Interaction(responder is HttpInteractionResponder ? "http" : "gateway", interaction.Type, outcome);
+    }
+
+    /// <summary>Runs the handler and, when it gave no initial response, the fallback. Returns the outcome's metric label.</summary>
+    private async Task<string> HandleAsync(Interaction interaction, InteractionResponderBase responder, CancellationToken cancellationToken)
+    {
         LogDispatching(logger, interaction.Id, interaction.Type, interaction.CommandName ?? interaction.CustomId ?? "");
         try
         {
@@ -37,7 +44,7 @@ internal sealed partial class InteractionDispatcher(
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {
-            return;
+            return "cancelled";
         }
         catch (Exception e)
         {
@@ -45,17 +52,19 @@ internal sealed partial class InteractionDispatcher(
         }
 
         if (responder.HasResponded)
-            return;
+            return "answered";
         try
         {
             LogFallback(logger, interaction.Id);
             await responder.RespondAsync(interaction.Type == InteractionType.Autocomplete
                 ? InteractionResponse.Autocomplete([])
                 : InteractionResponse.Message(FallbackMessage, ephemeral: true), cancellationToken);
+            return "fallback";
         }
         catch (Exception e)
         {
             LogFallbackFailed(logger, e, interaction.Id);
+            return "failed";
         }
     }
 

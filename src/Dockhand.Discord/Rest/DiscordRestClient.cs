@@ -51,9 +51,11 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
     private readonly string _baseUrl;
+    private readonly DiscordMetrics? _metrics;
 
-    internal DiscordRestClient(HttpClient http, IOptions<DiscordOptions> options, TimeProvider time, ILogger<DiscordRestClient> logger)
+    internal DiscordRestClient(HttpClient http, IOptions<DiscordOptions> options, TimeProvider time, ILogger<DiscordRestClient> logger, DiscordMetrics? metrics = null)
     {
+        _metrics = metrics;
         _http = http;
         _options = options.Value;
         _time = time;
@@ -63,6 +65,15 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     }
 
     internal DiscordRateLimiter RateLimiter { get; }
+
+    /// <summary>The 429's scope as a metric label: only the values Discord documents, so a header cannot add series.</summary>
+    private static string RateLimitScope(RateLimitError error, RateLimitHeaders headers) =>
+        error.Global ? "global" : headers.Scope?.ToLowerInvariant() switch
+        {
+            "global" => "global",
+            "shared" => "shared",
+            _ => "user",
+        };
 
     /// <summary>The clock the client runs on (the host's TimeProvider).</summary>
     internal TimeProvider Time => _time;
@@ -243,6 +254,8 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
                     // invalid requests, so pause everything for Retry-After and tell the caller.
                     var ban = response.Headers.RetryAfter?.Delta ?? DefaultEdgeBan;
                     lease.Update(status, headers, null);
+                    _metrics?.Request(route.Template, status);
+                    _metrics?.RateLimited("edge");
                     RateLimiter.PauseForEdgeBan(ban);
                     throw new DiscordRestException(response.StatusCode, 0,
                         $"Discord's edge refused the request (a temporary ban for too many invalid requests); all REST calls pause for {ban.TotalSeconds:0} s",
@@ -252,6 +265,9 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
                     rateLimit = new RateLimitError(TimeSpan.FromSeconds(Math.Clamp(error.RetryAfter ?? response.Headers.RetryAfter?.Delta?.TotalSeconds ?? 1, 0, 3600)),
                         error.Global ?? false);
                 lease.Update(status, headers, rateLimit);
+                _metrics?.Request(route.Template, status);
+                if (rateLimit is not null)
+                    _metrics?.RateLimited(RateLimitScope(rateLimit, headers));
 
                 if (status == 429 && rateLimitRetries < MaxRateLimitRetries)
                 {

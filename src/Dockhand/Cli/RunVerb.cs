@@ -3,6 +3,7 @@ using Dockhand.Containers;
 using Dockhand.Containers.Engine;
 using Dockhand.Discord;
 using Microsoft.Data.Sqlite;
+using Dockhand.Observability;
 using Microsoft.Extensions.Options;
 
 namespace Dockhand.Cli;
@@ -57,7 +58,8 @@ internal static class RunVerb
             {
                 await DockhandHost.StartAsync(app, cancellationToken);
                 await context.Error.WriteLineAsync($"dockhand: running on {string.Join(", ", app.Urls)}" +
-                    $"{(DockhandHost.HasToken(configuration) ? "; gateway on" : "")}{(DockhandHost.HasPublicKey(configuration) ? "; POST /interactions on" : "")}. Ctrl-C stops.");
+                    $"{(DockhandHost.HasToken(configuration) ? "; gateway on" : "")}{(DockhandHost.HasPublicKey(configuration) ? "; POST /interactions on" : "")}" +
+                    $"{(app.Services.GetService<MetricsServer>() is { } metrics ? $"; metrics on {string.Join(", ", metrics.Urls)}" : "")}. Ctrl-C stops.");
                 await app.WaitForShutdownAsync(cancellationToken);
                 // A background service that failed (e.g. the gateway on an invalid token) stops the host: say why, exit 2.
                 if (FailedService(app) is { } failure)
@@ -87,7 +89,7 @@ internal static class RunVerb
             }
             catch (IOException e)
             {
-                return await context.FailAsync(json, "listen-failed", $"cannot listen on {configuration[DockhandHost.ListenUrlsKey] ?? DockhandHost.DefaultListenUrls} ({e.Message.ReplaceLineEndings(" ")}); check LISTEN_URLS", ExitCodes.UsageOrUnavailable);
+                return await context.FailAsync(json, "listen-failed", $"cannot listen ({e.Message.ReplaceLineEndings(" ")}); check LISTEN_URLS ({configuration[DockhandHost.ListenUrlsKey] ?? DockhandHost.DefaultListenUrls}) and METRICS_URLS ({configuration[MetricsServer.UrlsKey] ?? MetricsServer.DefaultUrls})", ExitCodes.UsageOrUnavailable);
             }
         }
     }

@@ -40,6 +40,8 @@ public sealed class BotProcess : IAsyncDisposable
         settings["DISCORD_PUBLIC_KEY"] = Convert.ToHexStringLower(key.PublicKey.Export(KeyBlobFormat.RawPublicKey));
         settings["DISCORD_TOKEN"] = null;
         settings["LISTEN_URLS"] = url.ToString().TrimEnd('/');
+        // Never the default metrics port: bots run side by side in the tests.
+        settings["METRICS_URLS"] = "http://127.0.0.1:0";
         settings["Logging__LogLevel__Dockhand.Containers.Reconciler"] = "Debug";
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
             settings[k] = v;

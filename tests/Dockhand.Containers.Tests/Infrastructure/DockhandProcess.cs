@@ -51,7 +51,7 @@ public static class DockhandProcess
         start.ArgumentList.Add(DllPath);
         foreach (var arg in args)
             start.ArgumentList.Add(arg);
-        foreach (var key in new[] { "DATABASE_PATH", "DEFAULT_IMAGE", "CONTAINER_EXTRA_LABELS", "IMAGE_ALLOWLIST", "ORPHAN_POLICY", "CONTAINER_NETWORK", "CONTAINER_VOLUME_PATH", "CONTAINER_DISK_LIMIT", "CONTAINER_CAP_ADD", "DISCORD_TOKEN", "DISCORD_PUBLIC_KEY", "LISTEN_URLS", FaultInjection.EnvironmentVariable })
+        foreach (var key in new[] { "DATABASE_PATH", "DEFAULT_IMAGE", "CONTAINER_EXTRA_LABELS", "IMAGE_ALLOWLIST", "ORPHAN_POLICY", "CONTAINER_NETWORK", "CONTAINER_VOLUME_PATH", "CONTAINER_DISK_LIMIT", "CONTAINER_CAP_ADD", "DISCORD_TOKEN", "DISCORD_PUBLIC_KEY", "LISTEN_URLS", "METRICS_URLS", "LOG_FORMAT", FaultInjection.EnvironmentVariable })
             start.Environment.Remove(key);
         foreach (var (key, value) in environment)
         {

@@ -24,6 +24,7 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + _runId,
         ["TERMINAL_SERVICE_URL"] = "https://shell.example.test",
         ["LISTEN_URLS"] = "http://127.0.0.1:0",
+        ["METRICS_URLS"] = "http://127.0.0.1:0",
     };
 
     private static async Task<(int Exit, string Out, string Err)> RunAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken, params string[] args)

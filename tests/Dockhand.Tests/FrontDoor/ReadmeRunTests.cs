@@ -48,6 +48,7 @@ public sealed class ReadmeRunTests : IAsyncDisposable
             ["DISCORD_PUBLIC_KEY"] = signer.PublicKeyHex,
             ["AUTHORIZED_USERS"] = "2000000000000000001",
             ["LISTEN_URLS"] = listenUrl,
+            ["METRICS_URLS"] = $"http://127.0.0.1:{FreeLoopbackPort()}",
             ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + _runId,
             ["CONTAINER_NETWORK"] = "none",
             ["DEFAULT_IMAGE"] = "dockhand-test/busybox:1",
@@ -151,7 +152,7 @@ public sealed class ReadmeRunTests : IAsyncDisposable
         foreach (var key in info.Environment.Keys.ToList())
             if (key.StartsWith("DISCORD_", StringComparison.Ordinal) || key.StartsWith("CONTAINER_", StringComparison.Ordinal)
                 || key.StartsWith("TERMINAL_", StringComparison.Ordinal)
-                || key is "DATABASE_PATH" or "LISTEN_URLS" or "AUTHORIZED_USERS" or "DEFAULT_IMAGE" or "IMAGE_ALLOWLIST" or "ORPHAN_POLICY" or "TRUSTED_PROXIES" or "ASPNETCORE_URLS")
+                || key is "DATABASE_PATH" or "LISTEN_URLS" or "AUTHORIZED_USERS" or "DEFAULT_IMAGE" or "IMAGE_ALLOWLIST" or "ORPHAN_POLICY" or "TRUSTED_PROXIES" or "ASPNETCORE_URLS" or "METRICS_URLS" or "LOG_FORMAT")
                 info.Environment.Remove(key);
         info.Environment["MSBUILDDISABLENODEREUSE"] = "1";
         var process = new Process { StartInfo = info };

@@ -97,6 +97,8 @@ internal sealed class BotHost : IAsyncDisposable
             ["CONTAINER_NETWORK"] = "none",
             ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + runId,
             ["LISTEN_URLS"] = "http://127.0.0.1:0",
+            // Never the default port: hosts run side by side in the tests.
+            ["METRICS_URLS"] = "http://127.0.0.1:0",
             ["TERMINAL_SERVICE_URL"] = "https://dockhand.example.test",
         };
         if (withGateway)
