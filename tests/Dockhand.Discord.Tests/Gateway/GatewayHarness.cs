@@ -3,7 +3,6 @@ using System.Text.Json;
 using Dockhand.Discord.Gateway;
 using Dockhand.Discord.Testing.Gateway;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Dockhand.Discord.Tests.Gateway;
 
@@ -35,14 +34,16 @@ internal sealed class StaticBotInfoSource(Func<GatewayBotInfo> info) : IGatewayB
     }
 }
 
-/// <summary>A <see cref="DiscordGatewayClient"/> on a <see cref="FakeTimeProvider"/> against a real loopback gateway.</summary>
+/// <summary>A <see cref="DiscordGatewayClient"/> on a fake clock (<see cref="TimerRecordingTimeProvider"/>) against a real
+/// loopback gateway. The clock never moves by itself: a test waits until the timer it means to fire is armed
+/// (<see cref="AdvanceWhenArmedAsync"/>), then moves it.</summary>
 internal sealed class GatewayHarness : IAsyncDisposable
 {
     public const string Token = "harness-token";
 
     private readonly CancellationTokenSource _cts;
 
-    private GatewayHarness(FakeTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts)
+    private GatewayHarness(TimerRecordingTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts)
     {
         Time = time;
         Server = server;
@@ -51,7 +52,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
         _cts = cts;
     }
 
-    public FakeTimeProvider Time { get; }
+    public TimerRecordingTimeProvider Time { get; }
 
     public LoopbackDiscordGateway Server { get; }
 
@@ -73,7 +74,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
         double random = 0.5,
         int allowedPrivilegedIntents = 0)
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new TimerRecordingTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var server = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions
         {
             Token = Token,
@@ -114,17 +115,21 @@ internal sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Advances fake time after letting pending work settle, then lets the effects run.</summary>
-    public async Task AdvanceAsync(TimeSpan by)
+    /// <summary>Moves the fake clock. Use it where no timer has to fire; otherwise <see cref="AdvanceWhenArmedAsync"/>.</summary>
+    public Task AdvanceAsync(TimeSpan by)
     {
-        await Task.Delay(50, TestContext.Current.CancellationToken);
         Time.Advance(by);
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        return Task.CompletedTask;
     }
 
-    /// <summary>Gives the client time (real) to reach its next timer before fake time moves; needed where the
-    /// client registers a delay only after something the server cannot observe (a failed connect, a closed socket).</summary>
-    public Task SettleAsync() => Task.Delay(300, TestContext.Current.CancellationToken);
+    /// <summary>Waits (real time, bounded) until a timer due exactly <paramref name="dueIn"/> from now is armed (the
+    /// client's backoff, identify wait, heartbeat…), then moves the clock by <paramref name="by"/> (default: to that
+    /// timer). A move made before the timer exists would be lost.</summary>
+    public async Task AdvanceWhenArmedAsync(TimeSpan dueIn, TimeSpan? by = null)
+    {
+        await Time.WaitForTimerAsync(dueIn);
+        Time.Advance(by ?? dueIn);
+    }
 
     /// <summary>Starts and waits for READY.</summary>
     public async Task WaitReadyAsync()
