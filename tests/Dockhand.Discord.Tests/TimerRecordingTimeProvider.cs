@@ -10,6 +10,10 @@ namespace Dockhand.Discord.Tests;
 /// </summary>
 internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeProvider
 {
+    /// <summary>How long a wait may take in real time: an upper bound for a CPU-starved machine (a passing wait
+    /// returns as soon as its condition holds), so a slow run is slow, not failed.</summary>
+    public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
+
     private readonly object _lock = new();
     private readonly List<RecordedTimer> _timers = [];
 
@@ -41,14 +45,14 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
     /// <summary>True when an armed timer fires exactly <paramref name="dueIn"/> from now.</summary>
     public bool HasPendingTimer(TimeSpan dueIn) => PendingDueIn().Contains(dueIn);
 
-    /// <summary>Waits (real time, 10 s by default) until an armed timer fires exactly <paramref name="dueIn"/> from now.</summary>
+    /// <summary>Waits (real time, 30 s by default) until an armed timer fires exactly <paramref name="dueIn"/> from now.</summary>
     public Task WaitForTimerAsync(TimeSpan dueIn, TimeSpan? timeout = null) =>
         WaitForTimerAsync(d => d == dueIn, $"a timer due in {dueIn}", timeout);
 
-    /// <summary>Waits (real time, 10 s by default) until an armed timer's due time (from now) matches <paramref name="dueIn"/>.</summary>
+    /// <summary>Waits (real time, 30 s by default) until an armed timer's due time (from now) matches <paramref name="dueIn"/>.</summary>
     public async Task WaitForTimerAsync(Func<TimeSpan, bool> dueIn, string description, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? WaitLimit);
         while (!PendingDueIn().Any(dueIn))
         {
             if (DateTime.UtcNow > deadline)

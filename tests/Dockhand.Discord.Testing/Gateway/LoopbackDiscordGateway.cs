@@ -246,10 +246,11 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         return found!;
     }
 
-    /// <summary>Polls (every 5 ms of real time) until <paramref name="condition"/> holds; throws TimeoutException.</summary>
+    /// <summary>Polls (every 5 ms of real time) until <paramref name="condition"/> holds; throws TimeoutException after
+    /// <paramref name="timeout"/> (30 s by default: an upper bound that a CPU-starved test machine stays within).</summary>
     public async Task WaitUntilAsync(Func<LoopbackDiscordGateway, bool> condition, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!condition(this))
         {
             if (DateTime.UtcNow > deadline)

@@ -69,6 +69,7 @@ public sealed class GatewayConnectionTests
         var first = await h.Server.WaitForOpAsync(1, 1, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(TimeSpan.FromSeconds(5), first.ReceivedAt - start);
         Assert.Equal("""{"op":1,"d":1}""", first.Json);
+        await h.WaitHeartbeatAckReadAsync(1);
 
         await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(9_999));
         Assert.True(h.Time.HasPendingTimer(TimeSpan.FromMilliseconds(1)), "the second heartbeat fired early");
@@ -76,6 +77,7 @@ public sealed class GatewayConnectionTests
         await h.AdvanceAsync(TimeSpan.FromMilliseconds(1));
         var second = await h.Server.WaitForOpAsync(1, 2, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(TimeSpan.FromSeconds(10), second.ReceivedAt - first.ReceivedAt);
+        await h.WaitHeartbeatAckReadAsync(2);
 
         await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(10));
         await h.Server.WaitForOpAsync(1, 3, cancellationToken: TestContext.Current.CancellationToken);

@@ -104,7 +104,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? TimerRecordingTimeProvider.WaitLimit);
         while (!condition())
         {
             if (Run.IsFaulted)
@@ -130,6 +130,22 @@ internal sealed class GatewayHarness : IAsyncDisposable
         await Time.WaitForTimerAsync(dueIn);
         Time.Advance(by ?? dueIn);
     }
+
+    /// <summary>
+    /// Waits until the client has read the server's <paramref name="count"/>th heartbeat ACK. Needed before the
+    /// clock jumps to the next beat: a real interval leaves the client ample time to read the ACK, a fake jump does
+    /// not, and a beat due while the ACK is unread is a zombie connection. The client reads frames in order, so once
+    /// it has handled a dispatch the server sent after that ACK, it has read the ACK.
+    /// </summary>
+    public async Task WaitHeartbeatAckReadAsync(int count)
+    {
+        await Server.WaitUntilAsync(s => s.SentOp(11).Count >= count, cancellationToken: TestContext.Current.CancellationToken);
+        var marks = Handler.Names.Count(n => n == AckMark);
+        await Server.DispatchAsync(AckMark, "{}", TestContext.Current.CancellationToken);
+        await WaitForEventAsync(AckMark, marks + 1);
+    }
+
+    private const string AckMark = "HARNESS_AFTER_ACK";
 
     /// <summary>Starts and waits for READY.</summary>
     public async Task WaitReadyAsync()
