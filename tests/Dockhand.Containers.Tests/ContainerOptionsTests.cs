@@ -191,11 +191,16 @@ public sealed class ContainerOptionsTests
     [Fact]
     public void ThrowIfUnknownStep_UnsetEmptyOrKnownStep_Accepts()
     {
-        var values = FaultInjection.Steps.All.Prepend("").Prepend(null).ToList();
+        // Every step constant is in Steps.All (one left out would be refused at start-up as a typo), once each.
+        var constants = typeof(FaultInjection.Steps)
+            .GetFields(System.Reflection.BindingFlags.Public | System.Reflection.BindingFlags.Static)
+            .Where(f => f.IsLiteral && f.FieldType == typeof(string))
+            .Select(f => (string)f.GetRawConstantValue()!)
+            .ToList();
+        Assert.NotEmpty(constants);
+        Assert.Equal(constants.Order(StringComparer.Ordinal), FaultInjection.Steps.All.Order(StringComparer.Ordinal));
 
-        foreach (var value in values)
-            FaultInjection.ThrowIfUnknownStep(value);
-
-        Assert.Equal(8, values.Count);
+        foreach (var value in FaultInjection.Steps.All.Prepend("").Prepend(null))
+            FaultInjection.ThrowIfUnknownStep(value); // throws on refusal
     }
 }

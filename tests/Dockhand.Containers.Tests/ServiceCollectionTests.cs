@@ -32,8 +32,16 @@ public sealed class ServiceCollectionTests(EngineFixture fixture) : IDisposable
         var client = provider.GetRequiredService<IDockerClient>();
         var engine = provider.GetRequiredService<ContainerEngine>();
         Assert.Same(engine.Client, client);
-        Assert.NotNull(provider.GetRequiredService<ContainerService>());
-        Assert.NotNull(provider.GetRequiredService<Reconciler>());
+        // One of each for the whole host (GetRequiredService never returns null; what can break is the lifetime):
+        // the per-owner locks in ContainerService only serialise an owner's commands if every caller shares them.
+        await using (var scope = provider.CreateAsyncScope())
+        {
+            Assert.Same(provider.GetRequiredService<ContainerService>(), scope.ServiceProvider.GetRequiredService<ContainerService>());
+            Assert.Same(provider.GetRequiredService<Reconciler>(), scope.ServiceProvider.GetRequiredService<Reconciler>());
+            Assert.Same(engine, scope.ServiceProvider.GetRequiredService<ContainerEngine>());
+            Assert.Same(client, scope.ServiceProvider.GetRequiredService<IDockerClient>());
+        }
+
         Assert.True((await engine.PingAsync(Ct)).Reachable);
         Assert.NotNull(engine.NegotiatedApiVersion);
     }

@@ -61,7 +61,21 @@ public sealed partial class BrowserTests(DockerFixture docker)
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
         Console.WriteLine($"artifact: {screenshot}");
         TestContext.Current.SendDiagnosticMessage($"artifact: {screenshot}");
-        Assert.True(new FileInfo(screenshot).Length > 1000);
+        // Painted, not only in the DOM: the row that says still-here has lit pixels on screen, and an empty row has none.
+        var painted = await page.EvaluateAsync<string>("""
+            () => {
+              const all = [...document.querySelectorAll('.xterm-rows > div')];
+              const box = r => { const b = r.getBoundingClientRect(); return { x: b.left, y: b.top, width: b.width, height: b.height }; };
+              const text = all.find(r => r.textContent.trim() === 'still-here');
+              const empty = all.slice().reverse().find(r => r.textContent.trim() === '');
+              return JSON.stringify({ text: text && box(text), empty: empty && box(empty) });
+            }
+            """);
+        var boxes = System.Text.Json.JsonSerializer.Deserialize<Dictionary<string, Clip?>>(painted, WebJson)!;
+        Assert.True(boxes["text"] is not null && boxes["empty"] is not null, painted);
+        var litText = await CountLitPixelsAsync(browser.Context, await page.ScreenshotAsync(new PageScreenshotOptions { Clip = boxes["text"] }));
+        var litEmpty = await CountLitPixelsAsync(browser.Context, await page.ScreenshotAsync(new PageScreenshotOptions { Clip = boxes["empty"] }));
+        Assert.True(litText >= 20 && litEmpty == 0, $"lit pixels: row 'still-here' {litText}, an empty row {litEmpty} (see {screenshot})");
 
         // The same link again (opened in another tab): the page redeems, hears 410 and says the link was used.
         var second = await browser.Context.NewPageAsync();
@@ -214,6 +228,33 @@ public sealed partial class BrowserTests(DockerFixture docker)
         foreach (var high in new[] { '^', '~' })
             Assert.True(At(high).Lit > 0, $"'{high}' is not painted: {report}");
         Assert.True(At('^').Top < a.Top, $"'^' does not reach above 'a': {report}");
+    }
+
+    /// <summary>Pixels brighter than the dark background in a PNG, decoded in a blank page (no CSP there).</summary>
+    private static async Task<int> CountLitPixelsAsync(IBrowserContext context, byte[] png)
+    {
+        var blank = await context.NewPageAsync();
+        try
+        {
+            return await blank.EvaluateAsync<int>("""
+                async (base64) => {
+                  const bytes = Uint8Array.from(atob(base64), c => c.charCodeAt(0));
+                  const bitmap = await createImageBitmap(new Blob([bytes], { type: 'image/png' }));
+                  const canvas = new OffscreenCanvas(bitmap.width, bitmap.height);
+                  const context = canvas.getContext('2d');
+                  context.drawImage(bitmap, 0, 0);
+                  const pixels = context.getImageData(0, 0, bitmap.width, bitmap.height).data;
+                  let lit = 0;
+                  for (let i = 0; i < pixels.length; i += 4)
+                    if (0.299 * pixels[i] + 0.587 * pixels[i + 1] + 0.114 * pixels[i + 2] > 110) lit++;
+                  return lit;
+                }
+                """, Convert.ToBase64String(png));
+        }
+        finally
+        {
+            await blank.CloseAsync();
+        }
     }
 
     private static readonly System.Text.Json.JsonSerializerOptions WebJson = new(System.Text.Json.JsonSerializerDefaults.Web);

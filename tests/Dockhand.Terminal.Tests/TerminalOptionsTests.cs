@@ -80,6 +80,45 @@ public sealed class TerminalOptionsTests
         Assert.True(options.SecureCookies);
         Assert.Equal(TimeSpan.FromMinutes(30), options.TokenTimeToLive);
         Assert.Equal(2, options.TrustedProxies.Count);
+        Assert.Contains(options.TrustedProxies, n => n.Contains(System.Net.IPAddress.Parse("10.0.0.5")));
+        Assert.Contains(options.TrustedProxies, n => n.Contains(System.Net.IPAddress.Parse("172.18.200.1")));
+        Assert.DoesNotContain(options.TrustedProxies, n => n.Contains(System.Net.IPAddress.Parse("10.0.0.6")));
+    }
+
+    [Theory]
+    [InlineData("203.0.113.9", "http", "203.0.113.9")] // not a trusted proxy: its X-Forwarded-* are ignored
+    [InlineData("10.0.0.5", "https", "198.51.100.1")] // the trusted proxy: applied
+    [InlineData("172.18.3.4", "https", "198.51.100.1")] // inside the trusted network: applied
+    public async Task Pipeline_ForwardedHeaders_AppliedOnlyFromTrustedProxies(string peer, string scheme, string remote)
+    {
+        var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?>
+        {
+            ["TRUSTED_PROXIES"] = "10.0.0.5, 172.18.0.0/16",
+        }).Build();
+        var options = TerminalOptions.Bind(configuration, out var errors);
+        Assert.Empty(errors);
+        // The terminal's own start-up filter (the one the host runs), fed a request from a non-loopback peer, which a
+        // loopback-bound test server cannot receive.
+        var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
+        Microsoft.Extensions.DependencyInjection.LoggingServiceCollectionExtensions.AddLogging(services);
+        await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
+        var app = new Microsoft.AspNetCore.Builder.ApplicationBuilder(provider);
+        (string Scheme, string? Remote)? seen = null;
+        new TerminalStartupFilter(Microsoft.Extensions.Options.Options.Create(options)).Configure(b => Microsoft.AspNetCore.Builder.RunExtensions.Run(b, context =>
+        {
+            seen = (context.Request.Scheme, context.Connection.RemoteIpAddress?.ToString());
+            return Task.CompletedTask;
+        }))(app);
+        var pipeline = app.Build();
+        var context = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = provider };
+        context.Request.Scheme = "http";
+        context.Connection.RemoteIpAddress = System.Net.IPAddress.Parse(peer);
+        context.Request.Headers["X-Forwarded-Proto"] = "https";
+        context.Request.Headers["X-Forwarded-For"] = "198.51.100.1";
+
+        await pipeline(context);
+
+        Assert.Equal((scheme, remote), seen);
     }
 
     [Theory]

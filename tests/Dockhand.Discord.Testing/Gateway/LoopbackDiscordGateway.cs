@@ -35,6 +35,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
 
     private readonly object _lock = new();
     private readonly List<LoopbackGatewayFrame> _received = [];
+    private readonly List<LoopbackGatewaySentFrame> _sent = [];
     private readonly List<ServerConnection> _connections = [];
     private readonly Dictionary<string, ServerSession> _sessions = [];
     private readonly List<DateTimeOffset> _identifies = [];
@@ -105,6 +106,20 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
 
     /// <summary>Frames of one opcode, in order.</summary>
     public IReadOnlyList<LoopbackGatewayFrame> ReceivedOp(int op) => [.. Received.Where(f => f.Op == op)];
+
+    /// <summary>Everything the server wrote to a client (Hello, dispatches, Invalid Session…), in send order, with
+    /// the server clock's timestamps: the place to look for what the server answered.</summary>
+    public IReadOnlyList<LoopbackGatewaySentFrame> Sent
+    {
+        get
+        {
+            lock (_lock)
+                return [.. _sent];
+        }
+    }
+
+    /// <summary>Frames of one opcode the server sent, in order.</summary>
+    public IReadOnlyList<LoopbackGatewaySentFrame> SentOp(int op) => [.. Sent.Where(f => f.Op == op)];
 
     public IReadOnlyList<LoopbackGatewayConnection> Connections
     {
@@ -231,10 +246,11 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         return found!;
     }
 
-    /// <summary>Polls (every 5 ms of real time) until <paramref name="condition"/> holds; throws TimeoutException.</summary>
+    /// <summary>Polls (every 5 ms of real time) until <paramref name="condition"/> holds; throws TimeoutException after
+    /// <paramref name="timeout"/> (30 s by default: an upper bound that a CPU-starved test machine stays within).</summary>
     public async Task WaitUntilAsync(Func<LoopbackDiscordGateway, bool> condition, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(30));
         while (!condition(this))
         {
             if (DateTime.UtcNow > deadline)
@@ -303,7 +319,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         lock (_lock)
         {
             connection = new ServerConnection(++_nextConnectionId, path, context.Request.QueryString.Value ?? string.Empty,
-                userAgent.Length == 0 ? null : userAgent, _time.GetUtcNow(), socket, context, () => FragmentSize);
+                userAgent.Length == 0 ? null : userAgent, _time.GetUtcNow(), socket, context, () => FragmentSize, RecordSent);
             _connections.Add(connection);
         }
 
@@ -704,6 +720,23 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         }
     }
 
+    private void RecordSent(int connectionId, string json)
+    {
+        var op = -1;
+        try
+        {
+            using var document = JsonDocument.Parse(json);
+            if (document.RootElement.TryGetProperty("op", out var opElement) && opElement.TryGetInt32(out var parsed))
+                op = parsed;
+        }
+        catch (JsonException)
+        {
+        }
+
+        lock (_lock)
+            _sent.Add(new LoopbackGatewaySentFrame(connectionId, _time.GetUtcNow(), op, json));
+    }
+
     private sealed class ServerSession(string id, int intents)
     {
         public string Id => id;
@@ -721,7 +754,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         public SemaphoreSlim Lock { get; } = new(1, 1);
     }
 
-    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext, Func<int?> fragmentSize)
+    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext, Func<int?> fragmentSize, Action<int, string> recordSent)
     {
         private readonly SemaphoreSlim _sendLock = new(1, 1);
         private readonly List<DateTimeOffset> _sends = [];
@@ -799,6 +832,8 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
                     if (count == 0)
                         break;
                 }
+
+                recordSent(id, json);
             }
             finally
             {

@@ -38,7 +38,7 @@ public sealed class GatewayCloseCodeTests
         var firstSession = h.Client.SessionId;
 
         await h.Server.CloseAsync(code, cancellationToken: ct);
-        await h.AdvanceAsync(TimeSpan.FromSeconds(5));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(5)); // the identify window
 
         var second = await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
         await h.WaitForEventAsync("READY", 2);

@@ -61,21 +61,25 @@ public sealed class GatewayConnectionTests
         await h.WaitReadyAsync();
         var start = h.Time.GetUtcNow();
 
-        await h.AdvanceAsync(TimeSpan.FromMilliseconds(4_999));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(5), TimeSpan.FromMilliseconds(4_999));
+        Assert.True(h.Time.HasPendingTimer(TimeSpan.FromMilliseconds(1)), "the first heartbeat fired early");
         Assert.Empty(h.Server.ReceivedOp(1));
 
         await h.AdvanceAsync(TimeSpan.FromMilliseconds(1));
         var first = await h.Server.WaitForOpAsync(1, 1, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(TimeSpan.FromSeconds(5), first.ReceivedAt - start);
         Assert.Equal("""{"op":1,"d":1}""", first.Json);
+        await h.WaitHeartbeatAckReadAsync(1);
 
-        await h.AdvanceAsync(TimeSpan.FromMilliseconds(9_999));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(9_999));
+        Assert.True(h.Time.HasPendingTimer(TimeSpan.FromMilliseconds(1)), "the second heartbeat fired early");
         Assert.Single(h.Server.ReceivedOp(1));
         await h.AdvanceAsync(TimeSpan.FromMilliseconds(1));
         var second = await h.Server.WaitForOpAsync(1, 2, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Equal(TimeSpan.FromSeconds(10), second.ReceivedAt - first.ReceivedAt);
+        await h.WaitHeartbeatAckReadAsync(2);
 
-        await h.AdvanceAsync(TimeSpan.FromSeconds(10));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(10));
         await h.Server.WaitForOpAsync(1, 3, cancellationToken: TestContext.Current.CancellationToken);
         Assert.Single(h.Server.Connections); // ACKed every time: no reconnect
     }
@@ -102,11 +106,11 @@ public sealed class GatewayConnectionTests
         var sessionId = h.Client.SessionId;
         h.Server.AckHeartbeats = false;
 
-        await h.AdvanceAsync(TimeSpan.FromSeconds(5));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(5));
         await h.Server.WaitForOpAsync(1, cancellationToken: TestContext.Current.CancellationToken);
         h.Server.AckHeartbeats = true; // the next connection is healthy
 
-        await h.AdvanceAsync(TimeSpan.FromSeconds(10)); // next beat due, no ACK came: zombie
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(10)); // next beat due, no ACK came: zombie
         var resume = await h.Server.WaitForOpAsync(6, cancellationToken: TestContext.Current.CancellationToken);
         await h.WaitForEventAsync("RESUMED");
 

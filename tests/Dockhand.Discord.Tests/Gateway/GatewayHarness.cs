@@ -3,7 +3,6 @@ using System.Text.Json;
 using Dockhand.Discord.Gateway;
 using Dockhand.Discord.Testing.Gateway;
 using Microsoft.Extensions.Logging.Abstractions;
-using Microsoft.Extensions.Time.Testing;
 
 namespace Dockhand.Discord.Tests.Gateway;
 
@@ -35,14 +34,16 @@ internal sealed class StaticBotInfoSource(Func<GatewayBotInfo> info) : IGatewayB
     }
 }
 
-/// <summary>A <see cref="DiscordGatewayClient"/> on a <see cref="FakeTimeProvider"/> against a real loopback gateway.</summary>
+/// <summary>A <see cref="DiscordGatewayClient"/> on a fake clock (<see cref="TimerRecordingTimeProvider"/>) against a real
+/// loopback gateway. The clock never moves by itself: a test waits until the timer it means to fire is armed
+/// (<see cref="AdvanceWhenArmedAsync"/>), then moves it.</summary>
 internal sealed class GatewayHarness : IAsyncDisposable
 {
     public const string Token = "harness-token";
 
     private readonly CancellationTokenSource _cts;
 
-    private GatewayHarness(FakeTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts)
+    private GatewayHarness(TimerRecordingTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts)
     {
         Time = time;
         Server = server;
@@ -51,7 +52,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
         _cts = cts;
     }
 
-    public FakeTimeProvider Time { get; }
+    public TimerRecordingTimeProvider Time { get; }
 
     public LoopbackDiscordGateway Server { get; }
 
@@ -73,7 +74,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
         double random = 0.5,
         int allowedPrivilegedIntents = 0)
     {
-        var time = new FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = new TimerRecordingTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         var server = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions
         {
             Token = Token,
@@ -103,7 +104,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(10));
+        var deadline = DateTime.UtcNow + (timeout ?? TimerRecordingTimeProvider.WaitLimit);
         while (!condition())
         {
             if (Run.IsFaulted)
@@ -114,17 +115,37 @@ internal sealed class GatewayHarness : IAsyncDisposable
         }
     }
 
-    /// <summary>Advances fake time after letting pending work settle, then lets the effects run.</summary>
-    public async Task AdvanceAsync(TimeSpan by)
+    /// <summary>Moves the fake clock. Use it where no timer has to fire; otherwise <see cref="AdvanceWhenArmedAsync"/>.</summary>
+    public Task AdvanceAsync(TimeSpan by)
     {
-        await Task.Delay(50, TestContext.Current.CancellationToken);
         Time.Advance(by);
-        await Task.Delay(50, TestContext.Current.CancellationToken);
+        return Task.CompletedTask;
     }
 
-    /// <summary>Gives the client time (real) to reach its next timer before fake time moves; needed where the
-    /// client registers a delay only after something the server cannot observe (a failed connect, a closed socket).</summary>
-    public Task SettleAsync() => Task.Delay(300, TestContext.Current.CancellationToken);
+    /// <summary>Waits (real time, bounded) until a timer due exactly <paramref name="dueIn"/> from now is armed (the
+    /// client's backoff, identify wait, heartbeat…), then moves the clock by <paramref name="by"/> (default: to that
+    /// timer). A move made before the timer exists would be lost.</summary>
+    public async Task AdvanceWhenArmedAsync(TimeSpan dueIn, TimeSpan? by = null)
+    {
+        await Time.WaitForTimerAsync(dueIn);
+        Time.Advance(by ?? dueIn);
+    }
+
+    /// <summary>
+    /// Waits until the client has read the server's <paramref name="count"/>th heartbeat ACK. Needed before the
+    /// clock jumps to the next beat: a real interval leaves the client ample time to read the ACK, a fake jump does
+    /// not, and a beat due while the ACK is unread is a zombie connection. The client reads frames in order, so once
+    /// it has handled a dispatch the server sent after that ACK, it has read the ACK.
+    /// </summary>
+    public async Task WaitHeartbeatAckReadAsync(int count)
+    {
+        await Server.WaitUntilAsync(s => s.SentOp(11).Count >= count, cancellationToken: TestContext.Current.CancellationToken);
+        var marks = Handler.Names.Count(n => n == AckMark);
+        await Server.DispatchAsync(AckMark, "{}", TestContext.Current.CancellationToken);
+        await WaitForEventAsync(AckMark, marks + 1);
+    }
+
+    private const string AckMark = "HARNESS_AFTER_ACK";
 
     /// <summary>Starts and waits for READY.</summary>
     public async Task WaitReadyAsync()

@@ -19,21 +19,24 @@ public sealed class GatewayLimitsTests
         var sends = Enumerable.Range(0, 300).Select(_ => h.Client.SendAsync(3, Presence(), ct)).ToList();
 
         // First window: 110 ordinary slots, one already used by Identify.
+        // Once the send loop has armed its 60 s wait for the window, nothing more can go out until the clock moves.
         await h.WaitUntilAsync(() => h.Server.ReceivedOp(3).Count >= 109);
-        await Task.Delay(200, ct);
+        await h.Time.WaitForTimerAsync(TimeSpan.FromSeconds(60));
         Assert.True(109 == h.Server.ReceivedOp(3).Count, $"first window: {h.Server.ReceivedOp(3).Count} ordinary sends");
 
         // A heartbeat still goes out at once while ordinary sends are held back.
         await h.Server.RequestHeartbeatAsync(ct);
         await h.Server.WaitForOpAsync(1, cancellationToken: ct);
 
-        await h.AdvanceAsync(TimeSpan.FromSeconds(60));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(60));
         await h.WaitUntilAsync(() => h.Server.ReceivedOp(3).Count >= 219);
-        await Task.Delay(200, ct);
+        await h.Time.WaitForTimerAsync(TimeSpan.FromSeconds(60));
         Assert.True(219 == h.Server.ReceivedOp(3).Count, $"second window: {h.Server.ReceivedOp(3).Count} ordinary sends");
 
-        await h.AdvanceAsync(TimeSpan.FromSeconds(60));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(60));
         await Task.WhenAll(sends).WaitAsync(TimeSpan.FromSeconds(10), ct);
+        // A send completes once written to the socket; the server records it a moment later.
+        await h.WaitUntilAsync(() => h.Server.ReceivedOp(3).Count >= 300);
         Assert.Equal(300, h.Server.ReceivedOp(3).Count);
 
         var frames = h.Server.Received;
@@ -58,8 +61,12 @@ public sealed class GatewayLimitsTests
         var ex = await Assert.ThrowsAsync<ArgumentException>(() => h.Client.SendAsync(8, big, ct));
 
         Assert.Contains("4096", ex.Message);
-        await Task.Delay(100, ct);
+        // Frames go out in order: once a later send has arrived, the refused one can no longer follow.
+        // (A refused frame that went out anyway makes the server close 4002, so the later one never comes.)
+        _ = h.Client.SendAsync(3, Presence(), ct);
+        await h.Server.WaitUntilAsync(s => s.ReceivedOp(3).Count > 0 || s.Connections[0].CloseCode is not null, cancellationToken: ct);
         Assert.Empty(h.Server.ReceivedOp(8));
+        Assert.Single(h.Server.ReceivedOp(3));
         Assert.True(h.Client.IsConnected);
     }
 
@@ -76,8 +83,11 @@ public sealed class GatewayLimitsTests
 
         var frame = await h.Server.WaitForOpAsync(8, cancellationToken: ct);
         Assert.Equal(4096, frame.Bytes);
-        await Task.Delay(100, ct);
-        Assert.Null(h.Server.Connections[0].CloseCode);
+        // The server reads frames in order: once it has answered a later heartbeat, it has judged the 4096-byte one.
+        await h.Server.RequestHeartbeatAsync(ct);
+        await h.Server.WaitForOpAsync(1, cancellationToken: ct);
+        var connection = Assert.Single(h.Server.Connections);
+        Assert.Null(connection.CloseCode);
     }
 
     [Fact]
@@ -99,16 +109,15 @@ public sealed class GatewayLimitsTests
 
         foreach (var (delayMs, attempts) in new[] { (750, 2), (1_500, 3), (3_000, 4) })
         {
-            await h.SettleAsync();
-            await h.AdvanceAsync(TimeSpan.FromMilliseconds(delayMs - 10));
-            await Task.Delay(100, ct);
+            await h.AdvanceWhenArmedAsync(TimeSpan.FromMilliseconds(delayMs), TimeSpan.FromMilliseconds(delayMs - 10));
+            Assert.True(h.Time.HasPendingTimer(TimeSpan.FromMilliseconds(10)), "the backoff fired early");
             Assert.Equal(attempts - 1, h.Server.RefusedUpgrades);
             await h.AdvanceAsync(TimeSpan.FromMilliseconds(10));
             await h.WaitUntilAsync(() => h.Server.RefusedUpgrades == attempts);
         }
 
         h.Server.RefuseUpgrades = false;
-        await h.AdvanceAsync(TimeSpan.FromSeconds(6));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(6));
         await h.WaitReadyAsync();
     }
 
@@ -120,8 +129,8 @@ public sealed class GatewayLimitsTests
         await h.WaitReadyAsync();
 
         await h.Server.CloseAsync(4009, cancellationToken: ct);
-        await h.SettleAsync();
-        await h.AdvanceAsync(TimeSpan.FromSeconds(4.9));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(4.9));
+        Assert.True(h.Time.HasPendingTimer(TimeSpan.FromSeconds(0.1)), "the identify wait fired early");
         Assert.Single(h.Server.ReceivedOp(2));
         await h.AdvanceAsync(TimeSpan.FromSeconds(0.1));
         await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
@@ -129,18 +138,17 @@ public sealed class GatewayLimitsTests
 
         var identifies = h.Server.ReceivedOp(2);
         Assert.Equal(TimeSpan.FromSeconds(5), identifies[1].ReceivedAt - identifies[0].ReceivedAt);
-        Assert.DoesNotContain(h.Server.Received, f => f.Op == 9);
+        // Op 9 (Invalid Session) is what the server answers an Identify over max_concurrency with.
+        Assert.Empty(h.Server.SentOp(9));
     }
 
     [Fact]
     public async Task Identify_NoSessionStartsRemaining_WaitsForResetAfter()
     {
         await using var h = await GatewayHarness.StartAsync(remainingSessionStarts: 0, resetAfter: TimeSpan.FromSeconds(30));
-        await Task.Delay(200, TestContext.Current.CancellationToken);
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(29.9));
         Assert.Empty(h.Server.Connections);
-
-        await h.AdvanceAsync(TimeSpan.FromSeconds(29.9));
-        Assert.Empty(h.Server.Connections);
+        Assert.True(h.Time.HasPendingTimer(TimeSpan.FromSeconds(0.1)), "the session-start wait fired early");
         await h.AdvanceAsync(TimeSpan.FromSeconds(0.1));
         await h.WaitReadyAsync();
         Assert.Single(h.Server.ReceivedOp(2));

@@ -28,8 +28,7 @@ public sealed class GatewayResumeTests
         await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"4"}""", ct);
         h.Server.RefuseUpgrades = false;
 
-        await h.SettleAsync();
-        await h.AdvanceAsync(TimeSpan.FromSeconds(1)); // backoff after the failed reconnect (0.75 s)
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(0.75)); // backoff after the failed reconnect
         await h.WaitForEventAsync("RESUMED");
         await h.Server.DispatchAsync("INTERACTION_CREATE", """{"id":"5"}""", ct);
         await h.WaitForEventAsync("INTERACTION_CREATE", 5);
@@ -66,8 +65,7 @@ public sealed class GatewayResumeTests
 
         await h.Server.DropConnectionsAsync(ct);
         await h.Server.WaitUntilAsync(s => s.RefusedUpgrades == 1, cancellationToken: ct);
-        await h.SettleAsync();
-        await h.AdvanceAsync(TimeSpan.FromSeconds(2));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(0.75)); // backoff after the refused resume URL
         var fallback = await h.Server.WaitForOpAsync(6, cancellationToken: ct);
         await h.WaitForEventAsync("RESUMED");
         await h.Server.DropConnectionsAsync(ct);
@@ -124,9 +122,9 @@ public sealed class GatewayResumeTests
 
         await h.Server.SendInvalidSessionAsync(resumable: false, ct);
         await h.Server.WaitUntilAsync(s => s.Connections[0].ClosedBy is not null, cancellationToken: ct);
-        await h.SettleAsync();
 
-        await h.AdvanceAsync(TimeSpan.FromMilliseconds(2_900));
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(3), TimeSpan.FromMilliseconds(2_900));
+        Assert.True(h.Time.HasPendingTimer(TimeSpan.FromMilliseconds(100)), "the invalid-session wait fired early");
         Assert.Single(h.Server.Connections);
         await h.AdvanceAsync(TimeSpan.FromMilliseconds(200));
         await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
@@ -166,8 +164,7 @@ public sealed class GatewayRecoveryTests
         await h.Server.DropConnectionsAsync(ct);
         await h.Server.WaitForOpAsync(6, cancellationToken: ct);
         await h.Server.WaitUntilAsync(s => s.Connections.Count == 2 && s.Connections[1].ClosedBy is not null, cancellationToken: ct);
-        await h.SettleAsync();
-        await h.AdvanceAsync(TimeSpan.FromSeconds(3.1)); // op 9 d:false → 1–5 s (3 s here)
+        await h.AdvanceWhenArmedAsync(TimeSpan.FromSeconds(3)); // op 9 d:false → 1–5 s (3 s here)
 
         await h.Server.WaitForOpAsync(2, 2, cancellationToken: ct);
         await h.WaitForEventAsync("READY", 2);
@@ -180,7 +177,7 @@ public sealed class GatewayRecoveryTests
     public async Task RunAsync_GatewayBotFails_RetriesWithBackoffThenConnects()
     {
         var ct = TestContext.Current.CancellationToken;
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
+        var time = new TimerRecordingTimeProvider(new Microsoft.Extensions.Time.Testing.FakeTimeProvider());
         await using var server = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway(new() { Token = "t", TimeProvider = time });
         await server.StartAsync(ct);
         var source = new FailingOnceBotInfoSource(server.Url);
@@ -196,7 +193,8 @@ public sealed class GatewayRecoveryTests
         var run = client.RunAsync(cts.Token);
 
         await server.WaitUntilAsync(_ => source.Calls == 1, cancellationToken: ct);
-        await Task.Delay(300, ct);
+        // The client waits out its backoff (0.75 s) before it retries: no connection until the clock moves.
+        await time.WaitForTimerAsync(TimeSpan.FromMilliseconds(750));
         Assert.Empty(server.Connections);
         time.Advance(TimeSpan.FromMilliseconds(750));
 

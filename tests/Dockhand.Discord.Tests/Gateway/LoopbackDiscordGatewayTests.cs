@@ -16,8 +16,18 @@ public sealed class LoopbackDiscordGatewayTests
         if (userAgent)
             socket.Options.SetRequestHeader("User-Agent", "DiscordBot (test, 1)");
         await socket.ConnectAsync(new Uri(server.Url, query), TestContext.Current.CancellationToken);
+        if (!userAgent)
+            return (server, socket); // refused: the caller reads the close, which comes instead of Hello
+
         var hello = await ReceiveAsync(socket);
-        Assert.Contains("\"op\":10", hello ?? "\"op\":10");
+        // The first frame is Hello (op 10) with the configured interval; a close instead of a frame (null) fails here.
+        Assert.NotNull(hello);
+        using (var document = System.Text.Json.JsonDocument.Parse(hello))
+        {
+            Assert.Equal(10, document.RootElement.GetProperty("op").GetInt32());
+            Assert.Equal(10_000, document.RootElement.GetProperty("d").GetProperty("heartbeat_interval").GetInt32());
+        }
+
         return (server, socket);
     }
 

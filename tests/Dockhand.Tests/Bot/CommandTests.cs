@@ -282,11 +282,17 @@ public sealed class CommandTests(BotFixture fixture)
     {
         var owner = BotHost.NewUser();
         await GiveContainerAsync(owner);
+        var id = (await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct)).Single().ID;
+        var before = (await Host.Docker.Containers.InspectContainerAsync(id, Ct)).State!;
 
         var sent = await Host.SendAsync(Host.Slash(BotHost.NewUser(), command, BotHost.UserOption(owner)), Ct);
 
         AssertEphemeralRefusal(await Host.WaitForCallbackAsync(sent, Ct), $"You can only use /{command} on your own container");
-        Assert.Equal("running", (await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct)).Single().State);
+        // Untouched: still running, and neither stopped nor (re)started since (a restart keeps "running").
+        var after = (await Host.Docker.Containers.InspectContainerAsync(id, Ct)).State!;
+        Assert.True(after.Running);
+        Assert.Equal(before.StartedAt, after.StartedAt);
+        Assert.Equal(before.FinishedAt, after.FinishedAt);
     }
 
     [Fact]
@@ -301,8 +307,20 @@ public sealed class CommandTests(BotFixture fixture)
         Assert.Equal(64, BotHost.Flags(edited) & 64);
         Assert.Contains("Containers (", BotHost.Text(edited), StringComparison.Ordinal);
 
-        Assert.Matches("Page 1 of \\d+", BotHost.Text(edited));
-        Assert.NotNull(record);
+        var footer = System.Text.RegularExpressions.Regex.Match(BotHost.Text(edited), "Page 1 of (\\d+)");
+        Assert.True(footer.Success, BotHost.Text(edited));
+        var pages = int.Parse(footer.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture);
+
+        // /list runs oldest first and this collection shares one host, so the owner's new container is on the last page.
+        var last = edited;
+        if (pages > 1)
+        {
+            var press = await Host.SendAsync(Host.Button(BotHost.Admin, $"dh:list:n:{pages - 1}", on: byAdmin), Ct);
+            last = (await Host.WaitForCallbackAsync(press, Ct))["data"]!.AsObject();
+        }
+        var line = Assert.Single(BotHost.Text(last).Split('\n'), l => l.StartsWith($"`{record.Name}`", StringComparison.Ordinal));
+        Assert.Contains($"<@{owner}>", line, StringComparison.Ordinal);
+        Assert.Contains($"`{record.Image}`", line, StringComparison.Ordinal);
 
         var byOwner = await Host.SendAsync(Host.Slash(owner, "list"), Ct);
         var byStranger = await Host.SendAsync(Host.Slash(BotHost.NewUser(), "list"), Ct);

@@ -22,10 +22,12 @@ public sealed class EngineDownTests : IAsyncLifetime
     public async Task Command_EngineUnreachable_FixedSentenceWithoutEngineDetail(string command)
     {
         var user = BotHost.NewUser();
+        if (command == "status")
+            await SeedReadyRowAsync(user); // a user with a row, so /status has to ask the engine about it
         var payload = command switch
         {
             "create" => _host.Slash(BotHost.Admin, "create", BotHost.UserOption(user), BotHost.StringOption("container_name", "down-" + user)),
-            "status" => _host.Slash(BotHost.Admin, "status", BotHost.UserOption(BotHost.Admin)),
+            "status" => _host.Slash(BotHost.Admin, "status", BotHost.UserOption(user)),
             _ => _host.Slash(BotHost.Admin, command),
         };
 
@@ -35,16 +37,25 @@ public sealed class EngineDownTests : IAsyncLifetime
         var edited = await _host.WaitForEditAsync(BotHost.Describe(payload), Ct);
 
         var content = BotHost.Content(edited);
-        if (command == "status")
-        {
-            Assert.Equal("You don't have a container. An allowlisted user can create one for you with /create.", content);
-            return;
-        }
         // A fixed sentence: no transport failure, socket path or host address reaches Discord users.
         Assert.Equal("The Docker engine cannot be reached right now. Try again shortly, or ask an operator to check it.", content);
         Assert.DoesNotContain("{", content, StringComparison.Ordinal);
         Assert.DoesNotContain("\n", content, StringComparison.Ordinal);
         _host.AssertSentBodiesMatchOpenApi(BotHost.Describe(payload));
+    }
+
+    /// <summary>Writes a finished ('ready') row straight into the database: with no engine, /create cannot make one.</summary>
+    private async Task SeedReadyRowAsync(ulong user)
+    {
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={_host.DatabasePath}");
+        await connection.OpenAsync(Ct);
+        await using var insert = connection.CreateCommand();
+        insert.CommandText = "INSERT INTO containers (discord_user_id, container_name, container_id, image, created_at, state) VALUES ($user, $name, $id, 'dockhand-test/busybox:1', $at, 'ready')";
+        insert.Parameters.AddWithValue("$user", user.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        insert.Parameters.AddWithValue("$name", "down-" + user);
+        insert.Parameters.AddWithValue("$id", Guid.NewGuid().ToString("N"));
+        insert.Parameters.AddWithValue("$at", DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(1, await insert.ExecuteNonQueryAsync(Ct));
     }
 
     [Fact]

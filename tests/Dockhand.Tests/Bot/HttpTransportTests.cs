@@ -2,6 +2,7 @@ using System.Globalization;
 using System.Text.Json.Nodes;
 using Dockhand.Discord.Testing.Rest;
 using Dockhand.Tests.Bot.Support;
+using Microsoft.Extensions.DependencyInjection;
 
 namespace Dockhand.Tests.Bot;
 
@@ -36,9 +37,17 @@ public sealed class HttpTransportTests : IAsyncLifetime
         using var response = await _host.Http.SendAsync(request, Ct);
 
         Assert.Equal(401, (int)response.StatusCode);
-        await Task.Delay(300, Ct);
-        Assert.Empty(await _host.ContainersAsync(user.ToString(CultureInfo.InvariantCulture), Ct));
-        Assert.Empty(_host.Rest.Requests);
+        // No sleep: the same /create, signed, sent after the forged one and finished. Had the forged one been handled,
+        // it came first, so this one would find the container already there, and the forged token would show up in
+        // the requests to Discord.
+        var genuine = _host.Slash(BotHost.Admin, "create", BotHost.UserOption(user), BotHost.StringOption("container_name", "forged-" + user));
+        var (status, _) = await _host.PostAsync(genuine, Ct);
+        Assert.Equal(200, status);
+        var sent = BotHost.Describe(genuine);
+        Assert.StartsWith($"Created `forged-{user}` for <@{user}>", BotHost.Content(await _host.WaitForEditAsync(sent, Ct)), StringComparison.Ordinal);
+        Assert.Single(await _host.ContainersAsync(user.ToString(CultureInfo.InvariantCulture), Ct));
+        Assert.NotEmpty(_host.Rest.Requests);
+        Assert.All(_host.Rest.Requests, r => Assert.Contains(sent.Token, r.Path, StringComparison.Ordinal));
     }
 
     [Fact]
@@ -84,7 +93,8 @@ public sealed class HttpTransportTests : IAsyncLifetime
     [Fact]
     public async Task Startup_WithoutToken_RegistersNoCommands()
     {
-        await Task.Delay(200, Ct);
+        // Without a bot token the host has no registration service at all, so no upload can come later.
+        Assert.DoesNotContain(_host.App.Services.GetServices<Microsoft.Extensions.Hosting.IHostedService>(), s => s.GetType().Name == "CommandRegistrationService");
         Assert.Equal(0, _host.Rest.CommandOverwriteCount);
         Assert.Null(_host.Rest.GetCommands(BotHost.GuildId));
     }
