@@ -5,7 +5,7 @@ namespace Dockhand.Resilience.Tests.Support;
 
 /// <summary>
 /// A Docker engine seen from the tests. On the shared engine every container a test makes carries
-/// <c>dockhand.test=&lt;run id&gt;</c>; <see cref="RemoveLabelledAsync"/> removes exactly those (containers and home volumes).
+/// <c>dockhand.test=&lt;run id&gt;</c>; <see cref="RemoveLabelledAsync"/> removes exactly those (containers, home volumes and instance networks).
 /// </summary>
 public sealed class TestEngine : IDisposable
 {
@@ -83,6 +83,14 @@ public sealed class TestEngine : IDisposable
         });
         foreach (var volume in volumes.Volumes ?? [])
             await Client.Volumes.RemoveAsync(volume.Name, force: true);
+        // So do instance networks (each test database is its own instance). They must go: the engine has only about 30
+        // address pools for bridge networks, and leftovers from earlier runs would use them up.
+        var networks = await Client.Networks.ListNetworksAsync(new NetworksListParameters
+        {
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{key}={value}"] = true } },
+        }, limit.Token);
+        foreach (var network in networks)
+            await Client.Networks.DeleteNetworkAsync(network.ID, limit.Token);
     }
 
     public void Dispose() => Client.Dispose();
