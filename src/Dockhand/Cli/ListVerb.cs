@@ -24,7 +24,8 @@ internal static class ListVerb
             }
             var homes = (await service.ListHomesAsync(cancellationToken: ct)).ToDictionary(h => h.Owner);
             all = [.. all.Select(s => s with { Home = homes.GetValueOrDefault(s.Record.Owner) })];
-            var kept = homes.Values.Where(h => all.All(s => s.Record.Owner != h.Owner)).ToList();
+            var withContainer = all.Select(s => s.Record.Owner).ToHashSet();
+            var kept = homes.Values.Where(h => !withContainer.Contains(h.Owner)).ToList();
             var instance = await services.GetRequiredService<ContainerStore>().GetInstanceIdAsync(ct);
             if (json)
             {
