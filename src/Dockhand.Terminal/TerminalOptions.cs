@@ -1,6 +1,8 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Net;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal;
 
@@ -14,8 +16,12 @@ namespace Dockhand.Terminal;
 /// <item><c>TERMINAL_LINKS_PER_MINUTE</c>: links issued per owner in any 60 s (default 5); more are refused with when to try again.</item>
 /// <item><c>TRUSTED_PROXIES</c>: comma-separated proxy addresses or CIDR networks whose X-Forwarded-* headers are honoured (loopback always is).</item>
 /// </list>
+/// Bound straight from configuration (<c>services.AddOptions&lt;TerminalOptions&gt;().Bind(configuration)</c>) and checked
+/// at start-up by <see cref="TerminalOptionsValidator"/> (source-generated). The binder converts numbers and URLs by
+/// throwing, so the settings a person types as text (durations, counts, the proxy list) arrive through string setters
+/// (<c>…Setting</c>) that parse them and keep the text for the one-line error that names the key.
 /// </summary>
-public sealed class TerminalOptions
+public sealed class TerminalOptions : IValidatableObject
 {
     public const string ServiceUrlKey = "TERMINAL_SERVICE_URL";
     public const string TokenTtlKey = "TERMINAL_TOKEN_TTL";
@@ -24,8 +30,35 @@ public sealed class TerminalOptions
     public const string MaxSessionsKey = "TERMINAL_MAX_SESSIONS";
     public const string LinksPerMinuteKey = "TERMINAL_LINKS_PER_MINUTE";
 
+    private static readonly (TimeSpan Min, TimeSpan Max) TokenTtlRange = (TimeSpan.FromSeconds(30), TimeSpan.FromDays(7));
+    private static readonly (TimeSpan Min, TimeSpan Max) ReattachGraceRange = (TimeSpan.Zero, TimeSpan.FromMinutes(10));
+    private static readonly (int Min, int Max) MaxSessionsRange = (1, 100);
+    private static readonly (int Min, int Max) LinksPerMinuteRange = (1, 1000);
+
+    // The text each setting was given in (null when not set from configuration), and what was wrong with it.
+    private readonly Dictionary<string, string> _texts = new(StringComparer.Ordinal);
+    private readonly List<(string Key, string Problem)> _parseErrors = [];
+
     /// <summary>Public base URL of the service, as users reach it (behind a proxy: the proxy's https URL).</summary>
+    [Required]
     public Uri ServiceUrl { get; set; } = new("http://localhost:5000");
+
+    /// <summary>TERMINAL_SERVICE_URL as given (an empty value keeps the default).</summary>
+    [ConfigurationKeyName(ServiceUrlKey)]
+    public string? ServiceUrlSetting
+    {
+        get => _texts.GetValueOrDefault(ServiceUrlKey);
+        set
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                return;
+            _texts[ServiceUrlKey] = value;
+            if (Uri.TryCreate(value.Trim(), UriKind.Absolute, out var parsed))
+                ServiceUrl = parsed;
+            else
+                _parseErrors.Add((ServiceUrlKey, UrlProblem(value)));
+        }
+    }
 
     public TimeSpan TokenTimeToLive { get; set; } = TimeSpan.FromHours(1);
 
@@ -36,6 +69,60 @@ public sealed class TerminalOptions
 
     /// <summary>Links one owner may be issued in any one-minute window.</summary>
     public int LinksPerMinute { get; set; } = 5;
+
+    /// <summary>TERMINAL_TOKEN_TTL as given: seconds, hh:mm:ss, or a number with s, m, h or d.</summary>
+    [ConfigurationKeyName(TokenTtlKey)]
+    public string? TokenTimeToLiveSetting
+    {
+        get => _texts.GetValueOrDefault(TokenTtlKey);
+        set => SetDuration(TokenTtlKey, value, parsed => TokenTimeToLive = parsed);
+    }
+
+    /// <summary>TERMINAL_REATTACH_GRACE as given (same forms).</summary>
+    [ConfigurationKeyName(ReattachGraceKey)]
+    public string? ReattachGraceSetting
+    {
+        get => _texts.GetValueOrDefault(ReattachGraceKey);
+        set => SetDuration(ReattachGraceKey, value, parsed => ReattachGrace = parsed);
+    }
+
+    /// <summary>TERMINAL_MAX_SESSIONS as given.</summary>
+    [ConfigurationKeyName(MaxSessionsKey)]
+    public string? MaxSessionsSetting
+    {
+        get => _texts.GetValueOrDefault(MaxSessionsKey);
+        set => SetCount(MaxSessionsKey, value, MaxSessionsRange, parsed => MaxSessionsPerOwner = parsed);
+    }
+
+    /// <summary>TERMINAL_LINKS_PER_MINUTE as given.</summary>
+    [ConfigurationKeyName(LinksPerMinuteKey)]
+    public string? LinksPerMinuteSetting
+    {
+        get => _texts.GetValueOrDefault(LinksPerMinuteKey);
+        set => SetCount(LinksPerMinuteKey, value, LinksPerMinuteRange, parsed => LinksPerMinute = parsed);
+    }
+
+    /// <summary>TRUSTED_PROXIES as given: comma-separated addresses or CIDR networks.</summary>
+    [ConfigurationKeyName(TrustedProxiesKey)]
+    public string? TrustedProxiesSetting
+    {
+        get => _texts.GetValueOrDefault(TrustedProxiesKey);
+        set
+        {
+            if (string.IsNullOrWhiteSpace(value))
+                return;
+            _texts[TrustedProxiesKey] = value;
+            foreach (var entry in value.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
+            {
+                if (IPAddress.TryParse(entry, out var address))
+                    TrustedProxies.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32));
+                else if (IPNetwork.TryParse(entry, out var network))
+                    TrustedProxies.Add(network);
+                else
+                    _parseErrors.Add((TrustedProxiesKey, $"{TrustedProxiesKey}: '{entry}' is not an IP address or CIDR network (e.g. 10.0.0.5 or 10.0.0.0/24)."));
+            }
+        }
+    }
 
     /// <summary>How long a new session waits for its first WebSocket (page load) before it is dropped.</summary>
     public TimeSpan FirstAttachTimeout { get; set; } = TimeSpan.FromSeconds(60);
@@ -60,69 +147,68 @@ public sealed class TerminalOptions
 
     internal bool SecureCookies => ServiceUrl.Scheme == Uri.UriSchemeHttps;
 
-    /// <summary>Reads the flat keys. Every problem becomes one line that names its key.</summary>
-    public static TerminalOptions Bind(IConfiguration configuration, out IReadOnlyList<string> errors)
+    /// <summary>Every problem, one line each naming its key, in the order of the keys in the README.</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
     {
-        ArgumentNullException.ThrowIfNull(configuration);
         var problems = new List<string>();
-        var options = new TerminalOptions();
-
-        var url = configuration[ServiceUrlKey];
-        if (!string.IsNullOrWhiteSpace(url))
-        {
-            if (Uri.TryCreate(url.Trim(), UriKind.Absolute, out var parsed) && (parsed.Scheme == Uri.UriSchemeHttp || parsed.Scheme == Uri.UriSchemeHttps)
-                && string.IsNullOrEmpty(parsed.Query) && string.IsNullOrEmpty(parsed.Fragment))
-                options.ServiceUrl = parsed;
-            else
-                problems.Add($"{ServiceUrlKey}: '{url}' is not an absolute http:// or https:// URL without query (e.g. https://dockhand.example.org).");
-        }
-
-        ReadDuration(configuration, TokenTtlKey, value => options.TokenTimeToLive = value, TimeSpan.FromSeconds(30), TimeSpan.FromDays(7), problems);
-        ReadDuration(configuration, ReattachGraceKey, value => options.ReattachGrace = value, TimeSpan.Zero, TimeSpan.FromMinutes(10), problems);
-
-        ReadCount(configuration, MaxSessionsKey, value => options.MaxSessionsPerOwner = value, 1, 100, problems);
-        ReadCount(configuration, LinksPerMinuteKey, value => options.LinksPerMinute = value, 1, 1000, problems);
-
-        var proxies = configuration[TrustedProxiesKey];
-        if (!string.IsNullOrWhiteSpace(proxies))
-        {
-            foreach (var entry in proxies.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries))
-            {
-                if (IPAddress.TryParse(entry, out var address))
-                    options.TrustedProxies.Add(new IPNetwork(address, address.AddressFamily == System.Net.Sockets.AddressFamily.InterNetworkV6 ? 128 : 32));
-                else if (IPNetwork.TryParse(entry, out var network))
-                    options.TrustedProxies.Add(network);
-                else
-                    problems.Add($"{TrustedProxiesKey}: '{entry}' is not an IP address or CIDR network (e.g. 10.0.0.5 or 10.0.0.0/24).");
-            }
-        }
-
-        errors = problems;
-        return options;
+        if (!ParseProblems(ServiceUrlKey, problems) && (!ServiceUrl.IsAbsoluteUri || ServiceUrl.Scheme != Uri.UriSchemeHttp && ServiceUrl.Scheme != Uri.UriSchemeHttps
+            || !string.IsNullOrEmpty(ServiceUrl.Query) || !string.IsNullOrEmpty(ServiceUrl.Fragment)))
+            problems.Add(UrlProblem(_texts.GetValueOrDefault(ServiceUrlKey) ?? ServiceUrl.OriginalString));
+        if (!ParseProblems(TokenTtlKey, problems))
+            CheckRange(TokenTtlKey, TokenTimeToLive, TokenTtlRange, problems);
+        if (!ParseProblems(ReattachGraceKey, problems))
+            CheckRange(ReattachGraceKey, ReattachGrace, ReattachGraceRange, problems);
+        if (!ParseProblems(MaxSessionsKey, problems))
+            CheckRange(MaxSessionsKey, MaxSessionsPerOwner, MaxSessionsRange, problems);
+        if (!ParseProblems(LinksPerMinuteKey, problems))
+            CheckRange(LinksPerMinuteKey, LinksPerMinute, LinksPerMinuteRange, problems);
+        ParseProblems(TrustedProxiesKey, problems);
+        return problems.Select(p => new ValidationResult(p));
     }
 
-    private static void ReadCount(IConfiguration configuration, string key, Action<int> set, int min, int max, List<string> problems)
+    private static string UrlProblem(string text)
+        => $"{ServiceUrlKey}: '{text}' is not an absolute http:// or https:// URL without query (e.g. https://dockhand.example.org).";
+
+    /// <summary>Adds what could not be parsed for <paramref name="key"/>; true when there was something.</summary>
+    private bool ParseProblems(string key, List<string> problems)
     {
-        var text = configuration[key];
-        if (string.IsNullOrWhiteSpace(text))
-            return;
-        if (!int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value) || value < min || value > max)
-            problems.Add($"{key}: '{text}' is not a whole number between {min} and {max}.");
-        else
-            set(value);
+        var before = problems.Count;
+        problems.AddRange(_parseErrors.Where(e => e.Key == key).Select(e => e.Problem));
+        return problems.Count > before;
     }
 
-    private static void ReadDuration(IConfiguration configuration, string key, Action<TimeSpan> set, TimeSpan min, TimeSpan max, List<string> problems)
+    private void SetDuration(string key, string? text, Action<TimeSpan> set)
     {
-        var text = configuration[key];
         if (string.IsNullOrWhiteSpace(text))
             return;
-        if (!TryParseDuration(text, out var value))
-            problems.Add($"{key}: '{text}' is not a duration; use seconds (3600), hh:mm:ss (01:00:00) or a number with s, m, h or d (60m).");
-        else if (value < min || value > max)
-            problems.Add($"{key}: {text} is out of range; it must be between {min} and {max}.");
-        else
+        _texts[key] = text;
+        if (TryParseDuration(text, out var value))
             set(value);
+        else
+            _parseErrors.Add((key, $"{key}: '{text}' is not a duration; use seconds (3600), hh:mm:ss (01:00:00) or a number with s, m, h or d (60m)."));
+    }
+
+    private void SetCount(string key, string? text, (int Min, int Max) range, Action<int> set)
+    {
+        if (string.IsNullOrWhiteSpace(text))
+            return;
+        _texts[key] = text;
+        if (int.TryParse(text.Trim(), NumberStyles.None, CultureInfo.InvariantCulture, out var value))
+            set(value);
+        else
+            _parseErrors.Add((key, $"{key}: '{text}' is not a whole number between {range.Min} and {range.Max}."));
+    }
+
+    private void CheckRange(string key, TimeSpan value, (TimeSpan Min, TimeSpan Max) range, List<string> problems)
+    {
+        if (value < range.Min || value > range.Max)
+            problems.Add($"{key}: {_texts.GetValueOrDefault(key) ?? value.ToString()} is out of range; it must be between {range.Min} and {range.Max}.");
+    }
+
+    private void CheckRange(string key, int value, (int Min, int Max) range, List<string> problems)
+    {
+        if (value < range.Min || value > range.Max)
+            problems.Add($"{key}: '{_texts.GetValueOrDefault(key) ?? value.ToString(CultureInfo.InvariantCulture)}' is not a whole number between {range.Min} and {range.Max}.");
     }
 
     /// <summary>Parses <c>3600</c> (seconds), <c>01:00:00</c>, or <c>90s</c>, <c>60m</c>, <c>1h</c>, <c>1d</c>; fractions such as <c>1.5h</c> are allowed.</summary>
@@ -147,3 +233,7 @@ public sealed class TerminalOptions
         return true;
     }
 }
+
+/// <summary>Checks <see cref="TerminalOptions"/> at start-up (<c>ValidateOnStart</c>): [Required] and <see cref="TerminalOptions.Validate"/>.</summary>
+[OptionsValidator]
+internal sealed partial class TerminalOptionsValidator : IValidateOptions<TerminalOptions>;

@@ -1,5 +1,4 @@
 using System.Net;
-using System.Reflection;
 using Microsoft.AspNetCore.Http;
 
 namespace Dockhand.Terminal;
@@ -56,6 +55,4 @@ internal static class TerminalPages
             """;
         await context.Response.WriteAsync(html, context.RequestAborted);
     }
-
-    internal static string AssemblyVersion => typeof(TerminalPages).Assembly.GetCustomAttribute<AssemblyInformationalVersionAttribute>()?.InformationalVersion ?? "dev";
 }

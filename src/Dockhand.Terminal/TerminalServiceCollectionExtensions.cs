@@ -25,20 +25,8 @@ public static class TerminalServiceCollectionExtensions
     public static IServiceCollection AddDockhandTerminal(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        var bound = TerminalOptions.Bind(configuration, out var errors);
-        services.AddOptions<TerminalOptions>()
-            .Configure(options =>
-            {
-                options.ServiceUrl = bound.ServiceUrl;
-                options.TokenTimeToLive = bound.TokenTimeToLive;
-                options.ReattachGrace = bound.ReattachGrace;
-                options.MaxSessionsPerOwner = bound.MaxSessionsPerOwner;
-                options.LinksPerMinute = bound.LinksPerMinute;
-                foreach (var proxy in bound.TrustedProxies)
-                    options.TrustedProxies.Add(proxy);
-            })
-            .ValidateOnStart();
-        services.AddSingleton<IValidateOptions<TerminalOptions>>(new BindingErrors(errors));
+        services.AddOptions<TerminalOptions>().Bind(configuration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TerminalOptions>, TerminalOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
         services.AddMetrics();
@@ -89,11 +77,5 @@ public static class TerminalServiceCollectionExtensions
     {
         TerminalEndpoints.Map(endpoints);
         return endpoints;
-    }
-
-    private sealed class BindingErrors(IReadOnlyList<string> errors) : IValidateOptions<TerminalOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, TerminalOptions options)
-            => errors.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(errors);
     }
 }

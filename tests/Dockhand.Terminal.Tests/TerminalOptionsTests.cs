@@ -1,9 +1,31 @@
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal.Tests;
 
 public sealed class TerminalOptionsTests
 {
+    /// <summary>
+    /// The options as <c>AddDockhandTerminal</c> binds and validates them (the source-generated validator included);
+    /// <paramref name="errors"/> are the lines a user sees.
+    /// </summary>
+    private static TerminalOptions Bind(IConfiguration configuration, out IReadOnlyList<string> errors)
+    {
+        using var provider = new ServiceCollection().AddDockhandTerminal(configuration).BuildServiceProvider();
+        try
+        {
+            var options = provider.GetRequiredService<IOptions<TerminalOptions>>().Value;
+            errors = [];
+            return options;
+        }
+        catch (OptionsValidationException e)
+        {
+            errors = [.. e.Failures];
+            return new TerminalOptions();
+        }
+    }
+
     [Theory]
     [InlineData("3600", 3600)]
     [InlineData("01:00:00", 3600)]
@@ -32,7 +54,7 @@ public sealed class TerminalOptionsTests
     [Fact]
     public void Bind_NoSettings_GivesDefaults()
     {
-        var options = TerminalOptions.Bind(new ConfigurationBuilder().Build(), out var errors);
+        var options = Bind(new ConfigurationBuilder().Build(), out var errors);
 
         Assert.Empty(errors);
         Assert.Equal(new Uri("http://localhost:5000"), options.ServiceUrl);
@@ -54,7 +76,7 @@ public sealed class TerminalOptionsTests
             ["TRUSTED_PROXIES"] = "10.0.0.0/24, not-an-ip",
         }).Build();
 
-        TerminalOptions.Bind(configuration, out var errors);
+        Bind(configuration, out var errors);
 
         Assert.Collection(errors,
             e => Assert.StartsWith("TERMINAL_SERVICE_URL:", e, StringComparison.Ordinal),
@@ -74,7 +96,7 @@ public sealed class TerminalOptionsTests
             ["TRUSTED_PROXIES"] = "10.0.0.5, 172.18.0.0/16",
         }).Build();
 
-        var options = TerminalOptions.Bind(configuration, out var errors);
+        var options = Bind(configuration, out var errors);
 
         Assert.Empty(errors);
         Assert.True(options.SecureCookies);
@@ -95,7 +117,7 @@ public sealed class TerminalOptionsTests
         {
             ["TRUSTED_PROXIES"] = "10.0.0.5, 172.18.0.0/16",
         }).Build();
-        var options = TerminalOptions.Bind(configuration, out var errors);
+        var options = Bind(configuration, out var errors);
         Assert.Empty(errors);
         // The terminal's forwarded-headers step, as the host's pipeline runs it, fed a request from a non-loopback peer,
         // which a loopback-bound test server cannot receive.
@@ -133,7 +155,7 @@ public sealed class TerminalOptionsTests
     {
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(new Dictionary<string, string?> { [key] = value }).Build();
 
-        TerminalOptions.Bind(configuration, out var errors);
+        Bind(configuration, out var errors);
 
         var error = Assert.Single(errors);
         Assert.StartsWith(key + ":", error, StringComparison.Ordinal);
@@ -149,7 +171,7 @@ public sealed class TerminalOptionsTests
             ["TERMINAL_LINKS_PER_MINUTE"] = " 12 ",
         }).Build();
 
-        var options = TerminalOptions.Bind(configuration, out var errors);
+        var options = Bind(configuration, out var errors);
 
         Assert.Empty(errors);
         Assert.Equal(1, options.MaxSessionsPerOwner);

@@ -209,7 +209,7 @@ public sealed partial class Reconciler
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
     {
-        var delay = TimeSpan.FromSeconds(1);
+        var backoff = new Backoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(30));
         while (!cancellationToken.IsCancellationRequested)
         {
             try
@@ -219,7 +219,7 @@ public sealed partial class Reconciler
                 var since = _time.GetUtcNow() - EventReplayMargin;
                 var report = await ReconcileAsync(cancellationToken);
                 LogPass(_logger, report.RolledBackCreates, report.FinishedDestroys, report.RemovedOrphans, report.AdoptedOrphans, report.StoppedOrphans, report.MissingContainers, report.ForeignContainers);
-                delay = TimeSpan.FromSeconds(1);
+                backoff.Reset();
                 var scope = new Dictionary<string, string> { [ContainerLabels.Instance] = await _store.GetInstanceIdAsync(cancellationToken) };
                 var watching = _engine.MonitorAsync(scope, since, async e =>
                 {
@@ -246,17 +246,16 @@ public sealed partial class Reconciler
             catch (Exception e)
             {
                 // Never let the background loop die (a BackgroundService failure stops the host): log in one line and retry.
-                LogRetry(_logger, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", delay.TotalSeconds);
+                LogRetry(_logger, $"{e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", backoff.Current.TotalSeconds);
             }
             try
             {
-                await Task.Delay(delay, _time, cancellationToken);
+                await Task.Delay(backoff.Next(), _time, cancellationToken);
             }
             catch (OperationCanceledException)
             {
                 return;
             }
-            delay = TimeSpan.FromSeconds(Math.Min(30, delay.TotalSeconds * 2));
         }
     }
 

@@ -44,8 +44,6 @@ internal static class BotMessages
         _ => Red,
     };
 
-    public static string Short(string id) => id.Length > 12 ? id[..12] : id;
-
     /// <summary>Inline code that cannot be broken out of by a backtick in a user-chosen name.</summary>
     public static string Code(string text) => "`" + text.Replace('`', '\'') + "`";
 
@@ -58,7 +56,7 @@ internal static class BotMessages
             new("Owner", Mention(r.Owner), Inline: true),
             new("State", State(status.State), Inline: true),
             new("Image", Code(r.Image), Inline: true),
-            new("Container", Code(Short(r.ContainerId)), Inline: true),
+            new("Container", Code(ContainerIds.Short(r.ContainerId)), Inline: true),
             new("Created", Full(r.CreatedAt), Inline: true),
         };
         if (status.StartedAt is { } started && status.State == LiveState.Running)

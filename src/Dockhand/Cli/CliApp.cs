@@ -1,4 +1,5 @@
 using System.CommandLine;
+using Dockhand.Containers;
 using Microsoft.Extensions.Configuration;
 
 namespace Dockhand.Cli;
@@ -32,8 +33,8 @@ internal static class CliApp
     }
 
     /// <summary>
-    /// THE place where verbs are registered: one file per verb under Cli/, each with a static <c>Build(CliContext)</c>.
-    /// Add new verbs (run, terminal) here.
+    /// THE place where verbs are registered: one file per verb under Cli/, each with a static <c>Build(CliContext)</c>
+    /// (start, stop and restart share <see cref="LifecycleVerb"/>).
     /// </summary>
     public static RootCommand BuildRootCommand(CliContext context)
     {
@@ -43,9 +44,9 @@ internal static class CliApp
         root.Subcommands.Add(DestroyVerb.Build(context));
         root.Subcommands.Add(ListVerb.Build(context));
         root.Subcommands.Add(StatusVerb.Build(context));
-        root.Subcommands.Add(StartVerb.Build(context));
-        root.Subcommands.Add(StopVerb.Build(context));
-        root.Subcommands.Add(RestartVerb.Build(context));
+        root.Subcommands.Add(LifecycleVerb.Build(context, LifecycleAction.Start));
+        root.Subcommands.Add(LifecycleVerb.Build(context, LifecycleAction.Stop));
+        root.Subcommands.Add(LifecycleVerb.Build(context, LifecycleAction.Restart));
         root.Subcommands.Add(DoctorVerb.Build(context));
         root.Subcommands.Add(ReconcileVerb.Build(context));
         root.Subcommands.Add(BackupVerb.Build(context));

@@ -45,7 +45,7 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
         }
 
         var expires = replies.Time.GetUtcNow() + options.DestroyConfirmationLifetime;
-        var tail = string.Create(CultureInfo.InvariantCulture, $"{target}:{interaction.UserId}:{ShortId(record.ContainerId)}:{(purge ? "purge" : "keep")}:{expires.ToUnixTimeSeconds()}");
+        var tail = string.Create(CultureInfo.InvariantCulture, $"{target}:{interaction.UserId}:{ContainerIds.Short(record.ContainerId)}:{(purge ? "purge" : "keep")}:{expires.ToUnixTimeSeconds()}");
         var files = !containers.Options.HomesEnabled ? "The container and every file in it will be gone."
             : purge ? "The container AND their home volume will be deleted: every file in it will be gone for good."
             : $"Their files in {BotMessages.Code(containers.Options.VolumePath)} are kept, and /create brings them back.";
@@ -138,6 +138,4 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
         HomeOutcome.Purged => " Their home volume and its files were deleted.",
         _ => "",
     };
-
-    private static string ShortId(string containerId) => containerId.Length > 12 ? containerId[..12] : containerId;
 }

@@ -4,17 +4,18 @@ using Microsoft.Extensions.DependencyInjection;
 
 namespace Dockhand.Cli;
 
-internal static class StartVerb
+/// <summary><c>dockhand start|stop|restart --user ID</c>: one verb per <see cref="LifecycleAction"/>, answered like <c>status</c>.</summary>
+internal static class LifecycleVerb
 {
-    public static Command Build(CliContext context)
+    public static Command Build(CliContext context, LifecycleAction action)
     {
         var user = CliContext.UserOption();
-        var command = new Command("start", "Start a user's container without destroying it.") { user };
+        var command = new Command(action.ToString().ToLowerInvariant(), $"{action} a user's container without destroying it.") { user };
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, async (services, json, ct) =>
         {
             if (await context.ParseOwnerAsync(parse, user) is not { } owner)
                 return ExitCodes.UsageOrUnavailable;
-            var result = await services.GetRequiredService<ContainerService>().ApplyAsync(owner, LifecycleAction.Start, Actor.Cli(Environment.UserName), ct);
+            var result = await services.GetRequiredService<ContainerService>().ApplyAsync(owner, action, Actor.Cli(Environment.UserName), ct);
             return await StatusVerb.WriteAsync(context, json, result);
         }, cancellationToken));
         return command;
