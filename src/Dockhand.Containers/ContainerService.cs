@@ -45,71 +45,32 @@ public sealed partial class ContainerService
 
     public static bool IsValidName(string? name) => name is { Length: > 0 and <= MaxNameLength } && NamePattern().IsMatch(name);
 
+    /// <summary>
+    /// Creates and starts the owner's one container, in named steps: <see cref="CheckRequest"/>, the owner's lock,
+    /// <see cref="RowInTheWayAsync"/>, <see cref="EnsureImageAsync"/>, <see cref="PrepareEngineAsync"/> (disk limit,
+    /// network), the intent row, <see cref="MakeContainerAsync"/> (home volume, create, record the id, start, mark
+    /// ready; rolled back on any failure). The first refusal ends it, audited and logged.
+    /// </summary>
     public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var started = Stopwatch.GetTimestamp();
         var image = string.IsNullOrWhiteSpace(request.Image) ? _options.DefaultImage : request.Image.Trim();
-        ContainerRefusal? invalid = !IsValidName(request.Name) ? new Refusals.InvalidName(request.Name)
-            : !ImageReference.IsValid(image) ? new Refusals.InvalidImage(image)
-            : !_options.IsImageAllowed(image) ? new Refusals.ImageNotAllowed(image, _options.ImageAllowlist)
-            : null;
-        if (invalid is not null)
+        if (CheckRequest(request, image) is { } invalid)
             return await RefuseCreateAsync(request, image, invalid, cancellationToken);
 
         using var held = await LockAsync(request.Owner, cancellationToken);
         if (held is null)
             return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
-
-        var existing = await _store.FindAsync(request.Owner, cancellationToken);
-        if (existing is { State: RowState.Creating, OperationId: { } abandoned } && !_store.IsOperationAlive(existing.OperationProcess))
-        {
-            // A create that died half-way (its process is gone, or its roll-back met a dead engine): finish the roll-back first.
-            await RollBackCreateAsync(request.Owner, abandoned, existing.ContainerId);
-            existing = await _store.FindAsync(request.Owner, cancellationToken);
-        }
-        if (existing is not null)
-            return await RefuseCreateAsync(request, image, existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(existing.ToRecord()) : new Refusals.Busy(request.Owner), cancellationToken);
-
-        try
-        {
-            if (!await _engine.ImageExistsAsync(image, cancellationToken))
-            {
-                LogPulling(_logger, image);
-                if (await _engine.PullAsync(image, progress, cancellationToken) is { } reason)
-                    return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, reason), cancellationToken);
-            }
-        }
-        catch (EngineUnavailableException e)
-        {
-            _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
-        }
-        catch (EngineRefusedException e)
-        {
-            _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, e.Message), cancellationToken);
-        }
+        if (await RowInTheWayAsync(request.Owner, cancellationToken) is { } inTheWay)
+            return await RefuseCreateAsync(request, image, inTheWay, cancellationToken);
+        if (await EnsureImageAsync(image, progress, cancellationToken) is { } unavailable)
+            return await RefuseCreateAsync(request, image, unavailable, cancellationToken);
 
         var instance = await _store.GetInstanceIdAsync(cancellationToken);
-        string network;
-        try
-        {
-            // Both before the intent row: neither has a side effect on records, and a refusal leaves nothing half-made.
-            if (await DiskLimitRefusalAsync(cancellationToken) is { } unenforceable)
-                return await RefuseCreateAsync(request, image, unenforceable, cancellationToken);
-            (network, var unusable) = await EnsureNetworkAsync(instance, cancellationToken);
-            if (unusable is not null)
-                return await RefuseCreateAsync(request, image, unusable, cancellationToken);
-        }
-        catch (EngineUnavailableException e)
-        {
-            return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
-        }
-        catch (EngineRefusedException e)
-        {
-            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(e.Message), cancellationToken);
-        }
+        var (network, unprepared) = await PrepareEngineAsync(instance, cancellationToken);
+        if (unprepared is not null)
+            return await RefuseCreateAsync(request, image, unprepared, cancellationToken);
 
         var operation = Guid.NewGuid().ToString("N");
         switch (await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken))
@@ -121,6 +82,94 @@ public sealed partial class ContainerService
         }
         FaultInjection.Point(FaultInjection.Steps.CreateAfterIntent);
 
+        var (containerId, homeRestored, refused) = await MakeContainerAsync(request, image, instance, network, operation, cancellationToken);
+        if (refused is not null)
+            return await RefuseCreateAsync(request, image, refused, cancellationToken);
+
+        var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
+        await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
+        LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
+        _metrics.Created(Stopwatch.GetElapsedTime(started));
+        return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
+    }
+
+    /// <summary>The request's own faults (name, image, allowlist), before anything is asked of the store or the engine.</summary>
+    private ContainerRefusal? CheckRequest(CreateRequest request, string image)
+        => !IsValidName(request.Name) ? new Refusals.InvalidName(request.Name)
+            : !ImageReference.IsValid(image) ? new Refusals.InvalidImage(image)
+            : !_options.IsImageAllowed(image) ? new Refusals.ImageNotAllowed(image, _options.ImageAllowlist)
+            : null;
+
+    /// <summary>
+    /// The owner's existing row, as a refusal (they have a container, or one is being made or removed). A create that
+    /// died half-way (its process is gone, or its roll-back met a dead engine) is rolled back first, and is then no obstacle.
+    /// </summary>
+    private async Task<ContainerRefusal?> RowInTheWayAsync(OwnerId owner, CancellationToken cancellationToken)
+    {
+        var existing = await _store.FindAsync(owner, cancellationToken);
+        if (existing is { State: RowState.Creating, OperationId: { } abandoned } && !_store.IsOperationAlive(existing.OperationProcess))
+        {
+            await RollBackCreateAsync(owner, abandoned, existing.ContainerId);
+            existing = await _store.FindAsync(owner, cancellationToken);
+        }
+        return existing is null ? null
+            : existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(existing.ToRecord())
+            : new Refusals.Busy(owner);
+    }
+
+    /// <summary>Pulls the image when the engine lacks it (reporting progress). A refusal when it cannot be had.</summary>
+    private async Task<ContainerRefusal?> EnsureImageAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await _engine.ImageExistsAsync(image, cancellationToken))
+                return null;
+            LogPulling(_logger, image);
+            return await _engine.PullAsync(image, progress, cancellationToken) is { } reason ? new Refusals.ImageUnavailable(image, reason) : null;
+        }
+        catch (EngineUnavailableException e)
+        {
+            _metrics.EngineError();
+            return new Refusals.EngineUnavailable(e.Message);
+        }
+        catch (EngineRefusedException e)
+        {
+            _metrics.EngineError();
+            return new Refusals.ImageUnavailable(image, e.Message);
+        }
+    }
+
+    /// <summary>
+    /// What the engine must offer before the intent row: an enforceable disk limit (when one is set) and the network.
+    /// Neither has a side effect on records, so a refusal leaves nothing half-made.
+    /// </summary>
+    private async Task<(string Network, ContainerRefusal? Refusal)> PrepareEngineAsync(string instance, CancellationToken cancellationToken)
+    {
+        try
+        {
+            if (await DiskLimitRefusalAsync(cancellationToken) is { } unenforceable)
+                return ("", unenforceable);
+            return await EnsureNetworkAsync(instance, cancellationToken);
+        }
+        catch (EngineUnavailableException e)
+        {
+            return ("", new Refusals.EngineUnavailable(e.Message));
+        }
+        catch (EngineRefusedException e)
+        {
+            return ("", new Refusals.EngineRefused(e.Message));
+        }
+    }
+
+    /// <summary>
+    /// Under the intent row: the home volume (made, labelled with this operation, or the kept one mounted again), the
+    /// container (labelled with this operation), its id on the row, start, and the 'ready' mark. Anything short of the
+    /// mark is rolled back here (or, if this process dies, by the reconciler). Returns the container id, whether a kept
+    /// home came back, or the refusal.
+    /// </summary>
+    private async Task<(string? ContainerId, bool HomeRestored, ContainerRefusal? Refusal)> MakeContainerAsync(CreateRequest request, string image,
+        string instance, string network, string operation, CancellationToken cancellationToken)
+    {
         string? containerId = null;
         var done = false;
         var homeRestored = false;
@@ -140,12 +189,12 @@ public sealed partial class ContainerService
                         homeRestored = kept.Labels.Count > 0;
                         break;
                     default:
-                        return await RefuseCreateAsync(request, image, new Refusals.HomeVolumeNotOurs(home), cancellationToken);
+                        return (null, false, new Refusals.HomeVolumeNotOurs(home));
                 }
             }
             containerId = await _engine.CreateAsync(new ContainerSpec(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, network), cancellationToken);
             if (containerId is null)
-                return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
+                return (null, false, new Refusals.NameTaken(request.Name));
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
             await _store.SetContainerIdAsync(request.Owner, operation, containerId, cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.CreateAfterRecordId);
@@ -154,28 +203,23 @@ public sealed partial class ContainerService
             if (await _store.MarkReadyAsync(request.Owner, operation, cancellationToken) != 1)
                 throw new InvalidOperationException("The intent row vanished while the container was being created.");
             done = true;
+            return (containerId, homeRestored, null);
         }
         catch (EngineUnavailableException e)
         {
             _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
+            return (null, false, new Refusals.EngineUnavailable(e.Message));
         }
         catch (EngineRefusedException e)
         {
             _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(e.Message), cancellationToken);
+            return (null, false, new Refusals.EngineRefused(e.Message));
         }
         finally
         {
             if (!done)
                 await RollBackCreateAsync(request.Owner, operation, containerId);
         }
-
-        var record = new ContainerRecord(request.Owner, request.Name, containerId, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
-        await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
-        LogCreated(_logger, request.Owner.Value, request.Name, containerId);
-        _metrics.Created(Stopwatch.GetElapsedTime(started));
-        return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
     }
 
     /// <summary>
