@@ -1,4 +1,5 @@
 using Docker.DotNet;
+using Dockhand.Containers.Culling;
 using Dockhand.Containers.Engine;
 using Dockhand.Containers.Storage;
 using Microsoft.Extensions.Configuration;
@@ -64,6 +65,10 @@ public static class ContainersServiceCollectionExtensions
         services.AddSingleton<Reconciler>();
         services.AddHostedService<DatabaseMigrationService>();
         services.AddHostedService<ReconcilerService>();
+        // The web terminal replaces this with its live sessions (registered after, or before: TryAdd keeps the other).
+        services.TryAddSingleton<IContainerActivity, NoContainerActivity>();
+        services.AddSingleton<IdleCuller>();
+        services.AddHostedService<IdleCullerService>();
         return services;
     }
 

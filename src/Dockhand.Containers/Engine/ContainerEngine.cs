@@ -356,6 +356,29 @@ public sealed class ContainerEngine : IDisposable
     }
 
     /// <summary>
+    /// What idle culling needs of one container (<see cref="Culling.IdleCuller"/>): its state, when it last started and
+    /// stopped, and, when running, its CPU use from one stats sample (stream=false: the engine fills precpu_stats from a
+    /// sample about a second earlier, so the delta is Docker's own CPU %). Null when the engine has no such container.
+    /// </summary>
+    internal async Task<Culling.EngineActivity?> GetActivityAsync(string id, CancellationToken cancellationToken)
+    {
+        if (string.IsNullOrEmpty(id) || id.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
+            return null;
+        ContainerInspectResponse inspect;
+        try
+        {
+            inspect = await Guard(() => _client.Containers.InspectContainerAsync(id, cancellationToken), cancellationToken);
+        }
+        catch (DockerContainerNotFoundException)
+        {
+            return null;
+        }
+        var state = ToLiveState(inspect.State?.Status);
+        var cpu = state == LiveState.Running ? (await GetUsageAsync(id, cancellationToken)).CpuPercent : null;
+        return new Culling.EngineActivity(state, ParseTime(inspect.State?.StartedAt), ParseTime(inspect.State?.FinishedAt), cpu);
+    }
+
+    /// <summary>
     /// Streams container events for managed containers in <paramref name="scope"/>, starting with those since
     /// <paramref name="since"/> (the engine replays them), until <paramref name="cancellationToken"/> ends or the stream breaks.
     /// </summary>
