@@ -9,15 +9,29 @@ namespace Dockhand.Containers.Culling;
 /// <summary>Runs <see cref="IdleCuller.CheckAsync"/> every <see cref="IdleCuller.Interval"/> on the injected clock, when culling is on.</summary>
 internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider time, ContainerOptions options, ILogger<IdleCullerService> logger) : BackgroundService
 {
+    private PeriodicTimer? _timer;
+
+    /// <summary>
+    /// Starts the timer here, when the host starts, rather than in <see cref="ExecuteAsync"/>, which .NET 10 runs later
+    /// on the thread pool: the first check is due one interval after start-up, whenever the loop gets going.
+    /// </summary>
+    public override Task StartAsync(CancellationToken cancellationToken)
+    {
+        if (culler.Enabled)
+        {
+            _timer = new PeriodicTimer(culler.Interval, time);
+            var idle = options.IdleStopAfter is { } idleStopAfter ? DurationText.Format(idleStopAfter) : "off";
+            var destroy = options.StoppedDestroyAfter is { } stoppedDestroyAfter ? DurationText.Format(stoppedDestroyAfter) : "off";
+            var interval = DurationText.Format(culler.Interval);
+            LogOn(logger, idle, options.IdleCpuPercent, destroy, interval);
+        }
+        return base.StartAsync(cancellationToken);
+    }
+
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
-        if (!culler.Enabled)
+        if (_timer is not { } timer)
             return;
-        var idle = options.IdleStopAfter is { } idleStopAfter ? DurationText.Format(idleStopAfter) : "off";
-        var destroy = options.StoppedDestroyAfter is { } stoppedDestroyAfter ? DurationText.Format(stoppedDestroyAfter) : "off";
-        var interval = DurationText.Format(culler.Interval);
-        LogOn(logger, idle, options.IdleCpuPercent, destroy, interval);
-        using var timer = new PeriodicTimer(culler.Interval, time);
         try
         {
             while (await timer.WaitForNextTickAsync(stoppingToken))
@@ -37,6 +51,12 @@ internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider 
         catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
         {
         }
+    }
+
+    public override void Dispose()
+    {
+        _timer?.Dispose();
+        base.Dispose();
     }
 
     [LoggerMessage(EventId = 2074, Level = LogLevel.Information, Message = "Idle culling on: stop after {IdleStopAfter} idle (CPU below {CpuPercent}% of one core, no terminal), destroy after {StoppedDestroyAfter} stopped; checking every {Interval}")]
