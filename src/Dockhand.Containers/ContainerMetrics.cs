@@ -26,7 +26,7 @@ public sealed class ContainerMetrics
         ArgumentNullException.ThrowIfNull(meterFactory);
         var meter = meterFactory.Create(MeterName);
         _operations = meter.CreateCounter<long>("dockhand.operations", "{operation}",
-            "Container operations (create, destroy, start, stop, restart) by outcome, as the audit log records them.");
+            "Container operations (create, destroy, start, stop, restart, idle_stop, stopped_destroy) by outcome, as the audit log records them.");
         _createDuration = meter.CreateHistogram("dockhand.create.duration", "s",
             "Time from a create request to a running container (pull included), for creates that succeeded.",
             advice: new InstrumentAdvice<double> { HistogramBucketBoundaries = [0.25, 0.5, 1, 2, 5, 10, 30, 60, 120, 300, 600] });

@@ -27,6 +27,12 @@ public sealed record ContainerStatus(
 {
     /// <summary>The owner's home volume, when home volumes are on and it exists; set by status, left null by create and list.</summary>
     public HomeVolume? Home { get; init; }
+
+    /// <summary>
+    /// Set by status when the container is stopped because idle culling stopped it: the idle time it was stopped after
+    /// ("8h"), as <see cref="Culling.DurationText"/> writes it. Null otherwise.
+    /// </summary>
+    public string? StoppedIdleAfter { get; init; }
 }
 
 /// <summary>An owner's home volume (CONTAINER_VOLUME_PATH).</summary>

@@ -44,6 +44,9 @@ public sealed partial record ContainerOptions
         public const string Network = "CONTAINER_NETWORK";
         public const string VolumePath = "CONTAINER_VOLUME_PATH";
         public const string DiskLimit = "CONTAINER_DISK_LIMIT";
+        public const string IdleStopAfter = "IDLE_STOP_AFTER";
+        public const string IdleCpuPercent = "IDLE_CPU_PERCENT";
+        public const string StoppedDestroyAfter = "STOPPED_DESTROY_AFTER";
     }
 
     /// <summary>
@@ -122,6 +125,18 @@ public sealed partial record ContainerOptions
 
     public bool HomesEnabled => VolumePath.Length > 0;
 
+    /// <summary>
+    /// How long a running container must have had no terminal attached and CPU use below <see cref="IdleCpuPercent"/>
+    /// before it is stopped (never destroyed); null (the default) turns idle culling off (<see cref="Culling.IdleCuller"/>).
+    /// </summary>
+    public TimeSpan? IdleStopAfter { get; init; }
+
+    /// <summary>CPU use (percent of one core, as <c>docker stats</c> shows it) below which a container counts as idle. Default 5.</summary>
+    public double IdleCpuPercent { get; init; } = 5;
+
+    /// <summary>How long a container may stay stopped before it is destroyed (its home volume kept); null (the default) never.</summary>
+    public TimeSpan? StoppedDestroyAfter { get; init; }
+
     /// <summary>The long-lived command: the container stays up with nothing to do, like the original bot's.</summary>
     public IReadOnlyList<string> Command { get; init; } = ["tail", "-f", "/dev/null"];
 
@@ -158,6 +173,9 @@ public sealed partial record ContainerOptions
             ExtraLabels = Read(Keys.ExtraLabels) is { } labels ? ParseLabels(labels) : defaults.ExtraLabels,
             Network = Read(Keys.Network) is { } network ? ParseNetwork(network) : defaults.Network,
             DiskLimitBytes = Read(Keys.DiskLimit) is { } disk ? ParseDiskLimit(disk) : defaults.DiskLimitBytes,
+            IdleStopAfter = Read(Keys.IdleStopAfter) is { } idle ? ParseDuration(Keys.IdleStopAfter, idle, "8h") : defaults.IdleStopAfter,
+            IdleCpuPercent = Read(Keys.IdleCpuPercent) is { } idleCpu ? ParseIdleCpuPercent(idleCpu) : defaults.IdleCpuPercent,
+            StoppedDestroyAfter = Read(Keys.StoppedDestroyAfter) is { } stopped ? ParseDuration(Keys.StoppedDestroyAfter, stopped, "30d") : defaults.StoppedDestroyAfter,
         };
         if (configuration[Keys.VolumePath] is { } volumePath)
             options = options with { VolumePath = ParseVolumePath(volumePath.Trim()) };
@@ -220,6 +238,18 @@ public sealed partial record ContainerOptions
         if (number * multiplier > long.MaxValue / 2)
             throw new InvalidSettingException(key, $"'{value}' is too large; use e.g. {examples}.");
         return (long)(number * multiplier);
+    }
+
+    private static TimeSpan ParseDuration(string key, string value, string example)
+        => Culling.DurationText.TryParse(value, out var duration)
+            ? duration
+            : throw new InvalidSettingException(key, $"'{value}' is not a duration; use e.g. {example}, 90m or 45s, or leave it empty to turn it off.");
+
+    private static double ParseIdleCpuPercent(string value)
+    {
+        if (!double.TryParse(value.TrimEnd('%').TrimEnd(), NumberStyles.AllowDecimalPoint, CultureInfo.InvariantCulture, out var percent) || percent is <= 0 or > 100_000)
+            throw new InvalidSettingException(Keys.IdleCpuPercent, $"'{value}' is not a CPU percentage; use e.g. 5 (percent of one core, above 0).");
+        return percent;
     }
 
     /// <summary>

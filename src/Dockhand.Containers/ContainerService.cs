@@ -290,7 +290,12 @@ public sealed partial class ContainerService
         using var held = await LockAsync(owner, cancellationToken);
         if (held is null)
             return new DestroyResult.Refused(new Refusals.Busy(owner));
+        return await DestroyHeldAsync(owner, actor, purge, "destroy", cancellationToken);
+    }
 
+    /// <summary>The body of <see cref="DestroyAsync"/>, with the owner's lock held; <paramref name="verb"/> names it in the audit log and metrics.</summary>
+    private async Task<DestroyResult> DestroyHeldAsync(OwnerId owner, Actor actor, bool purge, string verb, CancellationToken cancellationToken)
+    {
         var operation = Guid.NewGuid().ToString("N");
         var row = await _store.MarkDestroyingAsync(owner, operation, cancellationToken);
         try
@@ -306,7 +311,7 @@ public sealed partial class ContainerService
             if (row is null)
             {
                 var leftHome = await SettleHomeAsync(owner, purge, cancellationToken);
-                await AuditAsync(actor, "destroy", owner, null, null, "nothing-to-destroy", leftHome == HomeOutcome.Purged ? "home volume purged" : null, cancellationToken);
+                await AuditAsync(actor, verb, owner, null, null, "nothing-to-destroy", leftHome == HomeOutcome.Purged ? "home volume purged" : null, cancellationToken);
                 return new DestroyResult.Destroyed(null, leftHome);
             }
 
@@ -316,7 +321,7 @@ public sealed partial class ContainerService
             FaultInjection.Point(FaultInjection.Steps.DestroyAfterEngineRemove);
             await _store.DeleteAsync(owner, row.ContainerId, CancellationToken.None);
             var home = await SettleHomeAsync(owner, purge, CancellationToken.None);
-            await AuditAsync(actor, "destroy", owner, row.Name, row.ContainerId, "destroyed", home switch { HomeOutcome.Kept => "home volume kept", HomeOutcome.Purged => "home volume purged", _ => null }, CancellationToken.None);
+            await AuditAsync(actor, verb, owner, row.Name, row.ContainerId, "destroyed", home switch { HomeOutcome.Kept => "home volume kept", HomeOutcome.Purged => "home volume purged", _ => null }, CancellationToken.None);
             LogDestroyed(_logger, owner.Value, row.Name, row.ContainerId);
             return new DestroyResult.Destroyed(row.ToRecord(), home);
         }
@@ -325,8 +330,8 @@ public sealed partial class ContainerService
             if (row is not null)
                 await _store.RevertDestroyingAsync(owner, operation, CancellationToken.None);
             var reason = EngineRefusal(e);
-            await AuditAsync(actor, "destroy", owner, row?.Name, row?.ContainerId, "refused", AuditText(reason), CancellationToken.None);
-            LogRefused(_logger, "destroy", owner.Value, reason.GetType().Name, reason.Detail ?? "");
+            await AuditAsync(actor, verb, owner, row?.Name, row?.ContainerId, "refused", AuditText(reason), CancellationToken.None);
+            LogRefused(_logger, verb, owner.Value, reason.GetType().Name, reason.Detail ?? "");
             return new DestroyResult.Refused(reason);
         }
     }
@@ -358,7 +363,7 @@ public sealed partial class ContainerService
         {
             var status = await LiveStatusAsync(row.ToRecord(), withUsage: true, cancellationToken);
             var homes = await ListHomesAsync(owner, cancellationToken);
-            return new StatusResult.Found(status with { Home = homes.Count > 0 ? homes[0] : null });
+            return new StatusResult.Found(await WithIdleStopAsync(status, cancellationToken) with { Home = homes.Count > 0 ? homes[0] : null });
         }
         catch (EngineException e)
         {

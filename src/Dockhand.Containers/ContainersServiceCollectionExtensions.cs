@@ -1,3 +1,4 @@
+using Dockhand.Containers.Culling;
 using Dockhand.Containers.Engine;
 using Dockhand.Containers.Storage;
 using Microsoft.Extensions.Configuration;
@@ -64,6 +65,10 @@ public static class ContainersServiceCollectionExtensions
         services.AddHostedService<DatabaseMigrationService>();
         services.AddHostedService<ReconcilerService>();
         services.AddHealthChecks().AddDockhandContainerChecks();
+        // The web terminal replaces this with its live sessions (registered after, or before: TryAdd keeps the other).
+        services.TryAddSingleton<IContainerActivity, NoContainerActivity>();
+        services.AddSingleton<IdleCuller>();
+        services.AddHostedService<IdleCullerService>();
         return services;
     }
 

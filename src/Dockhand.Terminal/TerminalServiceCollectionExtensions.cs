@@ -34,6 +34,7 @@ public static class TerminalServiceCollectionExtensions
         services.TryAddSingleton<TerminalLinks>();
         services.TryAddSingleton<TerminalSessions>();
         services.AddHostedService(sp => sp.GetRequiredService<TerminalSessions>());
+        services.AddSingleton<Containers.Culling.IContainerActivity, TerminalActivity>();
         services.AddHostedService<TerminalLinkSweeper>();
         return services;
     }

@@ -59,6 +59,18 @@ public sealed class TerminalSessionsTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task HasAttachedSession_LiveThenEnded_FollowsTheSessions()
+    {
+        var activity = new TerminalActivity(_sessions);
+        var session = _sessions.Create(Alice, "abc123", "dev", _time.GetUtcNow().AddHours(1));
+
+        Assert.True(activity.HasAttachedSession("abc123"));
+        Assert.False(activity.HasAttachedSession("def456"));
+        await session.EndAsync("test over");
+        Assert.False(activity.HasAttachedSession("abc123"));
+    }
+
+    [Fact]
     public void ReplacedSentence_OneOrMany_IsOneSentenceSayingWhatToDo()
     {
         Assert.Equal("This terminal was closed because you opened a newer one (one at a time); run /terminal again to get it back.", TerminalEndReasons.Replaced(1));

@@ -192,7 +192,8 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
             var inspect = await Guard(() => _client.Containers.InspectContainerAsync(containerId, cancellationToken), cancellationToken);
             return new EngineContainer(inspect.ID, inspect.Name.TrimStart('/'), ToLiveState(inspect.State?.Status), ParseTime(inspect.State?.StartedAt),
                 ReadOnly(inspect.Config?.Labels), inspect.Config?.Image,
-                inspect.Created == default ? null : new DateTimeOffset(DateTime.SpecifyKind(inspect.Created, DateTimeKind.Utc)));
+                inspect.Created == default ? null : new DateTimeOffset(DateTime.SpecifyKind(inspect.Created, DateTimeKind.Utc)),
+                ParseTime(inspect.State?.FinishedAt));
         }
         catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {

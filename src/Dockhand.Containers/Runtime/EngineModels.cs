@@ -6,8 +6,9 @@ public sealed record EngineHealth(bool Reachable, string Endpoint, string? ApiVe
 /// <summary>What the engine says about one container.</summary>
 /// <param name="Image">The image as named when the container was created (inspect only; null from a list).</param>
 /// <param name="CreatedAt">When the container was created (inspect only; null from a list).</param>
+/// <param name="FinishedAt">When it last stopped (inspect only; null from a list, or when it never stopped).</param>
 public sealed record EngineContainer(string Id, string Name, LiveState State, DateTimeOffset? StartedAt, IReadOnlyDictionary<string, string> Labels,
-    string? Image = null, DateTimeOffset? CreatedAt = null)
+    string? Image = null, DateTimeOffset? CreatedAt = null, DateTimeOffset? FinishedAt = null)
 {
     /// <summary>Running as far as a shell in it is concerned: paused and restarting containers still count.</summary>
     public bool IsRunning => State is LiveState.Running or LiveState.Paused or LiveState.Restarting;

@@ -54,7 +54,7 @@ internal static class BotMessages
         var fields = new List<EmbedField>
         {
             new("Owner", Mention(r.Owner), Inline: true),
-            new("State", State(status.State), Inline: true),
+            new("State", status.StoppedIdleAfter is { } idle && status.State == LiveState.Exited ? $"stopped after {idle} idle" : State(status.State), Inline: true),
             new("Image", Code(r.Image), Inline: true),
             new("Container", Code(ContainerIds.Short(r.ContainerId)), Inline: true),
             new("Created", Full(r.CreatedAt), Inline: true),

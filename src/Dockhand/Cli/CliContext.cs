@@ -151,7 +151,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
 
     public static string Describe(ContainerStatus status)
     {
-        var parts = new List<string> { $"{status.Record.Name}", $"owner {status.Record.Owner}", status.State.ToString().ToLowerInvariant(), $"image {status.Record.Image}", $"id {ContainerIds.Short(status.Record.ContainerId)}" };
+        var parts = new List<string> { $"{status.Record.Name}", $"owner {status.Record.Owner}", status.StoppedIdleAfter is { } idle ? $"stopped after {idle} idle" : status.State.ToString().ToLowerInvariant(), $"image {status.Record.Image}", $"id {ContainerIds.Short(status.Record.ContainerId)}" };
         if (status.StartedAt is { } started)
             parts.Add($"started {started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z");
         if (status.CpuPercent is { } cpu)

@@ -1,11 +1,16 @@
 using System.CommandLine;
 using Dockhand.Containers;
+using Dockhand.Containers.Engine;
+using Dockhand.Containers.Storage;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Dockhand.Cli;
 
 internal static class DoctorVerb
 {
+    /// <summary>The migration that added the instance id (005_instance_identity.sql).</summary>
+    private const int InstanceIdSchemaVersion = 5;
+
     public static Command Build(CliContext context)
     {
         var command = new Command("doctor", "Check the configuration, the Docker engine and the database.");
@@ -16,7 +21,16 @@ internal static class DoctorVerb
             var advisory = new HashSet<string>(StringComparer.Ordinal) { "discord-token" };
             var options = services.GetRequiredService<ContainerOptions>();
             var configuration = context.LoadConfiguration();
-            checks.Add(new CliCheck("configuration", true, "all container settings are valid"));
+            // The container and terminal settings were read to build the services (a bad one already ended doctor with
+            // its one line, as in every verb); these are the rest of dockhand run's, read the same way.
+            _ = Bot.BotOptions.FromConfiguration(configuration);
+            _ = DockhandHost.ReadJsonLogFormat(configuration);
+            _ = Observability.MetricsServer.ReadUrls(configuration);
+            var discordProblems = Discord.DiscordConfiguration.Read(configuration, new Discord.DiscordOptions())
+                .Where(p => !p.StartsWith($"{Discord.DiscordConfiguration.TokenKey} is not set", StringComparison.Ordinal)).ToList();
+            checks.Add(new CliCheck("configuration", discordProblems.Count == 0, discordProblems.Count == 0
+                ? "the container, web terminal, bot, Discord, LOG_FORMAT and METRICS_URLS settings are valid"
+                : string.Join(" ", discordProblems)));
             checks.Add(new CliCheck("dotenv", true, Configuration.DockhandConfiguration.DotEnvFile(configuration) switch
             {
                 { Found: true } file => $"read {file.Path}",
@@ -44,19 +58,30 @@ internal static class DoctorVerb
                 checks.Add(new CliCheck("default-image", true, present ? $"{options.DefaultImage} is present" : $"{options.DefaultImage} is not present; the first create pulls it"));
             }
 
+            // Read-only: doctor never creates or migrates the database; it says what the next dockhand run will do.
             var store = services.GetRequiredService<ContainerStore>();
+            string? instance = null;
             if (!store.Database.Exists)
             {
                 checks.Add(new CliCheck("database", true, $"{store.Database.Path} does not exist yet; it is created at first use (with a new instance id)"));
             }
             else
             {
-                await store.MigrateAsync(ct);
                 var db = await store.CheckAsync(ct);
-                checks.Add(new CliCheck("database", db.Ok, db.Ok ? $"{db.Path} schema {db.SchemaVersion}" : $"{db.Path}: {db.Error}"));
-                if (db.Ok)
+                if (db is { Ok: false, SchemaVersion: { } behind } && behind < DockhandDatabase.LatestVersion)
                 {
-                    checks.Add(new CliCheck("instance", true, $"{await store.GetInstanceIdAsync(ct)} (the dockhand.instance label on everything this database's Dockhand creates)"));
+                    advisory.Add("database");
+                    checks.Add(new CliCheck("database", false, $"{db.Path} schema {behind} needs migration to {DockhandDatabase.LatestVersion}; dockhand run (or any verb that changes containers) migrates it, doctor does not"));
+                }
+                else
+                {
+                    checks.Add(new CliCheck("database", db.Ok, db.Ok ? $"{db.Path} schema {db.SchemaVersion}" : $"{db.Path}: {db.Error}"));
+                }
+                // The instance id exists from migration 005 on.
+                if (db.SchemaVersion >= InstanceIdSchemaVersion)
+                {
+                    instance = await store.GetInstanceIdAsync(ct);
+                    checks.Add(new CliCheck("instance", true, $"{instance} (the dockhand.instance label on everything this database's Dockhand creates)"));
                     if (health.Reachable)
                     {
                         var foreign = await services.GetRequiredService<ContainerService>().CountForeignAsync(ct);
@@ -65,7 +90,6 @@ internal static class DoctorVerb
                 }
             }
             // Isolation: the network, the host's metadata firewall rule (a warning: the host's, not Dockhand's) and the disk limit.
-            var instance = store.Database.Exists ? await store.GetInstanceIdAsync(ct) : null;
             foreach (var check in await IsolationReport.CheckAsync(services.GetRequiredService<ContainerService>(), engine, instance, health.Reachable, ct))
             {
                 checks.Add(new CliCheck(check.Name, check.Ok, check.Detail));
@@ -87,7 +111,7 @@ internal static class DoctorVerb
                     await context.Output.WriteLineAsync($"{(check.Ok ? "ok  " : advisory.Contains(check.Name) ? "warn" : "FAIL")} {check.Name}: {check.Detail}");
             }
             return ok ? ExitCodes.Success : ExitCodes.UsageOrUnavailable;
-        }, cancellationToken, DatabaseUse.LookOnly));
+        }, cancellationToken, DatabaseUse.LookOnly, terminal: true));
         return command;
     }
 }

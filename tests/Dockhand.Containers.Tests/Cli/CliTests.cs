@@ -125,6 +125,45 @@ public sealed class CliTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task Doctor_DatabaseBehindLatestSchema_WarnsAndLeavesItUnmigrated()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        await UserVersionAsync(harness, set: 4);
+
+        var run = await RunAsync(harness, null, "doctor", "--json");
+
+        Assert.Equal(0, run.ExitCode);
+        var checks = JsonDocument.Parse(run.Out).RootElement.GetProperty("checks").EnumerateArray()
+            .ToDictionary(c => c.GetProperty("name").GetString()!, c => (Ok: c.GetProperty("ok").GetBoolean(), Detail: c.GetProperty("detail").GetString()));
+        Assert.False(checks["database"].Ok);
+        Assert.Equal($"{harness.Options.DatabasePath} schema 4 needs migration to {Dockhand.Containers.Storage.DockhandDatabase.LatestVersion}; dockhand run (or any verb that changes containers) migrates it, doctor does not", checks["database"].Detail);
+        Assert.Equal((true, "the container, web terminal, bot, Discord, LOG_FORMAT and METRICS_URLS settings are valid"), checks["configuration"]);
+        Assert.Equal(4, await UserVersionAsync(harness));
+    }
+
+    [Theory]
+    [InlineData("AUTHORIZED_USERS", "alice")]
+    [InlineData("TERMINAL_MAX_SESSIONS", "lots")]
+    [InlineData("LOG_FORMAT", "xml")]
+    public async Task Doctor_BadSettingOfAnotherModule_ExitTwoWithOneLineNamingIt(string key, string value)
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+
+        var run = await RunAsync(harness, new() { [key] = value }, "doctor");
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"dockhand: configuration: {key}", Assert.Single(run.Err.TrimEnd().Split('\n')), StringComparison.Ordinal);
+    }
+
+    private static async Task<long> UserVersionAsync(Harness harness, int? set = null)
+    {
+        await using var connection = await harness.Store.Database.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = set is { } version ? $"PRAGMA user_version = {version}; PRAGMA user_version;" : "PRAGMA user_version;";
+        return (long)(await command.ExecuteScalarAsync(Ct))!;
+    }
+
+    [Fact]
     public async Task Help_ListsEveryVerbAndExitsZero()
     {
         await using var harness = await Harness.CreateAsync(fixture);

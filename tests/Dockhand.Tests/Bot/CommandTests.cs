@@ -241,6 +241,33 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
+    public async Task StatusAndTerminal_IdleStoppedContainer_StatusSaysSoAndTerminalStartsItThenLinks()
+    {
+        var owner = BotHost.NewUser();
+        var record = await GiveContainerAsync(owner);
+        var containers = Host.App.Services.GetRequiredService<ContainerService>();
+        Assert.IsType<StatusResult.Found>(await containers.ApplyAsync(new OwnerId(owner), LifecycleAction.Stop, Actor.Cli("test"), Ct));
+        // What an idle stop leaves behind: a stopped container and its audit row (the culler is tested in Dockhand.Containers.Tests).
+        await Host.App.Services.GetRequiredService<ContainerStore>().AppendAuditAsync(ContainerService.CullingActor, ContainerService.IdleStopOperation,
+            new OwnerId(owner), record.Name, record.ContainerId, "stopped", "after 8h idle (CPU below 5% of one core, no terminal attached)", Ct);
+
+        var status = await Host.SendAsync(Host.Slash(owner, "status"), Ct);
+        var statusEdit = await Host.WaitForEditAsync(status, Ct);
+        var state = statusEdit["embeds"]!.AsArray().Single()!["fields"]!.AsArray().Single(f => f!["name"]!.GetValue<string>() == "State")!;
+        Assert.Equal("stopped after 8h idle", state["value"]!.GetValue<string>());
+
+        var sent = await Host.SendAsync(Host.Slash(owner, "terminal"), Ct);
+        var edited = await Host.WaitForEditAsync(sent, Ct);
+
+        Assert.StartsWith($"Your container was stopped after 8h idle; it is running again. Your terminal for `{record.Name}` is ready.", BotHost.Content(edited));
+        Assert.Single(edited["components"]!.AsArray());
+        Assert.Equal(LiveState.Running, Assert.IsType<StatusResult.Found>(await containers.StatusAsync(new OwnerId(owner), Ct)).Status.State);
+        var audit = await Host.App.Services.GetRequiredService<ContainerStore>().ReadAuditAsync(new OwnerId(owner), cancellationToken: Ct);
+        Assert.Equal(["terminal-link", "start"], audit.Take(2).Select(a => a.Action));
+        Host.AssertSentBodiesMatchOpenApi(status, sent);
+    }
+
+    [Fact]
     public async Task Terminal_FromStrangerAndAdminWithoutContainer_GetsSentences()
     {
         var stranger = await Host.SendAsync(Host.Slash(BotHost.NewUser(), "terminal"), Ct);

@@ -5,8 +5,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Bot.Commands;
 
-/// <summary>/terminal: a one-time link to a browser shell in your own container. Always ephemeral.</summary>
-internal sealed class TerminalCommand(BotAuthorizer authorizer, TerminalLinks links, BotReplies replies, ILogger<TerminalCommand> logger)
+/// <summary>
+/// /terminal: a one-time link to a browser shell in your own container. Always ephemeral. A container that idle culling
+/// stopped is started again first; one the owner stopped stays stopped (the reply says so).
+/// </summary>
+internal sealed class TerminalCommand(BotAuthorizer authorizer, ContainerService containers, TerminalLinks links, BotReplies replies, ILogger<TerminalCommand> logger)
     : IBotCommand
 {
     public string Name => BotCommands.Terminal;
@@ -22,11 +25,13 @@ internal sealed class TerminalCommand(BotAuthorizer authorizer, TerminalLinks li
         }
 
         await responder.RespondAsync(InteractionResponse.Deferred(ephemeral: true), cancellationToken);
+        var restarted = await containers.StartIfIdleStoppedAsync(new OwnerId(self), Actor.Discord(self), cancellationToken);
         var message = await links.IssueForOwnerAsync(new OwnerId(self), Actor.Discord(self), cancellationToken) switch
         {
             TerminalLinkResult.Issued issued => new DiscordMessage
             {
-                Content = $"Your terminal for {BotMessages.Code(issued.Container.Name)} is ready. The link works once and expires {BotMessages.Relative(issued.Link.ExpiresAt)}; don't share it.",
+                Content = (restarted is null ? "" : $"Your container was stopped after {restarted} idle; it is running again. ")
+                    + $"Your terminal for {BotMessages.Code(issued.Container.Name)} is ready. The link works once and expires {BotMessages.Relative(issued.Link.ExpiresAt)}; don't share it.",
                 Embeds = [],
                 Components = [new ActionRow(new LinkButton("Open terminal", issued.Link.Url))],
             },

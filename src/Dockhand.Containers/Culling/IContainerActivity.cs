@@ -1,0 +1,20 @@
+namespace Dockhand.Containers.Culling;
+
+/// <summary>
+/// Who is using a container right now, asked by idle culling without knowing where sessions live: the web terminal
+/// implements it from its live sessions and registers it. Without a terminal module nothing is ever attached.
+/// </summary>
+public interface IContainerActivity
+{
+    /// <summary>True while a terminal session is attached to the container (<paramref name="containerId"/> as recorded).</summary>
+    bool HasAttachedSession(string containerId);
+}
+
+/// <summary>The default when no module reports sessions (the CLI, or a host without the web terminal).</summary>
+internal sealed class NoContainerActivity : IContainerActivity
+{
+    public bool HasAttachedSession(string containerId) => false;
+}
+
+/// <summary>One container as idle culling sees it; times are the engine's, CPU is percent of one core (null when not running or unknown).</summary>
+internal sealed record EngineActivity(LiveState State, DateTimeOffset? StartedAt, DateTimeOffset? FinishedAt, double? CpuPercent);
