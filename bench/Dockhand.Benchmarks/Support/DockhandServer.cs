@@ -106,7 +106,10 @@ internal sealed class DockhandServer : IAsyncDisposable
                 throw new InvalidOperationException($"dockhand exited with {_process.ExitCode} before printing '{text}'; see {_log}");
             await Task.Delay(5, cancellationToken);
         }
-        throw new TimeoutException($"dockhand did not print '{text}' within {timeout.TotalSeconds} s; see {_log}");
+        string[] last;
+        lock (_lines)
+            last = [.. _lines.TakeLast(5).Select(l => l.Line)];
+        throw new TimeoutException($"dockhand did not print '{text}' within {timeout.TotalSeconds} s; its last lines: {string.Join(" | ", last)}");
     }
 
     /// <summary>VmRSS of the process in MiB.</summary>
