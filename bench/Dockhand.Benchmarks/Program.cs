@@ -7,6 +7,7 @@
 //   --server-env K=V     set K=V in every `dockhand run` child's environment (repeatable), e.g. DOTNET_gcServer=1
 //   --p8-containers N    P8's container count (default 1000; 50 with --quick)
 //   --p8-parallel N      P8's /create interactions in flight (default 8)
+//   --dotnet-counters F  the dotnet-counters executable: P3 and P3env record the server's GC, JIT and lock counters
 // Internal: `--p4-clients` makes this executable P4's client process (a JSON request on stdin, samples on stdout).
 using System.Globalization;
 using Dockhand.Benchmarks;
@@ -28,6 +29,7 @@ var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | 
 var output = Option("--out") ?? Report.DefaultDirectory();
 if (Option("--dockhand") is { } build)
     DockhandServer.Executable = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
+RuntimeCounters.Tool = Option("--dotnet-counters");
 var settings = new BenchSettings(quick,
     int.Parse(Option("--p8-containers") ?? (quick ? "50" : "1000"), CultureInfo.InvariantCulture),
     int.Parse(Option("--p8-parallel") ?? "8", CultureInfo.InvariantCulture));

@@ -24,6 +24,8 @@ internal sealed class EchoBenchmark : IFigureBenchmark
         var rounds = context.Quick ? 2 : 4;
         var web = new List<double>();
         var cli = new List<double>();
+        // With --dotnet-counters: the server's GCs, pause time, JIT and lock contention over the whole figure (the server only works during the WebSocket rounds).
+        var counters = await RuntimeCounters.StartAsync(context.Env.Server!.ProcessId, context.Env.Directory, cancellationToken);
         for (var round = 0; round < rounds; round++)
         {
             foreach (var webFirst in round % 2 == 0 ? new[] { true, false } : [false, true])
@@ -40,6 +42,9 @@ internal sealed class EchoBenchmark : IFigureBenchmark
             }
             context.Log($"P3 round {round + 1}/{rounds}: WebSocket p99 so far {Stats.Percentile(web, 99):0.000} ms, docker exec -it {Stats.Percentile(cli, 99):0.000} ms");
         }
+        var runtime = counters is null ? null : await counters.StopAsync();
+        if (runtime is not null)
+            context.Log($"P3 server counters: {runtime.ToJsonString()}");
         double w50 = Stats.Percentile(web, 50), w99 = Stats.Percentile(web, 99), c50 = Stats.Percentile(cli, 50), c99 = Stats.Percentile(cli, 99);
         context.Log($"P3: WebSocket {Stats.Describe(web)}; docker exec -it {Stats.Describe(cli)}");
         return new Figure("P3", "keystroke echo round trip through the web terminal (busybox sh, one key at a time)",
@@ -52,6 +57,8 @@ internal sealed class EchoBenchmark : IFigureBenchmark
                 ["websocket"] = Stats.Distribution(web), ["docker_exec"] = Stats.Distribution(cli),
                 ["websocket_samples_ms"] = Format.Array(web), ["docker_exec_samples_ms"] = Format.Array(cli),
                 ["server_environment"] = ServerEnvironmentJson(context.Env),
+                ["server_runtime_counters"] = runtime,
+                ["websocket_samples_over_1ms"] = web.Count(s => s > 1), ["websocket_excess_over_1ms_total_ms"] = web.Where(s => s > 1).Sum(s => s - 1),
                 ["note"] = $"{rounds} rounds of {perRound} keys per path after 20 warm-up keys each, alternating which path goes first; " +
                     "the WebSocket client is .NET's ClientWebSocket (TCP_NODELAY on, as SocketsHttpHandler sets it; Kestrel sets it on the server side too); " +
                     "the docker exec -it path has no TCP at all (pty → CLI → unix socket → dockerd)",

@@ -38,6 +38,7 @@ internal sealed class EchoRuntimeVariantsBenchmark : IFigureBenchmark
         const int warmup = 100;
         var web = s_variants.Select(_ => new List<double>()).ToArray();
         var cli = s_variants.Select(_ => new List<double>()).ToArray();
+        var runtime = s_variants.Select(_ => new JsonArray()).ToArray();
         try
         {
             for (var round = 0; round < rounds; round++)
@@ -48,7 +49,13 @@ internal sealed class EchoRuntimeVariantsBenchmark : IFigureBenchmark
                     var (name, environment) = s_variants[v];
                     await context.Env.RestartMainServerAsync(environment, cancellationToken);
                     await using (var terminal = await context.OpenTerminalAsync(owner, id, cancellationToken))
-                        web[v].AddRange(await EchoProbe.SamplesAsync(terminal, perRound, warmup, cancellationToken));
+                    {
+                        await EchoProbe.SamplesAsync(terminal, warmup, 0, cancellationToken);
+                        var counters = await RuntimeCounters.StartAsync(context.Env.Server!.ProcessId, context.Env.Directory, cancellationToken);
+                        web[v].AddRange(await EchoProbe.SamplesAsync(terminal, perRound, 0, cancellationToken));
+                        if (counters is not null)
+                            runtime[v].Add(await counters.StopAsync());
+                    }
                     cli[v].AddRange(await EchoProbe.DockerExecSamplesAsync(id, perRound, 20, cancellationToken));
                     context.Log($"P3env round {round + 1}/{rounds} {name}: WebSocket p99 {Stats.Percentile(web[v], 99):0.000} ms, docker exec -it p99 {Stats.Percentile(cli[v], 99):0.000} ms");
                 }
@@ -69,6 +76,7 @@ internal sealed class EchoRuntimeVariantsBenchmark : IFigureBenchmark
                 ["variant"] = s_variants[v].Name,
                 ["environment"] = new JsonObject([.. s_variants[v].Environment.Select(p => KeyValuePair.Create(p.Key, (JsonNode?)p.Value))]),
                 ["websocket"] = Stats.Distribution(web[v]), ["docker_exec"] = Stats.Distribution(cli[v]), ["ratio_p99"] = ratio,
+                ["server_runtime_counters"] = runtime[v],
             });
         }
         var baseline = Stats.Percentile(web[0], 99);
