@@ -112,6 +112,13 @@ internal sealed class DockhandServer : IAsyncDisposable
         throw new TimeoutException($"dockhand did not print '{text}' within {timeout.TotalSeconds} s; its last lines: {string.Join(" | ", last)}");
     }
 
+    /// <summary>The last <paramref name="count"/> lines the process printed that contain <paramref name="text"/>.</summary>
+    public IReadOnlyList<string> LastLines(int count, string text = "")
+    {
+        lock (_lines)
+            return [.. _lines.Where(l => l.Line.Contains(text, StringComparison.Ordinal)).TakeLast(count).Select(l => l.Line)];
+    }
+
     /// <summary>VmRSS of the process in MiB.</summary>
     public double ResidentMiB() => ReadRssMiB(_process.Id);
 
