@@ -15,11 +15,17 @@ using Dockhand.Benchmarks.Figures;
 using Dockhand.Benchmarks.Support;
 
 using var cancel = new CancellationTokenSource();
+// Ctrl-C and SIGTERM (e.g. `timeout`) cancel the figures; the environment's clean-up by label still runs.
 Console.CancelKeyPress += (_, e) =>
 {
     e.Cancel = true;
     cancel.Cancel();
 };
+using var terminate = System.Runtime.InteropServices.PosixSignalRegistration.Create(System.Runtime.InteropServices.PosixSignal.SIGTERM, signal =>
+{
+    signal.Cancel = true;
+    cancel.Cancel();
+});
 var ct = cancel.Token;
 if (args.Contains(P4Clients.Flag))
     return await P4Clients.MainAsync(ct);
