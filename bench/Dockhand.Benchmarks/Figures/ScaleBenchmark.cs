@@ -176,20 +176,39 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
                 await server.DisposeAsync();
             }
 
-            // 5. Start-up with N containers present: /health 200, the start-up pass's "Reconciled" line, RSS.
+            // 5. Start-up with N containers present: /health 200, the start-up pass's "Reconciled" line, RSS; each start
+            //    is followed by one on a new, empty database (no containers) as the anchor at the same moment's load.
             var ready = new List<double>();
             var reconciled = new List<double>();
             var rss = new List<double>();
+            var emptyReady = new List<double>();
+            var emptyReconciled = new List<double>();
             for (var i = 0; i < (context.Quick ? 1 : 3); i++)
             {
-                var startWatch = Stopwatch.StartNew();
-                await using var restarted = DockhandServer.Start(env.Directory, settings);
-                ready.Add((await restarted.WaitReadyAsync(startWatch, TimeSpan.FromSeconds(120), ct)).TotalMilliseconds);
-                reconciled.Add((await restarted.WaitForLineAsync("Reconciled: ", TimeSpan.FromSeconds(context.Quick ? 60 : 180), ct)).TotalMilliseconds);
-                await Task.Delay(TimeSpan.FromSeconds(context.Quick ? 2 : 5), ct);
-                rss.Add(restarted.ResidentMiB());
-                context.Log($"P8 start {i + 1}: ready {ready[^1]:0} ms, start-up pass done at {reconciled[^1]:0} ms, RSS {rss[^1]:0.0} MiB");
+                foreach (var empty in new[] { false, true })
+                {
+                    var startWatch = Stopwatch.StartNew();
+                    var emptySettings = new Dictionary<string, string>(settings) { ["DATABASE_PATH"] = Path.Combine(env.Directory, $"scale-empty-{i.ToString(CultureInfo.InvariantCulture)}.db") };
+                    await using var restarted = DockhandServer.Start(env.Directory, empty ? emptySettings : settings);
+                    var readyMs = (await restarted.WaitReadyAsync(startWatch, TimeSpan.FromSeconds(120), ct)).TotalMilliseconds;
+                    var reconciledMs = (await restarted.WaitForLineAsync("Reconciled: ", TimeSpan.FromSeconds(context.Quick ? 60 : 180), ct)).TotalMilliseconds;
+                    if (empty)
+                    {
+                        emptyReady.Add(readyMs);
+                        emptyReconciled.Add(reconciledMs);
+                        context.Log($"P8 start {i + 1} with no containers: ready {readyMs:0} ms, start-up pass done at {reconciledMs:0} ms");
+                        continue;
+                    }
+                    ready.Add(readyMs);
+                    reconciled.Add(reconciledMs);
+                    await Task.Delay(TimeSpan.FromSeconds(context.Quick ? 2 : 5), ct);
+                    rss.Add(restarted.ResidentMiB());
+                    context.Log($"P8 start {i + 1} with {n} containers: ready {readyMs:0} ms, start-up pass done at {reconciledMs:0} ms, RSS {rss[^1]:0.0} MiB");
+                }
             }
+            data["empty_ready_ms"] = Format.Array(emptyReady);
+            data["empty_ready_median_ms"] = Stats.Median(emptyReady);
+            data["empty_startup_reconciled_median_ms"] = Stats.Median(emptyReconciled);
             data["ready_ms"] = Format.Array(ready);
             data["ready_median_ms"] = Stats.Median(ready);
             data["startup_reconciled_ms"] = Format.Array(reconciled);
@@ -212,7 +231,8 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
         return new Figure("P8", $"{n.ToString(Inv)}{(n < asked ? $" (of {asked.ToString(Inv)} asked: creating stopped after 20 refusals)" : "")} containers under one instance: /list first page; `dockhand reconcile`; start-up to ready and to the start-up pass; RSS",
             $"/list {Ms((double)data["list_first_page_median_ms"]!)}; reconcile {Ms((double)data["reconcile_cli_median_ms"]!)} (CLI start {Ms((double)data["cli_version_median_ms"]!)}); " +
             $"ready {Ms((double)data["ready_median_ms"]!)}, pass done {Ms((double)data["startup_reconciled_median_ms"]!)}; RSS {F((double)data["idle_rss_median_mib"]!, "0")} MiB",
-            $"`docker ps -a --filter label=…` {Ms((double)data["docker_ps_median_ms"]!)}; Engine API list {Ms((double)data["engine_api_list_median_ms"]!)}",
+            $"`docker ps -a --filter label=…` {Ms((double)data["docker_ps_median_ms"]!)}; Engine API list {Ms((double)data["engine_api_list_median_ms"]!)}; " +
+            $"start with no containers: ready {Ms((double)data["empty_ready_median_ms"]!)}, pass done {Ms((double)data["empty_startup_reconciled_median_ms"]!)}",
             $"/list {F(ratio)}× `docker ps -a`", "— (no target yet)", null, data);
     }
 
