@@ -47,6 +47,12 @@ internal sealed class BenchEnvironment : IAsyncDisposable
 
     public DockhandServer? Server { get; private set; }
 
+    /// <summary>
+    /// Environment variables (<c>--server-env K=V</c>) every <c>dockhand run</c> child gets on top of <see cref="Settings"/>,
+    /// e.g. DOTNET_gcServer=1: runtime settings change the server without changing src/.
+    /// </summary>
+    public Dictionary<string, string> ServerEnvironment { get; } = [];
+
     public string DatabasePath => Path.Combine(Directory, "main.db");
 
     public Dictionary<string, string> Labels => new() { [LabelKey] = RunId };
@@ -73,7 +79,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     public string NextToken() => $"bench-{RunId}-{Interlocked.Increment(ref _tokens).ToString(CultureInfo.InvariantCulture)}";
 
     /// <summary>The settings of a production-like <c>dockhand run</c>: gateway and HTTP endpoint, loopback Discord, local engine.</summary>
-    public Dictionary<string, string> Settings(string databasePath) => new()
+    public Dictionary<string, string> Settings(string databasePath) => new Dictionary<string, string>
     {
         ["DISCORD_TOKEN"] = Token,
         ["DISCORD_API_BASE_URL"] = Rest.ApiBaseUrl.ToString(),
@@ -89,13 +95,31 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         ["CONTAINER_EXTRA_LABELS"] = $"{LabelKey}={RunId},bench.part=bot",
         // Warning, not Information: a console line per request would measure the console, not Dockhand.
         ["Logging__LogLevel__Default"] = "Warning",
-    };
+    }.Concat(ServerEnvironment).GroupBy(p => p.Key).ToDictionary(g => g.Key, g => g.Last().Value);
 
     /// <summary>Starts the main server and waits for /health and the gateway session.</summary>
     public async Task<DockhandServer> StartMainServerAsync(CancellationToken cancellationToken)
     {
         var watch = System.Diagnostics.Stopwatch.StartNew();
         Server = DockhandServer.Start(Directory, Settings(DatabasePath));
+        await Server.WaitReadyAsync(watch, TimeSpan.FromSeconds(90), cancellationToken);
+        await Gateway.WaitForSessionAsync(TimeSpan.FromSeconds(60), cancellationToken);
+        return Server;
+    }
+
+    /// <summary>
+    /// Stops the main server and starts it again on the same database with <paramref name="extra"/> on top of the
+    /// settings (P3env's runtime variations); waits for /health and the gateway session.
+    /// </summary>
+    public async Task<DockhandServer> RestartMainServerAsync(IReadOnlyDictionary<string, string> extra, CancellationToken cancellationToken)
+    {
+        if (Server is not null)
+            await Server.DisposeAsync();
+        var settings = Settings(DatabasePath);
+        foreach (var (key, value) in extra)
+            settings[key] = value;
+        var watch = System.Diagnostics.Stopwatch.StartNew();
+        Server = DockhandServer.Start(Directory, settings);
         await Server.WaitReadyAsync(watch, TimeSpan.FromSeconds(90), cancellationToken);
         await Gateway.WaitForSessionAsync(TimeSpan.FromSeconds(60), cancellationToken);
         return Server;
@@ -145,11 +169,12 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         return (string?)await command.ExecuteScalarAsync(cancellationToken) ?? throw new InvalidOperationException($"no record for {owner}");
     }
 
-    public async ValueTask DisposeAsync()
+    /// <summary>
+    /// Force-removes every container carrying all of <paramref name="labels"/> (each "key=value"); returns how many.
+    /// The engine can refuse a removal while it is busy ("could not kill running container"): retries, and says what is left.
+    /// </summary>
+    public async Task<int> RemoveContainersAsync(IReadOnlyList<string> labels)
     {
-        if (Server is not null)
-            await Server.DisposeAsync();
-        // The engine can refuse a removal while it is busy ("could not kill running container"): retry, and say what is left.
         var removed = 0;
         for (var attempt = 0; attempt < 5; attempt++)
         {
@@ -159,7 +184,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
                 mine = await Docker.Containers.ListContainersAsync(new ContainersListParameters
                 {
                     All = true,
-                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{LabelKey}={RunId}"] = true } },
+                    Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labels.ToDictionary(l => l, _ => true) },
                 });
             }
             catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException)
@@ -171,7 +196,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
                 break;
             if (attempt > 0)
                 await Task.Delay(TimeSpan.FromSeconds(2));
-            await Parallel.ForEachAsync(mine, new ParallelOptions { MaxDegreeOfParallelism = 4 }, async (container, _) =>
+            await Parallel.ForEachAsync(mine, new ParallelOptions { MaxDegreeOfParallelism = 12 }, async (container, _) =>
             {
                 try
                 {
@@ -187,6 +212,14 @@ internal sealed class BenchEnvironment : IAsyncDisposable
                 }
             });
         }
+        return removed;
+    }
+
+    public async ValueTask DisposeAsync()
+    {
+        if (Server is not null)
+            await Server.DisposeAsync();
+        var removed = await RemoveContainersAsync([$"{LabelKey}={RunId}"]);
         Console.Error.WriteLine($"cleanup: removed {removed} container(s) labelled {LabelKey}={RunId}");
         try
         {

@@ -13,6 +13,7 @@ internal sealed class DockhandServer : IAsyncDisposable
 {
     private readonly Process _process;
     private readonly string _log;
+    private readonly List<(TimeSpan At, string Line)> _lines = [];
 
     private DockhandServer(Process process, Uri baseAddress, string log)
     {
@@ -58,7 +59,7 @@ internal sealed class DockhandServer : IAsyncDisposable
         var process = Process.Start(info) ?? throw new InvalidOperationException("dockhand did not start");
         var log = Path.Combine(workingDirectory, $"dockhand-{process.Id}.log");
         var server = new DockhandServer(process, baseAddress, log);
-        _ = PumpAsync(process.StandardOutput, log, null);
+        _ = PumpAsync(process.StandardOutput, log, server);
         _ = PumpAsync(process.StandardError, log, server);
         return server;
     }
@@ -86,6 +87,36 @@ internal sealed class DockhandServer : IAsyncDisposable
             await Task.Delay(5, cancellationToken);
         }
         throw new TimeoutException($"dockhand's /health did not answer 200 within {timeout.TotalSeconds} s; see {_log}");
+    }
+
+    /// <summary>
+    /// Waits until the process has printed a line containing <paramref name="text"/> (stdout or stderr); returns when,
+    /// on the clock that started with the process.
+    /// </summary>
+    public async Task<TimeSpan> WaitForLineAsync(string text, TimeSpan timeout, CancellationToken cancellationToken = default)
+    {
+        var deadline = Started.Elapsed + timeout;
+        while (Started.Elapsed < deadline)
+        {
+            lock (_lines)
+                foreach (var (at, line) in _lines)
+                    if (line.Contains(text, StringComparison.Ordinal))
+                        return at;
+            if (_process.HasExited)
+                throw new InvalidOperationException($"dockhand exited with {_process.ExitCode} before printing '{text}'; see {_log}");
+            await Task.Delay(5, cancellationToken);
+        }
+        string[] last;
+        lock (_lines)
+            last = [.. _lines.TakeLast(5).Select(l => l.Line)];
+        throw new TimeoutException($"dockhand did not print '{text}' within {timeout.TotalSeconds} s; its last lines: {string.Join(" | ", last)}");
+    }
+
+    /// <summary>The last <paramref name="count"/> lines the process printed that contain <paramref name="text"/>.</summary>
+    public IReadOnlyList<string> LastLines(int count, string text = "")
+    {
+        lock (_lines)
+            return [.. _lines.Where(l => l.Line.Contains(text, StringComparison.Ordinal)).TakeLast(count).Select(l => l.Line)];
     }
 
     /// <summary>VmRSS of the process in MiB.</summary>
@@ -147,8 +178,14 @@ internal sealed class DockhandServer : IAsyncDisposable
         {
             while (await reader.ReadLineAsync() is { } line)
             {
-                if (server is not null && server.ListeningAt is null && line.StartsWith("dockhand: running on", StringComparison.Ordinal))
-                    server.ListeningAt = server.Started.Elapsed;
+                if (server is not null)
+                {
+                    if (server.ListeningAt is null && line.StartsWith("dockhand: running on", StringComparison.Ordinal))
+                        server.ListeningAt = server.Started.Elapsed;
+                    lock (server._lines)
+                        if (server._lines.Count < 100_000)
+                            server._lines.Add((server.Started.Elapsed, line));
+                }
                 await File.AppendAllTextAsync(path, line + "\n");
             }
         }
