@@ -175,7 +175,7 @@ internal static partial class TerminalEndpoints
         {
         }
         catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException
-            or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+            or System.Data.Common.DbException or InvalidOperationException)
         {
             Log.RequestFailed(logger, e, containerId ?? "");
             if (!context.Response.HasStarted)

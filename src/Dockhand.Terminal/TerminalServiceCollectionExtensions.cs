@@ -38,6 +38,7 @@ public static class TerminalServiceCollectionExtensions
         services.AddSingleton<IValidateOptions<TerminalOptions>>(new BindingErrors(errors));
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(TerminalSchema.Migrations);
         services.AddMetrics();
         services.TryAddSingleton<TerminalMetrics>();
         services.TryAddSingleton<TerminalLinks>();

@@ -18,7 +18,7 @@ public sealed class TerminalLinksTests : IAsyncLifetime
     public async ValueTask InitializeAsync()
     {
         _database = new DockhandDatabase(Path.Combine(_directory, "containers.db"));
-        await _database.MigrateAsync(TestContext.Current.CancellationToken);
+        await _database.MigrateAsync([TerminalSchema.Migrations], TestContext.Current.CancellationToken);
         _links = new TerminalLinks(_database, Options.Create(new TerminalOptions { ServiceUrl = new Uri("https://dockhand.example.org/") }), _time);
     }
 

@@ -2,7 +2,7 @@ using System.CommandLine;
 using Dockhand.Containers;
 using Dockhand.Containers.Engine;
 using Dockhand.Discord;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Dockhand.Observability;
 using Microsoft.Extensions.Options;
 
@@ -79,9 +79,9 @@ internal static class RunVerb
             {
                 return ExitCodes.Success;
             }
-            catch (Exception e) when (e is SqliteException or UnauthorizedAccessException)
+            catch (Exception e) when (e is DbException or UnauthorizedAccessException)
             {
-                return await context.FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+                return await context.FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH or DATABASE_URL", ExitCodes.UsageOrUnavailable);
             }
             catch (EngineUnavailableException e)
             {
