@@ -48,7 +48,9 @@ internal sealed class PostgresLease : IOperationLease
             lock (_gate)
             {
                 ObjectDisposedException.ThrowIf(_disposed, this);
-                if (_token is not null && _connection is { State: System.Data.ConnectionState.Open })
+                // A broken session shows only when used, so every operation checks that its lease is still held (one
+                // round trip on the lease's own connection) before writing the token into a row.
+                if (_token is not null && StillHeld())
                     return _token;
                 Acquire();
                 return _token!;
@@ -81,6 +83,27 @@ internal sealed class PostgresLease : IOperationLease
         catch (NpgsqlException)
         {
             return true;
+        }
+    }
+
+    private bool StillHeld()
+    {
+        if (_connection is not { State: System.Data.ConnectionState.Open } connection)
+            return false;
+        try
+        {
+            using var command = connection.CreateCommand();
+            command.CommandText = """
+                SELECT EXISTS (SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND pid = pg_backend_pid() AND granted
+                               AND classid = CAST(@class AS INTEGER)::oid AND objid = CAST(@key AS INTEGER)::oid AND objsubid = 2)
+                """;
+            command.Parameters.AddWithValue("class", Class);
+            command.Parameters.AddWithValue("key", _key);
+            return command.ExecuteScalar() is true;
+        }
+        catch (Exception e) when (e is NpgsqlException or InvalidOperationException)
+        {
+            return false;
         }
     }
 
