@@ -9,9 +9,19 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/prereqs.sh chromium
+scripts/prereqs.sh chromium postgresql
 scripts/engine.sh
 scripts/test-images.sh
+
+# The store tests run against SQLite and a real PostgreSQL: a throwaway server in a temporary directory, on a free
+# port of 127.0.0.1, run by the postgres user (scripts/postgres.sh), stopped and removed when this script exits.
+postgres_dir="$(mktemp -d)"
+chmod 755 "$postgres_dir" # the server's user must be able to enter it
+trap 'scripts/postgres.sh stop "$postgres_dir/server"; rm -rf "$postgres_dir"' EXIT
+postgres_started=$SECONDS
+DOCKHAND_TEST_POSTGRES_URL="$(scripts/postgres.sh start "$postgres_dir/server")"
+export DOCKHAND_TEST_POSTGRES_URL
+echo "test: PostgreSQL for the store tests is up on ${DOCKHAND_TEST_POSTGRES_URL#*@} (started in $((SECONDS - postgres_started)) s)"
 
 results="$PWD/TestResults"
 # Without a terminal (CI), timeout runs the tests in their own process group and kills the whole group; at a terminal

@@ -31,6 +31,7 @@ public sealed partial record ContainerOptions
     public static class Keys
     {
         public const string DatabasePath = "DATABASE_PATH";
+        public const string DatabaseUrl = "DATABASE_URL";
         public const string DockerHost = "DOCKER_HOST";
         public const string DefaultImage = "DEFAULT_IMAGE";
         public const string MemoryLimit = "CONTAINER_MEMORY_LIMIT";
@@ -75,6 +76,9 @@ public sealed partial record ContainerOptions
     public const long MinimumDiskLimitBytes = 64L * 1024 * 1024;
 
     public string DatabasePath { get; init; } = "containers.db";
+
+    /// <summary>PostgreSQL (<c>postgres://…</c>) instead of the SQLite file at <see cref="DatabasePath"/>; null for SQLite.</summary>
+    public string? DatabaseUrl { get; init; }
 
     public Uri DockerHost { get; init; } = new("unix:///var/run/docker.sock");
 
@@ -159,6 +163,7 @@ public sealed partial record ContainerOptions
         var options = defaults with
         {
             DatabasePath = databasePath,
+            DatabaseUrl = Read(Keys.DatabaseUrl) is { } databaseUrl ? ParseDatabaseUrl(databaseUrl) : null,
             DockerHost = ParseDockerHost(Read(Keys.DockerHost)) ?? defaults.DockerHost,
             DefaultImage = Read(Keys.DefaultImage) is { } image
                 ? (ImageReference.IsValid(image) ? image : throw new InvalidSettingException(Keys.DefaultImage, $"'{image}' is not a valid image reference, e.g. ubuntu:24.04."))
@@ -191,6 +196,20 @@ public sealed partial record ContainerOptions
             return true;
         var normalized = ImageReference.Normalize(image);
         return ImageAllowlist.Any(allowed => string.Equals(ImageReference.Normalize(allowed), normalized, StringComparison.Ordinal));
+    }
+
+    private static string ParseDatabaseUrl(string url)
+    {
+        try
+        {
+            _ = Storage.PostgresUrl.Parse(url);
+            return url;
+        }
+        catch (FormatException e)
+        {
+            // The message never repeats the URL: it may hold a password.
+            throw new InvalidSettingException(Keys.DatabaseUrl, $"{e.Message}.");
+        }
     }
 
     private static Uri? ParseDockerHost(string? value)

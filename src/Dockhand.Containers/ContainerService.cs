@@ -562,7 +562,7 @@ public sealed partial class ContainerService
             {
                 await _store.AbandonIntentAsync(owner, operation, CancellationToken.None);
             }
-            catch (Microsoft.Data.Sqlite.SqliteException)
+            catch (System.Data.Common.DbException)
             {
             }
         }

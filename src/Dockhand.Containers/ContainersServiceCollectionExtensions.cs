@@ -10,17 +10,18 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Containers;
 
 /// <summary>
-/// Applies the migrations when the host starts (hosted services start in order, so this runs before the reconciler) and
-/// says which file and instance this is: a wrong working directory shows at once as a new database at a surprising path.
+/// Makes sure the migrations have run when the host starts (hosted services start in order, so before the reconciler;
+/// <c>dockhand run</c> has already run them before starting the host, and <see cref="ContainerStore.MigrateAsync"/> runs
+/// them once per process) and says which database and instance this is: a wrong working directory shows at once as a
+/// new database at a surprising path.
 /// </summary>
 internal sealed partial class DatabaseMigrationService(ContainerStore store, ILogger<DatabaseMigrationService> logger) : IHostedService
 {
     public async Task StartAsync(CancellationToken cancellationToken)
     {
-        var existed = store.Database.Exists;
         await store.MigrateAsync(cancellationToken);
         var instance = await store.GetInstanceIdAsync(cancellationToken);
-        if (existed)
+        if (!store.CreatedNewDatabase)
             LogDatabase(logger, store.Database.Path, instance);
         else
             LogNewDatabase(logger, store.Database.Path, instance);
@@ -55,7 +56,7 @@ public static class ContainersServiceCollectionExtensions
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
         services.AddSingleton(options);
-        services.AddSingleton(_ => new DockhandDatabase(options.DatabasePath));
+        services.AddSingleton(_ => DockhandDatabase.FromSettings(options.DatabasePath, options.DatabaseUrl));
         services.AddSingleton<ContainerStore>();
         services.AddDockhandContainerRuntime(options);
         services.AddMetrics();

@@ -107,7 +107,7 @@ internal static partial class TerminalEndpoints
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is EngineException or IOException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        catch (Exception e) when (e is EngineException or IOException or System.Data.Common.DbException or InvalidOperationException)
         {
             Log.RequestFailed(logger, e, containerId ?? "");
             if (!context.Response.HasStarted)

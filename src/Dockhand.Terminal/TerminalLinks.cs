@@ -4,7 +4,6 @@ using System.Security.Cryptography;
 using System.Text;
 using Dockhand.Containers;
 using Dockhand.Containers.Storage;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
@@ -176,8 +175,9 @@ public sealed class TerminalLinks
 
     /// <summary>
     /// Writes the token row. With <paramref name="limited"/>, one guarded statement: the row is inserted only while fewer
-    /// than <see cref="TerminalOptions.LinksPerMinute"/> links were created for the owner in the last minute (SQLite runs
-    /// writes one at a time, so two simultaneous requests cannot both slip under the limit). Null when refused.
+    /// than <see cref="TerminalOptions.LinksPerMinute"/> links were created for the owner in the last minute, inside a
+    /// write transaction (<see cref="DockhandDatabase.BeginWriteAsync"/>), so two simultaneous requests cannot both slip
+    /// under the limit, on either database. Null when refused.
     /// </summary>
     private async Task<TerminalLink?> InsertAsync(OwnerId owner, string containerId, bool limited, CancellationToken cancellationToken)
     {
@@ -192,20 +192,26 @@ public sealed class TerminalLinks
         var expiresAt = now + _options.TokenTimeToLive;
 
         await using var connection = await _database.OpenAsync(cancellationToken);
+        // Writers of one owner's links run one at a time in every process (SQLite: one writer per file; PostgreSQL: an
+        // advisory lock per owner), so two simultaneous requests cannot both count the window below the limit.
+        await using var transaction = await _database.BeginWriteAsync(connection, "terminal_links:" + owner.ToString(), cancellationToken);
         await using var command = connection.CreateCommand();
+        command.Transaction = transaction;
         command.CommandText = """
             INSERT INTO terminal_links (token_hash, owner_id, container_id, created_at, expires_at, used_at)
-            SELECT $hash, $owner, $container, $created, $expires, NULL
-            WHERE $limit < 0 OR (SELECT COUNT(*) FROM terminal_links WHERE owner_id = $owner AND created_at > $since) < $limit
+            SELECT @hash, @owner, @container, @created, @expires, NULL
+            WHERE @limit < 0 OR (SELECT COUNT(*) FROM terminal_links WHERE owner_id = @owner AND created_at > @since) < @limit
             """;
-        command.Parameters.AddWithValue("$hash", Hash(token));
-        command.Parameters.AddWithValue("$owner", owner.ToString());
-        command.Parameters.AddWithValue("$container", containerId);
-        command.Parameters.AddWithValue("$created", Format(now));
-        command.Parameters.AddWithValue("$expires", Format(expiresAt));
-        command.Parameters.AddWithValue("$since", Format(now - RateWindow));
-        command.Parameters.AddWithValue("$limit", limited ? _options.LinksPerMinute : -1);
-        if (await command.ExecuteNonQueryAsync(cancellationToken) == 0)
+        command.AddParameter("@hash", Hash(token));
+        command.AddParameter("@owner", owner.ToString());
+        command.AddParameter("@container", containerId);
+        command.AddParameter("@created", Format(now));
+        command.AddParameter("@expires", Format(expiresAt));
+        command.AddParameter("@since", Format(now - RateWindow));
+        command.AddParameter("@limit", limited ? _options.LinksPerMinute : -1);
+        var inserted = await command.ExecuteNonQueryAsync(cancellationToken);
+        await transaction.CommitAsync(cancellationToken);
+        if (inserted == 0)
             return null;
 
         var baseUrl = _options.ServiceUrl.AbsoluteUri.TrimEnd('/');
@@ -221,12 +227,12 @@ public sealed class TerminalLinks
         await using var command = connection.CreateCommand();
         // The limit-th newest link in the window is the one that must age out before another fits.
         command.CommandText = """
-            SELECT created_at FROM terminal_links WHERE owner_id = $owner AND created_at > $since
-            ORDER BY created_at DESC LIMIT 1 OFFSET $offset
+            SELECT created_at FROM terminal_links WHERE owner_id = @owner AND created_at > @since
+            ORDER BY created_at DESC LIMIT 1 OFFSET @offset
             """;
-        command.Parameters.AddWithValue("$owner", owner.ToString());
-        command.Parameters.AddWithValue("$since", Format(now - RateWindow));
-        command.Parameters.AddWithValue("$offset", _options.LinksPerMinute - 1);
+        command.AddParameter("@owner", owner.ToString());
+        command.AddParameter("@since", Format(now - RateWindow));
+        command.AddParameter("@offset", _options.LinksPerMinute - 1);
         if (await command.ExecuteScalarAsync(cancellationToken) is not string createdAt)
             return null;
         var wait = Parse(createdAt) + RateWindow - now;
@@ -241,8 +247,8 @@ public sealed class TerminalLinks
 
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "SELECT owner_id, container_id, expires_at, used_at FROM terminal_links WHERE token_hash = $hash";
-        command.Parameters.AddWithValue("$hash", Hash(token));
+        command.CommandText = "SELECT owner_id, container_id, expires_at, used_at FROM terminal_links WHERE token_hash = @hash";
+        command.AddParameter("@hash", Hash(token));
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         if (!await reader.ReadAsync(cancellationToken))
             return new TokenCheck.Unknown();
@@ -276,13 +282,13 @@ public sealed class TerminalLinks
         await using (var command = connection.CreateCommand())
         {
             command.CommandText = """
-                UPDATE terminal_links SET used_at = $now
-                WHERE token_hash = $hash AND container_id = $container AND used_at IS NULL AND expires_at > $now
+                UPDATE terminal_links SET used_at = @now
+                WHERE token_hash = @hash AND container_id = @container AND used_at IS NULL AND expires_at > @now
                 RETURNING owner_id, expires_at
                 """;
-            command.Parameters.AddWithValue("$now", Format(now));
-            command.Parameters.AddWithValue("$hash", Hash(token));
-            command.Parameters.AddWithValue("$container", containerId);
+            command.AddParameter("@now", Format(now));
+            command.AddParameter("@hash", Hash(token));
+            command.AddParameter("@container", containerId);
             await using var reader = await command.ExecuteReaderAsync(cancellationToken);
             if (await reader.ReadAsync(cancellationToken) && OwnerId.TryParse(reader.GetString(0), out var owner))
                 return new TokenCheck.Valid(owner, containerId, Parse(reader.GetString(1)));
@@ -297,8 +303,8 @@ public sealed class TerminalLinks
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = "DELETE FROM terminal_links WHERE expires_at <= $now";
-        command.Parameters.AddWithValue("$now", Format(_time.GetUtcNow() - _options.ExpiredLinkRetention));
+        command.CommandText = "DELETE FROM terminal_links WHERE expires_at <= @now";
+        command.AddParameter("@now", Format(_time.GetUtcNow() - _options.ExpiredLinkRetention));
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -29,6 +29,7 @@ public static class TerminalServiceCollectionExtensions
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<TerminalOptions>, TerminalOptionsValidator>());
 
         services.TryAddSingleton(TimeProvider.System);
+        services.AddSingleton(TerminalSchema.Migrations);
         services.AddMetrics();
         services.TryAddSingleton<TerminalMetrics>();
         services.TryAddSingleton<TerminalLinks>();

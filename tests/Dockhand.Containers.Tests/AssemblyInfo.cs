@@ -1,2 +1,3 @@
 [assembly: CaptureConsole]
 [assembly: AssemblyFixture(typeof(Dockhand.Containers.Tests.Infrastructure.EngineFixture))]
+[assembly: AssemblyFixture(typeof(Dockhand.Containers.Tests.Storage.PostgresServer))]

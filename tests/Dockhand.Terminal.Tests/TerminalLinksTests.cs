@@ -4,22 +4,52 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
+using PostgresServer = Dockhand.Containers.Tests.Storage.PostgresServer;
+using TestDatabase = Dockhand.Containers.Tests.Storage.TestDatabase;
+
+[assembly: AssemblyFixture(typeof(PostgresServer))]
 
 namespace Dockhand.Terminal.Tests;
 
-public sealed class TerminalLinksTests : IAsyncLifetime
+/// <summary>The link store's tests, once against SQLite and once against PostgreSQL (the two sealed classes below).</summary>
+public abstract class TerminalLinksTests(PostgresServer server, StoreKind kind) : IAsyncLifetime
 {
     private static readonly OwnerId Alice = new(80351110224678912);
-    private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-links-").FullName;
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 26, 12, 0, 0, TimeSpan.Zero));
+    private TestDatabase _test = null!;
     private DockhandDatabase _database = null!;
     private TerminalLinks _links = null!;
 
     public async ValueTask InitializeAsync()
     {
-        _database = new DockhandDatabase(Path.Combine(_directory, "containers.db"));
-        await _database.MigrateAsync(TestContext.Current.CancellationToken);
-        _links = new TerminalLinks(_database, Options.Create(new TerminalOptions { ServiceUrl = new Uri("https://dockhand.example.org/") }), _time);
+        _test = await TestDatabase.CreateAsync(server, kind, TestContext.Current.CancellationToken);
+        _database = _test.Open();
+        await _database.MigrateAsync([TerminalSchema.Migrations], TestContext.Current.CancellationToken);
+        _links = new TerminalLinks(_database, Options.Create(new TerminalOptions { ServiceUrl = new Uri("https://dockhand.example.org/"), LinksPerMinute = 5 }), _time);
+    }
+
+    [Fact]
+    public async Task ConsumeAsync_TenAtOnceFromTwoProcesses_ExactlyOneWins()
+    {
+        var link = await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
+        var other = new TerminalLinks(_test.Open(), Options.Create(new TerminalOptions { ServiceUrl = new Uri("https://dockhand.example.org/") }), _time);
+
+        var results = await Task.WhenAll(Enumerable.Range(0, 10).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? _links : other).ConsumeAsync(TokenOf(link), "abc123", TestContext.Current.CancellationToken), TestContext.Current.CancellationToken)));
+
+        Assert.Single(results, r => r is TokenCheck.Valid);
+        Assert.Equal(9, results.Count(r => r is TokenCheck.Used));
+    }
+
+    [Fact]
+    public async Task TryIssueWithinLimitAsync_TwentyAtOnceFromTwoProcesses_IssuesExactlyTheLimit()
+    {
+        var other = new TerminalLinks(_test.Open(), Options.Create(new TerminalOptions { ServiceUrl = new Uri("https://dockhand.example.org/"), LinksPerMinute = 5 }), _time);
+
+        var links = await Task.WhenAll(Enumerable.Range(0, 20).Select(i => Task.Run(() =>
+            (i % 2 == 0 ? _links : other).TryIssueWithinLimitAsync(Alice, "abc123", TestContext.Current.CancellationToken), TestContext.Current.CancellationToken)));
+
+        Assert.Equal(5, links.Count(l => l is not null));
     }
 
     private static string TokenOf(TerminalLink link) => link.Url.Query["?token=".Length..];
@@ -226,10 +256,14 @@ public sealed class TerminalLinksTests : IAsyncLifetime
         Assert.Equal(0, count);
     }
 
-    public ValueTask DisposeAsync()
+    public async ValueTask DisposeAsync()
     {
         SqliteConnection.ClearAllPools();
-        Directory.Delete(_directory, recursive: true);
-        return ValueTask.CompletedTask;
+        await _test.DisposeAsync();
+        GC.SuppressFinalize(this);
     }
 }
+
+public sealed class TerminalLinksOnSqliteTests(PostgresServer server) : TerminalLinksTests(server, StoreKind.Sqlite);
+
+public sealed class TerminalLinksOnPostgresTests(PostgresServer server) : TerminalLinksTests(server, StoreKind.Postgres);

@@ -1,5 +1,4 @@
 using Dockhand.Containers.Engine;
-using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
 
@@ -41,7 +40,7 @@ internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider 
                     if (report.Stopped + report.Destroyed > 0)
                         LogChecked(logger, report.Running, report.Stopped, report.Destroyed);
                 }
-                catch (Exception e) when (e is EngineException or SqliteException)
+                catch (Exception e) when (e is EngineException or System.Data.Common.DbException)
                 {
                     LogCheckFailed(logger, e.Message);
                 }

@@ -1,6 +1,6 @@
 using System.Globalization;
 using Dockhand.Containers.Storage;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 
 namespace Dockhand.Containers;
 
@@ -32,7 +32,7 @@ public sealed record AuditEntry(DateTimeOffset At, string Actor, string Action, 
 public sealed record DatabaseHealth(bool Ok, string Path, int? SchemaVersion, string? Error);
 
 /// <summary>
-/// Container records and the audit log in the shared SQLite file (<see cref="DockhandDatabase"/>).
+/// Container records and the audit log in the shared database (<see cref="DockhandDatabase"/>: SQLite or PostgreSQL).
 /// The <c>containers</c> table keeps the seed's columns; Dockhand adds state and operation columns (migration 003).
 /// </summary>
 public sealed class ContainerStore : IDisposable
@@ -42,19 +42,26 @@ public sealed class ContainerStore : IDisposable
 
     private readonly DockhandDatabase _database;
     private readonly TimeProvider _time;
-    private readonly ProcessLease _lease;
+    private readonly IOperationLease _lease;
+    private readonly IReadOnlyList<SchemaMigrations> _modules;
+    private readonly Lock _migrationGate = new();
+    private Task? _migration;
     private string? _instanceId;
 
-    public ContainerStore(DockhandDatabase database, TimeProvider time)
+    /// <param name="modules">The other modules' migrations (each module registers its <see cref="SchemaMigrations"/> in DI);
+    /// <see cref="MigrateAsync"/> applies them after the container module's own.</param>
+    public ContainerStore(DockhandDatabase database, TimeProvider time, IEnumerable<SchemaMigrations>? modules = null)
     {
+        ArgumentNullException.ThrowIfNull(database);
         _database = database;
         _time = time;
-        _lease = new ProcessLease(database.Path);
+        _modules = [.. (modules ?? []).Where(m => m.Module != SchemaMigrations.Containers.Module)];
+        _lease = database.Dialect.CreateLease();
     }
 
     public DockhandDatabase Database => _database;
 
-    /// <summary>The token written into operation_process for this process's operations (a <see cref="ProcessLease"/>).</summary>
+    /// <summary>The token written into operation_process for this process's operations (an <see cref="IOperationLease"/>).</summary>
     private string CurrentProcess => _lease.Current;
 
     /// <summary>
@@ -81,41 +88,70 @@ public sealed class ContainerStore : IDisposable
 
     public void Dispose() => _lease.Dispose();
 
-    public Task MigrateAsync(CancellationToken cancellationToken = default) => _database.MigrateAsync(cancellationToken);
+    /// <summary>
+    /// Applies the container module's migrations and every registered module's, in one transaction, once per process:
+    /// the first call runs the runner, later calls (the host's start-up check, then the hosted service) find it done.
+    /// A failed run is not remembered, so the next call tries again.
+    /// </summary>
+    public Task MigrateAsync(CancellationToken cancellationToken = default)
+    {
+        lock (_migrationGate)
+        {
+            if (_migration is null || (_migration.IsCompleted && !_migration.IsCompletedSuccessfully))
+                _migration = RunMigrationsAsync(cancellationToken);
+            return _migration.IsCompleted ? _migration : _migration.WaitAsync(cancellationToken);
+        }
+    }
 
-    /// <summary>Opens the file and reads the schema version: a cheap check for a health endpoint.</summary>
+    /// <summary>True when this process's migration made the database (not a file or schema that was there before).</summary>
+    public bool CreatedNewDatabase { get; private set; }
+
+    private async Task RunMigrationsAsync(CancellationToken cancellationToken)
+    {
+        // SQLite: a file that was not there (a Python bot's file has version 0 but holds records). PostgreSQL: no schema yet.
+        var existed = _database.Exists;
+        var before = await _database.MigrateAsync(_modules, cancellationToken);
+        CreatedNewDatabase = _database.Kind == StoreKind.Sqlite ? !existed : before == 0;
+    }
+
+    /// <summary>Connects and reads each module's schema version: a cheap check for a health endpoint.</summary>
     public async Task<DatabaseHealth> CheckAsync(CancellationToken cancellationToken = default)
     {
         try
         {
-            await using var connection = await _database.OpenAsync(cancellationToken);
-            var version = await DockhandDatabase.ReadUserVersionAsync(connection, cancellationToken);
-            return version >= DockhandDatabase.LatestVersion
-                ? new DatabaseHealth(true, _database.Path, version, null)
-                : new DatabaseHealth(false, _database.Path, version, $"schema version {version} is behind {DockhandDatabase.LatestVersion}; start Dockhand once to migrate");
+            var version = await _database.ReadSchemaVersionAsync(SchemaMigrations.Containers.Module, cancellationToken);
+            if (version < DockhandDatabase.LatestVersion)
+                return new DatabaseHealth(false, _database.Path, version, $"schema version {version} is behind {DockhandDatabase.LatestVersion}; start Dockhand once to migrate");
+            foreach (var module in _modules)
+            {
+                var moduleVersion = await _database.ReadSchemaVersionAsync(module.Module, cancellationToken);
+                if (moduleVersion < module.LatestVersion)
+                    return new DatabaseHealth(false, _database.Path, version, $"the {module.Module} module's schema version {moduleVersion} is behind {module.LatestVersion}; start Dockhand once to migrate");
+            }
+            return new DatabaseHealth(true, _database.Path, version, null);
         }
-        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException or InvalidOperationException)
+        catch (Exception e) when (e is DbException or IOException or UnauthorizedAccessException or InvalidOperationException or TimeoutException)
         {
             return new DatabaseHealth(false, _database.Path, null, e.Message.ReplaceLineEndings(" "));
         }
     }
 
     /// <summary>
-    /// Records the intent to create, in one IMMEDIATE transaction: refuses when the owner has any row (any state)
+    /// Records the intent to create, in one write transaction (<see cref="DockhandDatabase.BeginWriteAsync"/>): refuses when the owner has any row (any state)
     /// or another owner's row has the name. The primary key on discord_user_id backs this across processes.
     /// </summary>
     internal async Task<IntentOutcome> TryInsertIntentAsync(OwnerId owner, string name, string image, string operationId, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = await _database.BeginWriteAsync(connection, "containers", cancellationToken);
         var existing = await FindAsync(connection, transaction, owner, cancellationToken);
         if (existing is not null)
             return new IntentOutcome.OwnerBusy(existing);
         await using (var nameCheck = connection.CreateCommand())
         {
             nameCheck.Transaction = transaction;
-            nameCheck.CommandText = "SELECT 1 FROM containers WHERE container_name = $name LIMIT 1";
-            nameCheck.Parameters.AddWithValue("$name", name);
+            nameCheck.CommandText = "SELECT 1 FROM containers WHERE container_name = @name LIMIT 1";
+            nameCheck.AddParameter("@name", name);
             if (await nameCheck.ExecuteScalarAsync(cancellationToken) is not null)
                 return new IntentOutcome.NameTaken();
         }
@@ -124,20 +160,20 @@ public sealed class ContainerStore : IDisposable
             insert.Transaction = transaction;
             insert.CommandText = """
                 INSERT INTO containers (discord_user_id, container_name, container_id, image, created_at, state, operation_id, operation_process, updated_at)
-                VALUES ($owner, $name, $id, $image, $now, 'creating', $op, $process, $now)
+                VALUES (@owner, @name, @id, @image, @now, 'creating', @op, @process, @now)
                 """;
-            insert.Parameters.AddWithValue("$owner", owner.ToString());
-            insert.Parameters.AddWithValue("$name", name);
-            insert.Parameters.AddWithValue("$id", PendingIdPrefix + operationId);
-            insert.Parameters.AddWithValue("$image", image);
-            insert.Parameters.AddWithValue("$now", Now());
-            insert.Parameters.AddWithValue("$op", operationId);
-            insert.Parameters.AddWithValue("$process", CurrentProcess);
+            insert.AddParameter("@owner", owner.ToString());
+            insert.AddParameter("@name", name);
+            insert.AddParameter("@id", PendingIdPrefix + operationId);
+            insert.AddParameter("@image", image);
+            insert.AddParameter("@now", Now());
+            insert.AddParameter("@op", operationId);
+            insert.AddParameter("@process", CurrentProcess);
             try
             {
                 await insert.ExecuteNonQueryAsync(cancellationToken);
             }
-            catch (SqliteException e) when (e.SqliteErrorCode == 19)
+            catch (DbException e) when (_database.IsConstraintViolation(e))
             {
                 // A constraint said no (another process won the race between our check and insert).
                 return new IntentOutcome.NameTaken();
@@ -148,41 +184,41 @@ public sealed class ContainerStore : IDisposable
     }
 
     internal Task<int> SetContainerIdAsync(OwnerId owner, string operationId, string containerId, CancellationToken cancellationToken)
-        => ExecuteAsync("UPDATE containers SET container_id = $id, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
-            cancellationToken, ("$id", containerId), ("$owner", owner.ToString()), ("$op", operationId));
+        => ExecuteAsync("UPDATE containers SET container_id = @id, updated_at = @now WHERE discord_user_id = @owner AND operation_id = @op AND state = 'creating'",
+            cancellationToken, ("@id", containerId), ("@owner", owner.ToString()), ("@op", operationId));
 
     internal Task<int> MarkReadyAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
-        => ExecuteAsync("UPDATE containers SET state = 'ready', operation_process = NULL, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
-            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+        => ExecuteAsync("UPDATE containers SET state = 'ready', operation_process = NULL, updated_at = @now WHERE discord_user_id = @owner AND operation_id = @op AND state = 'creating'",
+            cancellationToken, ("@owner", owner.ToString()), ("@op", operationId));
 
     /// <summary>Deletes a 'creating' row of the given operation (roll back).</summary>
     internal Task<int> DeleteIntentAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
-        => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
-            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+        => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = @owner AND operation_id = @op AND state = 'creating'",
+            cancellationToken, ("@owner", owner.ToString()), ("@op", operationId));
 
     /// <summary>
     /// Gives up a 'creating' row of this operation whose roll-back could not finish (the engine was down): it no longer
     /// names a live process, so the owner's next create or destroy, or the reconciler, rolls it back.
     /// </summary>
     internal Task<int> AbandonIntentAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
-        => ExecuteAsync("UPDATE containers SET operation_process = NULL, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'creating'",
-            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+        => ExecuteAsync("UPDATE containers SET operation_process = NULL, updated_at = @now WHERE discord_user_id = @owner AND operation_id = @op AND state = 'creating'",
+            cancellationToken, ("@owner", owner.ToString()), ("@op", operationId));
 
     /// <summary>Marks the owner's row 'destroying' under a new operation. Returns the row as it was, or null when there is none.</summary>
     internal async Task<StoredRow?> MarkDestroyingAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
     {
         await using var connection = await _database.OpenAsync(cancellationToken);
-        await using var transaction = connection.BeginTransaction(deferred: false);
+        await using var transaction = await _database.BeginWriteAsync(connection, "containers", cancellationToken);
         var row = await FindAsync(connection, transaction, owner, cancellationToken);
         if (row is null || row.State == RowState.Creating)
             return row;
         await using var update = connection.CreateCommand();
         update.Transaction = transaction;
-        update.CommandText = "UPDATE containers SET state = 'destroying', operation_id = $op, operation_process = $process, updated_at = $now WHERE discord_user_id = $owner";
-        update.Parameters.AddWithValue("$op", operationId);
-        update.Parameters.AddWithValue("$process", CurrentProcess);
-        update.Parameters.AddWithValue("$now", Now());
-        update.Parameters.AddWithValue("$owner", owner.ToString());
+        update.CommandText = "UPDATE containers SET state = 'destroying', operation_id = @op, operation_process = @process, updated_at = @now WHERE discord_user_id = @owner";
+        update.AddParameter("@op", operationId);
+        update.AddParameter("@process", CurrentProcess);
+        update.AddParameter("@now", Now());
+        update.AddParameter("@owner", owner.ToString());
         await update.ExecuteNonQueryAsync(cancellationToken);
         await transaction.CommitAsync(cancellationToken);
         return row;
@@ -190,13 +226,13 @@ public sealed class ContainerStore : IDisposable
 
     /// <summary>Puts a 'destroying' row of this operation back to 'ready' (the engine could not remove the container).</summary>
     internal Task<int> RevertDestroyingAsync(OwnerId owner, string operationId, CancellationToken cancellationToken)
-        => ExecuteAsync("UPDATE containers SET state = 'ready', operation_process = NULL, updated_at = $now WHERE discord_user_id = $owner AND operation_id = $op AND state = 'destroying'",
-            cancellationToken, ("$owner", owner.ToString()), ("$op", operationId));
+        => ExecuteAsync("UPDATE containers SET state = 'ready', operation_process = NULL, updated_at = @now WHERE discord_user_id = @owner AND operation_id = @op AND state = 'destroying'",
+            cancellationToken, ("@owner", owner.ToString()), ("@op", operationId));
 
     /// <summary>Deletes the owner's row whatever its state, when it still holds <paramref name="containerId"/>.</summary>
     internal Task<int> DeleteAsync(OwnerId owner, string containerId, CancellationToken cancellationToken)
-        => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = $owner AND container_id = $id",
-            cancellationToken, ("$owner", owner.ToString()), ("$id", containerId));
+        => ExecuteAsync("DELETE FROM containers WHERE discord_user_id = @owner AND container_id = @id",
+            cancellationToken, ("@owner", owner.ToString()), ("@id", containerId));
 
     /// <summary>Inserts a ready row for an adopted container when the owner has none and the name is free.</summary>
     internal async Task<bool> TryAdoptAsync(OwnerId owner, string name, string containerId, string image, DateTimeOffset createdAt, CancellationToken cancellationToken)
@@ -205,15 +241,15 @@ public sealed class ContainerStore : IDisposable
         await using var command = connection.CreateCommand();
         command.CommandText = """
             INSERT INTO containers (discord_user_id, container_name, container_id, image, created_at, state, updated_at)
-            SELECT $owner, $name, $id, $image, $created, 'ready', $now
-            WHERE NOT EXISTS (SELECT 1 FROM containers WHERE discord_user_id = $owner OR container_name = $name OR container_id = $id)
+            SELECT @owner, @name, @id, @image, @created, 'ready', @now
+            WHERE NOT EXISTS (SELECT 1 FROM containers WHERE discord_user_id = @owner OR container_name = @name OR container_id = @id)
             """;
-        command.Parameters.AddWithValue("$owner", owner.ToString());
-        command.Parameters.AddWithValue("$name", name);
-        command.Parameters.AddWithValue("$id", containerId);
-        command.Parameters.AddWithValue("$image", image);
-        command.Parameters.AddWithValue("$created", Format(createdAt));
-        command.Parameters.AddWithValue("$now", Now());
+        command.AddParameter("@owner", owner.ToString());
+        command.AddParameter("@name", name);
+        command.AddParameter("@id", containerId);
+        command.AddParameter("@image", image);
+        command.AddParameter("@created", Format(createdAt));
+        command.AddParameter("@now", Now());
         return await command.ExecuteNonQueryAsync(cancellationToken) == 1;
     }
 
@@ -240,9 +276,9 @@ public sealed class ContainerStore : IDisposable
         count.CommandText = "SELECT COUNT(*) FROM containers WHERE state <> 'creating'";
         var total = Convert.ToInt32(await count.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture);
         await using var command = connection.CreateCommand();
-        command.CommandText = $"SELECT {Columns} FROM containers WHERE state <> 'creating' ORDER BY created_at, discord_user_id LIMIT $limit OFFSET $offset";
-        command.Parameters.AddWithValue("$limit", pageSize);
-        command.Parameters.AddWithValue("$offset", (long)pageIndex * pageSize);
+        command.CommandText = $"SELECT {Columns} FROM containers WHERE state <> 'creating' ORDER BY created_at, discord_user_id LIMIT @limit OFFSET @offset";
+        command.AddParameter("@limit", pageSize);
+        command.AddParameter("@offset", (long)pageIndex * pageSize);
         return (await ReadRowsAsync(command, cancellationToken), total);
     }
 
@@ -256,11 +292,11 @@ public sealed class ContainerStore : IDisposable
         {
             await ExecuteAsync("""
                 INSERT INTO audit_log (at, actor, action, owner_id, container_name, container_id, outcome, detail)
-                VALUES ($now, $actor, $action, $owner, $name, $id, $outcome, $detail)
+                VALUES (@now, @actor, @action, @owner, @name, @id, @outcome, @detail)
                 """, cancellationToken,
-                ("$actor", actor.Id), ("$action", action), ("$owner", owner?.ToString()), ("$name", name), ("$id", containerId), ("$outcome", outcome), ("$detail", detail));
+                ("@actor", actor.Id), ("@action", action), ("@owner", owner?.ToString()), ("@name", name), ("@id", containerId), ("@outcome", outcome), ("@detail", detail));
         }
-        catch (SqliteException)
+        catch (DbException)
         {
         }
     }
@@ -271,10 +307,10 @@ public sealed class ContainerStore : IDisposable
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = "SELECT at, actor, action, owner_id, container_name, container_id, outcome, detail FROM audit_log "
-            + (owner is null ? "" : "WHERE owner_id = $owner ") + "ORDER BY id DESC LIMIT $limit";
+            + (owner is null ? "" : "WHERE owner_id = @owner ") + "ORDER BY id DESC LIMIT @limit";
         if (owner is not null)
-            command.Parameters.AddWithValue("$owner", owner.Value.ToString());
-        command.Parameters.AddWithValue("$limit", limit);
+            command.AddParameter("@owner", owner.Value.ToString());
+        command.AddParameter("@limit", limit);
         var entries = new List<AuditEntry>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
         while (await reader.ReadAsync(cancellationToken))
@@ -287,17 +323,17 @@ public sealed class ContainerStore : IDisposable
 
     private const string Columns = "discord_user_id, container_name, container_id, image, created_at, state, operation_id, operation_process";
 
-    private static async Task<StoredRow?> FindAsync(SqliteConnection connection, SqliteTransaction? transaction, OwnerId owner, CancellationToken cancellationToken)
+    private static async Task<StoredRow?> FindAsync(DbConnection connection, DbTransaction? transaction, OwnerId owner, CancellationToken cancellationToken)
     {
         await using var command = connection.CreateCommand();
         command.Transaction = transaction;
-        command.CommandText = $"SELECT {Columns} FROM containers WHERE discord_user_id = $owner";
-        command.Parameters.AddWithValue("$owner", owner.ToString());
+        command.CommandText = $"SELECT {Columns} FROM containers WHERE discord_user_id = @owner";
+        command.AddParameter("@owner", owner.ToString());
         var rows = await ReadRowsAsync(command, cancellationToken);
         return rows.Count == 0 ? null : rows[0];
     }
 
-    private static async Task<IReadOnlyList<StoredRow>> ReadRowsAsync(SqliteCommand command, CancellationToken cancellationToken)
+    private static async Task<IReadOnlyList<StoredRow>> ReadRowsAsync(DbCommand command, CancellationToken cancellationToken)
     {
         var rows = new List<StoredRow>();
         await using var reader = await command.ExecuteReaderAsync(cancellationToken);
@@ -317,10 +353,10 @@ public sealed class ContainerStore : IDisposable
         await using var connection = await _database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
         command.CommandText = sql;
-        if (sql.Contains("$now", StringComparison.Ordinal))
-            command.Parameters.AddWithValue("$now", Now());
+        if (sql.Contains("@now", StringComparison.Ordinal))
+            command.AddParameter("@now", Now());
         foreach (var (name, value) in parameters)
-            command.Parameters.AddWithValue(name, value ?? DBNull.Value);
+            command.AddParameter(name, value ?? DBNull.Value);
         return await command.ExecuteNonQueryAsync(cancellationToken);
     }
 

@@ -16,10 +16,10 @@ namespace Dockhand.Containers.Storage;
 /// start time from the boot time and the two readings differed by milliseconds, so a live CLI looked dead to the bot.
 /// A lock has no such reading to disagree about. What it cannot prove: liveness of a process on another host (the lease
 /// file is local to the database's directory, and flock over NFS is not reliable). Processes that share one database
-/// must run on one host; docs/containers.md says so. <c>flock</c> is called directly rather than through FileShare,
+/// must run on one host; docs/containers.md says so (PostgreSQL has its own proof, <see cref="PostgresLease"/>). <c>flock</c> is called directly rather than through FileShare,
 /// which .NET lets an environment variable turn off.
 /// </remarks>
-internal sealed partial class ProcessLease : IDisposable
+internal sealed partial class ProcessLease : IOperationLease
 {
     private const string Prefix = "lease:";
     private const int LockExclusive = 2;

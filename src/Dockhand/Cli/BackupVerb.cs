@@ -13,6 +13,8 @@ internal static class BackupVerb
         command.SetAction((parse, cancellationToken) => context.RunAsync(parse, async (services, json, ct) =>
         {
             var database = services.GetRequiredService<ContainerStore>().Database;
+            if (database.Kind != Dockhand.Containers.Storage.StoreKind.Sqlite)
+                return await context.FailAsync(json, "usage", $"backup copies a SQLite file, and this database is PostgreSQL ({database.Path}); use pg_dump, as the README's PostgreSQL section shows", ExitCodes.UsageOrUnavailable);
             var target = Path.GetFullPath(parse.GetValue(to)!);
             if (File.Exists(target))
                 return await context.FailAsync(json, "usage", $"--to: {target} already exists; name a new file, so no backup is ever overwritten", ExitCodes.UsageOrUnavailable);

@@ -50,6 +50,7 @@ internal static class CliApp
         root.Subcommands.Add(DoctorVerb.Build(context));
         root.Subcommands.Add(ReconcileVerb.Build(context));
         root.Subcommands.Add(BackupVerb.Build(context));
+        root.Subcommands.Add(MigrateStoreVerb.Build(context));
         root.Subcommands.Add(TerminalVerb.Build(context));
         root.Subcommands.Add(RunVerb.Build(context));
         // No verb: run the bot and the web terminal.

@@ -2,7 +2,7 @@ using System.CommandLine;
 using System.Text.Json;
 using System.Text.Json.Serialization.Metadata;
 using Dockhand.Containers;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Options;
@@ -64,7 +64,7 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
                 await provider.CheckEngineSettingsAsync(cancellationToken);
             if (database != DatabaseUse.LookOnly)
                 await store.MigrateAsync(cancellationToken);
-            if (!existed && database == DatabaseUse.CreateIfMissing)
+            if (store.CreatedNewDatabase && database == DatabaseUse.CreateIfMissing)
                 await Error.WriteLineAsync(await DescribeNewDatabaseAsync(provider, cancellationToken));
             return await body(provider, json, cancellationToken);
         }
@@ -80,9 +80,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
         {
             return await FailAsync(json, "engine-unavailable", $"the Docker engine cannot be reached ({e.Message}); check DOCKER_HOST or run scripts/engine.sh", ExitCodes.UsageOrUnavailable);
         }
-        catch (Exception e) when (e is SqliteException or IOException or UnauthorizedAccessException)
+        catch (Exception e) when (e is DbException or IOException or UnauthorizedAccessException)
         {
-            return await FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+            return await FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH or DATABASE_URL", ExitCodes.UsageOrUnavailable);
         }
         catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
         {

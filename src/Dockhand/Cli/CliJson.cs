@@ -38,6 +38,10 @@ internal sealed record CliReconcile(int RolledBackCreates, int FinishedDestroys,
 
 internal sealed record CliBackup(string Database, string Backup, string Instance, int SchemaVersion, long Containers, long AuditEntries, long TerminalLinks);
 
+/// <summary>dockhand migrate-store: rows inserted per table, rows the source holds, and the seed tokens left out.</summary>
+internal sealed record CliStoreCopy(string From, string To, string Instance, long Containers, long AuditEntries, long TerminalLinks,
+    long SourceContainers, long SourceAuditEntries, long SourceTerminalLinks, long SkippedSeedTokens);
+
 [JsonSourceGenerationOptions(JsonSerializerDefaults.Web, WriteIndented = false, DefaultIgnoreCondition = JsonIgnoreCondition.Never)]
 [JsonSerializable(typeof(CliError))]
 [JsonSerializable(typeof(CliContainer))]
@@ -46,4 +50,5 @@ internal sealed record CliBackup(string Database, string Backup, string Instance
 [JsonSerializable(typeof(CliDoctor))]
 [JsonSerializable(typeof(CliReconcile))]
 [JsonSerializable(typeof(CliBackup))]
+[JsonSerializable(typeof(CliStoreCopy))]
 internal sealed partial class CliJsonContext : JsonSerializerContext;

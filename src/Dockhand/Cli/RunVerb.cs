@@ -1,7 +1,7 @@
 using System.CommandLine;
 using Dockhand.Containers;
 using Dockhand.Discord;
-using Microsoft.Data.Sqlite;
+using System.Data.Common;
 using Dockhand.Observability;
 using Microsoft.Extensions.Options;
 
@@ -78,9 +78,9 @@ internal static class RunVerb
             {
                 return ExitCodes.Success;
             }
-            catch (Exception e) when (e is SqliteException or UnauthorizedAccessException)
+            catch (Exception e) when (e is DbException or UnauthorizedAccessException)
             {
-                return await context.FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH", ExitCodes.UsageOrUnavailable);
+                return await context.FailAsync(json, "database-unavailable", $"the database cannot be used ({e.Message.ReplaceLineEndings(" ")}); check DATABASE_PATH or DATABASE_URL", ExitCodes.UsageOrUnavailable);
             }
             catch (EngineUnavailableException e)
             {

@@ -57,6 +57,7 @@ public sealed class Harness : IAsyncDisposable
     public Dictionary<string, string?> Settings() => new()
     {
         ["DATABASE_PATH"] = Options.DatabasePath,
+        ["DATABASE_URL"] = Options.DatabaseUrl,
         ["DOCKER_HOST"] = Options.DockerHost.ToString(),
         ["DEFAULT_IMAGE"] = EngineFixture.TestImage,
         ["CONTAINER_EXTRA_LABELS"] = ExtraLabelsSetting,

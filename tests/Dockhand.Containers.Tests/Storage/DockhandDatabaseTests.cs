@@ -20,8 +20,8 @@ public sealed class DockhandDatabaseTests : IDisposable
         await database.MigrateAsync(TestContext.Current.CancellationToken);
         await database.MigrateAsync(TestContext.Current.CancellationToken);
 
+        Assert.Equal(DockhandDatabase.LatestVersion, await database.ReadSchemaVersionAsync(cancellationToken: TestContext.Current.CancellationToken));
         await using var connection = await database.OpenAsync(TestContext.Current.CancellationToken);
-        Assert.Equal(DockhandDatabase.LatestVersion, await DockhandDatabase.ReadUserVersionAsync(connection, TestContext.Current.CancellationToken));
         await using var read = connection.CreateCommand();
         read.CommandText = "SELECT container_name || '|' || container_id || '|' || image FROM containers WHERE discord_user_id = '80351110224678912'";
         Assert.Equal("alice-box|abc123|ubuntu:24.04", await read.ExecuteScalarAsync(TestContext.Current.CancellationToken));

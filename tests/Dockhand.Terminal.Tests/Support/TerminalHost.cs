@@ -48,7 +48,7 @@ public sealed class TerminalHost : IAsyncDisposable
 
         var database = new DockhandDatabase(databasePath ?? Path.Combine(directory, "containers.db"));
         if (databasePath is null)
-            await database.MigrateAsync(cancellationToken);
+            await database.MigrateAsync([TerminalSchema.Migrations], cancellationToken);
         builder.Services.AddSingleton(database);
         builder.Services.AddSingleton<TimeProvider>(time ?? TimeProvider.System);
         // The containers module's runtime, the terminal's one way to the engine (not the whole module: no reconciler
