@@ -9,7 +9,7 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
-scripts/prereqs.sh chromium postgresql
+scripts/prereqs.sh chromium postgresql docker-compose clang zlib1g-dev
 scripts/engine.sh
 scripts/test-images.sh
 

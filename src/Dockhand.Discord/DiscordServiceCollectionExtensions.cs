@@ -38,6 +38,7 @@ public static class DiscordServiceCollectionExtensions
         services.TryAddSingleton<IGatewayBotInfoSource>(sp => sp.GetRequiredService<DiscordRestClient>());
         services.TryAddSingleton<DiscordApplicationIdSource>();
         services.TryAddSingleton<InteractionDispatcher>();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IHostedService, InteractionDrain>());
         services.TryAddSingleton<InteractionReplayGuard>();
         services.TryAddEnumerable(ServiceDescriptor.Singleton<IGatewayDispatchHandler, GatewayInteractionBridge>());
         services.TryAddSingleton(sp =>

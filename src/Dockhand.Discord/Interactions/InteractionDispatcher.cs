@@ -1,3 +1,4 @@
+using System.Collections.Concurrent;
 using Dockhand.Discord.Rest;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
@@ -8,19 +9,37 @@ namespace Dockhand.Discord.Interactions;
 /// <summary>
 /// Runs the <see cref="IInteractionHandler"/> for an interaction from either transport, in its own DI scope and on
 /// its own task, so the transport is never blocked. Guarantees an initial response: when the handler returns or
-/// throws without one, a short ephemeral error (or empty autocomplete choices) is sent.
+/// throws without one, a short ephemeral error (or empty autocomplete choices) is sent. On shutdown the handlers see
+/// ApplicationStopping, and <see cref="InteractionDrain"/> keeps the host up until they have finished (a create then
+/// completes or rolls back instead of being cut off half-way when the process exits).
 /// </summary>
 internal sealed partial class InteractionDispatcher(
     IServiceScopeFactory scopes, DiscordApplicationIdSource applicationId, ILogger<InteractionDispatcher> logger, IHostApplicationLifetime? lifetime = null, DiscordMetrics? metrics = null)
 {
     public const string FallbackMessage = "Something went wrong while handling this. Please try again in a moment.";
 
+    private readonly ConcurrentDictionary<Task, bool> _inFlight = new();
+
     /// <summary>Starts handling; returns the task that ends when the handler (and any fallback) is done.</summary>
     public Task DispatchAsync(Interaction interaction, InteractionResponderBase responder)
     {
         applicationId.Remember(interaction.ApplicationId);
         var stopping = lifetime?.ApplicationStopping ?? CancellationToken.None;
-        return Task.Run(() => RunAsync(interaction, responder, stopping), CancellationToken.None);
+        var handling = Task.Run(() => RunAsync(interaction, responder, stopping), CancellationToken.None);
+        _inFlight[handling] = true;
+        // RunAsync catches everything, so this continuation only forgets the finished task.
+        handling.ContinueWith(done => _inFlight.TryRemove(done, out _), CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
+        return handling;
+    }
+
+    /// <summary>Waits until every interaction dispatched so far has been handled, or <paramref name="cancellationToken"/> ends the wait.</summary>
+    public Task WaitForInFlightAsync(CancellationToken cancellationToken = default)
+    {
+        var pending = _inFlight.Keys.ToArray();
+        if (pending.Length == 0)
+            return Task.CompletedTask;
+        LogDraining(logger, pending.Length);
+        return Task.WhenAll(pending).WaitAsync(cancellationToken);
     }
 
     private async Task RunAsync(Interaction interaction, InteractionResponderBase responder, CancellationToken cancellationToken)
@@ -82,4 +101,28 @@ internal sealed partial class InteractionDispatcher(
 
     [LoggerMessage(EventId = 3124, Level = LogLevel.Error, Message = "No IInteractionHandler is registered; interactions get the fallback reply.")]
     private static partial void LogNoHandler(ILogger logger);
+
+    [LoggerMessage(EventId = 3125, Level = LogLevel.Information, Message = "Stopping: waiting for {Count} interaction(s) still being handled.")]
+    private static partial void LogDraining(ILogger logger, int count);
+}
+
+/// <summary>
+/// Registered before the other hosted services, so it stops last: the host's StopAsync waits here (within its shutdown
+/// timeout) until the interactions still being handled have finished or rolled back.
+/// </summary>
+internal sealed class InteractionDrain(InteractionDispatcher dispatcher) : IHostedService
+{
+    public Task StartAsync(CancellationToken cancellationToken) => Task.CompletedTask;
+
+    public async Task StopAsync(CancellationToken cancellationToken)
+    {
+        try
+        {
+            await dispatcher.WaitForInFlightAsync(cancellationToken);
+        }
+        catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
+        {
+            // The shutdown timeout passed: what is still running is left to the reconciler's next pass.
+        }
+    }
 }

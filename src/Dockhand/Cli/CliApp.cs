@@ -53,6 +53,7 @@ internal static class CliApp
         root.Subcommands.Add(MigrateStoreVerb.Build(context));
         root.Subcommands.Add(TerminalVerb.Build(context));
         root.Subcommands.Add(RunVerb.Build(context));
+        root.Subcommands.Add(HealthVerb.Build(context));
         // No verb: run the bot and the web terminal.
         root.SetAction((parse, cancellationToken) => RunVerb.RunAsync(context, parse.GetValue(CliContext.JsonOption), cancellationToken));
         return root;
