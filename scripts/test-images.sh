@@ -5,6 +5,9 @@ set -euo pipefail
 
 BUSYBOX_TAG=dockhand-test/busybox:1
 DEBIAN_TAG=dockhand-test/debian-bash:bookworm
+# The Docker image test builds deploy/docker/Dockerfile on this one: the native dockhand needs OpenSSL 3 at run time and
+# CA certificates for HTTPS, which a minbase Debian lacks and which no build can fetch without a registry.
+RUNTIME_TAG=dockhand-test/debian-runtime:bookworm
 
 have_image() { docker image inspect "$1" >/dev/null 2>&1; }
 
@@ -81,21 +84,40 @@ else
   echo "images: built $BUSYBOX_TAG"
 fi
 
-if have_image "$DEBIAN_TAG"; then
-  echo "images: $DEBIAN_TAG cached"
-else
+debian_mirror() {
   command -v debootstrap >/dev/null 2>&1 || apt_install debootstrap
   mirror=$(apt_mirror)
   if [ -z "$mirror" ]; then
     echo "images: no apt source for Debian bookworm main found in /etc/apt/sources.list or /etc/apt/sources.list.d/*.{sources,list};" \
-      "add the machine's Debian mirror there (debootstrap builds $DEBIAN_TAG from it)" >&2
+      "add the machine's Debian mirror there (debootstrap builds $1 from it)" >&2
     exit 2
   fi
-  echo "images: debootstrap bookworm from $mirror (about 30 s)"
-  debootstrap --variant=minbase bookworm "$work/debian" "$mirror" >"$work/debootstrap.log" 2>&1 \
+  echo "$mirror"
+}
+
+# debootstrap_image TAG [--include=PACKAGES]: a minimal Debian bookworm from the machine's mirror, imported as TAG.
+debootstrap_image() {
+  local tag=$1 root="$work/debian-$RANDOM" mirror
+  shift
+  mirror=$(debian_mirror "$tag")
+  echo "images: debootstrap bookworm for $tag from $mirror (about 30 s)"
+  debootstrap --variant=minbase "$@" bookworm "$root" "$mirror" >"$work/debootstrap.log" 2>&1 \
     || { tail -20 "$work/debootstrap.log" >&2; exit 2; }
-  tar -C "$work/debian" -c . | docker import \
+  tar -C "$root" -c . | docker import \
     -c 'ENV PATH=/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin' \
-    -c 'CMD ["/bin/bash"]' - "$DEBIAN_TAG" >/dev/null
-  echo "images: built $DEBIAN_TAG"
+    -c 'CMD ["/bin/bash"]' - "$tag" >/dev/null
+  rm -rf "$root"
+  echo "images: built $tag"
+}
+
+if have_image "$DEBIAN_TAG"; then
+  echo "images: $DEBIAN_TAG cached"
+else
+  debootstrap_image "$DEBIAN_TAG"
+fi
+
+if have_image "$RUNTIME_TAG"; then
+  echo "images: $RUNTIME_TAG cached"
+else
+  debootstrap_image "$RUNTIME_TAG" --include=libssl3,ca-certificates
 fi

@@ -12,7 +12,8 @@ namespace Dockhand.Tests.Deployment;
 [Collection(PublishedBinaryCollection.Name)]
 public sealed partial class DockerImageTests(PublishedBinary published) : IAsyncDisposable
 {
-    private const string TestImage = "dockhand-test/debian-bash:bookworm";
+    // Built by scripts/test-images.sh: a minimal Debian with libssl3 and ca-certificates, which the native binary needs.
+    private const string TestImage = "dockhand-test/debian-runtime:bookworm";
     private readonly string _runId = "image-" + Guid.NewGuid().ToString("N")[..12];
     private readonly List<string> _buildImages = [];
 
