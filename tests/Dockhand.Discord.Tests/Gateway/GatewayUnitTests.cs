@@ -8,8 +8,8 @@ public sealed class GatewayUnitTests
     [Fact]
     public void GetDelay_Attempts_DoubleFromBaseUpToCapWithJitter()
     {
-        var low = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), () => 0);
-        var high = new ReconnectBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), () => 0.999999);
+        var low = new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), () => 0);
+        var high = new RetryBackoff(TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(60), () => 0.999999);
 
         Assert.Equal(TimeSpan.Zero, low.GetDelay(0));
         Assert.Equal(TimeSpan.FromMilliseconds(500), low.GetDelay(1));
@@ -18,6 +18,10 @@ public sealed class GatewayUnitTests
         Assert.Equal(TimeSpan.FromSeconds(30), low.GetDelay(20));
         Assert.InRange(high.GetDelay(3), TimeSpan.FromMilliseconds(3999), TimeSpan.FromMilliseconds(4000));
         Assert.InRange(high.GetDelay(100), TimeSpan.FromSeconds(59.99), TimeSpan.FromSeconds(60));
+
+        // Without a random source (REST retries) the delays are exact: 250 ms, 500 ms, 1 s, 2 s, then the cap.
+        var rest = new RetryBackoff(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
+        Assert.Equal([250, 500, 1000, 2000, 2000], [.. Enumerable.Range(1, 5).Select(a => rest.GetDelay(a).TotalMilliseconds)]);
     }
 
     [Fact]

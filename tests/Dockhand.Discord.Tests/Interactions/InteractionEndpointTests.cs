@@ -90,7 +90,7 @@ public sealed class InteractionEndpointTests
         Assert.Equal("hello bob", body["data"]!["content"]!.GetValue<string>());
         Assert.Equal(64, body["data"]!["flags"]!.GetValue<int>());
         Assert.NotNull(seen);
-        Assert.Equal(77UL, seen.UserId);
+        Assert.Equal(new Snowflake(77), seen.UserId);
         Assert.Equal(555UL, seen.GuildId);
         Assert.Equal("status", seen.CommandName);
         Assert.Equal(88UL, seen.GetUserId("target"));

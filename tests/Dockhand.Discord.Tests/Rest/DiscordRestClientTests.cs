@@ -72,7 +72,7 @@ public sealed class DiscordRestClientTests
 
         Assert.Equal(new Uri("ws://127.0.0.1:5555/gateway"), info.Url);
         Assert.Equal(4, info.MaxConcurrency);
-        Assert.Equal(f.Server.ApplicationId, (await f.Client.GetCurrentApplicationAsync(ct)).Id);
+        Assert.Equal(new Snowflake(f.Server.ApplicationId), (await f.Client.GetCurrentApplicationAsync(ct)).Id);
     }
 
     [Fact]
@@ -379,7 +379,7 @@ public sealed class DiscordRestClientTests
 
         Assert.Equal("updated", afterUpdate["content"]!.GetValue<string>());
         Assert.Equal(id, afterUpdate["id"]!.GetValue<string>());
-        Assert.Equal(id, edited.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(id, edited.Id.ToString());
         Assert.Equal("edited later", f.Server.GetOriginal("cmd")!["content"]!.GetValue<string>());
         Assert.Equal("edited later", f.Server.GetMessage(id)!["content"]!.GetValue<string>());
         Assert.Empty(f.Server.GetFollowUps("press2"));
