@@ -111,15 +111,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimerRecordingTimeProvider.WaitLimit);
-        while (!condition())
-        {
-            if (Run.IsFaulted)
-                await Run; // surface the client's exception
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException("Condition not reached in time.");
-            await Task.Delay(5, TestContext.Current.CancellationToken);
-        }
+        await Support.Eventually.TrueAsync(() => condition() || Run.IsFaulted, "the gateway condition", TestContext.Current.CancellationToken, timeout);
+        if (Run.IsFaulted && !condition())
+            await Run; // surface the client's exception
     }
 
     /// <summary>Moves the fake clock. Use it where no timer has to fire; otherwise <see cref="AdvanceWhenArmedAsync"/>.</summary>

@@ -302,8 +302,7 @@ public sealed class InteractionEndpointTests
         await responder.RespondAsync(InteractionResponse.Deferred(), ct);
 
         var edit = responder.EditOriginalAsync(DiscordMessage.Text("done"), ct);
-        for (var i = 0; i < 500 && f.Server.RequestsTo(Routes.EditOriginal).Count == 0; i++)
-            await Task.Delay(5, ct);
+        await Support.Eventually.TrueAsync(() => f.Server.RequestsTo(Routes.EditOriginal).Count > 0, "the early edit of @original", ct);
         f.Server.AcceptInteractionResponse(interaction.Id, "tok-early", """{"type":5}""");
         var sent = await edit.WaitAsync(TimeSpan.FromSeconds(10), ct);
 

@@ -152,7 +152,8 @@ public sealed class DiscordRestClientTests
         var first = f.Client.GetUserAsync(1, ct);
         await WaitUntilAsync(() => f.Server.RequestsTo(Routes.GetUser).Count == 1, ct);
         var limitedAt = f.Server.RequestsTo(Routes.GetUser)[0].At;
-        await Task.Delay(100, ct); // let the client read the 429 before the next call
+        // The client has read the 429 (it counts as an invalid request) and so recorded the global pause.
+        await WaitUntilAsync(() => f.Client.InvalidRequestCount == 1, ct);
         await f.Client.GetCurrentApplicationAsync(ct);
         await first;
 
@@ -416,12 +417,8 @@ public sealed class DiscordRestClientTests
         Assert.Empty(f.Server.RequestsTo(Routes.GetUser));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-            await Task.Delay(10, ct);
-        Assert.True(condition());
-    }
+    private static Task WaitUntilAsync(Func<bool> condition, CancellationToken ct) =>
+        Support.Eventually.TrueAsync(condition, "the condition", ct);
 
     [Fact]
     public async Task InteractionRoutes_ManyDistinctInteractions_LimiterStateStaysBounded()
