@@ -53,6 +53,48 @@ public sealed class GatewayUnitTests
         Assert.Equal(999, gate.RemainingSessionStarts);
     }
 
+    [Fact]
+    public void IdentifyGate_MaxConcurrencyZero_TreatedAsOne()
+    {
+        // A bad /gateway/bot answer (max_concurrency 0) must not become a division by zero in the bucket number.
+        var time = new FakeTimeProvider();
+        var gate = new IdentifyGate(time);
+        gate.Update(new GatewayBotInfo(new Uri("wss://x"), 1, 0, 1000, TimeSpan.FromHours(1)));
+
+        gate.RecordIdentify();
+        Assert.Equal(1, gate.MaxConcurrency);
+        Assert.Equal(IdentifyGate.Window, gate.GetDelay());
+    }
+
+    [Fact]
+    public void IdentifyGate_SessionStartsUsedUp_WaitsForResetThenCountsAgain()
+    {
+        var time = new FakeTimeProvider();
+        var gate = new IdentifyGate(time);
+        gate.Update(new GatewayBotInfo(new Uri("wss://x"), 1, 1, 0, TimeSpan.FromSeconds(30)));
+
+        Assert.True(gate.SessionStartsExhausted);
+        Assert.Equal(TimeSpan.FromSeconds(30), gate.GetDelay());
+        time.Advance(TimeSpan.FromSeconds(30));
+        Assert.False(gate.SessionStartsExhausted);
+        Assert.Equal(TimeSpan.Zero, gate.GetDelay());
+        gate.RecordIdentify();
+        Assert.Equal(int.MaxValue, gate.RemainingSessionStarts); // unknown until the next /gateway/bot answer
+    }
+
+    [Fact]
+    public void DelayForOrdinary_ReservedSlotsLeft_OrdinaryStillWaits()
+    {
+        // 110 ordinary sends fill the window; the 10 slots kept for heartbeats are not theirs to use.
+        var limiter = new GatewaySendLimiter(120, 10, TimeSpan.FromSeconds(60));
+        var t0 = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < 109; i++)
+            limiter.Record(t0);
+        Assert.Equal(TimeSpan.Zero, limiter.DelayForOrdinary(t0));
+        limiter.Record(t0);
+        Assert.Equal(TimeSpan.FromSeconds(60), limiter.DelayForOrdinary(t0));
+    }
+
     [Theory]
     [InlineData("wss://gateway.discord.gg", "wss://gateway.discord.gg/?v=10&encoding=json")]
     [InlineData("wss://gateway.discord.gg/?v=9&encoding=etf", "wss://gateway.discord.gg/?v=10&encoding=json")]
