@@ -6,7 +6,8 @@ namespace Dockhand.Discord;
 
 /// <summary>
 /// Reads <see cref="DiscordOptions"/> from the flat keys of DESIGN.md §2 and checks them. Each problem is one line
-/// that names the key.
+/// that names the key. The options are read once: the problems found stay on the options object
+/// (<see cref="DiscordOptions.ConfigurationProblems"/>) for the start-up validator to report.
 /// </summary>
 public static class DiscordConfiguration
 {
@@ -70,13 +71,14 @@ public static class DiscordConfiguration
             else
                 problems.Add($"{MaxRateLimitWaitKey} is invalid: it must be a whole number of seconds from 1 to 3600.");
         }
+        options.ConfigurationProblems = problems;
         return problems;
 
-        ulong? Snowflake(string key)
+        Snowflake? Snowflake(string key)
         {
             if (Get(key) is not { } s)
                 return null;
-            if (ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var id) && id > 0)
+            if (Discord.Snowflake.TryParse(s, out var id))
                 return id;
             problems.Add($"{key} is invalid: it must be a Discord snowflake (digits only), got '{(s.Length > 24 ? s[..24] + "…" : s)}'.");
             return null;

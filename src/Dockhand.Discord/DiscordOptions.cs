@@ -15,13 +15,13 @@ public sealed class DiscordOptions
     public string? Token { get; set; }
 
     /// <summary>Optional: READY or GET /oauth2/applications/@me give it when it is not set.</summary>
-    public ulong? ApplicationId { get; set; }
+    public Snowflake? ApplicationId { get; set; }
 
     /// <summary>Hex Ed25519 public key of the application. Turns on POST /interactions.</summary>
     public string? PublicKey { get; set; }
 
     /// <summary>Optional: register commands to this guild only (instant) instead of globally.</summary>
-    public ulong? GuildId { get; set; }
+    public Snowflake? GuildId { get; set; }
 
     [Required]
     public Uri ApiBaseUrl { get; set; } = new("https://discord.com/api/v10");
@@ -30,11 +30,31 @@ public sealed class DiscordOptions
     public Uri? GatewayUrl { get; set; }
 
     /// <summary>Gateway intents. INTERACTION_CREATE is sent whatever the intents, so 0 is enough.</summary>
+    [Range(0, int.MaxValue)]
     public int Intents { get; set; }
 
     /// <summary>
     /// The longest one REST call waits out rate limits in all (DISCORD_MAX_RATE_LIMIT_WAIT, seconds). A call that would
     /// wait longer fails at once with a 429 <see cref="Rest.DiscordRestException"/> instead of blocking its caller.
     /// </summary>
+    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
     public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromSeconds(60);
+
+    /// <summary>What <see cref="DiscordConfiguration.Read"/> found wrong, one sentence per key; reported at start-up.</summary>
+    internal IReadOnlyList<string> ConfigurationProblems { get; set; } = [];
+}
+
+/// <summary>
+/// Start-up check of <see cref="DiscordOptions"/>: the data annotations (source-generated, no reflection) and the
+/// problems found when the keys were read, without reading the configuration a second time.
+/// </summary>
+[Microsoft.Extensions.Options.OptionsValidator]
+internal sealed partial class DiscordOptionsValidator : Microsoft.Extensions.Options.IValidateOptions<DiscordOptions>;
+
+internal sealed class DiscordConfigurationProblems : Microsoft.Extensions.Options.IValidateOptions<DiscordOptions>
+{
+    public Microsoft.Extensions.Options.ValidateOptionsResult Validate(string? name, DiscordOptions options) =>
+        options.ConfigurationProblems.Count == 0
+            ? Microsoft.Extensions.Options.ValidateOptionsResult.Success
+            : Microsoft.Extensions.Options.ValidateOptionsResult.Fail(options.ConfigurationProblems);
 }

@@ -23,12 +23,15 @@ public static class DiscordServiceCollectionExtensions
     /// <see cref="DiscordApplicationIdSource"/>, <see cref="CommandRegistrar"/>, the interaction dispatcher and the
     /// gateway bridge (<see cref="IGatewayDispatchHandler"/>). Register your <see cref="IInteractionHandler"/> yourself.
     /// </summary>
-    public static IServiceCollection AddDockhandDiscord(this IServiceCollection services, IConfiguration configuration)
+    /// <param name="commandHashFile">Where the hash of the last uploaded commands is kept (the host puts it next to its
+    /// database); the Discord module reads no other module's keys.</param>
+    public static IServiceCollection AddDockhandDiscord(this IServiceCollection services, IConfiguration configuration, string commandHashFile = "discord-commands.json")
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.TryAddSingleton(TimeProvider.System);
         services.AddOptions<DiscordOptions>().Configure(o => DiscordConfiguration.Read(configuration, o)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<DiscordOptions>>(new DiscordOptionsValidator(configuration));
+        services.AddSingleton<IValidateOptions<DiscordOptions>, DiscordConfigurationProblems>();
+        services.AddSingleton<IValidateOptions<DiscordOptions>, DiscordOptionsValidator>();
 
         services.AddMetrics();
         services.TryAddSingleton<DiscordMetrics>();
@@ -49,8 +52,7 @@ public static class DiscordServiceCollectionExtensions
         });
         services.TryAddSingleton<InteractionEndpoint>();
 
-        var databasePath = configuration["DATABASE_PATH"] is { Length: > 0 } db ? db : "containers.db";
-        services.TryAddSingleton<ICommandHashStore>(new FileCommandHashStore(databasePath + ".discord-commands.json"));
+        services.TryAddSingleton<ICommandHashStore>(new FileCommandHashStore(commandHashFile));
         services.TryAddSingleton<CommandRegistrar>();
         return services;
     }
@@ -83,14 +85,6 @@ public static class DiscordServiceCollectionExtensions
         return endpoints;
     }
 
-    private sealed class DiscordOptionsValidator(IConfiguration configuration) : IValidateOptions<DiscordOptions>
-    {
-        public ValidateOptionsResult Validate(string? name, DiscordOptions options)
-        {
-            var problems = DiscordConfiguration.Read(configuration, new DiscordOptions());
-            return problems.Count == 0 ? ValidateOptionsResult.Success : ValidateOptionsResult.Fail(problems);
-        }
-    }
 }
 
 /// <summary>Registers the commands once at start-up.</summary>

@@ -74,7 +74,8 @@ internal static class DockhandHost
         }
         services.AddDockhandContainers(configuration);
         services.AddDockhandTerminal(configuration);
-        services.AddDockhandDiscord(configuration);
+        // The hash of the uploaded slash commands sits next to the database (DATABASE_PATH, a Containers key read here by the host, not by the Discord module).
+        services.AddDockhandDiscord(configuration, (configuration["DATABASE_PATH"] is { Length: > 0 } database ? database : "containers.db") + ".discord-commands.json");
         if (HasToken(configuration))
         {
             services.AddDockhandDiscordGateway();

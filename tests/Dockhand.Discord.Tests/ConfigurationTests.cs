@@ -20,8 +20,8 @@ public sealed class ConfigurationTests
 
         Assert.Empty(problems);
         Assert.Equal("abc.def", options.Token);
-        Assert.Equal(123UL, options.ApplicationId);
-        Assert.Equal(456UL, options.GuildId);
+        Assert.Equal(new Snowflake(123), options.ApplicationId);
+        Assert.Equal(new Snowflake(456), options.GuildId);
         Assert.Equal(new Uri("http://127.0.0.1:1/api/v10"), options.ApiBaseUrl);
         Assert.Equal(new Uri("ws://127.0.0.1:2"), options.GatewayUrl);
         Assert.Equal(TimeSpan.FromSeconds(15), options.MaxRateLimitWait);

@@ -52,12 +52,13 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
     /// <summary>Waits (real time, 30 s by default) until an armed timer's due time (from now) matches <paramref name="dueIn"/>.</summary>
     public async Task WaitForTimerAsync(Func<TimeSpan, bool> dueIn, string description, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? WaitLimit);
-        while (!PendingDueIn().Any(dueIn))
+        try
         {
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException($"Waited for {description}; armed timers are due in: [{string.Join(", ", PendingDueIn())}].");
-            await Task.Delay(5, TestContext.Current.CancellationToken);
+            await Support.Eventually.TrueAsync(() => PendingDueIn().Any(dueIn), description, TestContext.Current.CancellationToken, timeout);
+        }
+        catch (TimeoutException)
+        {
+            throw new TimeoutException($"Waited for {description}; armed timers are due in: [{string.Join(", ", PendingDueIn())}].");
         }
     }
 

@@ -58,7 +58,7 @@ public sealed partial class CommandRegistrar(
     private static partial void LogUnchanged(ILogger logger, int count, string scope);
 }
 
-/// <summary>Keeps hashes in a small JSON file (by default next to the database: "{DATABASE_PATH}.discord-commands.json").</summary>
+/// <summary>Keeps hashes in a small JSON file (the host puts it next to its database: "{DATABASE_PATH}.discord-commands.json").</summary>
 public sealed class FileCommandHashStore(string path) : ICommandHashStore
 {
     private readonly SemaphoreSlim _lock = new(1, 1);

@@ -6,7 +6,7 @@ internal sealed class GatewayClientSettings
     /// <summary>Random source in [0,1) for heartbeat jitter, backoff jitter and the op 9 wait.</summary>
     public Func<double> Random { get; init; } = System.Random.Shared.NextDouble;
 
-    public ReconnectBackoff? Backoff { get; init; }
+    public RetryBackoff? Backoff { get; init; }
 
     public int SendLimit { get; init; } = 120;
 

@@ -3,74 +3,74 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Discord.Gateway;
 
 // EventIds 1100–1149: Discord gateway. Never log the token, session ids or event bodies.
-public sealed partial class DiscordGatewayClient
+internal static partial class GatewayLog
 {
     [LoggerMessage(1100, LogLevel.Information, "Gateway: connecting to {Url} (resume: {Resume})")]
-    private static partial void LogConnecting(ILogger logger, string url, bool resume);
+    internal static partial void LogConnecting(ILogger logger, string url, bool resume);
 
     [LoggerMessage(1101, LogLevel.Warning, "Gateway: connection failed: {Reason}")]
-    private static partial void LogConnectFailed(ILogger logger, string reason);
+    internal static partial void LogConnectFailed(ILogger logger, string reason);
 
     [LoggerMessage(1102, LogLevel.Debug, "Gateway: Hello, heartbeat interval {IntervalMs} ms")]
-    private static partial void LogHello(ILogger logger, int intervalMs);
+    internal static partial void LogHello(ILogger logger, int intervalMs);
 
     [LoggerMessage(1103, LogLevel.Information, "Gateway: identifying with intents {Intents}")]
-    private static partial void LogIdentifying(ILogger logger, int intents);
+    internal static partial void LogIdentifying(ILogger logger, int intents);
 
     [LoggerMessage(1104, LogLevel.Information, "Gateway: resuming from sequence {Sequence}")]
-    private static partial void LogResuming(ILogger logger, long sequence);
+    internal static partial void LogResuming(ILogger logger, long sequence);
 
     [LoggerMessage(1105, LogLevel.Information, "Gateway: READY (application {ApplicationId}, resume host {ResumeHost})")]
-    private static partial void LogReady(ILogger logger, ulong applicationId, string resumeHost);
+    internal static partial void LogReady(ILogger logger, ulong applicationId, string resumeHost);
 
     [LoggerMessage(1106, LogLevel.Information, "Gateway: RESUMED at sequence {Sequence}")]
-    private static partial void LogResumed(ILogger logger, long sequence);
+    internal static partial void LogResumed(ILogger logger, long sequence);
 
     [LoggerMessage(1107, LogLevel.Debug, "Gateway: the server asked for a heartbeat")]
-    private static partial void LogHeartbeatRequested(ILogger logger);
+    internal static partial void LogHeartbeatRequested(ILogger logger);
 
     [LoggerMessage(1108, LogLevel.Warning, "Gateway: no heartbeat ACK within {IntervalMs} ms: zombie connection, reconnecting to resume")]
-    private static partial void LogZombie(ILogger logger, double intervalMs);
+    internal static partial void LogZombie(ILogger logger, double intervalMs);
 
     [LoggerMessage(1109, LogLevel.Warning, "Gateway: invalid session (resumable: {Resumable})")]
-    private static partial void LogInvalidSession(ILogger logger, bool resumable);
+    internal static partial void LogInvalidSession(ILogger logger, bool resumable);
 
     [LoggerMessage(1110, LogLevel.Information, "Gateway: disconnected, close code {CloseCode} ({CloseMeaning}), {Reason}; next: {Next}")]
-    private static partial void LogDisconnected(ILogger logger, int closeCode, string closeMeaning, string reason, string next);
+    internal static partial void LogDisconnected(ILogger logger, int closeCode, string closeMeaning, string reason, string next);
 
     [LoggerMessage(1111, LogLevel.Information, "Gateway: reconnecting in {DelayMs} ms to {Next}")]
-    private static partial void LogReconnecting(ILogger logger, double delayMs, string next);
+    internal static partial void LogReconnecting(ILogger logger, double delayMs, string next);
 
     [LoggerMessage(1112, LogLevel.Critical, "Gateway: fatal close code {CloseCode}: {Message}")]
-    private static partial void LogFatal(ILogger logger, int closeCode, string message);
+    internal static partial void LogFatal(ILogger logger, int closeCode, string message);
 
     [LoggerMessage(1113, LogLevel.Warning, "Gateway: could not get the gateway URL or limits from GET /gateway/bot")]
-    private static partial void LogGatewayInfoFailed(ILogger logger, Exception exception);
+    internal static partial void LogGatewayInfoFailed(ILogger logger, Exception exception);
 
     [LoggerMessage(1114, LogLevel.Warning, "Gateway: session start limit used up; waiting {Seconds} s before identifying")]
-    private static partial void LogSessionStartsExhausted(ILogger logger, double seconds);
+    internal static partial void LogSessionStartsExhausted(ILogger logger, double seconds);
 
     [LoggerMessage(1115, LogLevel.Debug, "Gateway: identify concurrency ({MaxConcurrency} per 5 s): waiting {DelayMs} ms")]
-    private static partial void LogIdentifyWait(ILogger logger, double delayMs, int maxConcurrency);
+    internal static partial void LogIdentifyWait(ILogger logger, double delayMs, int maxConcurrency);
 
     [LoggerMessage(1116, LogLevel.Debug, "Gateway: send limit reached; next send in {DelayMs} ms")]
-    private static partial void LogSendThrottled(ILogger logger, double delayMs);
+    internal static partial void LogSendThrottled(ILogger logger, double delayMs);
 
     [LoggerMessage(1117, LogLevel.Error, "Gateway: refused to send op {Op}: {Size} bytes is above the {Limit}-byte limit")]
-    private static partial void LogPayloadTooLarge(ILogger logger, int op, int size, int limit);
+    internal static partial void LogPayloadTooLarge(ILogger logger, int op, int size, int limit);
 
     [LoggerMessage(1118, LogLevel.Error, "Gateway: dispatch handler failed for {EventName}")]
-    private static partial void LogDispatchHandlerFailed(ILogger logger, Exception exception, string eventName);
+    internal static partial void LogDispatchHandlerFailed(ILogger logger, Exception exception, string eventName);
 
     [LoggerMessage(1119, LogLevel.Warning, "Gateway: unreadable payload from the gateway ({ErrorType}); reconnecting")]
-    private static partial void LogUnreadablePayload(ILogger logger, string errorType);
+    internal static partial void LogUnreadablePayload(ILogger logger, string errorType);
 
     [LoggerMessage(1121, LogLevel.Critical, "Gateway: stopping: {Message}")]
-    private static partial void LogTokenRejected(ILogger logger, string message);
+    internal static partial void LogTokenRejected(ILogger logger, string message);
 
     [LoggerMessage(1122, LogLevel.Warning, "Gateway: connection failed: no handshake within {Seconds} s")]
-    private static partial void LogConnectTimedOut(ILogger logger, double seconds);
+    internal static partial void LogConnectTimedOut(ILogger logger, double seconds);
 
     [LoggerMessage(1120, LogLevel.Error, "Gateway: send loop failed; reconnecting")]
-    private static partial void LogSendLoopFailed(ILogger logger, Exception exception);
+    internal static partial void LogSendLoopFailed(ILogger logger, Exception exception);
 }

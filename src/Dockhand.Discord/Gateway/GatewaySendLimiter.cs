@@ -8,12 +8,7 @@ namespace Dockhand.Discord.Gateway;
 internal sealed class GatewaySendLimiter(int limit, int reservedForControl, TimeSpan window)
 {
     private readonly List<DateTimeOffset> _sent = [];
-
-    public int Limit => limit;
-
-    public int OrdinaryLimit => limit - reservedForControl;
-
-    public TimeSpan Window => window;
+    private readonly int _ordinaryLimit = limit - reservedForControl;
 
     public int CountInWindow(DateTimeOffset now)
     {
@@ -25,11 +20,11 @@ internal sealed class GatewaySendLimiter(int limit, int reservedForControl, Time
     public TimeSpan DelayForOrdinary(DateTimeOffset now)
     {
         Prune(now);
-        if (_sent.Count < OrdinaryLimit)
+        if (_sent.Count < _ordinaryLimit)
             return TimeSpan.Zero;
 
         // The send becomes possible when enough of the oldest entries have left the window.
-        var mustExpire = _sent[_sent.Count - OrdinaryLimit];
+        var mustExpire = _sent[_sent.Count - _ordinaryLimit];
         var wait = mustExpire + window - now;
         return wait > TimeSpan.Zero ? wait : TimeSpan.FromTicks(1);
     }

@@ -7,11 +7,10 @@ using Microsoft.Extensions.Logging;
 namespace Dockhand.Discord.Interactions;
 
 /// <summary>
-/// Receives gateway dispatches: READY gives the application id; INTERACTION_CREATE is parsed and handed to the same
-/// handler as the HTTP endpoint, with a responder that POSTs the callback. Never blocks the gateway's receive loop.
+/// Receives gateway dispatches: INTERACTION_CREATE is parsed and handed to the same handler as the HTTP endpoint, with a responder that POSTs the callback. Never blocks the gateway's receive loop.
 /// </summary>
 internal sealed partial class GatewayInteractionBridge(
-    InteractionDispatcher dispatcher, InteractionReplayGuard replays, DiscordRestClient rest, DiscordApplicationIdSource applicationId,
+    InteractionDispatcher dispatcher, InteractionReplayGuard replays, DiscordRestClient rest,
     ILogger<GatewayInteractionBridge> logger)
     : IGatewayDispatchHandler
 {
@@ -21,10 +20,6 @@ internal sealed partial class GatewayInteractionBridge(
         {
             switch (eventName)
             {
-                case "READY":
-                    if (WireMapper.ParseSnowflake(data.Deserialize(DiscordJsonContext.Default.JsonReady)?.Application?.Id) is { } id)
-                        applicationId.Remember(id);
-                    break;
                 case "INTERACTION_CREATE":
                     var interaction = WireMapper.Parse(data.Deserialize(DiscordJsonContext.Default.JsonInteraction));
                     if (interaction is null || interaction.Type == InteractionType.Ping)

@@ -22,7 +22,7 @@ public enum CommandOptionType
 }
 
 /// <summary>A Discord user as seen in an interaction or from GET /users/{id}.</summary>
-public sealed record DiscordUser(ulong Id, string Username, string? GlobalName, bool IsBot = false)
+public sealed record DiscordUser(Snowflake Id, string Username, string? GlobalName, bool IsBot = false)
 {
     /// <summary>The name to show: the global display name when set, otherwise the username.</summary>
     public string DisplayName => string.IsNullOrEmpty(GlobalName) ? Username : GlobalName;
@@ -42,15 +42,15 @@ public sealed record InteractionOption(string Name, CommandOptionType Type, obje
 /// </summary>
 public sealed record Interaction
 {
-    public required ulong Id { get; init; }
-    public required ulong ApplicationId { get; init; }
+    public required Snowflake Id { get; init; }
+    public required Snowflake ApplicationId { get; init; }
     public required InteractionType Type { get; init; }
     /// <summary>The interaction token (valid 15 minutes). Never log it.</summary>
     public required string Token { get; init; }
     /// <summary>Who invoked it: member.user in a guild, user in a DM.</summary>
     public required DiscordUser User { get; init; }
-    public ulong? GuildId { get; init; }
-    public ulong? ChannelId { get; init; }
+    public Snowflake? GuildId { get; init; }
+    public Snowflake? ChannelId { get; init; }
     /// <summary>The command name (types 2 and 4).</summary>
     public string? CommandName { get; init; }
     public string? SubcommandName { get; init; }
@@ -61,16 +61,16 @@ public sealed record Interaction
     /// <summary>Selected values of a select menu (type 3).</summary>
     public IReadOnlyList<string> Values { get; init; } = [];
     /// <summary>For components: the id of the message the component is attached to.</summary>
-    public ulong? MessageId { get; init; }
+    public Snowflake? MessageId { get; init; }
 
     /// <summary>The invoker's id (shorthand for <c>User.Id</c>).</summary>
-    public ulong UserId => User.Id;
+    public Snowflake UserId => User.Id;
 
     /// <summary>How long an interaction token stays valid (Receiving and Responding: "valid for 15 minutes").</summary>
     public static readonly TimeSpan TokenLifetime = TimeSpan.FromMinutes(15);
 
     /// <summary>When Discord created the interaction: the timestamp in its snowflake id (ms since 2015-01-01 UTC).</summary>
-    public DateTimeOffset CreatedAt => DateTimeOffset.FromUnixTimeMilliseconds((long)(Id >> 22) + DiscordEpochMs);
+    public DateTimeOffset CreatedAt => DateTimeOffset.FromUnixTimeMilliseconds((long)(Id.Value >> 22) + DiscordEpochMs);
 
     /// <summary>When <see cref="Token"/> stops working: every @original edit or follow-up after it is a 401 (50027).</summary>
     public DateTimeOffset TokenExpiresAt => CreatedAt + TokenLifetime;
@@ -78,8 +78,8 @@ public sealed record Interaction
     private const long DiscordEpochMs = 1_420_070_400_000;
 
     /// <summary>A snowflake for an id made at <paramref name="at"/> (for tests and fakes that play Discord).</summary>
-    public static ulong SnowflakeAt(DateTimeOffset at, ulong increment = 0) =>
-        ((ulong)(at.ToUnixTimeMilliseconds() - DiscordEpochMs) << 22) | (increment & 0xFFF);
+    public static Snowflake SnowflakeAt(DateTimeOffset at, ulong increment = 0) =>
+        new(((ulong)(at.ToUnixTimeMilliseconds() - DiscordEpochMs) << 22) | (increment & 0xFFF));
 
     /// <summary>The focused option of an autocomplete interaction, or null.</summary>
     public InteractionOption? FocusedOption => Options.FirstOrDefault(o => o.Focused);
@@ -95,7 +95,7 @@ public sealed record Interaction
     public bool? GetBoolean(string name) => GetOption(name)?.Value is bool b ? b : null;
 
     /// <summary>A USER option's snowflake, or null.</summary>
-    public ulong? GetUserId(string name) => GetOption(name)?.Value is ulong id ? id : null;
+    public Snowflake? GetUserId(string name) => GetOption(name)?.Value is Snowflake id ? id : null;
 
     /// <summary>A USER option's resolved user, or null when absent or not resolved.</summary>
     public DiscordUser? GetUser(string name) => GetOption(name)?.ResolvedUser;

@@ -11,8 +11,8 @@ internal sealed class InteractionReplayGuard(TimeProvider time)
     public static readonly TimeSpan Lifetime = TimeSpan.FromMinutes(15);
 
     private readonly Lock _gate = new();
-    private readonly HashSet<ulong> _seen = [];
-    private readonly Queue<(ulong Id, long SeenAt)> _order = new();
+    private readonly HashSet<Snowflake> _seen = [];
+    private readonly Queue<(Snowflake Id, long SeenAt)> _order = new();
 
     /// <summary>Ids currently remembered (for tests: must stay bounded).</summary>
     public int Count
@@ -25,7 +25,7 @@ internal sealed class InteractionReplayGuard(TimeProvider time)
     }
 
     /// <summary>True the first time an id is seen (within its lifetime); false for a repeat.</summary>
-    public bool TryTake(ulong interactionId)
+    public bool TryTake(Snowflake interactionId)
     {
         lock (_gate)
         {

@@ -89,7 +89,7 @@ public sealed class InteractionTokenExpiredException : Exception
     /// <summary>Treated as expired this long before the 15 minutes, so that a skewed clock does not cost 401s.</summary>
     public static readonly TimeSpan SkewMargin = TimeSpan.FromSeconds(30);
 
-    public InteractionTokenExpiredException(ulong interactionId)
+    public InteractionTokenExpiredException(Snowflake interactionId)
         : base($"The token of interaction {interactionId} has expired (15 minutes after the interaction); it can no longer edit or follow up.") =>
         InteractionId = interactionId;
 
@@ -107,7 +107,7 @@ public sealed class InteractionTokenExpiredException : Exception
     {
     }
 
-    public ulong InteractionId { get; }
+    public Snowflake InteractionId { get; }
 }
 
 /// <summary>Gateway transport: the initial response is POSTed to the callback endpoint.</summary>
@@ -233,7 +233,7 @@ internal sealed partial class HttpInteractionResponder(Interaction interaction, 
     }
 
     [LoggerMessage(EventId = 3154, Level = LogLevel.Information, Message = "Interaction {InteractionId}: the handler answered after the endpoint had acknowledged it (type {AckType}); its reply was sent as an edit of @original.")]
-    private static partial void LogLateReplyAsEdit(ILogger logger, ulong interactionId, int ackType);
+    private static partial void LogLateReplyAsEdit(ILogger logger, ulong interactionId, InteractionCallbackType ackType);
 
     [LoggerMessage(EventId = 3155, Level = LogLevel.Warning, Message = "Interaction {InteractionId}: autocomplete choices came too late and were dropped; Discord showed none.")]
     private static partial void LogLateAutocompleteDropped(ILogger logger, ulong interactionId);

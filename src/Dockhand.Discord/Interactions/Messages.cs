@@ -62,6 +62,17 @@ public sealed record AutocompleteChoice(string Name, object Value)
     public static AutocompleteChoice Integer(string name, long value) => new(name, value);
 }
 
+/// <summary>Interaction callback types (Discord, "Receiving and Responding": Interaction Callback Type).</summary>
+public enum InteractionCallbackType
+{
+    Pong = 1,
+    ChannelMessageWithSource = 4,
+    DeferredChannelMessageWithSource = 5,
+    DeferredUpdateMessage = 6,
+    UpdateMessage = 7,
+    ApplicationCommandAutocompleteResult = 8,
+}
+
 /// <summary>
 /// The initial response to an interaction (exactly one per interaction). Build with the static factories.
 /// </summary>
@@ -70,7 +81,7 @@ public abstract record InteractionResponse
     private protected InteractionResponse() { }
 
     /// <summary>Callback type as sent to Discord.</summary>
-    public abstract int CallbackType { get; }
+    public abstract InteractionCallbackType CallbackType { get; }
 
     /// <summary>Type 4: reply with a message.</summary>
     public static InteractionResponse Message(DiscordMessage message) => new MessageResponse(message);
@@ -93,34 +104,34 @@ public abstract record InteractionResponse
 
 public sealed record MessageResponse(DiscordMessage Body) : InteractionResponse
 {
-    public override int CallbackType => 4;
+    public override InteractionCallbackType CallbackType => InteractionCallbackType.ChannelMessageWithSource;
 }
 
 public sealed record DeferredMessageResponse(bool Ephemeral) : InteractionResponse
 {
-    public override int CallbackType => 5;
+    public override InteractionCallbackType CallbackType => InteractionCallbackType.DeferredChannelMessageWithSource;
 }
 
 public sealed record DeferredUpdateResponse : InteractionResponse
 {
-    public override int CallbackType => 6;
+    public override InteractionCallbackType CallbackType => InteractionCallbackType.DeferredUpdateMessage;
 }
 
 public sealed record UpdateMessageResponse(DiscordMessage Body) : InteractionResponse
 {
-    public override int CallbackType => 7;
+    public override InteractionCallbackType CallbackType => InteractionCallbackType.UpdateMessage;
 }
 
 public sealed record AutocompleteResponse(IReadOnlyList<AutocompleteChoice> Choices) : InteractionResponse
 {
-    public override int CallbackType => 8;
+    public override InteractionCallbackType CallbackType => InteractionCallbackType.ApplicationCommandAutocompleteResult;
 }
 
 /// <summary>Type 1, only for PING on the HTTP endpoint.</summary>
 internal sealed record PongResponse : InteractionResponse
 {
-    public override int CallbackType => 1;
+    public override InteractionCallbackType CallbackType => InteractionCallbackType.Pong;
 }
 
 /// <summary>A message Discord returned (@original, follow-ups).</summary>
-public sealed record SentMessage(ulong Id, ulong? ChannelId, string? Content, int Flags);
+public sealed record SentMessage(Snowflake Id, Snowflake? ChannelId, string? Content, int Flags);

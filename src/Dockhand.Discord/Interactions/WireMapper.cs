@@ -11,12 +11,12 @@ internal static class WireMapper
 
     public static JsonInteractionResponse ToJson(InteractionResponse response) => response switch
     {
-        MessageResponse m => new() { Type = 4, Data = ToCallbackData(RequireBody(m.Body), includeFlags: true) },
-        DeferredMessageResponse d => new() { Type = 5, Data = d.Ephemeral ? new() { Flags = EphemeralFlag } : null },
-        DeferredUpdateResponse => new() { Type = 6 },
-        UpdateMessageResponse u => new() { Type = 7, Data = ToCallbackData(u.Body, includeFlags: false) },
-        AutocompleteResponse a => new() { Type = 8, Data = new() { Choices = [.. a.Choices.Take(DiscordLimits.AutocompleteChoiceCount).Select(ToJson)] } },
-        PongResponse => new() { Type = 1 },
+        MessageResponse m => new() { Type = (int)m.CallbackType, Data = ToCallbackData(RequireBody(m.Body), includeFlags: true) },
+        DeferredMessageResponse d => new() { Type = (int)d.CallbackType, Data = d.Ephemeral ? new() { Flags = EphemeralFlag } : null },
+        DeferredUpdateResponse u => new() { Type = (int)u.CallbackType },
+        UpdateMessageResponse u => new() { Type = (int)u.CallbackType, Data = ToCallbackData(u.Body, includeFlags: false) },
+        AutocompleteResponse a => new() { Type = (int)a.CallbackType, Data = new() { Choices = [.. a.Choices.Take(DiscordLimits.AutocompleteChoiceCount).Select(ToJson)] } },
+        PongResponse p => new() { Type = (int)p.CallbackType },
         _ => throw new ArgumentOutOfRangeException(nameof(response), response.GetType().Name, "Unknown response kind."),
     };
 
@@ -85,18 +85,15 @@ internal static class WireMapper
     };
 
     public static SentMessage FromJson(JsonMessage m) =>
-        new(ParseSnowflake(m.Id) ?? 0, ParseSnowflake(m.ChannelId), m.Content, m.Flags ?? 0);
+        new(m.Id ?? throw new JsonException("A message without an id."), m.ChannelId, m.Content, m.Flags ?? 0);
 
     public static DiscordUser? FromJson(JsonUser? u) =>
-        u is null || ParseSnowflake(u.Id) is not { } id ? null : new DiscordUser(id, u.Username ?? "", u.GlobalName, u.Bot ?? false);
-
-    public static ulong? ParseSnowflake(string? s) =>
-        ulong.TryParse(s, NumberStyles.None, CultureInfo.InvariantCulture, out var v) ? v : null;
+        u?.Id is not { } id ? null : new DiscordUser(id, u.Username ?? "", u.GlobalName, u.Bot ?? false);
 
     /// <summary>Parses an interaction; null when required fields are missing or malformed.</summary>
     public static Interaction? Parse(JsonInteraction? j)
     {
-        if (j is null || ParseSnowflake(j.Id) is not { } id || ParseSnowflake(j.ApplicationId) is not { } appId
+        if (j?.Id is not { } id || j.ApplicationId is not { } appId
             || string.IsNullOrEmpty(j.Token) || j.Type is < 1 or > 5)
             return null;
         var type = (InteractionType)j.Type;
@@ -128,16 +125,16 @@ internal static class WireMapper
             ApplicationId = appId,
             Type = type,
             Token = j.Token,
-            User = user ?? new DiscordUser(0, "", null),
-            GuildId = ParseSnowflake(j.GuildId),
-            ChannelId = ParseSnowflake(j.ChannelId),
+            User = user ?? new DiscordUser(default, "", null),
+            GuildId = j.GuildId,
+            ChannelId = j.ChannelId,
             CommandName = j.Data?.Name,
             SubcommandName = subcommand,
             Options = options is null ? [] : [.. options.Where(o => o.Name is not null).Select(o => ToOption(o, resolvedUsers))],
             CustomId = j.Data?.CustomId,
             ComponentType = j.Data?.ComponentType,
             Values = j.Data?.Values ?? [],
-            MessageId = ParseSnowflake(j.Message?.Id),
+            MessageId = j.Message?.Id,
         };
     }
 
@@ -151,7 +148,7 @@ internal static class WireMapper
         {
             value = (type, v.ValueKind) switch
             {
-                (_, JsonValueKind.String) when type == CommandOptionType.User => ParseSnowflake(v.GetString()),
+                (_, JsonValueKind.String) when type == CommandOptionType.User => Snowflake.ParseOrNull(v.GetString()),
                 (CommandOptionType.Integer, JsonValueKind.Number) when v.TryGetInt64(out var l) => l,
                 (CommandOptionType.Boolean, JsonValueKind.True) => true,
                 (CommandOptionType.Boolean, JsonValueKind.False) => false,
@@ -160,8 +157,8 @@ internal static class WireMapper
                 (_, JsonValueKind.Number) => v.GetDouble(),
                 _ => null,
             };
-            if (type == CommandOptionType.User && value is ulong userId && resolvedUsers is not null
-                && resolvedUsers.TryGetValue(userId.ToString(CultureInfo.InvariantCulture), out var ju))
+            if (type == CommandOptionType.User && value is Snowflake userId && resolvedUsers is not null
+                && resolvedUsers.TryGetValue(userId.ToString(), out var ju))
                 resolved = FromJson(ju);
         }
         return new InteractionOption(o.Name!, type, value, focused) { ResolvedUser = resolved };

@@ -6,12 +6,12 @@ namespace Dockhand.Discord.JsonModels;
 /// <summary>An incoming interaction (gateway INTERACTION_CREATE's d, or the HTTP endpoint's body).</summary>
 internal sealed class JsonInteraction
 {
-    [JsonPropertyName("id")] public string? Id { get; set; }
-    [JsonPropertyName("application_id")] public string? ApplicationId { get; set; }
+    [JsonPropertyName("id")] public Snowflake? Id { get; set; }
+    [JsonPropertyName("application_id")] public Snowflake? ApplicationId { get; set; }
     [JsonPropertyName("type")] public int Type { get; set; }
     [JsonPropertyName("data")] public JsonInteractionData? Data { get; set; }
-    [JsonPropertyName("guild_id")] public string? GuildId { get; set; }
-    [JsonPropertyName("channel_id")] public string? ChannelId { get; set; }
+    [JsonPropertyName("guild_id")] public Snowflake? GuildId { get; set; }
+    [JsonPropertyName("channel_id")] public Snowflake? ChannelId { get; set; }
     [JsonPropertyName("member")] public JsonGuildMember? Member { get; set; }
     [JsonPropertyName("user")] public JsonUser? User { get; set; }
     [JsonPropertyName("token")] public string? Token { get; set; }
@@ -22,7 +22,7 @@ internal sealed class JsonInteraction
 
 internal sealed class JsonInteractionData
 {
-    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("id")] public Snowflake? Id { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
     [JsonPropertyName("type")] public int? Type { get; set; }
     [JsonPropertyName("options")] public List<JsonInteractionOption>? Options { get; set; }
@@ -55,7 +55,7 @@ internal sealed class JsonGuildMember
 
 internal sealed class JsonUser
 {
-    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("id")] public Snowflake? Id { get; set; }
     [JsonPropertyName("username")] public string? Username { get; set; }
     [JsonPropertyName("global_name")] public string? GlobalName { get; set; }
     [JsonPropertyName("discriminator")] public string? Discriminator { get; set; }

@@ -6,8 +6,8 @@ namespace Dockhand.Discord.JsonModels;
 /// <summary>A message as Discord returns it (only the fields Dockhand reads).</summary>
 internal sealed class JsonMessage
 {
-    [JsonPropertyName("id")] public string? Id { get; set; }
-    [JsonPropertyName("channel_id")] public string? ChannelId { get; set; }
+    [JsonPropertyName("id")] public Snowflake? Id { get; set; }
+    [JsonPropertyName("channel_id")] public Snowflake? ChannelId { get; set; }
     [JsonPropertyName("content")] public string? Content { get; set; }
     [JsonPropertyName("flags")] public int? Flags { get; set; }
     [JsonPropertyName("embeds")] public List<JsonEmbed>? Embeds { get; set; }

@@ -30,7 +30,7 @@ internal sealed class JsonCommandOption
 
 internal sealed class JsonApplication
 {
-    [JsonPropertyName("id")] public string? Id { get; set; }
+    [JsonPropertyName("id")] public Snowflake? Id { get; set; }
     [JsonPropertyName("name")] public string? Name { get; set; }
 }
 
@@ -59,12 +59,6 @@ internal sealed class JsonDiscordError
     [JsonPropertyName("errors")] public JsonElement? Errors { get; set; }
 }
 
-/// <summary>The READY dispatch: only what the interactions bridge needs.</summary>
-internal sealed class JsonReady
-{
-    [JsonPropertyName("application")] public JsonApplication? Application { get; set; }
-}
-
 [JsonSourceGenerationOptions(DefaultIgnoreCondition = JsonIgnoreCondition.WhenWritingNull)]
 [JsonSerializable(typeof(JsonInteraction))]
 [JsonSerializable(typeof(JsonInteractionResponse))]
@@ -74,6 +68,5 @@ internal sealed class JsonReady
 [JsonSerializable(typeof(JsonApplication))]
 [JsonSerializable(typeof(JsonGatewayBot))]
 [JsonSerializable(typeof(JsonDiscordError))]
-[JsonSerializable(typeof(JsonReady))]
 [JsonSerializable(typeof(JsonUser))]
 internal sealed partial class DiscordJsonContext : JsonSerializerContext;

@@ -8,19 +8,18 @@ namespace Dockhand.Discord.Rest;
 /// </summary>
 public sealed class DiscordApplicationIdSource(DiscordRestClient rest, IOptions<DiscordOptions> options)
 {
-    private ulong _known = options.Value.ApplicationId ?? 0;
+    private ulong _known = options.Value.ApplicationId?.Value ?? 0;
 
     /// <summary>The id if already known, without a REST call.</summary>
-    public ulong? Known => Volatile.Read(ref _known) is var id && id != 0 ? id : null;
+    public Snowflake? Known => Volatile.Read(ref _known) is var id && id != 0 ? new Snowflake(id) : null;
 
     /// <summary>Called by the gateway bridge on READY (and by the HTTP path, which sees application_id).</summary>
-    public void Remember(ulong applicationId)
+    public void Remember(Snowflake applicationId)
     {
-        if (applicationId != 0)
-            Interlocked.CompareExchange(ref _known, applicationId, 0);
+        Interlocked.CompareExchange(ref _known, applicationId.Value, 0);
     }
 
-    public async Task<ulong> GetAsync(CancellationToken cancellationToken = default)
+    public async Task<Snowflake> GetAsync(CancellationToken cancellationToken = default)
     {
         if (Known is { } id)
             return id;

@@ -32,15 +32,17 @@ public sealed class DiscordRestException(HttpStatusCode status, int code, string
 /// </summary>
 public sealed partial class DiscordRestClient : IGatewayBotInfoSource
 {
+    /// <summary>Sent on every REST call and on the gateway's WebSocket upgrade: Discord asks for a DiscordBot
+    /// User-Agent, and Discord-compatible servers such as Spacebar close gateway connections without one.</summary>
     public const string UserAgent = "DiscordBot (https://github.com/dockhand/dockhand, 1.0)";
     /// <summary>How many times a 429 is retried before giving up.</summary>
     private const int MaxRateLimitRetries = 5;
     /// <summary>"Interaction has already been acknowledged."</summary>
     private const int AlreadyAcknowledgedCode = 40060;
     private const string CallbackTemplate = "POST /interactions/{interaction_id}/{interaction_token}/callback";
-    /// <summary>Backoff for edge errors and dropped connections: short, since a callback has 3 s in all.</summary>
-    private static readonly TimeSpan[] TransientRetryDelays =
-        [TimeSpan.FromMilliseconds(250), TimeSpan.FromMilliseconds(500), TimeSpan.FromSeconds(1), TimeSpan.FromSeconds(2)];
+    /// <summary>Backoff for edge errors and dropped connections: short (250 ms, 500 ms, 1 s, 2 s), since a callback has 3 s in all.</summary>
+    private static readonly RetryBackoff TransientBackoff = new(TimeSpan.FromMilliseconds(250), TimeSpan.FromSeconds(2));
+    private const int MaxTransientRetries = 4;
     /// <summary>How long to pause after an HTML 429 that gives no Retry-After.</summary>
     private static readonly TimeSpan DefaultEdgeBan = TimeSpan.FromSeconds(60);
     /// <summary>Discord's deadline for the first response to an interaction (Receiving and Responding).</summary>
@@ -85,39 +87,39 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     public int InvalidRequestCount => RateLimiter.InvalidRequestCount;
 
     /// <summary>POST /interactions/{id}/{token}/callback.</summary>
-    public Task CreateInteractionResponseAsync(ulong interactionId, string interactionToken, InteractionResponse response, CancellationToken cancellationToken = default) =>
+    public Task CreateInteractionResponseAsync(Snowflake interactionId, string interactionToken, InteractionResponse response, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Post, $"interactions/{interactionId}/{Escape(interactionToken)}/callback",
             Serialize(WireMapper.ToJson(response), DiscordJsonContext.Default.JsonInteractionResponse), authorize: false, cancellationToken);
 
     /// <summary>GET /webhooks/{app}/{token}/messages/@original.</summary>
-    public async Task<SentMessage> GetOriginalResponseAsync(ulong applicationId, string interactionToken, CancellationToken cancellationToken = default) =>
+    public async Task<SentMessage> GetOriginalResponseAsync(Snowflake applicationId, string interactionToken, CancellationToken cancellationToken = default) =>
         WireMapper.FromJson(Read(await SendAsync(HttpMethod.Get, $"webhooks/{applicationId}/{Escape(interactionToken)}/messages/@original",
             null, authorize: false, cancellationToken), DiscordJsonContext.Default.JsonMessage));
 
     /// <summary>PATCH /webhooks/{app}/{token}/messages/@original. Null parts of <paramref name="message"/> stay unchanged.</summary>
-    public async Task<SentMessage> EditOriginalResponseAsync(ulong applicationId, string interactionToken, DiscordMessage message, CancellationToken cancellationToken = default) =>
+    public async Task<SentMessage> EditOriginalResponseAsync(Snowflake applicationId, string interactionToken, DiscordMessage message, CancellationToken cancellationToken = default) =>
         WireMapper.FromJson(Read(await SendAsync(HttpMethod.Patch, $"webhooks/{applicationId}/{Escape(interactionToken)}/messages/@original",
             Serialize(WireMapper.ToWebhook(message, create: false), DiscordJsonContext.Default.JsonWebhookMessage), authorize: false, cancellationToken),
             DiscordJsonContext.Default.JsonMessage));
 
     /// <summary>DELETE /webhooks/{app}/{token}/messages/@original.</summary>
-    public Task DeleteOriginalResponseAsync(ulong applicationId, string interactionToken, CancellationToken cancellationToken = default) =>
+    public Task DeleteOriginalResponseAsync(Snowflake applicationId, string interactionToken, CancellationToken cancellationToken = default) =>
         SendAsync(HttpMethod.Delete, $"webhooks/{applicationId}/{Escape(interactionToken)}/messages/@original", null, authorize: false, cancellationToken);
 
     /// <summary>POST /webhooks/{app}/{token}?wait=true: a follow-up message.</summary>
-    public async Task<SentMessage> CreateFollowUpAsync(ulong applicationId, string interactionToken, DiscordMessage message, CancellationToken cancellationToken = default) =>
+    public async Task<SentMessage> CreateFollowUpAsync(Snowflake applicationId, string interactionToken, DiscordMessage message, CancellationToken cancellationToken = default) =>
         WireMapper.FromJson(Read(await SendAsync(HttpMethod.Post, $"webhooks/{applicationId}/{Escape(interactionToken)}?wait=true",
             Serialize(WireMapper.ToWebhook(message, create: true), DiscordJsonContext.Default.JsonWebhookMessage), authorize: false, cancellationToken),
             DiscordJsonContext.Default.JsonMessage));
 
     /// <summary>POST /channels/{channel}/messages with the bot token (e.g. a result whose interaction token has expired).</summary>
-    public async Task<SentMessage> CreateChannelMessageAsync(ulong channelId, DiscordMessage message, CancellationToken cancellationToken = default) =>
+    public async Task<SentMessage> CreateChannelMessageAsync(Snowflake channelId, DiscordMessage message, CancellationToken cancellationToken = default) =>
         WireMapper.FromJson(Read(await SendAsync(HttpMethod.Post, $"channels/{channelId}/messages",
             Serialize(WireMapper.ToWebhook(message with { Ephemeral = false }, create: true), DiscordJsonContext.Default.JsonWebhookMessage), authorize: true, cancellationToken),
             DiscordJsonContext.Default.JsonMessage));
 
     /// <summary>PUT /applications/{app}/commands (or /guilds/{guild}/commands when <paramref name="guildId"/> is set).</summary>
-    public Task BulkOverwriteCommandsAsync(ulong applicationId, ulong? guildId, IReadOnlyList<SlashCommand> commands, CancellationToken cancellationToken = default)
+    public Task BulkOverwriteCommandsAsync(Snowflake applicationId, Snowflake? guildId, IReadOnlyList<SlashCommand> commands, CancellationToken cancellationToken = default)
     {
         var path = guildId is { } g ? $"applications/{applicationId}/guilds/{g}/commands" : $"applications/{applicationId}/commands";
         return SendAsync(HttpMethod.Put, path, CommandWire.Serialize(commands, global: guildId is null), authorize: true, cancellationToken);
@@ -127,11 +129,11 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     public async Task<DiscordApplication> GetCurrentApplicationAsync(CancellationToken cancellationToken = default)
     {
         var app = Read(await SendAsync(HttpMethod.Get, "oauth2/applications/@me", null, authorize: true, cancellationToken), DiscordJsonContext.Default.JsonApplication);
-        return new DiscordApplication(WireMapper.ParseSnowflake(app.Id) ?? throw new DiscordRestException(HttpStatusCode.OK, 0, "application without id"), app.Name ?? "");
+        return new DiscordApplication(app.Id ?? throw new DiscordRestException(HttpStatusCode.OK, 0, "application without id"), app.Name ?? "");
     }
 
     /// <summary>GET /users/{id}; null when the user does not exist (404).</summary>
-    public async Task<DiscordUser?> GetUserAsync(ulong userId, CancellationToken cancellationToken = default)
+    public async Task<DiscordUser?> GetUserAsync(Snowflake userId, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -311,14 +313,14 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
 
     /// <summary>
     /// The wait before the next retry after an edge error or a dropped connection, or null to give up: after
-    /// <see cref="TransientRetryDelays"/> is used up, or, for a callback, when the retry would go out after the 3 s
+    /// <see cref="MaxTransientRetries"/> retries, or, for a callback, when the retry would go out after the 3 s
     /// Discord gives the first response (counted from the first attempt, which is already later than Discord's start).
     /// </summary>
     private TimeSpan? NextTransientDelay(int retriesSoFar, bool isCallback, long started)
     {
-        if (retriesSoFar >= TransientRetryDelays.Length)
+        if (retriesSoFar >= MaxTransientRetries)
             return null;
-        var delay = TransientRetryDelays[retriesSoFar];
+        var delay = TransientBackoff.GetDelay(retriesSoFar + 1);
         if (isCallback && _time.GetElapsedTime(started) + delay >= CallbackWindow)
             return null;
         return delay;
@@ -390,4 +392,4 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
 }
 
 /// <summary>The bot's application (GET /oauth2/applications/@me).</summary>
-public sealed record DiscordApplication(ulong Id, string Name);
+public sealed record DiscordApplication(Snowflake Id, string Name);

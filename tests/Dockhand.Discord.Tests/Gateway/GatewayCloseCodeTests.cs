@@ -120,8 +120,7 @@ public sealed class GatewayCloseCodeTests
         time.Advance(TimeSpan.FromSeconds(29));
         Assert.DoesNotContain(logger.Entries, e => e.Id.Id == 1122);
         time.Advance(TimeSpan.FromSeconds(1));
-        for (var i = 0; i < 500 && !logger.Entries.Any(e => e.Id.Id == 1122); i++)
-            await Task.Delay(10, ct);
+        await Support.Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1122), "the connect-timeout log (1122)", ct);
 
         Assert.Contains(logger.Entries, e => e.Id.Id == 1122 && e.Message.Contains("30 s", StringComparison.Ordinal));
         await cts.CancelAsync();
@@ -143,8 +142,7 @@ public sealed class GatewayCloseCodeTests
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = client.RunAsync(cts.Token);
 
-        for (var i = 0; i < 1000 && !logger.Entries.Any(e => e.Id.Id == 1111); i++)
-            await Task.Delay(10, ct);
+        await Support.Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1111), "the reconnect log (1111)", ct);
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
 

@@ -33,7 +33,8 @@ public sealed class GatewayConnectionTests
         await h.WaitReadyAsync();
 
         Assert.Equal(h.Server.CurrentSessionId, h.Client.SessionId);
-        Assert.Equal(ulong.Parse(h.Server.Options.ApplicationId), h.Client.ApplicationId);
+        Assert.Equal(Snowflake.ParseOrNull(h.Server.Options.ApplicationId), h.Client.ApplicationId);
+        Assert.Equal(h.Client.ApplicationId, h.ApplicationIds.Known);
         Assert.Equal(1, h.Client.LastSequence);
         Assert.Equal(["READY"], h.Handler.Names);
     }

@@ -1,6 +1,7 @@
 using System.Collections.Concurrent;
 using System.Text.Json;
 using Dockhand.Discord.Gateway;
+using Dockhand.Discord.Rest;
 using Dockhand.Discord.Testing.Gateway;
 using Microsoft.Extensions.Logging.Abstractions;
 
@@ -43,8 +44,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     private readonly CancellationTokenSource _cts;
 
-    private GatewayHarness(TimerRecordingTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts)
+    private GatewayHarness(TimerRecordingTimeProvider time, LoopbackDiscordGateway server, DiscordGatewayClient client, RecordingDispatchHandler handler, CancellationTokenSource cts, DiscordApplicationIdSource applicationIds)
     {
+        ApplicationIds = applicationIds;
         Time = time;
         Server = server;
         Client = client;
@@ -59,6 +61,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
     public DiscordGatewayClient Client { get; }
 
     public RecordingDispatchHandler Handler { get; }
+
+    /// <summary>Where the client puts the application id READY gives (no REST call is made while it is known).</summary>
+    public DiscordApplicationIdSource ApplicationIds { get; }
 
     public Task Run { get; private set; } = Task.CompletedTask;
 
@@ -91,8 +96,10 @@ internal sealed class GatewayHarness : IAsyncDisposable
         var handler = new RecordingDispatchHandler();
         var options = Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = token, Intents = intents });
         var botInfo = new StaticBotInfoSource(() => new GatewayBotInfo(server.Url, 1, maxConcurrency, remainingSessionStarts, resetAfter ?? TimeSpan.FromHours(1)));
-        var client = new DiscordGatewayClient(options, handler, NullLogger.Instance, time, botInfo, new GatewayClientSettings { Random = () => random });
-        var harness = new GatewayHarness(time, server, client, handler, CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken));
+        var applicationIds = new DiscordApplicationIdSource(
+            new Dockhand.Discord.Rest.DiscordRestClient(new HttpClient(), options, time, NullLogger<Dockhand.Discord.Rest.DiscordRestClient>.Instance), options);
+        var client = new DiscordGatewayClient(options, handler, NullLogger.Instance, time, botInfo, new GatewayClientSettings { Random = () => random }, applicationIds);
+        var harness = new GatewayHarness(time, server, client, handler, CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), applicationIds);
         if (run)
             harness.Run = client.RunAsync(harness._cts.Token);
         return harness;
@@ -104,15 +111,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
-        var deadline = DateTime.UtcNow + (timeout ?? TimerRecordingTimeProvider.WaitLimit);
-        while (!condition())
-        {
-            if (Run.IsFaulted)
-                await Run; // surface the client's exception
-            if (DateTime.UtcNow > deadline)
-                throw new TimeoutException("Condition not reached in time.");
-            await Task.Delay(5, TestContext.Current.CancellationToken);
-        }
+        await Support.Eventually.TrueAsync(() => condition() || Run.IsFaulted, "the gateway condition", TestContext.Current.CancellationToken, timeout);
+        if (Run.IsFaulted && !condition())
+            await Run; // surface the client's exception
     }
 
     /// <summary>Moves the fake clock. Use it where no timer has to fire; otherwise <see cref="AdvanceWhenArmedAsync"/>.</summary>

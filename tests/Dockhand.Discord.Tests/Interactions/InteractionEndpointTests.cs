@@ -90,7 +90,7 @@ public sealed class InteractionEndpointTests
         Assert.Equal("hello bob", body["data"]!["content"]!.GetValue<string>());
         Assert.Equal(64, body["data"]!["flags"]!.GetValue<int>());
         Assert.NotNull(seen);
-        Assert.Equal(77UL, seen.UserId);
+        Assert.Equal(new Snowflake(77), seen.UserId);
         Assert.Equal(555UL, seen.GuildId);
         Assert.Equal("status", seen.CommandName);
         Assert.Equal(88UL, seen.GetUserId("target"));
@@ -302,8 +302,7 @@ public sealed class InteractionEndpointTests
         await responder.RespondAsync(InteractionResponse.Deferred(), ct);
 
         var edit = responder.EditOriginalAsync(DiscordMessage.Text("done"), ct);
-        for (var i = 0; i < 500 && f.Server.RequestsTo(Routes.EditOriginal).Count == 0; i++)
-            await Task.Delay(5, ct);
+        await Support.Eventually.TrueAsync(() => f.Server.RequestsTo(Routes.EditOriginal).Count > 0, "the early edit of @original", ct);
         f.Server.AcceptInteractionResponse(interaction.Id, "tok-early", """{"type":5}""");
         var sent = await edit.WaitAsync(TimeSpan.FromSeconds(10), ct);
 

@@ -20,7 +20,7 @@ public sealed class InteractionParsingTests
     public void Parse_DirectMessage_InvokerFromUser()
     {
         var i = Parse(InteractionPayloads.SlashCommand(1, "t", 42, "list"))!;
-        Assert.Equal(42UL, i.UserId);
+        Assert.Equal(new Snowflake(42), i.UserId);
         Assert.Null(i.GuildId);
     }
 
@@ -28,7 +28,7 @@ public sealed class InteractionParsingTests
     public void Parse_Guild_InvokerFromMemberUser()
     {
         var i = Parse(InteractionPayloads.SlashCommand(1, "t", 42, "list", guildId: 9))!;
-        Assert.Equal(42UL, i.UserId);
+        Assert.Equal(new Snowflake(42), i.UserId);
         Assert.Equal(9UL, i.GuildId);
     }
 
@@ -43,15 +43,38 @@ public sealed class InteractionParsingTests
     }
 
     [Theory]
-    [InlineData("""{"id":"x","application_id":"1","type":2,"token":"t","user":{"id":"1","username":"a"}}""")]
     [InlineData("""{"id":"1","application_id":"1","type":2,"token":"","user":{"id":"1","username":"a"}}""")]
     [InlineData("""{"id":"1","application_id":"1","type":2,"token":"t"}""")]
     [InlineData("""{"id":"1","application_id":"1","type":99,"token":"t","user":{"id":"1","username":"a"}}""")]
     public void Parse_MissingOrMalformedFields_ReturnsNull(string json) =>
         Assert.Null(WireMapper.Parse(JsonSerializer.Deserialize(json, DiscordJsonContext.Default.JsonInteraction)));
 
+    [Theory]
+    [InlineData("""{"id":"x","application_id":"1","type":2,"token":"t"}""")]
+    [InlineData("""{"id":"0","application_id":"1","type":2,"token":"t"}""")]
+    [InlineData("""{"id":"1","application_id":"-1","type":2,"token":"t"}""")]
+    [InlineData("""{"id":"1","application_id":"123456789012345678901","type":2,"token":"t"}""")]
+    public void Deserialize_MalformedSnowflake_ThrowsJsonException(string json) =>
+        Assert.Throws<JsonException>(() => JsonSerializer.Deserialize(json, DiscordJsonContext.Default.JsonInteraction));
+
+    [Theory]
+    [InlineData("1", true)]
+    [InlineData("18446744073709551615", true)]
+    [InlineData("18446744073709551616", false)]
+    [InlineData("0", false)]
+    [InlineData("+1", false)]
+    [InlineData(" 1", false)]
+    [InlineData("", false)]
+    [InlineData(null, false)]
+    public void SnowflakeTryParse_Text_AcceptsOnlyNonZeroDigits(string? text, bool valid)
+    {
+        Assert.Equal(valid, Snowflake.TryParse(text, out var id));
+        if (valid)
+            Assert.Equal(text, id.ToString());
+    }
+
     [Fact]
-    public async Task GatewayBridge_ReadyThenInteractionCreate_RemembersAppIdAndCallsBackOverRest()
+    public async Task GatewayBridge_InteractionCreate_RemembersAppIdAndCallsBackOverRestOnce()
     {
         var ct = TestContext.Current.CancellationToken;
         await using var f = await RestFixture.StartAsync(cancellationToken: ct);
@@ -67,7 +90,7 @@ public sealed class InteractionParsingTests
         var appIds = new DiscordApplicationIdSource(f.Client, Options.Create(new DiscordOptions()));
         var dispatcher = new InteractionDispatcher(provider.GetRequiredService<IServiceScopeFactory>(), appIds, NullLogger<InteractionDispatcher>.Instance);
         var replays = new InteractionReplayGuard(TimeProvider.System);
-        IGatewayDispatchHandler bridge = new GatewayInteractionBridge(dispatcher, replays, f.Client, appIds, NullLogger<GatewayInteractionBridge>.Instance);
+        IGatewayDispatchHandler bridge = new GatewayInteractionBridge(dispatcher, replays, f.Client, NullLogger<GatewayInteractionBridge>.Instance);
 
         using var ready = JsonDocument.Parse("""{"v":10,"session_id":"s","application":{"id":"1234","flags":0},"user":{"id":"9","username":"bot"}}""");
         await bridge.HandleDispatchAsync("READY", ready.RootElement, ct);
@@ -82,7 +105,8 @@ public sealed class InteractionParsingTests
         // throw on a second SetResult, and the server would see a second callback (40060).
         await bridge.HandleDispatchAsync("INTERACTION_CREATE", create.RootElement, ct);
         Assert.Equal(1, replays.Count);
-        Assert.Equal(1234UL, appIds.Known);
+        // READY is read once, by the gateway client (GatewayConnectionTests); the id known here came with the interaction.
+        Assert.Equal(new Snowflake(f.Server.ApplicationId), appIds.Known);
         Assert.Equal("status", interaction.CommandName);
         var callback = f.Server.GetCallback(interaction.Id)!;
         Assert.Equal(4, callback["type"]!.GetValue<int>());

@@ -72,7 +72,7 @@ public sealed class DiscordRestClientTests
 
         Assert.Equal(new Uri("ws://127.0.0.1:5555/gateway"), info.Url);
         Assert.Equal(4, info.MaxConcurrency);
-        Assert.Equal(f.Server.ApplicationId, (await f.Client.GetCurrentApplicationAsync(ct)).Id);
+        Assert.Equal(new Snowflake(f.Server.ApplicationId), (await f.Client.GetCurrentApplicationAsync(ct)).Id);
     }
 
     [Fact]
@@ -152,7 +152,8 @@ public sealed class DiscordRestClientTests
         var first = f.Client.GetUserAsync(1, ct);
         await WaitUntilAsync(() => f.Server.RequestsTo(Routes.GetUser).Count == 1, ct);
         var limitedAt = f.Server.RequestsTo(Routes.GetUser)[0].At;
-        await Task.Delay(100, ct); // let the client read the 429 before the next call
+        // The client has read the 429 (it counts as an invalid request) and so recorded the global pause.
+        await WaitUntilAsync(() => f.Client.InvalidRequestCount == 1, ct);
         await f.Client.GetCurrentApplicationAsync(ct);
         await first;
 
@@ -379,7 +380,7 @@ public sealed class DiscordRestClientTests
 
         Assert.Equal("updated", afterUpdate["content"]!.GetValue<string>());
         Assert.Equal(id, afterUpdate["id"]!.GetValue<string>());
-        Assert.Equal(id, edited.Id.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(id, edited.Id.ToString());
         Assert.Equal("edited later", f.Server.GetOriginal("cmd")!["content"]!.GetValue<string>());
         Assert.Equal("edited later", f.Server.GetMessage(id)!["content"]!.GetValue<string>());
         Assert.Empty(f.Server.GetFollowUps("press2"));
@@ -416,12 +417,8 @@ public sealed class DiscordRestClientTests
         Assert.Empty(f.Server.RequestsTo(Routes.GetUser));
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, CancellationToken ct)
-    {
-        for (var i = 0; i < 500 && !condition(); i++)
-            await Task.Delay(10, ct);
-        Assert.True(condition());
-    }
+    private static Task WaitUntilAsync(Func<bool> condition, CancellationToken ct) =>
+        Support.Eventually.TrueAsync(condition, "the condition", ct);
 
     [Fact]
     public async Task InteractionRoutes_ManyDistinctInteractions_LimiterStateStaysBounded()

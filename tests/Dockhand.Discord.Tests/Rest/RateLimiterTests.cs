@@ -10,9 +10,9 @@ public sealed class RateLimiterTests
     private static readonly RouteKey UserRoute = RouteKey.From(HttpMethod.Get, "users/1");
     private static readonly RouteKey AppRoute = RouteKey.From(HttpMethod.Get, "oauth2/applications/@me");
 
-    private static (DiscordRateLimiter, FakeTimeProvider, ListLogger<DiscordRestClient>) Create()
+    private static (DiscordRateLimiter, TimerRecordingTimeProvider, ListLogger<DiscordRestClient>) Create()
     {
-        var time = new FakeTimeProvider(DateTimeOffset.Parse("2026-11-26T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
+        var time = new TimerRecordingTimeProvider(DateTimeOffset.Parse("2026-11-26T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
         var logger = new ListLogger<DiscordRestClient>();
         return (new DiscordRateLimiter(time, logger), time, logger);
     }
@@ -52,8 +52,11 @@ public sealed class RateLimiterTests
             lease.Update(200, Bucket(1, 0, 2.0), null);
 
         var next = limiter.AcquireAsync(UserRoute, ct);
+        // The limiter is waiting on the fake clock (its timer exists) before the clock moves; a move made earlier is lost.
+        // (Due 2 s plus the limiter's 1 ms margin for clock skew.)
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(2.001));
         time.Advance(TimeSpan.FromSeconds(1.9));
-        await Task.Delay(20, ct);
+        Assert.True(time.HasPendingTimer(TimeSpan.FromSeconds(0.101)), "the wait for the bucket's reset ended early");
         Assert.False(next.IsCompleted);
         time.Advance(TimeSpan.FromMilliseconds(150));
         (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -74,7 +77,8 @@ public sealed class RateLimiterTests
             lease.Update(200, Bucket(2, 0, 5, "shared"), null);
         var blockedUser = limiter.AcquireAsync(UserRoute, ct);
         var blockedApp = limiter.AcquireAsync(AppRoute, ct);
-        await Task.Delay(20, ct);
+        // Both wait for the shared bucket's reset (5 s): each has its timer armed, so neither went through.
+        await time.WaitForTimerAsync(d => time.PendingDueIn().Count(p => p == TimeSpan.FromSeconds(5.001)) >= 2, "two waits on the shared bucket");
         Assert.False(blockedUser.IsCompleted);
         Assert.False(blockedApp.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(5.1));
@@ -91,6 +95,7 @@ public sealed class RateLimiterTests
             lease.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(3), Global: true));
 
         var other = limiter.AcquireAsync(AppRoute, ct);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(3));
         // Interaction endpoints are not bound to the global limit: no clock move needed.
         (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
         (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Patch, "webhooks/5/tok/messages/@original"), ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -111,7 +116,7 @@ public sealed class RateLimiterTests
         var blocked = limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, "channels/999/messages"), ct);
         var exempt = limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct);
         (await exempt.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
-        await Task.Delay(20, ct);
+        await time.WaitForTimerAsync(d => d > TimeSpan.Zero && d <= TimeSpan.FromSeconds(1.01), "the 51st request's wait for the global window");
         Assert.False(blocked.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(1.01));
         (await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();

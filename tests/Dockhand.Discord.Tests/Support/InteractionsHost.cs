@@ -52,11 +52,11 @@ internal sealed class InteractionsHost : IAsyncDisposable
             ["DISCORD_TOKEN"] = rest.Token,
             ["DISCORD_PUBLIC_KEY"] = signer.PublicKeyHex,
             ["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri,
-            ["DATABASE_PATH"] = Path.Combine(dataDir, "containers.db"),
         });
         if (time is not null)
             builder.Services.AddSingleton(time);
-        builder.Services.AddDockhandDiscord(builder.Configuration);
+        // The command hashes go where the host says (the real host: next to its database), here the test's own directory.
+        builder.Services.AddDockhandDiscord(builder.Configuration, Path.Combine(dataDir, "discord-commands.json"));
         builder.Services.AddSingleton<IInteractionHandler>(new DelegateHandler(handle));
         configure?.Invoke(builder.Services);
         var app = builder.Build();

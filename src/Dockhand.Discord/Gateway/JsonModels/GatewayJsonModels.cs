@@ -16,7 +16,7 @@ internal sealed record JsonHello(int HeartbeatInterval);
 
 internal sealed record JsonReady(string SessionId, string? ResumeGatewayUrl, JsonReadyApplication? Application);
 
-internal sealed record JsonReadyApplication(string Id);
+internal sealed record JsonReadyApplication(Snowflake Id);
 
 [JsonSourceGenerationOptions(
     PropertyNamingPolicy = JsonKnownNamingPolicy.SnakeCaseLower,

@@ -1,5 +1,6 @@
 using System.Globalization;
 using Dockhand.Containers;
+using Dockhand.Discord;
 using Dockhand.Discord.Interactions;
 using Microsoft.Extensions.Logging;
 
@@ -65,8 +66,8 @@ internal sealed class DestroyCommand(BotAuthorizer authorizer, ContainerService 
     public async Task HandleAsync(Interaction interaction, IInteractionResponder responder, string[] parts, CancellationToken cancellationToken)
     {
         if (parts is not [_, _, var choice and ("yes" or "no"), var targetText, var invokerText, { Length: > 0 } shownId, var home and ("keep" or "purge"), var expiresText]
-            || !ulong.TryParse(targetText, NumberStyles.None, CultureInfo.InvariantCulture, out var target)
-            || !ulong.TryParse(invokerText, NumberStyles.None, CultureInfo.InvariantCulture, out var invoker)
+            || !Snowflake.TryParse(targetText, out var target)
+            || !Snowflake.TryParse(invokerText, out var invoker)
             || !long.TryParse(expiresText, NumberStyles.None, CultureInfo.InvariantCulture, out var expiresUnix))
         {
             await BotReplies.RefuseAsync(responder, "That button is out of date; run /destroy again.", cancellationToken);
