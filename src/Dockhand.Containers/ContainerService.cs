@@ -1,7 +1,6 @@
 using System.Collections.Concurrent;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
-using Docker.DotNet;
 using Dockhand.Containers.Engine;
 using Microsoft.Extensions.Logging;
 
@@ -26,14 +25,14 @@ public sealed partial class ContainerService
     private static readonly TimeSpan LockWait = TimeSpan.FromSeconds(30);
 
     private readonly ContainerOptions _options;
-    private readonly ContainerEngine _engine;
+    private readonly IContainerRuntime _engine;
     private readonly ContainerStore _store;
     private readonly ILogger<ContainerService> _logger;
     private readonly ContainerMetrics _metrics;
     private readonly ConcurrentDictionary<OwnerId, SemaphoreSlim> _locks = new();
     private DiskLimitSupport? _diskLimitSupport;
 
-    public ContainerService(ContainerOptions options, ContainerEngine engine, ContainerStore store, ILogger<ContainerService> logger, ContainerMetrics metrics)
+    public ContainerService(ContainerOptions options, IContainerRuntime engine, ContainerStore store, ILogger<ContainerService> logger, ContainerMetrics metrics)
     {
         _options = options;
         _engine = engine;
@@ -86,10 +85,10 @@ public sealed partial class ContainerService
             _metrics.EngineError();
             return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
         }
-        catch (DockerApiException e)
+        catch (EngineRefusedException e)
         {
             _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, ContainerEngine.EngineMessage(e)), cancellationToken);
+            return await RefuseCreateAsync(request, image, new Refusals.ImageUnavailable(image, e.Message), cancellationToken);
         }
 
         var instance = await _store.GetInstanceIdAsync(cancellationToken);
@@ -107,9 +106,9 @@ public sealed partial class ContainerService
         {
             return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
         }
-        catch (DockerApiException e)
+        catch (EngineRefusedException e)
         {
-            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)), cancellationToken);
+            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(e.Message), cancellationToken);
         }
 
         var operation = Guid.NewGuid().ToString("N");
@@ -144,7 +143,7 @@ public sealed partial class ContainerService
                         return await RefuseCreateAsync(request, image, new Refusals.HomeVolumeNotOurs(home), cancellationToken);
                 }
             }
-            containerId = await _engine.CreateAsync(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, network, cancellationToken);
+            containerId = await _engine.CreateAsync(new ContainerSpec(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, network), cancellationToken);
             if (containerId is null)
                 return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
@@ -161,10 +160,10 @@ public sealed partial class ContainerService
             _metrics.EngineError();
             return await RefuseCreateAsync(request, image, new Refusals.EngineUnavailable(e.Message), cancellationToken);
         }
-        catch (DockerApiException e)
+        catch (EngineRefusedException e)
         {
             _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(ContainerEngine.EngineMessage(e)), cancellationToken);
+            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(e.Message), cancellationToken);
         }
         finally
         {
@@ -277,7 +276,7 @@ public sealed partial class ContainerService
             LogDestroyed(_logger, owner.Value, row.Name, row.ContainerId);
             return new DestroyResult.Destroyed(row.ToRecord(), home);
         }
-        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
+        catch (EngineException e)
         {
             if (row is not null)
                 await _store.RevertDestroyingAsync(owner, operation, CancellationToken.None);
@@ -317,7 +316,7 @@ public sealed partial class ContainerService
             var homes = await ListHomesAsync(owner, cancellationToken);
             return new StatusResult.Found(status with { Home = homes.Count > 0 ? homes[0] : null });
         }
-        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
+        catch (EngineException e)
         {
             var reason = EngineRefusal(e);
             LogRefused(_logger, "status", owner.Value, reason.GetType().Name, reason.Detail ?? "");
@@ -387,7 +386,7 @@ public sealed partial class ContainerService
             await AuditAsync(actor, verb, owner, row.Name, row.ContainerId, "done", null, cancellationToken);
             return new StatusResult.Found(await LiveStatusAsync(row.ToRecord(), withUsage: false, cancellationToken));
         }
-        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
+        catch (EngineException e)
         {
             var reason = EngineRefusal(e);
             await AuditAsync(actor, verb, owner, row.Name, row.ContainerId, "refused", AuditText(reason), CancellationToken.None);
@@ -504,7 +503,7 @@ public sealed partial class ContainerService
                 await _engine.RemoveVolumeAsync(home.Name, CancellationToken.None);
             await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
         }
-        catch (Exception e) when (e is EngineUnavailableException or DockerApiException)
+        catch (EngineException e)
         {
             _metrics.EngineError();
             // The row stays 'creating' but is let go of (no live process): the owner's next create or destroy, or the
@@ -525,7 +524,7 @@ public sealed partial class ContainerService
         var live = await _engine.InspectAsync(record.ContainerId, cancellationToken);
         if (live is null)
             return new ContainerStatus(record, LiveState.Missing, null, null, null, null);
-        var usage = withUsage && live.State == LiveState.Running ? await _engine.GetUsageAsync(record.ContainerId, cancellationToken) : new EngineUsage(null, null, null);
+        var usage = withUsage && live.State == LiveState.Running ? await _engine.GetUsageAsync(record.ContainerId, cancellationToken) : EngineUsage.None;
         return new ContainerStatus(record, live.State, live.StartedAt, usage.CpuPercent, usage.MemoryUsageBytes, usage.MemoryLimitBytes);
     }
 
@@ -536,11 +535,11 @@ public sealed partial class ContainerService
         return new CreateResult.Refused(reason);
     }
 
-    private ContainerRefusal EngineRefusal(Exception e)
+    private ContainerRefusal EngineRefusal(EngineException e)
     {
         _metrics.EngineError();
-        return e is DockerApiException api
-            ? new Refusals.EngineRefused(ContainerEngine.EngineMessage(api))
+        return e is EngineRefusedException
+            ? new Refusals.EngineRefused(e.Message)
             : new Refusals.EngineUnavailable(e.Message);
     }
 

@@ -1,4 +1,3 @@
-using Docker.DotNet;
 using Dockhand.Containers.Engine;
 using Dockhand.Containers.Storage;
 using Microsoft.Extensions.Configuration;
@@ -39,9 +38,10 @@ public static class ContainersServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the container module: <see cref="ContainerOptions"/>, <see cref="DockhandDatabase"/>, <see cref="ContainerStore"/>,
-    /// <see cref="ContainerEngine"/>, the negotiated <see cref="IDockerClient"/>, <see cref="ContainerService"/>, <see cref="Reconciler"/>, <see cref="ContainerMetrics"/>
-    /// and two hosted services: one migrates the database at start-up (before the reconciler starts), one runs the
-    /// reconciler. Settings are read and validated now: a bad one throws <see cref="InvalidSettingException"/>, whose
+    /// the <see cref="IContainerRuntime"/> (<see cref="AddDockhandContainerRuntime"/>), <see cref="ContainerService"/>,
+    /// <see cref="Reconciler"/>, <see cref="ContainerMetrics"/>, the <c>engine</c> and <c>database</c> health checks
+    /// (<see cref="AddDockhandContainerChecks"/>), and two hosted services: one migrates the database at start-up (before the
+    /// reconciler starts), one runs the reconciler. Settings are read and validated now: a bad one throws <see cref="InvalidSettingException"/>, whose
     /// message is one line naming the key. Without a host (the CLI), call <see cref="ContainerStore.MigrateAsync"/> yourself.
     /// </summary>
     public static IServiceCollection AddDockhandContainers(this IServiceCollection services, IConfiguration configuration)
@@ -56,15 +56,40 @@ public static class ContainersServiceCollectionExtensions
         services.AddSingleton(options);
         services.AddSingleton(_ => new DockhandDatabase(options.DatabasePath));
         services.AddSingleton<ContainerStore>();
-        services.AddSingleton(_ => new ContainerEngine(options));
-        services.AddSingleton<IDockerClient>(sp => sp.GetRequiredService<ContainerEngine>().Client);
+        services.AddDockhandContainerRuntime(options);
         services.AddMetrics();
         services.TryAddSingleton<ContainerMetrics>();
         services.AddSingleton<ContainerService>();
         services.AddSingleton<Reconciler>();
         services.AddHostedService<DatabaseMigrationService>();
         services.AddHostedService<ReconcilerService>();
+        services.AddHealthChecks().AddDockhandContainerChecks();
         return services;
+    }
+
+    /// <summary>
+    /// Registers the one <see cref="IContainerRuntime"/>: Docker at <see cref="ContainerOptions.DockerHost"/>, its API
+    /// version negotiated on first use. Nothing else in the process holds an engine client.
+    /// </summary>
+    public static IServiceCollection AddDockhandContainerRuntime(this IServiceCollection services, ContainerOptions options)
+    {
+        ArgumentNullException.ThrowIfNull(options);
+        services.AddLogging();
+        services.TryAddSingleton(TimeProvider.System);
+        services.TryAddSingleton<IContainerRuntime>(sp => new DockerContainerRuntime(options, sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DockerContainerRuntime>>()));
+        return services;
+    }
+
+    /// <summary>
+    /// The container module's checks for <c>GET /health</c>: <c>engine</c> (<see cref="IContainerRuntime.PingAsync"/>) and
+    /// <c>database</c> (<see cref="ContainerStore.CheckAsync"/>). Needs both registered.
+    /// </summary>
+    public static IHealthChecksBuilder AddDockhandContainerChecks(this IHealthChecksBuilder checks)
+    {
+        ArgumentNullException.ThrowIfNull(checks);
+        return checks
+            .AddCheck<EngineHealthCheck>("engine")
+            .AddCheck<DatabaseHealthCheck>("database");
     }
 
     /// <summary>

@@ -1,4 +1,3 @@
-using Docker.DotNet;
 using Dockhand.Containers.Engine;
 
 namespace Dockhand.Containers;
@@ -14,7 +13,7 @@ public static class IsolationReport
 {
     /// <param name="instance">The database's instance id; null when there is no database yet (the network's name is not known).</param>
     /// <param name="engineReachable">False when the engine did not answer: the checks that need it are left out.</param>
-    public static async Task<IReadOnlyList<IsolationCheck>> CheckAsync(ContainerService service, ContainerEngine engine, string? instance, bool engineReachable, CancellationToken cancellationToken = default)
+    public static async Task<IReadOnlyList<IsolationCheck>> CheckAsync(ContainerService service, IContainerRuntime engine, string? instance, bool engineReachable, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(service);
         ArgumentNullException.ThrowIfNull(engine);
@@ -30,7 +29,7 @@ public static class IsolationReport
         return checks;
     }
 
-    private static async Task<IsolationCheck> NetworkAsync(ContainerOptions options, ContainerEngine engine, string? instance, bool engineReachable, CancellationToken cancellationToken)
+    private static async Task<IsolationCheck> NetworkAsync(ContainerOptions options, IContainerRuntime engine, string? instance, bool engineReachable, CancellationToken cancellationToken)
     {
         const string Check = "network";
         if (options.Network == "none")
@@ -54,9 +53,9 @@ public static class IsolationReport
                 _ => new(Check, true, $"{name} (bridge {bridge}): this instance's, inter-container traffic off"),
             };
         }
-        catch (DockerApiException e)
+        catch (EngineRefusedException e)
         {
-            return new(Check, false, $"{name}: the engine would not say ({ContainerEngine.EngineMessage(e)})");
+            return new(Check, false, $"{name}: the engine would not say ({e.Message})");
         }
     }
 
@@ -69,9 +68,9 @@ public static class IsolationReport
         {
             support = await service.GetDiskLimitSupportAsync(cancellationToken);
         }
-        catch (DockerApiException e)
+        catch (EngineRefusedException e)
         {
-            return new(Check, limit == 0, $"the engine would not describe its storage ({ContainerEngine.EngineMessage(e)})");
+            return new(Check, limit == 0, $"the engine would not describe its storage ({e.Message})");
         }
         var enforceable = support.Enforceable ? "enforceable on this engine" : "not enforceable on this engine";
         if (limit == 0)

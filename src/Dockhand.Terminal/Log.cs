@@ -20,11 +20,7 @@ internal static partial class Log
     [LoggerMessage(5004, LogLevel.Information, "Terminal session for container {ContainerId} ended: {Reason}")]
     public static partial void SessionEnded(ILogger logger, string containerId, string reason);
 
-    [LoggerMessage(5005, LogLevel.Information, "Exec {ExecId} in container {ContainerId} was still running after its session ended; killing its processes")]
-    public static partial void ExecKilled(ILogger logger, string execId, string containerId);
-
-    [LoggerMessage(5006, LogLevel.Error, "Exec {ExecId} in container {ContainerId} is still running after the kill attempt")]
-    public static partial void ExecSurvived(ILogger logger, string execId, string containerId);
+    // 5005 and 5006 (an exec killed after its session, or surviving that) are the containers runtime's now: 2071, 2072.
 
     [LoggerMessage(5007, LogLevel.Warning, "WebSocket refused: Origin {Origin} does not match {Expected}")]
     public static partial void OriginRefused(ILogger logger, string origin, string expected);

@@ -1,15 +1,10 @@
-using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Hosting;
-using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Http;
-using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal;
 
 /// <summary>
-/// Put in front of the whole pipeline by <see cref="TerminalServiceCollectionExtensions.AddDockhandTerminal"/> (an
-/// <see cref="IStartupFilter"/>), so every response, errors and 404s included, carries the security headers, and
-/// forwarded headers from trusted proxies are applied before anything reads the scheme or host.
+/// The headers every response carries, errors and 404s included (DESIGN §5): the host puts
+/// <see cref="TerminalServiceCollectionExtensions.UseDockhandSecurityHeaders"/> near the front of its pipeline.
 /// </summary>
 internal static class SecurityHeaders
 {
@@ -24,29 +19,4 @@ internal static class SecurityHeaders
         headers.XContentTypeOptions = "nosniff";
         headers["Cross-Origin-Opener-Policy"] = "same-origin";
     }
-}
-
-internal sealed class TerminalStartupFilter(IOptions<TerminalOptions> options) : IStartupFilter
-{
-    public Action<IApplicationBuilder> Configure(Action<IApplicationBuilder> next) => app =>
-    {
-        var forwarded = new ForwardedHeadersOptions
-        {
-            ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost,
-        };
-        foreach (var network in options.Value.TrustedProxies)
-            forwarded.KnownIPNetworks.Add(network);
-        app.UseForwardedHeaders(forwarded);
-        app.Use(static (context, nextMiddleware) =>
-        {
-            context.Response.OnStarting(static state =>
-            {
-                SecurityHeaders.Apply(((HttpContext)state).Response.Headers);
-                return Task.CompletedTask;
-            }, context);
-            return nextMiddleware(context);
-        });
-        app.UseWebSockets(new WebSocketOptions { KeepAliveInterval = TimeSpan.FromSeconds(20) });
-        next(app);
-    };
 }

@@ -3,7 +3,7 @@ using System.Net;
 using System.Security.Cryptography;
 using System.Text.Json;
 using System.Text.RegularExpressions;
-using Docker.DotNet;
+using Dockhand.Containers;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Http;
 using Microsoft.AspNetCore.Routing;
@@ -78,109 +78,133 @@ internal static partial class TerminalEndpoints
     /// <summary>
     /// <c>POST /terminal/{id}/session</c> with <c>{"token":"…"}</c>, from the page's own origin: consumes the token once,
     /// sets the session cookie and answers whose container it is; every refusal is JSON with the status, a title and one
-    /// sentence saying what to do.
+    /// sentence saying what to do. Three steps: <see cref="ReadRequestAsync"/> (origin, address, body),
+    /// <see cref="RefuseUnusableContainerAsync"/> (only for a valid token: the container must be the owner's and running,
+    /// and a refusal here leaves the link unused), then <see cref="AnswerAsync"/> (consume, open the session, or refuse).
     /// </summary>
     private static async Task RedeemAsync(HttpContext context, string container_id, TerminalLinks links, TerminalSessions sessions,
-        IDockerClient docker, IOptions<TerminalOptions> options, ILoggerFactory loggers)
+        IContainerRuntime runtime, IOptions<TerminalOptions> options, ILoggerFactory loggers)
     {
         var logger = loggers.CreateLogger(typeof(TerminalEndpoints).FullName!);
         var containerId = container_id;
         context.Response.Headers.CacheControl = "no-store";
         try
         {
-            if (!OriginAllowed(context, options.Value, out var origin))
-            {
-                Log.RedeemOriginRefused(logger, origin, ExpectedOrigin(context));
-                await WriteRefusalAsync(context, StatusCodes.Status403Forbidden, "Request refused",
-                    "This request did not come from the terminal page; open your link in the browser, or run /terminal again for a new one.");
+            if (await ReadRequestAsync(context, containerId, options.Value, logger) is not { } token)
                 return;
-            }
-            if (!IsValidContainerId(containerId))
-            {
-                await WriteRefusalAsync(context, StatusCodes.Status404NotFound, "No such terminal",
-                    "This address does not name a container. Run /terminal in Discord to get a working link.");
-                return;
-            }
-            if (await ReadTokenAsync(context) is not { } body)
-            {
-                await WriteRefusalAsync(context, StatusCodes.Status400BadRequest, "Bad request",
-                    "The terminal page sends {\"token\":\"…\"} as application/json; reload the link, or run /terminal again for a new one.");
-                return;
-            }
-
-            var token = body.Token;
             var check = await links.CheckAsync(token, containerId, context.RequestAborted);
             string? containerName = null;
             if (check is TokenCheck.Valid valid)
             {
-                var (presence, ownerLabel, name) = await new TerminalExec(docker, logger).InspectOwnershipAsync(containerId, context.RequestAborted);
-                containerName = name;
-                if (presence != ContainerPresence.Gone && ownerLabel is not null && ownerLabel != valid.Owner.ToString())
-                {
-                    // Defence in depth: the issuer looked the container up for this owner, and Docker's label must agree.
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status403Forbidden, "Not your container",
-                        "This link is for a container that belongs to someone else. Run /terminal again to get a link for yours.");
+                var container = await runtime.InspectAsync(containerId, context.RequestAborted);
+                if (await RefuseUnusableContainerAsync(context, logger, containerId, container, valid.Owner))
                     return;
-                }
-                if (presence == ContainerPresence.Gone)
-                {
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status404NotFound, "Container not found",
-                        "The container this link was for no longer exists. Create one, then run /terminal again.");
-                    return;
-                }
-                if (presence == ContainerPresence.Stopped)
-                {
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status409Conflict, "Container stopped",
-                        "The container this link is for is not running. Start it, then run /terminal again (this link was not used up).");
-                    return;
-                }
+                containerName = container?.DisplayName;
                 check = await links.ConsumeAsync(token, containerId, context.RequestAborted);
             }
-
-            switch (check)
-            {
-                case TokenCheck.Valid accepted:
-                    var name = containerName ?? containerId;
-                    var session = sessions.Create(accepted.Owner, containerId, name, accepted.ExpiresAt);
-                    context.Response.Cookies.Append(CookieName, session.Id, new CookieOptions
-                    {
-                        HttpOnly = true,
-                        SameSite = SameSiteMode.Strict,
-                        Secure = options.Value.SecureCookies || context.Request.IsHttps,
-                        Path = $"{context.Request.PathBase}/terminal/{containerId}",
-                        IsEssential = true,
-                    });
-                    await context.Response.WriteAsJsonAsync(new RedeemAccepted(containerId, name, accepted.Owner.ToString(), accepted.ExpiresAt),
-                        TerminalJsonContext.Default.RedeemAccepted, contentType: "application/json", context.RequestAborted);
-                    return;
-                case TokenCheck.OtherContainer:
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status403Forbidden, "Link is for another container",
-                        "This link was issued for a different container. Run /terminal again to get a link for yours.");
-                    return;
-                case TokenCheck.Used:
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status410Gone, "Link already used",
-                        "This one-time link has already been used. Run /terminal again to get a new link.");
-                    return;
-                case TokenCheck.Expired:
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status410Gone, "Link expired",
-                        "This link has expired. Run /terminal again to get a new link.");
-                    return;
-                default:
-                    await RefuseAsync(context, logger, containerId, StatusCodes.Status401Unauthorized, "Link not recognised",
-                        "This link is not valid (it may be mistyped or cut short). Run /terminal again to get a new link.");
-                    return;
-            }
+            await AnswerAsync(context, logger, check, containerId, containerName, sessions, options.Value);
         }
         catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException
-            or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
+        catch (Exception e) when (e is EngineException or IOException or Microsoft.Data.Sqlite.SqliteException or InvalidOperationException)
         {
             Log.RequestFailed(logger, e, containerId ?? "");
             if (!context.Response.HasStarted)
                 await WriteRefusalAsync(context, StatusCodes.Status503ServiceUnavailable, "Terminal unavailable",
                     "The terminal service cannot reach Docker or its database right now. Your link was not used up; reload this page in a moment.");
+        }
+    }
+
+    /// <summary>
+    /// The token (empty when the JSON carries none: that is an unknown link, answered later) from a well-formed request from
+    /// the page's own origin for a valid address; null after refusing anything else.
+    /// </summary>
+    private static async Task<string?> ReadRequestAsync(HttpContext context, string containerId, TerminalOptions options, ILogger logger)
+    {
+        if (!OriginAllowed(context, options, out var origin))
+        {
+            Log.RedeemOriginRefused(logger, origin, ExpectedOrigin(context));
+            await WriteRefusalAsync(context, StatusCodes.Status403Forbidden, "Request refused",
+                "This request did not come from the terminal page; open your link in the browser, or run /terminal again for a new one.");
+            return null;
+        }
+        if (!IsValidContainerId(containerId))
+        {
+            await WriteRefusalAsync(context, StatusCodes.Status404NotFound, "No such terminal",
+                "This address does not name a container. Run /terminal in Discord to get a working link.");
+            return null;
+        }
+        if (await ReadTokenAsync(context) is not { } body)
+        {
+            await WriteRefusalAsync(context, StatusCodes.Status400BadRequest, "Bad request",
+                "The terminal page sends {\"token\":\"…\"} as application/json; reload the link, or run /terminal again for a new one.");
+            return null;
+        }
+        return body.Token ?? "";
+    }
+
+    /// <summary>
+    /// Refuses (true) when the container is someone else's, gone or stopped. Defence in depth for the first: the issuer
+    /// looked the container up for this owner, and the engine's owner label must agree.
+    /// </summary>
+    private static async Task<bool> RefuseUnusableContainerAsync(HttpContext context, ILogger logger, string containerId, EngineContainer? container, OwnerId owner)
+    {
+        switch (container.Presence())
+        {
+            case not ContainerPresence.Gone when container!.OwnerLabel is { } label && label != owner.ToString():
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status403Forbidden, "Not your container",
+                    "This link is for a container that belongs to someone else. Run /terminal again to get a link for yours.");
+                return true;
+            case ContainerPresence.Gone:
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status404NotFound, "Container not found",
+                    "The container this link was for no longer exists. Create one, then run /terminal again.");
+                return true;
+            case ContainerPresence.Stopped:
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status409Conflict, "Container stopped",
+                    "The container this link is for is not running. Start it, then run /terminal again (this link was not used up).");
+                return true;
+            default:
+                return false;
+        }
+    }
+
+    /// <summary>Opens the session and sets its cookie for a consumed link; refuses every other outcome with what to do.</summary>
+    private static async Task AnswerAsync(HttpContext context, ILogger logger, TokenCheck check, string containerId, string? containerName,
+        TerminalSessions sessions, TerminalOptions options)
+    {
+        switch (check)
+        {
+            case TokenCheck.Valid accepted:
+                var name = containerName ?? containerId;
+                var session = sessions.Create(accepted.Owner, containerId, name, accepted.ExpiresAt);
+                context.Response.Cookies.Append(CookieName, session.Id, new CookieOptions
+                {
+                    HttpOnly = true,
+                    SameSite = SameSiteMode.Strict,
+                    Secure = options.SecureCookies || context.Request.IsHttps,
+                    Path = $"{context.Request.PathBase}/terminal/{containerId}",
+                    IsEssential = true,
+                });
+                await context.Response.WriteAsJsonAsync(new RedeemAccepted(containerId, name, accepted.Owner.ToString(), accepted.ExpiresAt),
+                    TerminalJsonContext.Default.RedeemAccepted, contentType: "application/json", context.RequestAborted);
+                return;
+            case TokenCheck.OtherContainer:
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status403Forbidden, "Link is for another container",
+                    "This link was issued for a different container. Run /terminal again to get a link for yours.");
+                return;
+            case TokenCheck.Used:
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status410Gone, "Link already used",
+                    "This one-time link has already been used. Run /terminal again to get a new link.");
+                return;
+            case TokenCheck.Expired:
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status410Gone, "Link expired",
+                    "This link has expired. Run /terminal again to get a new link.");
+                return;
+            default:
+                await RefuseAsync(context, logger, containerId, StatusCodes.Status401Unauthorized, "Link not recognised",
+                    "This link is not valid (it may be mistyped or cut short). Run /terminal again to get a new link.");
+                return;
         }
     }
 

@@ -45,6 +45,30 @@ internal static class TerminalProtocol
     }
 }
 
+/// <summary>
+/// Puts a control message back together from the text frames it arrived in (a browser may split one message), keeping at
+/// most <see cref="TerminalProtocol.MaxControlMessageBytes"/>: a longer message is dropped whole.
+/// </summary>
+internal sealed class ControlMessageReader
+{
+    private readonly byte[] _message = new byte[TerminalProtocol.MaxControlMessageBytes];
+    private int _length;
+
+    /// <summary>Adds one text frame; true when it completed a valid resize request.</summary>
+    public bool TryReadResize(ReadOnlySpan<byte> frame, bool endOfMessage, out int columns, out int rows)
+    {
+        if (_length + frame.Length <= _message.Length)
+            frame.CopyTo(_message.AsSpan(_length));
+        _length += frame.Length;
+        columns = rows = 0;
+        if (!endOfMessage)
+            return false;
+        var complete = _length <= _message.Length && TerminalProtocol.TryParseResize(_message.AsSpan(0, _length), out columns, out rows);
+        _length = 0;
+        return complete;
+    }
+}
+
 internal sealed record ServerMessage(
     [property: JsonPropertyName("type")] string Type,
     [property: JsonPropertyName("shell")] string? Shell,

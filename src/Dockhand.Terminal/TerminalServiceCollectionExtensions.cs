@@ -1,6 +1,6 @@
 using Microsoft.AspNetCore.Builder;
-using Microsoft.AspNetCore.Diagnostics.HealthChecks;
-using Microsoft.AspNetCore.Hosting;
+using Microsoft.AspNetCore.Http;
+using Microsoft.AspNetCore.HttpOverrides;
 using Microsoft.AspNetCore.Routing;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
@@ -9,15 +9,18 @@ using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal;
 
-/// <summary>Composition of the web terminal: <c>services.AddDockhandTerminal(configuration)</c> and <c>app.MapDockhandTerminal()</c>.</summary>
+/// <summary>
+/// Composition of the web terminal: <c>services.AddDockhandTerminal(configuration)</c>; in the host's pipeline, in this
+/// order, <c>app.UseDockhandForwardedHeaders()</c>, <c>app.UseDockhandSecurityHeaders()</c> and <c>app.UseWebSockets(…)</c>;
+/// then <c>app.MapDockhandTerminal()</c>.
+/// </summary>
 public static class TerminalServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers <see cref="TerminalLinks"/>, the session registry, the expired-link sweeper, the <c>engine</c> and
-    /// <c>database</c> health checks, and a startup filter (forwarded headers, security headers, WebSockets).
-    /// Needs from the host: an <c>IDockerClient</c>, a <c>DockhandDatabase</c> (migrated), the containers module's
-    /// <c>ContainerEngine</c> and <c>ContainerStore</c> (the health checks ask them; AddDockhandContainers registers all
-    /// four) and a <c>TimeProvider</c> (<see cref="TimeProvider.System"/> is added if none is). Invalid settings fail start-up with one line naming the key.
+    /// Registers <see cref="TerminalLinks"/>, the session registry and the expired-link sweeper. Needs from the host the
+    /// containers module's <c>IContainerRuntime</c> (every shell goes through it) and a <c>DockhandDatabase</c> (migrated),
+    /// both registered by AddDockhandContainers, and a <c>TimeProvider</c> (<see cref="TimeProvider.System"/> is added if
+    /// none is). Invalid settings fail start-up with one line naming the key.
     /// </summary>
     public static IServiceCollection AddDockhandTerminal(this IServiceCollection services, IConfiguration configuration)
     {
@@ -44,17 +47,46 @@ public static class TerminalServiceCollectionExtensions
         services.TryAddSingleton<TerminalSessions>();
         services.AddHostedService(sp => sp.GetRequiredService<TerminalSessions>());
         services.AddHostedService<TerminalLinkSweeper>();
-        services.AddSingleton<IStartupFilter, TerminalStartupFilter>();
-        services.AddHealthChecks()
-            .AddCheck<EngineHealthCheck>("engine")
-            .AddCheck<DatabaseHealthCheck>("database");
         return services;
     }
 
-    /// <summary>Maps <c>GET /health</c>, <c>GET /terminal/{container_id}</c> (link and page), its WebSocket and the page's static files.</summary>
+    /// <summary>
+    /// Applies <c>X-Forwarded-For/Proto/Host</c> from loopback and <c>TRUSTED_PROXIES</c> (the terminal's links, cookies
+    /// and Origin check depend on the scheme and host). Put it first, before anything reads them.
+    /// </summary>
+    public static IApplicationBuilder UseDockhandForwardedHeaders(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        var forwarded = new ForwardedHeadersOptions
+        {
+            ForwardedHeaders = ForwardedHeaders.XForwardedFor | ForwardedHeaders.XForwardedProto | ForwardedHeaders.XForwardedHost,
+        };
+        foreach (var network in app.ApplicationServices.GetRequiredService<IOptions<TerminalOptions>>().Value.TrustedProxies)
+            forwarded.KnownIPNetworks.Add(network);
+        return app.UseForwardedHeaders(forwarded);
+    }
+
+    /// <summary>Adds the security headers (CSP, no referrer, no framing, nosniff) to every response that follows, errors and 404s included.</summary>
+    public static IApplicationBuilder UseDockhandSecurityHeaders(this IApplicationBuilder app)
+    {
+        ArgumentNullException.ThrowIfNull(app);
+        return app.Use(static (context, next) =>
+        {
+            context.Response.OnStarting(static state =>
+            {
+                SecurityHeaders.Apply(((HttpContext)state).Response.Headers);
+                return Task.CompletedTask;
+            }, context);
+            return next(context);
+        });
+    }
+
+    /// <summary>The WebSocket settings of the terminal's socket: a keep-alive ping every 20 s so idle proxies keep it open.</summary>
+    public static WebSocketOptions WebSocketOptions => new() { KeepAliveInterval = TimeSpan.FromSeconds(20) };
+
+    /// <summary>Maps <c>GET /terminal/{container_id}</c> (the page), the redeem call, its WebSocket and the page's static files.</summary>
     public static IEndpointRouteBuilder MapDockhandTerminal(this IEndpointRouteBuilder endpoints)
     {
-        endpoints.MapHealthChecks("/health", new HealthCheckOptions { ResponseWriter = HealthResponse.WriteAsync });
         TerminalEndpoints.Map(endpoints);
         return endpoints;
     }

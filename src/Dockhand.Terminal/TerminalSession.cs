@@ -1,6 +1,4 @@
 using System.Net.WebSockets;
-using System.Security.Cryptography;
-using Docker.DotNet;
 using Dockhand.Containers;
 using Microsoft.Extensions.Logging;
 
@@ -17,7 +15,7 @@ namespace Dockhand.Terminal;
 /// </summary>
 internal sealed class TerminalSession
 {
-    private readonly TerminalExec _exec;
+    private readonly IContainerRuntime _runtime;
     private readonly TerminalOptions _options;
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
@@ -27,20 +25,18 @@ internal sealed class TerminalSession
     private readonly SemaphoreSlim _sendLock = new(1, 1);
     private readonly ReplayBuffer _replay;
     private readonly CancellationTokenSource _ending = new();
-    private readonly string _marker = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(16));
     private readonly ITimer _expiryTimer;
     private ITimer? _detachTimer;
     private WebSocket? _socket;
     private TaskCompletionSource _attached = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private Task? _start;
-    private string _shell = "/bin/sh";
-    private string? _execId;
-    private MultiplexedStream? _stream;
+    private string _shell = TerminalShell.Sh;
+    private IShellProcess? _process;
     private Task? _end;
     private readonly TaskCompletionSource _endedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
     public TerminalSession(string id, long sequence, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt,
-        TerminalExec exec, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded, TerminalMetrics? metrics = null)
+        IContainerRuntime runtime, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded, TerminalMetrics? metrics = null)
     {
         _metrics = metrics;
         Id = id;
@@ -49,7 +45,7 @@ internal sealed class TerminalSession
         ContainerId = containerId;
         ContainerName = containerName;
         ExpiresAt = expiresAt;
-        _exec = exec;
+        _runtime = runtime;
         _options = options;
         _time = time;
         _logger = logger;
@@ -57,9 +53,9 @@ internal sealed class TerminalSession
         _replay = new ReplayBuffer(options.ReplayBufferBytes);
 
         var untilExpiry = expiresAt - time.GetUtcNow();
-        _expiryTimer = time.CreateTimer(_ => _ = EndAsync("This terminal's time is up: its link was valid for " + Describe(options.TokenTimeToLive) + ". Run /terminal again for a new link."),
+        _expiryTimer = time.CreateTimer(_ => _ = EndAsync(TerminalEndReasons.Expired(options.TokenTimeToLive)),
             null, untilExpiry > TimeSpan.Zero ? untilExpiry : TimeSpan.Zero, Timeout.InfiniteTimeSpan);
-        _detachTimer = time.CreateTimer(_ => EndIfDetached("The terminal page was never opened."), null, options.FirstAttachTimeout, Timeout.InfiniteTimeSpan);
+        _detachTimer = time.CreateTimer(_ => EndIfDetached(TerminalEndReasons.NeverOpened), null, options.FirstAttachTimeout, Timeout.InfiniteTimeSpan);
     }
 
     /// <summary>The secret cookie value. Never log it.</summary>
@@ -84,8 +80,8 @@ internal sealed class TerminalSession
     /// <summary>Bytes read from the exec so far (tests use it to see back-pressure).</summary>
     public long OutputBytes => Interlocked.Read(ref _outputBytes);
 
-    /// <summary>The exec's id once started (tests inspect it).</summary>
-    public string? ExecId => _execId;
+    /// <summary>The shell process's engine id once started (tests inspect it).</summary>
+    public string? ExecId => _process?.Id;
 
     /// <summary>Completes when the session has fully ended: socket closed, stream closed, exec verified stopped.</summary>
     public Task Ended => _endedSignal.Task;
@@ -105,10 +101,10 @@ internal sealed class TerminalSession
         {
             await start;
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+        catch (Exception e) when (e is EngineException or ContainerNotRunningException or OperationCanceledException)
         {
             Log.SessionFailed(_logger, e, ContainerId);
-            await EndAsync(await DescribeStartFailureAsync(e));
+            await EndAsync(TerminalEndReasons.StartFailed(e));
         }
 
         if (EndReason is { } ended)
@@ -152,15 +148,15 @@ internal sealed class TerminalSession
             return;
         }
         if (previous is not null)
-            _ = SendEndedAndCloseAsync(previous, "This terminal was opened in another tab.");
+            _ = SendEndedAndCloseAsync(previous, TerminalEndReasons.OpenedElsewhere);
 
         try
         {
             await RelayInputAsync(socket, cancellationToken);
         }
-        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException)
+        catch (Exception e) when (e is WebSocketException or OperationCanceledException or IOException or ObjectDisposedException or EngineException)
         {
-            // The socket went away or the session ended; both are handled below.
+            // The socket went away, the shell's stream broke, or the session ended; all are handled below.
         }
         finally
         {
@@ -183,17 +179,14 @@ internal sealed class TerminalSession
 
     private async Task StartAsync()
     {
-        var presence = await _exec.InspectContainerAsync(ContainerId, _ending.Token);
+        var presence = (await _runtime.InspectAsync(ContainerId, _ending.Token)).Presence();
         if (presence != ContainerPresence.Running)
             throw new ContainerNotRunningException(presence);
-        _shell = await _exec.ChooseShellAsync(ContainerId, _ending.Token);
-        var (execId, stream) = await _exec.StartShellAsync(ContainerId, _shell, _marker, _ending.Token);
+        _shell = await TerminalShell.ChooseAsync(_runtime, ContainerId, _ending.Token);
+        var process = await _runtime.StartShellAsync(ContainerId, TerminalShell.Spec(_shell), _ending.Token);
         lock (_gate)
-        {
-            _execId = execId;
-            _stream = stream;
-        }
-        Log.ExecStarted(_logger, ContainerId, execId, _shell);
+            _process = process;
+        Log.ExecStarted(_logger, ContainerId, process.Id, _shell);
         _ = Task.Run(PumpOutputAsync);
         _ = Task.Run(WatchContainerAsync);
     }
@@ -211,19 +204,19 @@ internal sealed class TerminalSession
                     attached = _attached.Task;
                 await attached.WaitAsync(token);
 
-                var read = await _stream!.ReadOutputAsync(buffer, 0, buffer.Length, token);
-                if (read.EOF)
+                var read = await _process!.ReadAsync(buffer, token);
+                if (read == 0)
                 {
                     await EndAsync(await DescribeExitAsync());
                     return;
                 }
 
-                Interlocked.Add(ref _outputBytes, read.Count);
-                _metrics?.Output(read.Count);
+                Interlocked.Add(ref _outputBytes, read);
+                _metrics?.Output(read);
                 await _sendLock.WaitAsync(token);
                 try
                 {
-                    _replay.Write(buffer.AsSpan(0, read.Count));
+                    _replay.Write(buffer.AsSpan(0, read));
                     WebSocket? socket;
                     lock (_gate)
                         socket = _socket;
@@ -231,7 +224,7 @@ internal sealed class TerminalSession
                     {
                         try
                         {
-                            await socket.SendAsync(buffer.AsMemory(0, read.Count), WebSocketMessageType.Binary, true, token);
+                            await socket.SendAsync(buffer.AsMemory(0, read), WebSocketMessageType.Binary, true, token);
                         }
                         catch (Exception e) when (e is WebSocketException or IOException or ObjectDisposedException)
                         {
@@ -249,7 +242,7 @@ internal sealed class TerminalSession
         catch (OperationCanceledException) when (token.IsCancellationRequested)
         {
         }
-        catch (Exception e) when (e is IOException or ObjectDisposedException or DockerApiException or HttpRequestException)
+        catch (Exception e) when (e is EngineException or ObjectDisposedException)
         {
             if (!token.IsCancellationRequested)
                 await EndAsync(await DescribeExitAsync());
@@ -258,7 +251,7 @@ internal sealed class TerminalSession
         {
             // A bug must not leave a session (and its exec) running unseen.
             Log.SessionFailed(_logger, e, ContainerId);
-            await EndAsync("The terminal failed unexpectedly. Run /terminal again.");
+            await EndAsync(TerminalEndReasons.Failed);
         }
     }
 
@@ -268,8 +261,7 @@ internal sealed class TerminalSession
         // get the "ended" message. EndCoreAsync closes the socket instead, which ends this loop.
         var token = cancellationToken;
         var buffer = new byte[4096];
-        var control = new byte[TerminalProtocol.MaxControlMessageBytes];
-        var controlLength = 0;
+        var control = new ControlMessageReader();
         while (socket.State == WebSocketState.Open)
         {
             var result = await socket.ReceiveAsync(buffer.AsMemory(), token);
@@ -280,19 +272,12 @@ internal sealed class TerminalSession
                         await socket.CloseOutputAsync(WebSocketCloseStatus.NormalClosure, null, token);
                     return;
                 case WebSocketMessageType.Binary when result.Count > 0 && EndReason is null:
-                    await _stream!.WriteAsync(buffer, 0, result.Count, token);
+                    await _process!.WriteAsync(buffer.AsMemory(0, result.Count), token);
                     _metrics?.Input(result.Count);
                     break;
                 case WebSocketMessageType.Text:
-                    if (controlLength + result.Count <= control.Length)
-                        buffer.AsSpan(0, result.Count).CopyTo(control.AsSpan(controlLength));
-                    controlLength += result.Count;
-                    if (result.EndOfMessage)
-                    {
-                        if (controlLength <= control.Length && TerminalProtocol.TryParseResize(control.AsSpan(0, controlLength), out var columns, out var rows) && _execId is { } execId)
-                            await _exec.ResizeAsync(execId, columns, rows, token);
-                        controlLength = 0;
-                    }
+                    if (control.TryReadResize(buffer.AsSpan(0, result.Count), result.EndOfMessage, out var columns, out var rows) && _process is { } process)
+                        await process.ResizeAsync(columns, rows, token);
                     break;
             }
         }
@@ -309,7 +294,7 @@ internal sealed class TerminalSession
             if (EndReason is not null)
                 return;
             _detachTimer?.Dispose();
-            _detachTimer = _time.CreateTimer(_ => EndIfDetached("The terminal page was closed."), null, _options.ReattachGrace, Timeout.InfiniteTimeSpan);
+            _detachTimer = _time.CreateTimer(_ => EndIfDetached(TerminalEndReasons.PageClosed), null, _options.ReattachGrace, Timeout.InfiniteTimeSpan);
         }
         Log.SessionDetached(_logger, ContainerId, _options.ReattachGrace);
     }
@@ -324,30 +309,23 @@ internal sealed class TerminalSession
         _ = EndAsync(reason);
     }
 
+    /// <summary>Ends the session when the container stops or goes (the runtime watches; engine events are not relied upon).</summary>
     private async Task WatchContainerAsync()
     {
         var token = _ending.Token;
-        while (!token.IsCancellationRequested)
+        try
         {
-            try
-            {
-                await Task.Delay(_options.ContainerPollInterval, _time, token);
-                var presence = await _exec.InspectContainerAsync(ContainerId, token);
-                if (presence != ContainerPresence.Running)
-                {
-                    await EndAsync(Describe(presence));
-                    return;
-                }
-            }
-            catch (OperationCanceledException) when (token.IsCancellationRequested)
-            {
-                return;
-            }
-            catch (Exception e)
-            {
-                // E.g. the engine is briefly unreachable: the stream tells us if the shell died; keep polling.
-                Log.SessionFailed(_logger, e, ContainerId);
-            }
+            var presence = await _runtime.WaitUntilNotRunningAsync(ContainerId, _options.ContainerPollInterval, token);
+            await EndAsync(TerminalEndReasons.ContainerEnded(presence));
+        }
+        catch (OperationCanceledException) when (token.IsCancellationRequested)
+        {
+        }
+        catch (Exception e)
+        {
+            // A bug must not leave a session running unwatched.
+            Log.SessionFailed(_logger, e, ContainerId);
+            await EndAsync(TerminalEndReasons.Failed);
         }
     }
 
@@ -394,24 +372,23 @@ internal sealed class TerminalSession
                     // Reported by AttachAsync.
                 }
             }
-            MultiplexedStream? stream;
-            string? execId;
+            IShellProcess? process;
             lock (_gate)
-            {
-                stream = _stream;
-                execId = _execId;
-            }
-            stream?.Dispose();
-            if (execId is not null)
+                process = _process;
+            if (process is not null)
             {
                 try
                 {
                     using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(30));
-                    await _exec.EnsureEndedAsync(ContainerId, execId, _shell, _marker, timeout.Token);
+                    await process.EndAsync(timeout.Token);
                 }
-                catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or TimeoutException or OperationCanceledException)
+                catch (Exception e) when (e is EngineException or OperationCanceledException)
                 {
                     Log.SessionFailed(_logger, e, ContainerId);
+                }
+                finally
+                {
+                    await process.DisposeAsync();
                 }
             }
         }
@@ -452,68 +429,5 @@ internal sealed class TerminalSession
         }
     }
 
-    private async Task<string> DescribeExitAsync()
-    {
-        try
-        {
-            using var timeout = new CancellationTokenSource(TimeSpan.FromSeconds(5));
-            var presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
-            // A container being removed is first seen stopped: look again briefly to tell "removed" from "stopped".
-            for (var i = 0; i < 5 && presence == ContainerPresence.Stopped; i++)
-            {
-                await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
-                presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
-            }
-            if (presence != ContainerPresence.Running)
-                return Describe(presence);
-            if (_execId is { } execId && await _exec.InspectExecAsync(execId, timeout.Token) is { Running: false, ExitCode: { } code })
-            {
-                // Killed by a signal (128+n): often the container is being stopped or removed and does not show it yet.
-                for (var i = 0; i < 10 && code >= 128 && presence == ContainerPresence.Running; i++)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
-                    presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
-                }
-                for (var i = 0; i < 5 && presence == ContainerPresence.Stopped; i++)
-                {
-                    await Task.Delay(TimeSpan.FromMilliseconds(200), _time, timeout.Token);
-                    presence = await _exec.InspectContainerAsync(ContainerId, timeout.Token);
-                }
-                return presence != ContainerPresence.Running ? Describe(presence) : $"The shell exited (code {code}). Run /terminal again for a new one.";
-            }
-        }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException)
-        {
-            return "The connection to the Docker engine was lost. Run /terminal again.";
-        }
-        return "The shell's output stream closed. Run /terminal again.";
-    }
-
-    private async Task<string> DescribeStartFailureAsync(Exception e)
-    {
-        if (e is ContainerNotRunningException notRunning)
-            return Describe(notRunning.Presence);
-        if (e is DockerApiException { StatusCode: System.Net.HttpStatusCode.NotFound })
-            return Describe(ContainerPresence.Gone);
-        if (e is DockerApiException { StatusCode: System.Net.HttpStatusCode.Conflict })
-            return Describe(ContainerPresence.Stopped);
-        await Task.CompletedTask;
-        return "The terminal could not be started: the Docker engine did not answer. Try /terminal again in a moment.";
-    }
-
-    private static string Describe(ContainerPresence presence) => presence switch
-    {
-        ContainerPresence.Gone => "The container was removed, so this terminal has ended.",
-        _ => "The container stopped, so this terminal has ended. Start it again, then run /terminal.",
-    };
-
-    internal static string Describe(TimeSpan span)
-        => span.TotalHours >= 1 && span.TotalHours == Math.Floor(span.TotalHours) ? $"{span.TotalHours:0} h"
-            : span.TotalMinutes >= 1 && span.TotalMinutes == Math.Floor(span.TotalMinutes) ? $"{span.TotalMinutes:0} min"
-            : $"{span.TotalSeconds:0} s";
-
-    private sealed class ContainerNotRunningException(ContainerPresence presence) : IOException("container not running")
-    {
-        public ContainerPresence Presence { get; } = presence;
-    }
+    private Task<string> DescribeExitAsync() => TerminalEndReasons.AfterOutputEndedAsync(_runtime, ContainerId, _process, _time);
 }

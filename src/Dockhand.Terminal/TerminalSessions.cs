@@ -1,7 +1,6 @@
 using System.Buffers.Text;
 using System.Collections.Concurrent;
 using System.Security.Cryptography;
-using Docker.DotNet;
 using Dockhand.Containers;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -10,10 +9,9 @@ using Microsoft.Extensions.Options;
 namespace Dockhand.Terminal;
 
 /// <summary>The live terminal sessions, in memory. A session id is 256 random bits, sent only as the HttpOnly cookie.</summary>
-internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOptions> options, TimeProvider time, ILogger<TerminalSessions> logger, TerminalMetrics? metrics = null) : IHostedService
+internal sealed class TerminalSessions(IContainerRuntime runtime, IOptions<TerminalOptions> options, TimeProvider time, ILogger<TerminalSessions> logger, TerminalMetrics? metrics = null) : IHostedService
 {
     private readonly ConcurrentDictionary<string, TerminalSession> _sessions = new(StringComparer.Ordinal);
-    private readonly TerminalExec _exec = new(docker, logger);
     private readonly Lock _createGate = new();
     private long _sequence;
 
@@ -34,24 +32,19 @@ internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOp
         {
             var live = _sessions.Values.Where(s => s.Owner == owner && s.EndReason is null).OrderBy(s => s.Sequence).ToList();
             replaced = live.Count >= max ? live[..(live.Count - max + 1)] : [];
-            session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, _exec, options.Value, time, logger,
+            session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, runtime, options.Value, time, logger,
                 ended => _sessions.TryRemove(ended.Id, out _), metrics);
             _sessions[id] = session;
             // EndAsync only marks the session ended and yields (the closing runs later), so it is cheap under the lock,
             // and the next Create already sees these as ended.
             foreach (var old in replaced)
-                _ = old.EndAsync(ReplacedSentence(max));
+                _ = old.EndAsync(TerminalEndReasons.Replaced(max));
         }
         Log.SessionOpened(logger, owner.ToString(), containerId);
         foreach (var old in replaced)
             Log.SessionReplaced(logger, old.ContainerId, max);
         return session;
     }
-
-    internal static string ReplacedSentence(int max)
-        => max == 1
-            ? "This terminal was closed because you opened a newer one (one at a time); run /terminal again to get it back."
-            : $"This terminal was closed because you opened a newer one (at most {max} at a time); run /terminal again to get it back.";
 
     public TerminalSession? Find(string? id)
         => id is { Length: 43 } && _sessions.TryGetValue(id, out var session) && session.EndReason is null ? session : null;
@@ -66,6 +59,6 @@ internal sealed class TerminalSessions(IDockerClient docker, IOptions<TerminalOp
 
     /// <summary>On shutdown every session ends, so no exec outlives Dockhand.</summary>
     public Task StopAsync(CancellationToken cancellationToken)
-        => Task.WhenAll(_sessions.Values.Select(s => s.EndAsync("Dockhand is shutting down. Run /terminal again once it is back.")))
+        => Task.WhenAll(_sessions.Values.Select(s => s.EndAsync(TerminalEndReasons.ShuttingDown)))
             .WaitAsync(cancellationToken);
 }

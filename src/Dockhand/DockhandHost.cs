@@ -8,8 +8,9 @@ using Dockhand.Terminal;
 namespace Dockhand;
 
 /// <summary>
-/// The composition root of <c>dockhand run</c>: one ASP.NET Core host with the container module (its negotiated
-/// IDockerClient is the one the terminal uses too, and its engine and database back /health), the web terminal, the
+/// The composition root of <c>dockhand run</c>: one ASP.NET Core host with the container module (its
+/// IContainerRuntime is the one way to the engine, the terminal's shells included; its engine and database checks
+/// back /health), the web terminal, the
 /// bot, the HTTP interactions endpoint (when DISCORD_PUBLIC_KEY is set) and the gateway plus command registration
 /// (when DISCORD_TOKEN is set). Kestrel listens on LISTEN_URLS; GET /metrics has its own listener, METRICS_URLS
 /// (<see cref="MetricsServer"/>).
@@ -83,6 +84,14 @@ internal static class DockhandHost
         customize?.Invoke(builder);
 
         var app = builder.Build();
+        // The whole pipeline, in order. Forwarded headers first (loopback and TRUSTED_PROXIES), before anything reads the
+        // scheme or host; then the security headers, so every response carries them, errors and 404s included; then
+        // WebSockets for the terminal's socket; then routing to the endpoints below.
+        app.UseDockhandForwardedHeaders();
+        app.UseDockhandSecurityHeaders();
+        app.UseWebSockets(TerminalServiceCollectionExtensions.WebSocketOptions);
+        app.UseRouting();
+        app.MapDockhandHealth();
         app.MapDockhandTerminal();
         app.MapDiscordInteractions();
         return app;

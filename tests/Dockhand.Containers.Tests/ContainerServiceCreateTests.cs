@@ -47,18 +47,21 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
         await using var harness = await Harness.CreateAsync(fixture);
         var created = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), cancellationToken: Ct));
 
-        // Through the service's own negotiated client, as the web terminal's docker exec will.
-        var exec = await harness.ServiceDocker.Exec.CreateContainerExecAsync(created.Status.Record.ContainerId, new Docker.DotNet.Models.ContainerExecCreateParameters
-        {
-            Cmd = ["grep", "-E", "^(CapEff|CapBnd|NoNewPrivs):", "/proc/self/status"],
-            AttachStdout = true,
-            AttachStderr = true,
-        }, Ct);
-        using var stream = await harness.ServiceDocker.Exec.StartContainerExecAsync(exec.ID, new Docker.DotNet.Models.ContainerExecStartParameters(), Ct);
-        var (stdout, _) = await stream.ReadOutputToEndAsync(Ct);
+        // Through the runtime's own shell, as the web terminal's is started: the shell replaces itself with grep, so the
+        // output ends when grep does.
+        await using var shell = await harness.Engine.StartShellAsync(created.Status.Record.ContainerId, new ShellSpec("/bin/sh", []), Ct);
+        await shell.WriteAsync("exec grep -E '^(CapEff|CapBnd|NoNewPrivs):' /proc/self/status\n"u8.ToArray(), Ct);
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        limit.CancelAfter(TimeSpan.FromSeconds(30));
+        var output = new System.Text.StringBuilder();
+        var buffer = new byte[4096];
+        int read;
+        while ((read = await shell.ReadAsync(buffer, limit.Token)) > 0)
+            output.Append(System.Text.Encoding.UTF8.GetString(buffer, 0, read));
+        Assert.True(await shell.EndAsync(Ct));
 
         // CHOWN(0) DAC_OVERRIDE(1) FOWNER(3) FSETID(4) KILL(5) SETGID(6) SETUID(7) NET_BIND_SERVICE(10) = 0x4fb.
-        var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split((char[])['\t', ' '], StringSplitOptions.RemoveEmptyEntries))).ToList();
+        var lines = output.ToString().Split('\n', StringSplitOptions.RemoveEmptyEntries).Select(l => string.Join(' ', l.Split((char[])['\t', ' ', '\r'], StringSplitOptions.RemoveEmptyEntries))).ToList();
         Assert.Contains("CapEff: 00000000000004fb", lines);
         Assert.Contains("CapBnd: 00000000000004fb", lines);
         Assert.Contains("NoNewPrivs: 1", lines);

@@ -1,4 +1,3 @@
-using Docker.DotNet.Models;
 using Version = System.Version;
 using Dockhand.Containers.Engine;
 using Dockhand.Containers.Tests.Infrastructure;
@@ -12,7 +11,7 @@ public sealed class EngineNegotiationTests(EngineFixture fixture)
     [Fact]
     public async Task PingAsync_RealEngine_NegotiatesMinOfClientAndServer()
     {
-        using var engine = new ContainerEngine(new ContainerOptions { DockerHost = fixture.DockerHost });
+        using var engine = new DockerContainerRuntime(new ContainerOptions { DockerHost = fixture.DockerHost });
 
         var health = await engine.PingAsync(Ct);
 
@@ -26,9 +25,9 @@ public sealed class EngineNegotiationTests(EngineFixture fixture)
     public async Task Client_NewEngineThatRefusesOldVersions_UsesClientMaximum()
     {
         await using var fake = new FakeEngine(maxVersion: "1.52", minVersion: "1.44");
-        using var engine = new ContainerEngine(new ContainerOptions { DockerHost = fake.Endpoint });
+        using var engine = new DockerContainerRuntime(new ContainerOptions { DockerHost = fake.Endpoint });
 
-        var list = await engine.Client.Containers.ListContainersAsync(new ContainersListParameters(), Ct);
+        var list = await engine.ListManagedAsync(null, Ct);
 
         Assert.Empty(list);
         Assert.Contains("/v1.51/containers/json", fake.Paths.Select(p => p.Split('?')[0]));
@@ -39,9 +38,9 @@ public sealed class EngineNegotiationTests(EngineFixture fixture)
     public async Task Client_OldEngine_UsesServerVersion()
     {
         await using var fake = new FakeEngine(maxVersion: "1.41", minVersion: "1.12");
-        using var engine = new ContainerEngine(new ContainerOptions { DockerHost = fake.Endpoint });
+        using var engine = new DockerContainerRuntime(new ContainerOptions { DockerHost = fake.Endpoint });
 
-        await engine.Client.Containers.ListContainersAsync(new ContainersListParameters(), Ct);
+        await engine.ListManagedAsync(null, Ct);
 
         Assert.Contains("/v1.41/containers/json", fake.Paths.Select(p => p.Split('?')[0]));
     }
@@ -51,7 +50,7 @@ public sealed class EngineNegotiationTests(EngineFixture fixture)
     [InlineData("tcp://127.0.0.1:1")]
     public async Task PingAsync_DeadEndpoint_ReportsUnreachableInOneLine(string endpoint)
     {
-        using var engine = new ContainerEngine(new ContainerOptions { DockerHost = new Uri(endpoint) });
+        using var engine = new DockerContainerRuntime(new ContainerOptions { DockerHost = new Uri(endpoint) });
 
         var health = await engine.PingAsync(Ct);
 

@@ -25,21 +25,21 @@ public sealed class ServiceCollectionTests(EngineFixture fixture) : IDisposable
         }.Concat(extra.Select(e => new KeyValuePair<string, string?>(e.Key, e.Value)))).Build();
 
     [Fact]
-    public async Task AddDockhandContainers_Resolved_SharesOneNegotiatedDockerClient()
+    public async Task AddDockhandContainers_Resolved_OneRuntimeAndNoEngineClientInTheContainer()
     {
         await using var provider = new ServiceCollection().AddDockhandContainers(Configuration()).BuildServiceProvider();
 
-        var client = provider.GetRequiredService<IDockerClient>();
-        var engine = provider.GetRequiredService<ContainerEngine>();
-        Assert.Same(engine.Client, client);
+        var engine = Assert.IsType<DockerContainerRuntime>(provider.GetRequiredService<IContainerRuntime>());
+        // The runtime is the one way to the engine: no Docker client for anyone else to pick up.
+        Assert.Null(provider.GetService<IDockerClient>());
+        Assert.Null(provider.GetService<DockerClient>());
         // One of each for the whole host (GetRequiredService never returns null; what can break is the lifetime):
         // the per-owner locks in ContainerService only serialise an owner's commands if every caller shares them.
         await using (var scope = provider.CreateAsyncScope())
         {
             Assert.Same(provider.GetRequiredService<ContainerService>(), scope.ServiceProvider.GetRequiredService<ContainerService>());
             Assert.Same(provider.GetRequiredService<Reconciler>(), scope.ServiceProvider.GetRequiredService<Reconciler>());
-            Assert.Same(engine, scope.ServiceProvider.GetRequiredService<ContainerEngine>());
-            Assert.Same(client, scope.ServiceProvider.GetRequiredService<IDockerClient>());
+            Assert.Same(engine, scope.ServiceProvider.GetRequiredService<IContainerRuntime>());
         }
 
         Assert.True((await engine.PingAsync(Ct)).Reachable);
@@ -64,7 +64,7 @@ public sealed class ServiceCollectionTests(EngineFixture fixture) : IDisposable
         await host.StartAsync(Ct);
         var store = host.Services.GetRequiredService<ContainerStore>();
         var database = await store.CheckAsync(Ct);
-        var engine = await host.Services.GetRequiredService<ContainerEngine>().PingAsync(Ct);
+        var engine = await host.Services.GetRequiredService<IContainerRuntime>().PingAsync(Ct);
         await host.StopAsync(Ct);
 
         Assert.True(database.Ok, database.Error);

@@ -14,7 +14,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
     {
         var ct = TestContext.Current.CancellationToken;
         var container = await docker.StartContainerAsync(DockerFixture.BashImage, name: "alice-dev", cancellationToken: ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();
         var page = browser.Page;
@@ -102,7 +102,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
     {
         var ct = TestContext.Current.CancellationToken;
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();
         var page = browser.Page;
@@ -142,7 +142,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
     {
         var ct = TestContext.Current.CancellationToken;
         var container = await docker.StartContainerAsync(DockerFixture.BashImage, cancellationToken: ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();
         var page = browser.Page;

@@ -13,62 +13,10 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     private static readonly OwnerId Alice = new(80351110224678912);
 
     [Fact]
-    public async Task Health_EngineAndDatabaseUp_Returns200WithBoth()
-    {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
-        using var http = host.CreateClient();
-
-        using var response = await http.GetAsync("/health", TestContext.Current.CancellationToken);
-
-        Assert.Equal(HttpStatusCode.OK, response.StatusCode);
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-        Assert.Equal("healthy", json.RootElement.GetProperty("status").GetString());
-        Assert.Equal("healthy", json.RootElement.GetProperty("checks").GetProperty("engine").GetProperty("status").GetString());
-        Assert.Equal("healthy", json.RootElement.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
-    }
-
-    [Fact]
-    public async Task Health_EngineDown_Returns503NamingTheEngine()
-    {
-        using var dead = DockerFixture.CreateClient("unix:///tmp/dockhand-no-such-engine.sock");
-        await using var host = await TerminalHost.StartAsync(dead, engineEndpoint: new Uri("unix:///tmp/dockhand-no-such-engine.sock"), cancellationToken: TestContext.Current.CancellationToken);
-        using var http = host.CreateClient();
-
-        using var response = await http.GetAsync("/health", TestContext.Current.CancellationToken);
-
-        Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-        using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-        Assert.Equal("unhealthy", json.RootElement.GetProperty("checks").GetProperty("engine").GetProperty("status").GetString());
-        Assert.Equal("healthy", json.RootElement.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
-    }
-
-    [Fact]
-    public async Task Health_DatabaseUnreadable_Returns503NamingTheDatabase()
-    {
-        // A path under a regular file can never be opened.
-        var blocker = Path.GetTempFileName();
-        try
-        {
-            await using var host = await TerminalHost.StartAsync(docker.Client, databasePath: Path.Combine(blocker, "containers.db"), cancellationToken: TestContext.Current.CancellationToken);
-            using var http = host.CreateClient();
-
-            using var response = await http.GetAsync("/health", TestContext.Current.CancellationToken);
-
-            Assert.Equal(HttpStatusCode.ServiceUnavailable, response.StatusCode);
-            using var json = JsonDocument.Parse(await response.Content.ReadAsStringAsync(TestContext.Current.CancellationToken));
-            Assert.Equal("unhealthy", json.RootElement.GetProperty("checks").GetProperty("database").GetProperty("status").GetString());
-        }
-        finally
-        {
-            File.Delete(blocker);
-        }
-    }
-
-    [Fact]
     public async Task Open_GetWithToken_ServesPageAndConsumesNothing()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
@@ -92,7 +40,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Open_HeadWithToken_ConsumesNothing()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
@@ -109,7 +57,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ValidToken_SetsScopedStrictCookieAndSaysWhoseContainer()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
@@ -137,7 +85,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ContainerNamedByDockhand_AnswersTheDockhandName()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
@@ -151,7 +99,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ForwardedHttpsFromLoopbackProxy_MarksCookieSecure()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
         http.DefaultRequestHeaders.Add("X-Forwarded-Proto", "https");
@@ -169,7 +117,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_Twice_SecondIs410Used()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
         using var first = await TerminalClient.RedeemAsync(http, host, link.Url, Ct);
@@ -187,7 +135,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ForeignOrMissingOrigin_Is403AndKeepsToken(string origin)
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
@@ -201,7 +149,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_FormEncodedBody_Is400AndKeepsToken()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
         using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.BaseAddress, link.Url.AbsolutePath + "/session"))
@@ -220,7 +168,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ExpiredToken_Is410Expired()
     {
         var time = new FakeTimeProvider(DateTimeOffset.UtcNow);
-        await using var host = await TerminalHost.StartAsync(docker.Client, time, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(time, cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, "abc123", Ct);
         time.Advance(TimeSpan.FromHours(1));
         using var http = host.CreateClient();
@@ -233,7 +181,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_TokenForAnotherContainer_Is403()
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, "abc123", Ct);
         using var http = host.CreateClient();
 
@@ -246,7 +194,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ContainerLabelledForAnotherOwner_Is403AndKeepsToken()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: "175928847299117063", cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
@@ -262,7 +210,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [InlineData("")]
     public async Task Redeem_UnknownToken_Is401(string token)
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         using var http = host.CreateClient();
 
         using var response = await TerminalClient.RedeemAsync(http, host, new Uri(host.BaseAddress, "/terminal/abc123"), Ct, tokenOverride: token);
@@ -274,7 +222,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ContainerGone_Is404()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         await docker.RemoveContainerAsync(container, Ct);
         using var http = host.CreateClient();
@@ -288,7 +236,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     public async Task Redeem_ContainerStopped_Is409AndKeepsToken()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         await docker.Client.Containers.StopContainerAsync(container, new Docker.DotNet.Models.ContainerStopParameters { WaitBeforeKillSeconds = 1 }, Ct);
         using var http = host.CreateClient();
@@ -303,8 +251,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_EngineDown_Is503AndKeepsToken()
     {
-        using var dead = DockerFixture.CreateClient("unix:///tmp/dockhand-no-such-engine.sock");
-        await using var host = await TerminalHost.StartAsync(dead, engineEndpoint: new Uri("unix:///tmp/dockhand-no-such-engine.sock"), cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(engineEndpoint: new Uri("unix:///tmp/dockhand-no-such-engine.sock"), cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, "abc123", Ct);
         using var http = host.CreateClient();
 
@@ -317,7 +264,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Page_AnyResponse_CarriesSecurityHeaders()
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
         using var http = host.CreateClient();
 
         foreach (var path in new[] { "/terminal/abc123", "/terminal/abc123?token=x", "/no/such/route", "/_terminal/missing.js", "/health" })
@@ -334,7 +281,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Assets_XtermFromNpm_AreServedFromTheAssembly()
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
         using var http = host.CreateClient();
 
         foreach (var path in new[] { "/_terminal/lib/xterm.js", "/_terminal/lib/addon-fit.js", "/_terminal/lib/xterm.css", "/_terminal/terminal.js", "/_terminal/page.css" })
@@ -353,7 +300,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Socket_ForeignOrigin_IsRefusedWith403()
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
         var page = new Uri(host.BaseAddress, "/terminal/abc123");
 
         var error = await Assert.ThrowsAsync<System.Net.WebSockets.WebSocketException>(() =>
@@ -365,7 +312,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Socket_NoSessionCookie_ClosesWithReason()
     {
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: TestContext.Current.CancellationToken);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: TestContext.Current.CancellationToken);
         await using var client = await TerminalClient.ConnectAsync(host, new Uri(host.BaseAddress, "/terminal/abc123"), new CookieContainer(), TestContext.Current.CancellationToken);
 
         Assert.True(await client.WaitEndedAsync(TestContext.Current.CancellationToken));
@@ -399,13 +346,13 @@ public sealed class HttpEndpointTests(DockerFixture docker)
 }
 
 [Collection(DockerCollection.Name)]
-public sealed class StartupValidationTests(DockerFixture docker)
+public sealed class StartupValidationTests
 {
     [Fact]
     public async Task Start_InvalidTokenTtl_FailsWithOneLineNamingTheKey()
     {
         var error = await Assert.ThrowsAsync<Microsoft.Extensions.Options.OptionsValidationException>(() =>
-            TerminalHost.StartAsync(docker.Client, settings: new Dictionary<string, string?> { ["TERMINAL_TOKEN_TTL"] = "forever" },
+            TerminalHost.StartAsync(settings: new Dictionary<string, string?> { ["TERMINAL_TOKEN_TTL"] = "forever" },
                 cancellationToken: TestContext.Current.CancellationToken));
 
         var failure = Assert.Single(error.Failures);

@@ -97,18 +97,20 @@ public sealed class TerminalOptionsTests
         }).Build();
         var options = TerminalOptions.Bind(configuration, out var errors);
         Assert.Empty(errors);
-        // The terminal's own start-up filter (the one the host runs), fed a request from a non-loopback peer, which a
-        // loopback-bound test server cannot receive.
+        // The terminal's forwarded-headers step, as the host's pipeline runs it, fed a request from a non-loopback peer,
+        // which a loopback-bound test server cannot receive.
         var services = new Microsoft.Extensions.DependencyInjection.ServiceCollection();
         Microsoft.Extensions.DependencyInjection.LoggingServiceCollectionExtensions.AddLogging(services);
+        Microsoft.Extensions.DependencyInjection.ServiceCollectionServiceExtensions.AddSingleton(services, Microsoft.Extensions.Options.Options.Create(options));
         await using var provider = Microsoft.Extensions.DependencyInjection.ServiceCollectionContainerBuilderExtensions.BuildServiceProvider(services);
         var app = new Microsoft.AspNetCore.Builder.ApplicationBuilder(provider);
         (string Scheme, string? Remote)? seen = null;
-        new TerminalStartupFilter(Microsoft.Extensions.Options.Options.Create(options)).Configure(b => Microsoft.AspNetCore.Builder.RunExtensions.Run(b, context =>
+        app.UseDockhandForwardedHeaders();
+        Microsoft.AspNetCore.Builder.RunExtensions.Run(app, context =>
         {
             seen = (context.Request.Scheme, context.Connection.RemoteIpAddress?.ToString());
             return Task.CompletedTask;
-        }))(app);
+        });
         var pipeline = app.Build();
         var context = new Microsoft.AspNetCore.Http.DefaultHttpContext { RequestServices = provider };
         context.Request.Scheme = "http";

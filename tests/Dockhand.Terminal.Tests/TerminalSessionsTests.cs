@@ -1,5 +1,5 @@
 using Dockhand.Containers;
-using Dockhand.Terminal.Tests.Support;
+using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
@@ -12,11 +12,13 @@ public sealed class TerminalSessionsTests : IAsyncDisposable
     private static readonly OwnerId Alice = new(80351110224678912);
     private static readonly OwnerId Bob = new(175928847299117063);
     private readonly FakeTimeProvider _time = new(new DateTimeOffset(2026, 11, 29, 12, 0, 0, TimeSpan.Zero));
-    private readonly Docker.DotNet.IDockerClient _noEngine = DockerFixture.CreateClient("unix:///tmp/dockhand-no-such-engine.sock");
+    private readonly ServiceProvider _noEngine = new ServiceCollection()
+        .AddDockhandContainerRuntime(new ContainerOptions { DockerHost = new Uri("unix:///tmp/dockhand-no-such-engine.sock") })
+        .BuildServiceProvider();
     private readonly TerminalSessions _sessions;
 
     public TerminalSessionsTests()
-        => _sessions = new TerminalSessions(_noEngine, Options.Create(new TerminalOptions { MaxSessionsPerOwner = 3 }), _time, NullLogger<TerminalSessions>.Instance);
+        => _sessions = new TerminalSessions(_noEngine.GetRequiredService<IContainerRuntime>(), Options.Create(new TerminalOptions { MaxSessionsPerOwner = 3 }), _time, NullLogger<TerminalSessions>.Instance);
 
     [Fact]
     public async Task Create_FourthForOwner_EndsTheOldestWithReplacedSentence()
@@ -30,7 +32,7 @@ public sealed class TerminalSessionsTests : IAsyncDisposable
 
         var fourth = _sessions.Create(Alice, "abc123", "dev", expires);
 
-        Assert.Equal(TerminalSessions.ReplacedSentence(3), first.EndReason);
+        Assert.Equal(TerminalEndReasons.Replaced(3), first.EndReason);
         Assert.All(new[] { second, third, fourth, bobs }, s => Assert.Null(s.EndReason));
         await first.Ended.WaitAsync(TimeSpan.FromSeconds(10), TestContext.Current.CancellationToken);
         Assert.Null(_sessions.Find(first.Id));
@@ -59,13 +61,13 @@ public sealed class TerminalSessionsTests : IAsyncDisposable
     [Fact]
     public void ReplacedSentence_OneOrMany_IsOneSentenceSayingWhatToDo()
     {
-        Assert.Equal("This terminal was closed because you opened a newer one (one at a time); run /terminal again to get it back.", TerminalSessions.ReplacedSentence(1));
-        Assert.Equal("This terminal was closed because you opened a newer one (at most 3 at a time); run /terminal again to get it back.", TerminalSessions.ReplacedSentence(3));
+        Assert.Equal("This terminal was closed because you opened a newer one (one at a time); run /terminal again to get it back.", TerminalEndReasons.Replaced(1));
+        Assert.Equal("This terminal was closed because you opened a newer one (at most 3 at a time); run /terminal again to get it back.", TerminalEndReasons.Replaced(3));
     }
 
     public async ValueTask DisposeAsync()
     {
         await _sessions.StopAsync(CancellationToken.None);
-        _noEngine.Dispose();
+        await _noEngine.DisposeAsync();
     }
 }

@@ -18,7 +18,7 @@ public sealed class WebSocketTests(DockerFixture docker)
         IDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var container = await docker.StartContainerAsync(image, cancellationToken: Ct);
-        var host = await TerminalHost.StartAsync(docker.Client, time, settings, cancellationToken: Ct);
+        var host = await TerminalHost.StartAsync(time, settings, cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         var client = await TerminalClient.OpenAsync(host, link.Url, Ct);
         Assert.True(await client.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
@@ -42,7 +42,7 @@ public sealed class WebSocketTests(DockerFixture docker)
     public async Task Socket_Attached_SaysWhoseContainerItIs()
     {
         var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
-        await using var host = await TerminalHost.StartAsync(docker.Client, cancellationToken: Ct);
+        await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         await using var client = await TerminalClient.OpenAsync(host, link.Url, Ct);
 
@@ -67,7 +67,7 @@ public sealed class WebSocketTests(DockerFixture docker)
         await using var third = await TerminalClient.OpenAsync(host, (await host.Links.IssueAsync(Alice, container, Ct)).Url, Ct);
 
         Assert.True(await oldest.WaitEndedAsync(Ct), "the oldest session was not ended");
-        Assert.Equal(TerminalSessions.ReplacedSentence(2), oldest.EndedReason);
+        Assert.Equal(TerminalEndReasons.Replaced(2), oldest.EndedReason);
         Assert.Contains("newer one", oldest.EndedReason, StringComparison.Ordinal);
         foreach (var live in new[] { second, third, bob })
         {

@@ -1,11 +1,5 @@
 namespace Dockhand.Containers.Engine;
 
-/// <summary>What the engine reports about its storage (<c>GET /info</c>: Driver, DriverStatus "Backing Filesystem").</summary>
-public sealed record EngineStorage(string Driver, string? BackingFilesystem)
-{
-    public override string ToString() => BackingFilesystem is { Length: > 0 } fs ? $"{Driver} on {fs}" : Driver;
-}
-
 /// <summary>
 /// Whether the engine can enforce CONTAINER_DISK_LIMIT (the storage option "size" on a container's writable layer), and
 /// why, in words for operators.

@@ -1,8 +1,5 @@
 namespace Dockhand.Containers.Engine;
 
-/// <summary>A network on the engine, reduced to what the isolation check reads.</summary>
-public sealed record EngineNetwork(string Id, string Name, string Driver, IReadOnlyDictionary<string, string> Labels, IReadOnlyDictionary<string, string> Options);
-
 /// <summary>
 /// Each instance's own bridge network, the default (CONTAINER_NETWORK empty): named after the instance id, labelled like
 /// everything else Dockhand creates, with inter-container traffic off, so one user's root shell cannot reach another

@@ -34,7 +34,7 @@ public sealed partial class Reconciler
     /// <summary>The most containers one pass may remove; more means something is wrong (a lost database, a wrong instance).</summary>
     public const int MassRemovalLimit = 3;
 
-    private readonly ContainerEngine _engine;
+    private readonly IContainerRuntime _engine;
     private readonly ContainerStore _store;
     private readonly ContainerService _service;
     private readonly ContainerOptions _options;
@@ -44,7 +44,7 @@ public sealed partial class Reconciler
     private readonly SemaphoreSlim _pass = new(1, 1);
     private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
 
-    public Reconciler(ContainerEngine engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger, ContainerMetrics metrics)
+    public Reconciler(IContainerRuntime engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger, ContainerMetrics metrics)
     {
         _metrics = metrics;
         metrics.UseRecount(() => RecountAsync(CancellationToken.None));
@@ -187,9 +187,10 @@ public sealed partial class Reconciler
 
     private async Task<bool> TryAdoptAsync(EngineContainer container, OwnerId owner, string name, CancellationToken cancellationToken)
     {
-        var inspect = await _engine.Client.Containers.InspectContainerAsync(container.Id, cancellationToken);
-        var created = new DateTimeOffset(DateTime.SpecifyKind(inspect.Created, DateTimeKind.Utc));
-        if (!await _store.TryAdoptAsync(owner, name, container.Id, inspect.Config?.Image ?? "unknown", created, cancellationToken))
+        // Removed since the list: not adopted (the next event's pass sees it gone).
+        if (await _engine.InspectAsync(container.Id, cancellationToken) is not { } inspect)
+            return false;
+        if (!await _store.TryAdoptAsync(owner, name, container.Id, inspect.Image ?? "unknown", inspect.CreatedAt ?? _time.GetUtcNow(), cancellationToken))
             return false;
         await _store.AppendAuditAsync(Actor.System, "reconcile", owner, name, container.Id, "orphan-adopted", null, cancellationToken);
         LogAdopted(_logger, container.Id, owner.Value, name);

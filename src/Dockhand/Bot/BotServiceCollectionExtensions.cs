@@ -12,7 +12,7 @@ public static class BotServiceCollectionExtensions
     /// Registers the bot: <see cref="BotOptions"/> (read now; a bad AUTHORIZED_USERS throws
     /// <see cref="Containers.InvalidSettingException"/>), the <see cref="IInteractionHandler"/> that routes every
     /// interaction, one handler per slash command, the /destroy and /list buttons and the image autocomplete.
-    /// Needs the container module (ContainerService, IDockerClient) and the terminal module (TerminalLinks).
+    /// Needs the container module (ContainerService) and the terminal module (TerminalLinks).
     /// </summary>
     public static IServiceCollection AddDockhandBot(this IServiceCollection services, IConfiguration configuration)
         => services.AddDockhandBot(BotOptions.FromConfiguration(configuration));

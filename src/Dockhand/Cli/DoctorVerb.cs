@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Dockhand.Containers;
-using Dockhand.Containers.Engine;
 using Microsoft.Extensions.DependencyInjection;
 
 namespace Dockhand.Cli;
@@ -34,7 +33,7 @@ internal static class DoctorVerb
                 _ => "neither DISCORD_TOKEN nor DISCORD_PUBLIC_KEY is set; dockhand run cannot talk to Discord",
             }));
 
-            var engine = services.GetRequiredService<ContainerEngine>();
+            var engine = services.GetRequiredService<IContainerRuntime>();
             var health = await engine.PingAsync(ct);
             checks.Add(new CliCheck("engine", health.Reachable, health.Reachable
                 ? $"{health.Endpoint} answers; API {health.ApiVersion} (server {health.ServerApiVersion})"

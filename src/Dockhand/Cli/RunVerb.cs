@@ -1,6 +1,5 @@
 using System.CommandLine;
 using Dockhand.Containers;
-using Dockhand.Containers.Engine;
 using Dockhand.Discord;
 using Microsoft.Data.Sqlite;
 using Dockhand.Observability;

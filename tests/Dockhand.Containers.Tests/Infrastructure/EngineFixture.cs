@@ -1,3 +1,4 @@
+using Docker.DotNet;
 using Docker.DotNet.Models;
 using Dockhand.Containers.Engine;
 
@@ -15,11 +16,16 @@ public sealed class EngineFixture : IAsyncLifetime
 
     public Uri DockerHost { get; } = new(Environment.GetEnvironmentVariable("DOCKER_HOST") is { Length: > 0 } host ? host : "unix:///var/run/docker.sock");
 
-    public ContainerEngine Engine { get; private set; } = null!;
+    /// <summary>The runtime under test, on its own (no database): for checks of the engine itself.</summary>
+    internal DockerContainerRuntime Engine { get; private set; } = null!;
+
+    /// <summary>The run's own Docker client, to set the scene and look behind the runtime's back (never the runtime's).</summary>
+    public IDockerClient Docker { get; private set; } = null!;
 
     public async ValueTask InitializeAsync()
     {
-        Engine = new ContainerEngine(new ContainerOptions { DockerHost = DockerHost });
+        Engine = new DockerContainerRuntime(new ContainerOptions { DockerHost = DockerHost });
+        Docker = new DockerClientBuilder().WithEndpoint(DockerHost).Build();
         var health = await Engine.PingAsync();
         if (!health.Reachable)
             throw new InvalidOperationException($"No Docker engine answers at {DockerHost} ({health.Error}). Run scripts/test.sh, which installs and starts dockerd and builds the test images.");
@@ -31,25 +37,26 @@ public sealed class EngineFixture : IAsyncLifetime
     public async ValueTask DisposeAsync()
     {
         using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(60));
-        var leftovers = await Engine.Client.Containers.ListContainersAsync(new ContainersListParameters
+        var leftovers = await Docker.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
         }, limit.Token);
         foreach (var container in leftovers)
-            await Engine.Client.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, limit.Token);
-        var volumes = await Engine.Client.Volumes.ListAsync(new VolumesListParameters
+            await Docker.Containers.RemoveContainerAsync(container.ID, new ContainerRemoveParameters { Force = true }, limit.Token);
+        var volumes = await Docker.Volumes.ListAsync(new VolumesListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
         }, limit.Token);
         foreach (var volume in volumes.Volumes ?? [])
-            await Engine.Client.Volumes.RemoveAsync(volume.Name, force: true, limit.Token);
-        var networks = await Engine.Client.Networks.ListNetworksAsync(new NetworksListParameters
+            await Docker.Volumes.RemoveAsync(volume.Name, force: true, limit.Token);
+        var networks = await Docker.Networks.ListNetworksAsync(new NetworksListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"dockhand.test={RunId}"] = true } },
         }, limit.Token);
         foreach (var network in networks)
-            await Engine.Client.Networks.DeleteNetworkAsync(network.ID, limit.Token);
+            await Docker.Networks.DeleteNetworkAsync(network.ID, limit.Token);
         Engine.Dispose();
+        Docker.Dispose();
     }
 }

@@ -43,14 +43,12 @@ public sealed class Harness : IAsyncDisposable
 
     public ContainerStore Store => _provider.GetRequiredService<ContainerStore>();
 
-    public ContainerEngine Engine => _provider.GetRequiredService<ContainerEngine>();
+    public IContainerRuntime Engine => _provider.GetRequiredService<IContainerRuntime>();
 
     public Reconciler Reconciler => _provider.GetRequiredService<Reconciler>();
 
     /// <summary>The run's own client to the real engine (also when this harness's service points at a dead one).</summary>
-    public IDockerClient Docker => Fixture.Engine.Client;
-
-    public IDockerClient ServiceDocker => _provider.GetRequiredService<IDockerClient>();
+    public IDockerClient Docker => Fixture.Docker;
 
     /// <summary>The CONTAINER_EXTRA_LABELS value that scopes a child dockhand process to this harness.</summary>
     public string ExtraLabelsSetting => $"dockhand.test={Fixture.RunId},{ScopeLabel}={Scope}";

@@ -1,7 +1,5 @@
 using System.Net;
-using Docker.DotNet;
 using Dockhand.Containers;
-using Dockhand.Containers.Engine;
 using Dockhand.Containers.Storage;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
@@ -36,9 +34,9 @@ public sealed class TerminalHost : IAsyncDisposable
 
     internal TerminalSessions Sessions => _app.Services.GetRequiredService<TerminalSessions>();
 
-    /// <param name="engineEndpoint">The engine the /health check pings (the containers module's ContainerEngine);
+    /// <param name="engineEndpoint">The engine the terminal's runtime (the containers module's IContainerRuntime) talks to;
     /// DOCKER_HOST or the default socket when null.</param>
-    public static async Task<TerminalHost> StartAsync(IDockerClient docker, TimeProvider? time = null, IDictionary<string, string?>? settings = null,
+    public static async Task<TerminalHost> StartAsync(TimeProvider? time = null, IDictionary<string, string?>? settings = null,
         string? databasePath = null, Uri? engineEndpoint = null, CancellationToken cancellationToken = default)
     {
         var directory = Directory.CreateTempSubdirectory("dockhand-terminal-").FullName;
@@ -52,15 +50,19 @@ public sealed class TerminalHost : IAsyncDisposable
         if (databasePath is null)
             await database.MigrateAsync(cancellationToken);
         builder.Services.AddSingleton(database);
-        builder.Services.AddSingleton(docker);
         builder.Services.AddSingleton<TimeProvider>(time ?? TimeProvider.System);
-        // The real containers-module pieces /health asks (not the whole module: no reconciler touching the shared engine).
-        builder.Services.AddSingleton(sp => new ContainerStore(database, sp.GetRequiredService<TimeProvider>()));
+        // The containers module's runtime, the terminal's one way to the engine (not the whole module: no reconciler
+        // touching the shared engine).
         var engineHost = engineEndpoint ?? new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock");
-        builder.Services.AddSingleton(_ => new ContainerEngine(new ContainerOptions { DockerHost = engineHost }));
+        builder.Services.AddDockhandContainerRuntime(new ContainerOptions { DockerHost = engineHost });
         builder.Services.AddDockhandTerminal(builder.Configuration);
 
         var app = builder.Build();
+        // The pipeline as DockhandHost writes it out.
+        app.UseDockhandForwardedHeaders();
+        app.UseDockhandSecurityHeaders();
+        app.UseWebSockets(TerminalServiceCollectionExtensions.WebSocketOptions);
+        app.UseRouting();
         app.MapDockhandTerminal();
         await app.StartAsync(cancellationToken);
         var address = app.Services.GetRequiredService<IServer>().Features.Get<IServerAddressesFeature>()!.Addresses.First();

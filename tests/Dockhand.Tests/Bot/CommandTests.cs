@@ -372,10 +372,12 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
-    public async Task Host_OneDockerClientForEngineAndTerminal_HealthReportsBoth()
+    public async Task Host_OneRuntimeForEngineAndTerminal_HealthReportsBoth()
     {
         var services = Host.App.Services;
-        Assert.Same(services.GetRequiredService<Dockhand.Containers.Engine.ContainerEngine>().Client, services.GetRequiredService<Docker.DotNet.IDockerClient>());
+        // One way to the engine for the whole host: the runtime; no Docker client in the container for anyone to bypass it.
+        Assert.Single(services.GetServices<Dockhand.Containers.IContainerRuntime>());
+        Assert.Null(services.GetService<Docker.DotNet.IDockerClient>());
 
         using var response = await Host.Http.GetAsync(new Uri("/health", UriKind.Relative), Ct);
 

@@ -1,6 +1,5 @@
 using System.Globalization;
 using Dockhand.Containers;
-using Dockhand.Containers.Engine;
 using Dockhand.Discord.Interactions;
 using Microsoft.Extensions.Logging;
 

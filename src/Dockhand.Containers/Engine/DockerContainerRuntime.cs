@@ -4,42 +4,33 @@ using System.Net.Sockets;
 using System.Text.Json;
 using Docker.DotNet;
 using Docker.DotNet.Models;
+using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Abstractions;
 
 namespace Dockhand.Containers.Engine;
 
-/// <summary>The engine could not be reached or did not answer. <see cref="Exception.Message"/> is one line.</summary>
-public sealed class EngineUnavailableException(string reason, Exception? inner = null) : Exception(reason, inner);
-
-/// <summary>What <see cref="ContainerEngine.PingAsync"/> found, for <c>GET /health</c> and <c>dockhand doctor</c>.</summary>
-public sealed record EngineHealth(bool Reachable, string Endpoint, string? ApiVersion, string? ServerApiVersion, string? Error);
-
-/// <summary>What the engine says about one container.</summary>
-public sealed record EngineContainer(string Id, string Name, LiveState State, DateTimeOffset? StartedAt, IReadOnlyDictionary<string, string> Labels);
-
-/// <summary>A named volume on the engine, with its labels.</summary>
-public sealed record EngineVolume(string Name, IReadOnlyDictionary<string, string> Labels);
-
-/// <summary>Usage figures from one stats sample.</summary>
-public sealed record EngineUsage(double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes);
-
-/// <summary>A container event from the engine's stream, reduced to what reconciliation needs.</summary>
-public sealed record EngineEvent(string Action, string ContainerId, IReadOnlyDictionary<string, string> Labels);
-
-/// <summary>Everything Dockhand asks of Docker, over one negotiated <see cref="IDockerClient"/>.</summary>
-public sealed class ContainerEngine : IDisposable
+/// <summary>
+/// <see cref="IContainerRuntime"/> on a Docker engine, over one negotiated Docker.DotNet client that nothing outside this
+/// assembly sees. Every call goes through <see cref="Guard{T}"/> (or, on the terminal's byte path,
+/// <see cref="Translate"/> directly): the one place engine errors become <see cref="EngineUnavailableException"/> or
+/// <see cref="EngineRefusedException"/>.
+/// </summary>
+internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDisposable
 {
     private readonly ContainerOptions _options;
     private readonly ApiVersionState _version = new();
     private readonly DockerClient _client;
+    private readonly TimeProvider _time;
+    private readonly ILogger _logger;
 
-    public ContainerEngine(ContainerOptions options)
+    public DockerContainerRuntime(ContainerOptions options, TimeProvider? time = null, ILogger<DockerContainerRuntime>? logger = null)
     {
+        ArgumentNullException.ThrowIfNull(options);
         _options = options;
+        _time = time ?? TimeProvider.System;
+        _logger = logger ?? NullLogger<DockerContainerRuntime>.Instance;
         _client = NegotiatingDockerClient.Build(options.DockerHost, _version);
     }
-
-    /// <summary>The negotiated client. Other modules (the web terminal's <c>docker exec</c>) use it directly.</summary>
-    public IDockerClient Client => _client;
 
     public Uri Endpoint => _options.DockerHost;
 
@@ -47,6 +38,9 @@ public sealed class ContainerEngine : IDisposable
 
     /// <summary>The API version in use, once the first request negotiated it.</summary>
     public System.Version? NegotiatedApiVersion => _version.Negotiated;
+
+    /// <summary>The client itself, for this assembly's tests only (they drive the engine around the runtime).</summary>
+    internal IDockerClient Client => _client;
 
     /// <summary>
     /// A cheap health check: <c>GET /_ping</c> plus one versioned call (which negotiates the first time), bounded by
@@ -62,7 +56,7 @@ public sealed class ContainerEngine : IDisposable
             await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters { Limit = 1 }, bounded.Token), cancellationToken);
             return new EngineHealth(true, Endpoint.ToString(), _version.Negotiated?.ToString(2), _version.ServerVersion?.ToString(2), null);
         }
-        catch (EngineUnavailableException e)
+        catch (EngineException e)
         {
             return new EngineHealth(false, Endpoint.ToString(), null, null, e.Message);
         }
@@ -75,21 +69,19 @@ public sealed class ContainerEngine : IDisposable
             await Guard(() => _client.Images.InspectImageAsync(image, cancellationToken), cancellationToken);
             return true;
         }
-        catch (DockerImageNotFoundException)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {
             return false;
         }
     }
 
-    /// <summary>The tags of the engine's local images (untagged images and tags Dockhand would refuse are left out).</summary>
     public async Task<IReadOnlyList<string>> ListLocalImagesAsync(CancellationToken cancellationToken = default)
     {
         var images = await Guard(() => _client.Images.ListImagesAsync(new ImagesListParameters(), cancellationToken), cancellationToken);
         return [.. images.SelectMany(i => i.RepoTags ?? []).Where(t => !t.StartsWith("<none>", StringComparison.Ordinal) && ImageReference.IsValid(t)).Distinct(StringComparer.Ordinal)];
     }
 
-    /// <summary>Pulls <paramref name="image"/>. Returns null on success, otherwise the engine's reason in one line.</summary>
-    internal async Task<string?> PullAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    public async Task<string?> PullAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken = default)
     {
         var (repository, tag) = ImageReference.Split(image);
         string? error = null;
@@ -108,31 +100,28 @@ public sealed class ContainerEngine : IDisposable
                 return 0;
             }, cancellationToken);
         }
-        catch (DockerApiException e)
+        catch (EngineRefusedException e)
         {
-            return EngineMessage(e);
+            return e.Message;
         }
         if (error is not null)
             return OneLine(error);
         return await ImageExistsAsync(image, cancellationToken) ? null : "the engine reported no error but the image is not present";
     }
 
-    /// <summary>
-    /// Creates the container (not started) on <paramref name="network"/> (a network name, or "none"). A 409 means the
-    /// Docker name is taken: returns null.
-    /// </summary>
-    internal async Task<string?> CreateAsync(string name, string image, IReadOnlyDictionary<string, string> labels, string? homeVolume, string network, CancellationToken cancellationToken)
+    public async Task<string?> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(spec);
         var securityOptions = new List<string>();
         if (_options.NoNewPrivileges)
             securityOptions.Add("no-new-privileges:true");
         var parameters = new CreateContainerParameters
         {
-            Name = name,
-            Image = image,
+            Name = spec.Name,
+            Image = spec.Image,
             Cmd = _options.Command.ToList(),
-            Hostname = name.Length <= 63 ? name : "dockhand",
-            Labels = new Dictionary<string, string>(labels),
+            Hostname = spec.Name.Length <= 63 ? spec.Name : "dockhand",
+            Labels = new Dictionary<string, string>(spec.Labels),
             Tty = false,
             HostConfig = new HostConfig
             {
@@ -146,123 +135,112 @@ public sealed class ContainerEngine : IDisposable
                 CapAdd = _options.CapAdd.ToList(),
                 SecurityOpt = securityOptions,
                 RestartPolicy = new RestartPolicy { Name = RestartPolicyKind.UnlessStopped },
-                NetworkMode = network,
+                NetworkMode = spec.Network,
             },
         };
         if (_options.DiskLimitBytes > 0)
             parameters.HostConfig.StorageOpt = new Dictionary<string, string> { ["size"] = _options.DiskLimitBytes.ToString(CultureInfo.InvariantCulture) };
-        if (homeVolume is not null)
+        if (spec.HomeVolume is not null)
         {
             // A new (empty) named volume is filled with the image's files at the mount path, as `docker run -v` does.
-            parameters.HostConfig.Mounts = [new Mount { Type = "volume", Source = homeVolume, Target = _options.VolumePath }];
+            parameters.HostConfig.Mounts = [new Mount { Type = "volume", Source = spec.HomeVolume, Target = _options.VolumePath }];
         }
         try
         {
             var response = await Guard(() => _client.Containers.CreateContainerAsync(parameters, cancellationToken), cancellationToken);
             return response.ID;
         }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.Conflict)
         {
             return null;
         }
     }
 
-    internal Task StartAsync(string id, CancellationToken cancellationToken)
-        => Guard(() => _client.Containers.StartContainerAsync(id, new ContainerStartParameters(), cancellationToken), cancellationToken);
+    public Task StartAsync(string containerId, CancellationToken cancellationToken = default)
+        => Guard(() => _client.Containers.StartContainerAsync(containerId, new ContainerStartParameters(), cancellationToken), cancellationToken);
 
-    internal Task StopAsync(string id, CancellationToken cancellationToken)
-        => Guard(() => _client.Containers.StopContainerAsync(id, new ContainerStopParameters { WaitBeforeKillSeconds = 5 }, cancellationToken), cancellationToken);
+    public Task StopAsync(string containerId, CancellationToken cancellationToken = default)
+        => Guard(() => _client.Containers.StopContainerAsync(containerId, new ContainerStopParameters { WaitBeforeKillSeconds = 5 }, cancellationToken), cancellationToken);
 
-    internal Task RestartAsync(string id, CancellationToken cancellationToken)
-        => Guard(async () => { await _client.Containers.RestartContainerAsync(id, new ContainerRestartParameters { WaitBeforeKillSeconds = 5 }, cancellationToken); return 0; }, cancellationToken);
+    public Task RestartAsync(string containerId, CancellationToken cancellationToken = default)
+        => Guard(async () => { await _client.Containers.RestartContainerAsync(containerId, new ContainerRestartParameters { WaitBeforeKillSeconds = 5 }, cancellationToken); return 0; }, cancellationToken);
 
-    /// <summary>Force-removes the container. True when it was removed, false when it was already gone.</summary>
-    internal async Task<bool> RemoveAsync(string id, CancellationToken cancellationToken)
+    public async Task<bool> RemoveAsync(string containerId, CancellationToken cancellationToken = default)
     {
         try
         {
-            await Guard(async () => { await _client.Containers.RemoveContainerAsync(id, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken); return 0; }, cancellationToken);
+            await Guard(async () => { await _client.Containers.RemoveContainerAsync(containerId, new ContainerRemoveParameters { Force = true, RemoveVolumes = true }, cancellationToken); return 0; }, cancellationToken);
             return true;
         }
-        catch (DockerContainerNotFoundException)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {
             return false;
         }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict && (e.ResponseBody ?? "").Contains("already in progress", StringComparison.OrdinalIgnoreCase))
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.Conflict && e.Message.Contains("already in progress", StringComparison.OrdinalIgnoreCase))
         {
             // Another remover got there first; it will be gone in a moment.
             return false;
         }
     }
 
-    /// <summary>The container, or null when the engine has none with that id.</summary>
-    internal async Task<EngineContainer?> InspectAsync(string id, CancellationToken cancellationToken)
+    public async Task<EngineContainer?> InspectAsync(string containerId, CancellationToken cancellationToken = default)
     {
-        if (string.IsNullOrEmpty(id) || id.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
+        if (string.IsNullOrEmpty(containerId) || containerId.StartsWith(ContainerStore.PendingIdPrefix, StringComparison.Ordinal))
             return null;
         try
         {
-            var inspect = await Guard(() => _client.Containers.InspectContainerAsync(id, cancellationToken), cancellationToken);
+            var inspect = await Guard(() => _client.Containers.InspectContainerAsync(containerId, cancellationToken), cancellationToken);
             return new EngineContainer(inspect.ID, inspect.Name.TrimStart('/'), ToLiveState(inspect.State?.Status), ParseTime(inspect.State?.StartedAt),
-                (IReadOnlyDictionary<string, string>?)inspect.Config?.Labels?.AsReadOnly() ?? new Dictionary<string, string>());
+                ReadOnly(inspect.Config?.Labels), inspect.Config?.Image,
+                inspect.Created == default ? null : new DateTimeOffset(DateTime.SpecifyKind(inspect.Created, DateTimeKind.Utc)));
         }
-        catch (DockerContainerNotFoundException)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {
             return null;
         }
     }
 
-    /// <summary>
-    /// Every container with Dockhand's labels (and the configured extra labels), plus <paramref name="extraFilters"/>.
-    /// Without an instance label in <paramref name="extraFilters"/> this includes other instances' containers: callers
-    /// that act on the result scope it by instance (ContainerService, Reconciler).
-    /// </summary>
-    internal async Task<IReadOnlyList<EngineContainer>> ListManagedAsync(IReadOnlyDictionary<string, string>? extraFilters, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<EngineContainer>> ListManagedAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken = default)
     {
-        var labelFilter = LabelFilter(extraFilters);
+        var labelFilter = LabelFilter(labels);
         var list = await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters
         {
             All = true,
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = labelFilter },
         }, cancellationToken), cancellationToken);
-        return list.Select(c => new EngineContainer(c.ID, c.Names?.FirstOrDefault()?.TrimStart('/') ?? "", ToLiveState(c.State), null,
-            (IReadOnlyDictionary<string, string>?)c.Labels?.AsReadOnly() ?? new Dictionary<string, string>())).ToList();
+        return list.Select(c => new EngineContainer(c.ID, c.Names?.FirstOrDefault()?.TrimStart('/') ?? "", ToLiveState(c.State), null, ReadOnly(c.Labels))).ToList();
     }
 
-    /// <summary>The named volume, or null when the engine has none by that name.</summary>
-    internal async Task<EngineVolume?> InspectVolumeAsync(string name, CancellationToken cancellationToken)
+    public async Task<EngineVolume?> InspectVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
         try
         {
             var volume = await Guard(() => _client.Volumes.InspectAsync(name, cancellationToken), cancellationToken);
             return new EngineVolume(volume.Name, ReadOnly(volume.Labels));
         }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {
             return null;
         }
     }
 
-    /// <summary>Creates a named local volume with <paramref name="labels"/>.</summary>
-    internal Task CreateVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken)
+    public Task CreateVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)
         => Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Driver = "local", Labels = new Dictionary<string, string>(labels) }, cancellationToken), cancellationToken);
 
-    /// <summary>Removes the named volume. True when removed, false when it was already gone.</summary>
-    internal async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken)
+    public async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
         try
         {
             await Guard(async () => { await _client.Volumes.RemoveAsync(name, force: false, cancellationToken); return 0; }, cancellationToken);
             return true;
         }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {
             return false;
         }
     }
 
-    /// <summary>Named volumes with Dockhand's labels (and the configured extras), plus <paramref name="labels"/>.</summary>
-    internal async Task<IReadOnlyList<EngineVolume>> ListVolumesAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken)
+    public async Task<IReadOnlyList<EngineVolume>> ListVolumesAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken = default)
     {
         var response = await Guard(() => _client.Volumes.ListAsync(new VolumesListParameters
         {
@@ -271,19 +249,14 @@ public sealed class ContainerEngine : IDisposable
         return [.. (response.Volumes ?? []).Select(v => new EngineVolume(v.Name, ReadOnly(v.Labels)))];
     }
 
-    /// <summary>The network, or null when the engine has none by that name (or id).</summary>
-    internal async Task<EngineNetwork?> InspectNetworkAsync(string name, CancellationToken cancellationToken)
+    public async Task<EngineNetwork?> InspectNetworkAsync(string name, CancellationToken cancellationToken = default)
     {
         try
         {
             var network = await Guard(() => _client.Networks.InspectNetworkAsync(name, cancellationToken), cancellationToken);
             return new EngineNetwork(network.ID, network.Name, network.Driver ?? "", ReadOnly(network.Labels), ReadOnly(network.Options));
         }
-        catch (DockerNetworkNotFoundException)
-        {
-            return null;
-        }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.NotFound)
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {
             return null;
         }
@@ -294,7 +267,7 @@ public sealed class ContainerEngine : IDisposable
     /// duplicate name, but the fixed bridge interface name does (403 "networks have same bridge name"; 409 on newer
     /// engines). The caller inspects what is there either way.
     /// </summary>
-    internal async Task<bool> CreateNetworkAsync(string name, IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string> driverOptions, CancellationToken cancellationToken)
+    public async Task<bool> CreateNetworkAsync(string name, IReadOnlyDictionary<string, string> labels, IReadOnlyDictionary<string, string> driverOptions, CancellationToken cancellationToken = default)
     {
         try
         {
@@ -307,14 +280,13 @@ public sealed class ContainerEngine : IDisposable
             }, cancellationToken), cancellationToken);
             return true;
         }
-        catch (DockerApiException e) when (e.StatusCode == HttpStatusCode.Conflict
-            || e.StatusCode == HttpStatusCode.Forbidden && (e.ResponseBody ?? "").Contains("same bridge name", StringComparison.OrdinalIgnoreCase))
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.Conflict
+            || e.InnerException is DockerApiException { StatusCode: HttpStatusCode.Forbidden } && e.Message.Contains("same bridge name", StringComparison.OrdinalIgnoreCase))
         {
             return false;
         }
     }
 
-    /// <summary>The engine's storage driver and the file system under it (<c>GET /info</c>).</summary>
     public async Task<EngineStorage> GetStorageAsync(CancellationToken cancellationToken = default)
     {
         var info = await Guard(() => _client.System.GetSystemInfoAsync(cancellationToken), cancellationToken);
@@ -326,7 +298,7 @@ public sealed class ContainerEngine : IDisposable
         => labels is null ? new Dictionary<string, string>() : new Dictionary<string, string>(labels, StringComparer.Ordinal);
 
     /// <summary>One stats sample (about a second on a running container); nulls where the engine gives nothing.</summary>
-    internal async Task<EngineUsage> GetUsageAsync(string id, CancellationToken cancellationToken)
+    public async Task<EngineUsage> GetUsageAsync(string containerId, CancellationToken cancellationToken = default)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TimeSpan.FromSeconds(4));
@@ -334,9 +306,9 @@ public sealed class ContainerEngine : IDisposable
         {
             ContainerStatsResponse? sample = null;
             var sink = new SyncProgress<ContainerStatsResponse>(s => sample = s);
-            await _client.Containers.GetContainerStatsAsync(id, new ContainerStatsParameters { Stream = false }, sink, timeout.Token);
+            await Guard(async () => { await _client.Containers.GetContainerStatsAsync(containerId, new ContainerStatsParameters { Stream = false }, sink, timeout.Token); return 0; }, cancellationToken);
             if (sample is null)
-                return new EngineUsage(null, null, null);
+                return EngineUsage.None;
             double? cpu = null;
             if (sample.CPUStats?.CPUUsage is { } now && sample.PreCPUStats?.CPUUsage is { } before
                 && sample.CPUStats.SystemUsage is { } system && sample.PreCPUStats.SystemUsage is { } systemBefore && system > systemBefore)
@@ -349,24 +321,20 @@ public sealed class ContainerEngine : IDisposable
                 memory -= Math.Min(memory.Value, inactive);
             return new EngineUsage(cpu, memory, sample.MemoryStats?.Limit);
         }
-        catch (Exception e) when (e is DockerApiException or HttpRequestException or IOException or OperationCanceledException && !cancellationToken.IsCancellationRequested)
+        catch (EngineException)
         {
-            return new EngineUsage(null, null, null);
+            return EngineUsage.None;
         }
     }
 
-    /// <summary>
-    /// Streams container events for managed containers in <paramref name="scope"/>, starting with those since
-    /// <paramref name="since"/> (the engine replays them), until <paramref name="cancellationToken"/> ends or the stream breaks.
-    /// </summary>
-    internal async Task MonitorAsync(IReadOnlyDictionary<string, string> scope, DateTimeOffset since, Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken)
+    public async Task MonitorAsync(IReadOnlyDictionary<string, string> scope, DateTimeOffset since, Func<EngineEvent, Task> onEvent, CancellationToken cancellationToken = default)
     {
+        ArgumentNullException.ThrowIfNull(onEvent);
         var channel = System.Threading.Channels.Channel.CreateUnbounded<EngineEvent>(new() { SingleReader = true, SingleWriter = true });
         var sink = new SyncProgress<Message>(message =>
         {
             if (message.Type == "container" && message.Actor?.ID is { Length: > 0 } id)
-                channel.Writer.TryWrite(new EngineEvent(message.Action ?? "", id,
-                    (IReadOnlyDictionary<string, string>?)message.Actor.Attributes?.AsReadOnly() ?? new Dictionary<string, string>()));
+                channel.Writer.TryWrite(new EngineEvent(message.Action ?? "", id, ReadOnly(message.Actor.Attributes)));
         });
         var parameters = new ContainerEventsParameters
         {
@@ -406,6 +374,90 @@ public sealed class ContainerEngine : IDisposable
             {
             }
         }
+    }
+
+    public async Task<ContainerPresence> WaitUntilNotRunningAsync(string containerId, TimeSpan interval, CancellationToken cancellationToken = default)
+    {
+        while (true)
+        {
+            await Task.Delay(interval, _time, cancellationToken);
+            try
+            {
+                var presence = (await InspectAsync(containerId, cancellationToken)).Presence();
+                if (presence != ContainerPresence.Running)
+                    return presence;
+            }
+            catch (EngineException e)
+            {
+                // E.g. the engine is briefly unreachable: a shell that died shows on its own stream; keep looking.
+                LogPollFailed(_logger, containerId, e.Message);
+            }
+        }
+    }
+
+    /// <summary>Uses the archive stat API (<c>HEAD …/archive</c>), which needs no shell in the container.</summary>
+    public async Task<bool> PathExistsAsync(string containerId, string path, CancellationToken cancellationToken = default)
+    {
+        try
+        {
+            var response = await Guard(() => _client.Containers.GetArchiveFromContainerAsync(containerId, new ContainerPathStatParameters { Path = path }, statOnly: true, cancellationToken), cancellationToken);
+            response.Stream?.Dispose();
+            return true;
+        }
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
+        {
+            // No such path (or no such container: starting anything in it then says so).
+            return false;
+        }
+    }
+
+    public async Task<IShellProcess> StartShellAsync(string containerId, ShellSpec spec, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(spec);
+        var marker = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(16));
+        var created = await Guard(() => _client.Exec.CreateContainerExecAsync(containerId, new ContainerExecCreateParameters
+        {
+            Cmd = [spec.Shell],
+            TTY = true,
+            AttachStdin = true,
+            AttachStdout = true,
+            AttachStderr = true,
+            Env = [.. spec.Environment, $"{DockerShellProcess.MarkerVariable}={marker}"],
+        }, cancellationToken), cancellationToken);
+        var stream = await Guard(() => _client.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters { TTY = true, Detach = false }, cancellationToken), cancellationToken);
+        return new DockerShellProcess(this, containerId, created.ID, spec.Shell, marker, stream, _logger);
+    }
+
+    /// <summary>Exec-inspect: null when the exec (or its container) no longer exists.</summary>
+    internal async Task<ShellState?> InspectExecAsync(string execId, CancellationToken cancellationToken)
+    {
+        try
+        {
+            var inspect = await Guard(() => _client.Exec.InspectContainerExecAsync(execId, cancellationToken), cancellationToken);
+            return new ShellState(inspect.Running, inspect.Running ? null : inspect.ExitCode);
+        }
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
+        {
+            return null;
+        }
+    }
+
+    internal Task ResizeExecAsync(string execId, int columns, int rows, CancellationToken cancellationToken)
+        => Guard(async () => { await _client.Exec.ResizeExecTtyAsync(execId, new ContainerResizeParameters { Width = columns, Height = rows }, cancellationToken); return 0; }, cancellationToken);
+
+    /// <summary>Runs <paramref name="command"/> in the container without a TTY and waits (bounded) until its output ends.</summary>
+    internal async Task RunToEndAsync(string containerId, IList<string> command, TimeSpan limit, CancellationToken cancellationToken)
+    {
+        var created = await Guard(() => _client.Exec.CreateContainerExecAsync(containerId, new ContainerExecCreateParameters
+        {
+            Cmd = command,
+            AttachStdout = true,
+            AttachStderr = true,
+        }, cancellationToken), cancellationToken);
+        using var stream = await Guard(() => _client.Exec.StartContainerExecAsync(created.ID, new ContainerExecStartParameters { Detach = false }, cancellationToken), cancellationToken);
+        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        timeout.CancelAfter(limit);
+        await Guard(() => stream.ReadOutputToEndAsync(timeout.Token), cancellationToken);
     }
 
     private Dictionary<string, bool> LabelFilter(IReadOnlyDictionary<string, string>? extra)
@@ -450,22 +502,40 @@ public sealed class ContainerEngine : IDisposable
 
     private static string OneLine(string text) => text.ReplaceLineEndings(" ").Trim();
 
-    /// <summary>Turns transport failures into <see cref="EngineUnavailableException"/>; API errors pass through.</summary>
+    /// <summary>Runs one engine call and translates its failure (<see cref="Translate"/>).</summary>
     private async Task<T> Guard<T>(Func<Task<T>> call, CancellationToken cancellationToken)
     {
         try
         {
             return await call();
         }
-        catch (Exception e) when (IsTransportFailure(e, cancellationToken))
+        catch (Exception e) when (Translate(e, cancellationToken) is { } translated)
         {
-            throw new EngineUnavailableException($"{Describe(e)} at {_options.DockerHost}", e);
+            throw translated;
         }
     }
 
+    /// <summary>
+    /// THE translation of engine failures: an API error becomes <see cref="EngineRefusedException"/> with the engine's
+    /// own message; a transport failure (refused, reset, timed out, or cancelled by anything but the caller) becomes
+    /// <see cref="EngineUnavailableException"/>. Null for anything else (the caller's cancellation, a bug), which passes through.
+    /// </summary>
+    internal Exception? Translate(Exception e, CancellationToken cancellationToken) => e switch
+    {
+        EngineException => null,
+        DockerApiException api => new EngineRefusedException(EngineMessage(api), api.StatusCode switch
+        {
+            HttpStatusCode.NotFound => EngineRefusal.NotFound,
+            HttpStatusCode.Conflict => EngineRefusal.Conflict,
+            _ => EngineRefusal.Other,
+        }, api),
+        _ when IsTransportFailure(e, cancellationToken) => new EngineUnavailableException($"{Describe(e)} at {_options.DockerHost}", e),
+        _ => null,
+    };
+
     private static bool IsTransportFailure(Exception e, CancellationToken cancellationToken) => e switch
     {
-        EngineUnavailableException => false,
+        EngineException => false,
         DockerApiException => false,
         HttpRequestException or SocketException or IOException or TimeoutException => true,
         OperationCanceledException => !cancellationToken.IsCancellationRequested,
@@ -489,6 +559,9 @@ public sealed class ContainerEngine : IDisposable
     }
 
     public void Dispose() => _client.Dispose();
+
+    [LoggerMessage(EventId = 2070, Level = LogLevel.Warning, Message = "Could not check whether container {ContainerId} still runs ({Reason}); checking again")]
+    private static partial void LogPollFailed(ILogger logger, string containerId, string reason);
 
     /// <summary>Reports synchronously and in order (Progress&lt;T&gt; posts to the thread pool and can reorder).</summary>
     private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
