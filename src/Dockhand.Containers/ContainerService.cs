@@ -108,7 +108,7 @@ public sealed partial class ContainerService
         }
         catch (EngineRefusedException e)
         {
-            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(e.Message), cancellationToken);
+            return await RefuseCreateAsync(request, image, Refused(e), cancellationToken);
         }
 
         var operation = Guid.NewGuid().ToString("N");
@@ -163,7 +163,7 @@ public sealed partial class ContainerService
         catch (EngineRefusedException e)
         {
             _metrics.EngineError();
-            return await RefuseCreateAsync(request, image, new Refusals.EngineRefused(e.Message), cancellationToken);
+            return await RefuseCreateAsync(request, image, Refused(e), cancellationToken);
         }
         finally
         {
@@ -538,10 +538,13 @@ public sealed partial class ContainerService
     private ContainerRefusal EngineRefusal(EngineException e)
     {
         _metrics.EngineError();
-        return e is EngineRefusedException
-            ? new Refusals.EngineRefused(e.Message)
+        return e is EngineRefusedException refused
+            ? Refused(refused)
             : new Refusals.EngineUnavailable(e.Message);
     }
+
+    private static ContainerRefusal Refused(EngineRefusedException e)
+        => e.Kind == Containers.EngineRefusal.Placement ? new Refusals.CannotPlace(e.Message) : new Refusals.EngineRefused(e.Message);
 
     /// <summary>Appends to the audit log and counts the operation by the same verb and outcome.</summary>
     private async Task AuditAsync(Actor actor, string operation, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken)

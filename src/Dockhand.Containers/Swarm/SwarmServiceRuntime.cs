@@ -238,7 +238,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
                 if (current is not null && Refusal(current) is { } refusal)
                 {
                     await ScaleToZeroQuietlyAsync(serviceId);
-                    throw new EngineRefusedException(refusal, EngineRefusal.Other);
+                    throw new EngineRefusedException(refusal, EngineRefusal.Placement);
                 }
                 // A task that failed and was replaced: its error explains why the next one will fail too.
                 var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected && (t.Spec?.ForceUpdate ?? 0) == forceUpdate)
@@ -246,7 +246,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
                 if (failed is not null && Refusal(failed) is { } failure)
                 {
                     await ScaleToZeroQuietlyAsync(serviceId);
-                    throw new EngineRefusedException(failure, EngineRefusal.Other);
+                    throw new EngineRefusedException(failure, EngineRefusal.Placement);
                 }
                 lastState = current?.Status?.State?.ToString() ?? "no task yet";
                 await Task.Delay(PollInterval, _time, timeout.Token);
@@ -275,23 +275,26 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     }
 
     /// <summary>
-    /// One sentence for a task that will not run, or null while it may still: "no suitable node" while the Swarm cannot
-    /// place it (the pinned node drained, down or short of resources), "image missing on the node", or the task's error.
+    /// One sentence users may see for a task that will not run, or null while it may still: "no suitable node" while the
+    /// Swarm cannot place it (the pinned node drained, down or short of resources), "image missing on the node", or that
+    /// the node could not start it. The task's own error goes to the log.
     /// </summary>
     private string? Refusal(TaskResponse task)
     {
         var state = task.Status?.State;
         var error = (task.Status?.Err ?? "").ReplaceLineEndings(" ").Trim();
         var node = task.Spec?.Placement?.Constraints?.FirstOrDefault(c => c.StartsWith("node.hostname==", StringComparison.Ordinal))?["node.hostname==".Length..] ?? "its node";
+        var image = task.Spec?.ContainerSpec?.Image ?? "";
+        string? sentence = null;
         if (state == TaskState.Pending && error.Contains("no suitable node", StringComparison.OrdinalIgnoreCase))
-            return NoSuitableNode($"the container is pinned to node {node}, which holds its home, and the Swarm cannot run it there now ({error}); make the node available (docker node update --availability active {node}) or free resources on it");
-        if (state is TaskState.Failed or TaskState.Rejected)
-        {
-            if (error.Contains("No such image", StringComparison.OrdinalIgnoreCase) || error.Contains("pull access denied", StringComparison.OrdinalIgnoreCase))
-                return $"The image {task.Spec?.ContainerSpec?.Image} is missing on node {node}: load or pull it there (docker -H <node> pull {task.Spec?.ContainerSpec?.Image}), then try again.";
-            return $"The Swarm could not start the container on node {node}: {(error.Length > 0 ? error : task.Status?.Message ?? "no reason given")}.";
-        }
-        return null;
+            sentence = NoSuitableNode($"the container's home is on node {node}, which cannot run it now (drained, down or full); ask an operator to make that node available, then try again");
+        else if (state is TaskState.Failed or TaskState.Rejected)
+            sentence = error.Contains("No such image", StringComparison.OrdinalIgnoreCase) || error.Contains("pull access denied", StringComparison.OrdinalIgnoreCase)
+                ? $"The image {image} is missing on node {node}: ask an operator to load it there, then try again."
+                : $"Node {node} could not start the container; ask an operator to check that node, then try again.";
+        if (sentence is not null)
+            LogTaskRefused(_logger, task.ServiceID ?? "", node, state?.ToString() ?? "", error);
+        return sentence;
     }
 
     private static string NoSuitableNode(string detail) => $"No suitable node: {detail}.";
@@ -698,7 +701,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     {
         var nodes = await SchedulableNodesAsync(cancellationToken);
         if (nodes.Count == 0)
-            throw new EngineRefusedException(NoSuitableNode($"no node is ready and active with an engine endpoint in {SwarmSettings.Keys.NodeEndpoints}; check docker node ls"), EngineRefusal.Other);
+            throw new EngineRefusedException(NoSuitableNode("no node of the Swarm can take a new container now (all drained, down, or without an engine endpoint in Dockhand's settings); ask an operator to check the nodes"), EngineRefusal.Placement);
         var services = await Guard(() => Client.Swarm.ListServicesAsync(new ServiceListParameters
         {
             Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [$"{ContainerLabels.Managed}=true"] = true } },
@@ -818,6 +821,9 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
 
     [LoggerMessage(EventId = 2306, Level = LogLevel.Debug, Message = "Shell for service {ServiceId} routed to node {Node}, container {ContainerId}")]
     private static partial void LogShellRouted(ILogger logger, string serviceId, string node, string containerId);
+
+    [LoggerMessage(EventId = 2308, Level = LogLevel.Warning, Message = "Service {ServiceId} cannot run on node {Node}: task {State}, {Error}")]
+    private static partial void LogTaskRefused(ILogger logger, string serviceId, string node, string state, string error);
 
     [LoggerMessage(EventId = 2307, Level = LogLevel.Debug, Message = "Could not ask about service {ServiceId}: {Reason}")]
     private static partial void LogPollFailed(ILogger logger, string serviceId, string reason);
