@@ -7,6 +7,8 @@ set -euo pipefail
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# ip (network namespaces, bridge, veths) for scripts/swarm-testbed.sh.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 for package in "$@"; do
   command -v "$package" >/dev/null 2>&1 || missing+=("$package")
 done
