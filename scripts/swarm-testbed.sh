@@ -52,7 +52,7 @@ wait_for() {
 
 check_prerequisites() {
   local missing=()
-  for command in ip dockerd docker curl unshare nsenter mountpoint iptables-save; do
+  for command in ip dockerd docker curl unshare nsenter mountpoint openssl iptables-save; do
     command -v "$command" >/dev/null 2>&1 || missing+=("$command")
   done
   if [ ${#missing[@]} -gt 0 ]; then
@@ -107,10 +107,34 @@ start_network() {
   done
 }
 
+# A CA, a server certificate for worker-2's tcp:// listener (10.213.0.13:2376) and a client certificate, in Docker's
+# usual layout (ca.pem, cert.pem, key.pem in $state_dir/tls/client), so the backend's TLS path is tested for real.
+make_tls() {
+  local tls="$state_dir/tls" ip
+  ip=$(node_ip worker-2)
+  mkdir -p "$tls/client"
+  (
+    cd "$tls"
+    openssl req -x509 -newkey rsa:2048 -nodes -keyout ca-key.pem -out ca.pem -days 2 -subj "/CN=dockhand-swarm-testbed-ca" 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout server-key.pem -out server.csr -subj "/CN=$ip" 2>/dev/null
+    printf 'subjectAltName=IP:%s\nextendedKeyUsage=serverAuth\n' "$ip" > server.ext
+    openssl x509 -req -in server.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out server-cert.pem -days 2 -extfile server.ext 2>/dev/null
+    openssl req -newkey rsa:2048 -nodes -keyout client/key.pem -out client.csr -subj "/CN=dockhand" 2>/dev/null
+    printf 'extendedKeyUsage=clientAuth\n' > client.ext
+    openssl x509 -req -in client.csr -CA ca.pem -CAkey ca-key.pem -CAcreateserial -out client/cert.pem -days 2 -extfile client.ext 2>/dev/null
+    cp ca.pem client/ca.pem
+  )
+}
+
 start_daemon() {
   local node=$1 dir
   dir=$(node_dir "$node")
   mkdir -p "$dir/data" "$dir/exec"
+  local tcp=()
+  if [ "$node" = worker-2 ]; then
+    tcp=(--host "tcp://$(node_ip worker-2):2376" --tlsverify --tlscacert "$state_dir/tls/ca.pem"
+      --tlscert "$state_dir/tls/server-cert.pem" --tlskey "$state_dir/tls/server-key.pem")
+  fi
   cat > "$dir/daemon.json" <<JSON
 {
   "no-new-privileges": true,
@@ -129,7 +153,7 @@ JSON
   DOCKER_SERVICE_PREFER_OFFLINE_IMAGE=1 setsid nsenter --net="/run/netns/$(node_netns "$node")" unshare --mount --propagation slave --uts sh -c '
       hostname "$1"; shift; exec "$@"' sh "$(node_hostname "$node")" \
     dockerd --config-file "$dir/daemon.json" \
-      --host "unix://$(node_socket "$node")" \
+      --host "unix://$(node_socket "$node")" "${tcp[@]}" \
       --data-root "$dir/data" --exec-root "$dir/exec" --pidfile "$dir/docker.pid" \
       >"$dir/dockerd.log" 2>&1 < /dev/null &
   record "daemon $node"
@@ -175,6 +199,7 @@ leaked_rules() { iptables-save | grep -v -- "$rule_comment" | grep -E "$bridge|d
 
 is_up() {
   [ -f "$state_file" ] || return 1
+  [ -f "$state_dir/tls/client/cert.pem" ] || return 1
   local node
   for node in "${nodes[@]}"; do
     node_answers "$node" || return 1
@@ -205,6 +230,7 @@ up() {
   : > "$state_file"
   record "dir $state_dir"
   start_network
+  make_tls
   for node in "${nodes[@]}"; do start_daemon "$node"; done
   for node in "${nodes[@]}"; do
     wait_for 60 node_answers "$node" || { log "dockerd of $node did not answer within 60 s; see $(node_dir "$node")/dockerd.log"; exit 1; }
@@ -298,6 +324,8 @@ env_lines() {
   echo "export CONTAINER_BACKEND=swarm"
   echo "export DOCKER_HOST=unix://$(node_socket manager)"
   echo "export SWARM_NODE_ENDPOINTS=$(IFS=,; echo "${endpoints[*]}")"
+  echo "# worker-2 also listens on tcp://$(node_ip worker-2):2376 with TLS; its client certificate is in:"
+  echo "export SWARM_TLS_CERT_PATH=$state_dir/tls/client"
 }
 
 case "${1:-}" in

@@ -20,12 +20,12 @@ internal static class NegotiatingDockerClient
     public static readonly Version ClientMaxApiVersion = new(1, 51);
 
     /// <param name="tls">For a tcp:// engine that wants a TLS client certificate (a Swarm node, see Swarm/SwarmTls.cs): the
-    /// endpoint is then reached over https with that certificate.</param>
+    /// client then speaks https with that certificate.</param>
     public static DockerClient Build(Uri endpoint, ApiVersionState state, Swarm.SwarmTls? tls = null)
     {
-        if (tls is not null && endpoint.Scheme == "tcp")
-            endpoint = new UriBuilder(endpoint) { Scheme = "https" }.Uri;
         var builder = new DockerClientBuilder().WithEndpoint(endpoint);
+        if (tls is not null)
+            builder = builder.WithAuthProvider(tls);
         return endpoint.Scheme switch
         {
             "unix" => builder.WithTransportOptions(
@@ -33,14 +33,7 @@ internal static class NegotiatingDockerClient
                 new Docker.DotNet.Unix.UnixSocketTransportOptions()).Build(),
             _ => builder.WithTransportOptions(
                 new Factory<Docker.DotNet.NativeHttp.NativeHttpTransportOptions>(Docker.DotNet.NativeHttp.DockerHandlerFactory.Instance, state),
-                new Docker.DotNet.NativeHttp.NativeHttpTransportOptions
-                {
-                    ConfigureHandler = handler =>
-                    {
-                        if (tls is not null)
-                            tls.Apply(handler.SslOptions);
-                    },
-                }).Build(),
+                new Docker.DotNet.NativeHttp.NativeHttpTransportOptions()).Build(),
         };
     }
 

@@ -203,9 +203,11 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
         if (forceUpdate)
             spec.TaskTemplate.ForceUpdate++;
         var updatedAt = _time.GetUtcNow();
+        // Tasks from before this update: their failures are history (an image loaded since, a node made active again).
+        var earlier = (await TasksAsync(serviceId, cancellationToken)).Select(t => t.ID ?? "").ToHashSet(StringComparer.Ordinal);
         await Guard(() => Client.Swarm.UpdateServiceAsync(serviceId, new ServiceUpdateParameters { Service = spec, Version = (long)(service.Version?.Index ?? 0) }, cancellationToken), cancellationToken);
         if (running)
-            await WaitUntilTaskRunsAsync(serviceId, spec.TaskTemplate.ForceUpdate, cancellationToken);
+            await WaitUntilTaskRunsAsync(serviceId, spec.TaskTemplate.ForceUpdate, earlier, cancellationToken);
         else
             await WaitUntilNoTaskRunsAsync(serviceId, cancellationToken);
         var elapsed = (_time.GetUtcNow() - updatedAt).TotalMilliseconds;
@@ -213,11 +215,12 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     }
 
     /// <summary>
-    /// Waits until a task of the current spec (<paramref name="forceUpdate"/>) runs. A task the Swarm cannot place, or one
-    /// that fails to start, ends the wait at once with a refusal (the service is scaled back to 0, so it does not keep
+    /// Waits until a task of the current spec (<paramref name="forceUpdate"/>) runs (one that already ran before the update
+    /// counts: start on a running service changes nothing). A task made by this update that the Swarm cannot place, or that
+    /// fails to start, ends the wait at once with a refusal (the service is scaled back to 0, so it does not keep
     /// trying behind the user's back).
     /// </summary>
-    private async Task WaitUntilTaskRunsAsync(string serviceId, ulong forceUpdate, CancellationToken cancellationToken)
+    private async Task WaitUntilTaskRunsAsync(string serviceId, ulong forceUpdate, IReadOnlySet<string> earlier, CancellationToken cancellationToken)
     {
         using var timeout = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         timeout.CancelAfter(TaskStartTimeout);
@@ -235,13 +238,13 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
                         await VerifyNoNewPrivilegesAsync(serviceId, current, cancellationToken);
                     return;
                 }
-                if (current is not null && Refusal(current) is { } refusal)
+                if (current is not null && !earlier.Contains(current.ID ?? "") && Refusal(current) is { } refusal)
                 {
                     await ScaleToZeroQuietlyAsync(serviceId);
                     throw new EngineRefusedException(refusal, EngineRefusal.Placement);
                 }
                 // A task that failed and was replaced: its error explains why the next one will fail too.
-                var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected && (t.Spec?.ForceUpdate ?? 0) == forceUpdate)
+                var failed = tasks.Where(t => t.Status?.State is TaskState.Failed or TaskState.Rejected && (t.Spec?.ForceUpdate ?? 0) == forceUpdate && !earlier.Contains(t.ID ?? ""))
                     .OrderByDescending(t => t.CreatedAt).FirstOrDefault();
                 if (failed is not null && Refusal(failed) is { } failure)
                 {

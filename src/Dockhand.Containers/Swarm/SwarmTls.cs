@@ -1,4 +1,5 @@
 using System.Net.Security;
+using Docker.DotNet.Handler.Abstractions;
 using System.Security.Cryptography.X509Certificates;
 
 namespace Dockhand.Containers.Swarm;
@@ -8,8 +9,24 @@ namespace Dockhand.Containers.Swarm;
 /// certificate), cert.pem and key.pem (this client). The engine's certificate is checked against ca.pem only, not the
 /// machine's trust store: that is what <c>docker --tlsverify</c> does.
 /// </summary>
-internal sealed class SwarmTls(X509Certificate2 client, X509Certificate2Collection authorities)
+/// <para>Docker.DotNet's transports speak https only when their <see cref="IAuthProvider"/> says TLS is on, and hand it
+/// their handler to configure: this is that provider.</para>
+internal sealed class SwarmTls(X509Certificate2 client, X509Certificate2Collection authorities) : IAuthProvider
 {
+    public bool TlsEnabled => true;
+
+    public HttpMessageHandler ConfigureHandler(HttpMessageHandler handler)
+    {
+        // The transport's SocketsHttpHandler may sit under delegating handlers (Dockhand's API version prefix).
+        var inner = handler;
+        while (inner is DelegatingHandler delegating && delegating.InnerHandler is not null)
+            inner = delegating.InnerHandler;
+        if (inner is not SocketsHttpHandler sockets)
+            throw new InvalidOperationException($"TLS client certificates need a SocketsHttpHandler, not {inner.GetType().Name}");
+        Apply(sockets.SslOptions);
+        return handler;
+    }
+
     public X509Certificate2 ClientCertificate { get; } = client;
 
     public static SwarmTls Load(string directory)

@@ -11,7 +11,8 @@ namespace Dockhand.Containers.Tests.Swarm;
 /// each its own dockerd. Few tests, each doing a whole story, because every service operation waits for the Swarm to
 /// place and start a task (about a second each); all waits are on conditions.
 /// </summary>
-public sealed class SwarmBackendTests(SwarmTestBed bed) : IClassFixture<SwarmTestBed>
+[Collection(SwarmCollection.Name)]
+public sealed class SwarmBackendTests(SwarmTestBed bed)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 

@@ -10,7 +10,8 @@ namespace Dockhand.Containers.Tests.Swarm;
 /// The three-node Swarm of scripts/swarm-testbed.sh, brought up once for the Swarm tests (about 15 s) and taken down at
 /// the end (about 10 s) when this fixture started it; a test bed that was already up is left up (a developer re-running
 /// the tests keeps theirs). At the end every service and home volume labelled with this run's id is removed either way.
-/// A class fixture rather than a step in scripts/test.sh: only these tests pay for it, and running them alone works.
+/// A collection fixture (one test bed for every Swarm test class, which then run one after another) rather than a step
+/// in scripts/test.sh: only these tests pay for it, and running them alone works.
 /// </summary>
 public sealed class SwarmTestBed : IAsyncLifetime
 {
@@ -31,6 +32,11 @@ public sealed class SwarmTestBed : IAsyncLifetime
         ["dockhand-swarm-worker-1"] = Socket("worker-1"),
         ["dockhand-swarm-worker-2"] = Socket("worker-2"),
     };
+
+    /// <summary>worker-2's TLS listener and the client certificate directory (ca.pem, cert.pem, key.pem) the script made.</summary>
+    public Uri Worker2Tcp { get; } = new("tcp://10.213.0.13:2376");
+
+    public string TlsClientPath { get; } = Path.Combine(StateDirectory, "tls", "client");
 
     /// <summary>The run's own client to the manager, to look behind the runtime's back.</summary>
     public IDockerClient ManagerClient { get; private set; } = null!;
@@ -119,4 +125,10 @@ public sealed class SwarmTestBed : IAsyncLifetime
 
     public SwarmSettings Settings(IReadOnlyDictionary<string, Uri>? endpoints = null)
         => new() { Backend = ContainerBackend.Swarm, NodeEndpoints = endpoints ?? Endpoints };
+}
+
+[CollectionDefinition(Name)]
+public sealed class SwarmCollection : ICollectionFixture<SwarmTestBed>
+{
+    public const string Name = "Swarm test bed";
 }
