@@ -10,6 +10,8 @@ set -euo pipefail
 missing=()
 command -v curl >/dev/null 2>&1 || missing+=(curl)
 command -v npm >/dev/null 2>&1 || missing+=(npm)
+# ip (network namespaces, bridge, veths) for scripts/swarm-testbed.sh.
+command -v ip >/dev/null 2>&1 || missing+=(iproute2)
 for package in "$@"; do
   command -v "$package" >/dev/null 2>&1 \
     || dpkg-query -W -f '${Status}' "$package" 2>/dev/null | grep -q 'install ok installed' \

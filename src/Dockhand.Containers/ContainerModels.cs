@@ -168,6 +168,9 @@ public static class Refusals
         public override string? Detail => Problem;
     }
 
+    /// <summary>The backend cannot run the container where it must (a Swarm's "no suitable node", "image missing on the node"): one sentence from the backend.</summary>
+    public sealed record CannotPlace(string Sentence) : ContainerRefusal(Sentence);
+
     /// <summary><paramref name="EngineReason"/> (the engine's message, may name host paths) is for operators only.</summary>
     public sealed record EngineRefused(string EngineReason)
         : ContainerRefusal("The Docker engine refused the request. Ask an operator to check the engine and Dockhand's settings.")

@@ -157,7 +157,7 @@ public sealed partial class ContainerService
         }
         catch (EngineRefusedException e)
         {
-            return ("", new Refusals.EngineRefused(e.Message));
+            return ("", Refused(e));
         }
     }
 
@@ -213,7 +213,7 @@ public sealed partial class ContainerService
         catch (EngineRefusedException e)
         {
             _metrics.EngineError();
-            return (null, false, new Refusals.EngineRefused(e.Message));
+            return (null, false, Refused(e));
         }
         finally
         {
@@ -587,10 +587,13 @@ public sealed partial class ContainerService
     private ContainerRefusal EngineRefusal(EngineException e)
     {
         _metrics.EngineError();
-        return e is EngineRefusedException
-            ? new Refusals.EngineRefused(e.Message)
+        return e is EngineRefusedException refused
+            ? Refused(refused)
             : new Refusals.EngineUnavailable(e.Message);
     }
+
+    private static ContainerRefusal Refused(EngineRefusedException e)
+        => e.Kind == Containers.EngineRefusal.Placement ? new Refusals.CannotPlace(e.Message) : new Refusals.EngineRefused(e.Message);
 
     /// <summary>Appends to the audit log and counts the operation by the same verb and outcome.</summary>
     private async Task AuditAsync(Actor actor, string operation, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken)

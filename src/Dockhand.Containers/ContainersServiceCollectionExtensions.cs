@@ -1,6 +1,7 @@
 using Dockhand.Containers.Culling;
 using Dockhand.Containers.Engine;
 using Dockhand.Containers.Storage;
+using Dockhand.Containers.Swarm;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
@@ -47,7 +48,14 @@ public static class ContainersServiceCollectionExtensions
     /// message is one line naming the key. Without a host (the CLI), call <see cref="ContainerStore.MigrateAsync"/> yourself.
     /// </summary>
     public static IServiceCollection AddDockhandContainers(this IServiceCollection services, IConfiguration configuration)
-        => services.AddDockhandContainers(ContainerOptions.FromConfiguration(configuration));
+    {
+        var options = ContainerOptions.FromConfiguration(configuration);
+        // CONTAINER_BACKEND=swarm registers the Swarm runtime first; AddDockhandContainerRuntime then keeps it (TryAdd).
+        var swarm = Swarm.SwarmSettings.FromConfiguration(configuration, options);
+        if (swarm.Backend == Swarm.ContainerBackend.Swarm)
+            services.AddDockhandSwarmRuntime(options, swarm);
+        return services.AddDockhandContainers(options);
+    }
 
     /// <summary>As above, with options already built (tests).</summary>
     public static IServiceCollection AddDockhandContainers(this IServiceCollection services, ContainerOptions options)

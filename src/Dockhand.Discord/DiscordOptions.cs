@@ -37,7 +37,7 @@ public sealed class DiscordOptions
     /// The longest one REST call waits out rate limits in all (DISCORD_MAX_RATE_LIMIT_WAIT, seconds). A call that would
     /// wait longer fails at once with a 429 <see cref="Rest.DiscordRestException"/> instead of blocking its caller.
     /// </summary>
-    [Range(typeof(TimeSpan), "00:00:01", "01:00:00")]
+    // 1 s to 1 h, checked where the setting is read (DiscordConfiguration), with the sentence users see.
     public TimeSpan MaxRateLimitWait { get; set; } = TimeSpan.FromSeconds(60);
 
     /// <summary>What <see cref="DiscordConfiguration.Read"/> found wrong, one sentence per key; reported at start-up.</summary>

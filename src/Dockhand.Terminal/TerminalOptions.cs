@@ -143,7 +143,8 @@ public sealed class TerminalOptions : IValidatableObject
     public int ReadBufferBytes { get; set; } = 16 * 1024;
 
     /// <summary>Proxies (addresses or networks) whose forwarded headers are honoured, besides loopback.</summary>
-    public IList<IPNetwork> TrustedProxies { get; } = [];
+    // A field filled from TrustedProxiesSetting, so the binding generator never tries to bind IPNetwork itself.
+    internal readonly List<IPNetwork> TrustedProxies = [];
 
     internal bool SecureCookies => ServiceUrl.Scheme == Uri.UriSchemeHttps;
 

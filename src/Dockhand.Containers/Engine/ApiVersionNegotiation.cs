@@ -19,9 +19,13 @@ internal static class NegotiatingDockerClient
     /// <summary>The newest Engine API version the models of Docker.DotNet.Enhanced 4.3.3 describe.</summary>
     public static readonly Version ClientMaxApiVersion = new(1, 51);
 
-    public static DockerClient Build(Uri endpoint, ApiVersionState state)
+    /// <param name="tls">For a tcp:// engine that wants a TLS client certificate (a Swarm node, see Swarm/SwarmTls.cs): the
+    /// client then speaks https with that certificate.</param>
+    public static DockerClient Build(Uri endpoint, ApiVersionState state, Swarm.SwarmTls? tls = null)
     {
         var builder = new DockerClientBuilder().WithEndpoint(endpoint);
+        if (tls is not null)
+            builder = builder.WithAuthProvider(tls);
         return endpoint.Scheme switch
         {
             "unix" => builder.WithTransportOptions(

@@ -23,13 +23,13 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
     private readonly TimeProvider _time;
     private readonly ILogger _logger;
 
-    public DockerContainerRuntime(ContainerOptions options, TimeProvider? time = null, ILogger<DockerContainerRuntime>? logger = null)
+    public DockerContainerRuntime(ContainerOptions options, TimeProvider? time = null, ILogger<DockerContainerRuntime>? logger = null, Swarm.SwarmTls? tls = null)
     {
         ArgumentNullException.ThrowIfNull(options);
         _options = options;
         _time = time ?? TimeProvider.System;
         _logger = logger ?? NullLogger<DockerContainerRuntime>.Instance;
-        _client = NegotiatingDockerClient.Build(options.DockerHost, _version);
+        _client = NegotiatingDockerClient.Build(options.DockerHost, _version, tls);
     }
 
     public Uri Endpoint => _options.DockerHost;

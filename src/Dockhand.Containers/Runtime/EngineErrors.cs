@@ -23,4 +23,10 @@ public enum EngineRefusal
 
     /// <summary>It exists but is in the wrong state (a stopped container for an exec, a name in use).</summary>
     Conflict,
+
+    /// <summary>
+    /// The backend cannot run the container where it must (a Swarm: no suitable node, the image missing on the node). The
+    /// message is one sentence fit for users (<see cref="Refusals.CannotPlace"/>); the engine's own reason is logged.
+    /// </summary>
+    Placement,
 }
