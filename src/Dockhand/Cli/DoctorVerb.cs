@@ -68,10 +68,11 @@ internal static class DoctorVerb
             else
             {
                 var db = await store.CheckAsync(ct);
-                if (db is { Ok: false, SchemaVersion: { } behind } && behind < DockhandDatabase.LatestVersion)
+                // Readable, with a schema version, yet not ok: some module's migrations are behind (any other problem has no version).
+                if (db is { Ok: false, SchemaVersion: not null })
                 {
                     advisory.Add("database");
-                    checks.Add(new CliCheck("database", false, $"{db.Path} schema {behind} needs migration to {DockhandDatabase.LatestVersion}; dockhand run (or any verb that changes containers) migrates it, doctor does not"));
+                    checks.Add(new CliCheck("database", false, $"{db.Path}: {db.Error} (doctor does not migrate it)"));
                 }
                 else
                 {

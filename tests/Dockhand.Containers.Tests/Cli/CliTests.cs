@@ -128,7 +128,7 @@ public sealed class CliTests(EngineFixture fixture)
     public async Task Doctor_DatabaseBehindLatestSchema_WarnsAndLeavesItUnmigrated()
     {
         await using var harness = await Harness.CreateAsync(fixture);
-        await UserVersionAsync(harness, set: 4);
+        await ContainersSchemaAsync(harness, rollBackTo: 4);
 
         var run = await RunAsync(harness, null, "doctor", "--json");
 
@@ -136,9 +136,9 @@ public sealed class CliTests(EngineFixture fixture)
         var checks = JsonDocument.Parse(run.Out).RootElement.GetProperty("checks").EnumerateArray()
             .ToDictionary(c => c.GetProperty("name").GetString()!, c => (Ok: c.GetProperty("ok").GetBoolean(), Detail: c.GetProperty("detail").GetString()));
         Assert.False(checks["database"].Ok);
-        Assert.Equal($"{harness.Options.DatabasePath} schema 4 needs migration to {Dockhand.Containers.Storage.DockhandDatabase.LatestVersion}; dockhand run (or any verb that changes containers) migrates it, doctor does not", checks["database"].Detail);
+        Assert.Equal($"{harness.Options.DatabasePath}: schema version 4 is behind {Dockhand.Containers.Storage.DockhandDatabase.LatestVersion}; start Dockhand once to migrate (doctor does not migrate it)", checks["database"].Detail);
         Assert.Equal((true, "the container, web terminal, bot, Discord, LOG_FORMAT and METRICS_URLS settings are valid"), checks["configuration"]);
-        Assert.Equal(4, await UserVersionAsync(harness));
+        Assert.Equal(4, await ContainersSchemaAsync(harness));
     }
 
     [Theory]
@@ -155,11 +155,13 @@ public sealed class CliTests(EngineFixture fixture)
         Assert.StartsWith($"dockhand: configuration: {key}", Assert.Single(run.Err.TrimEnd().Split('\n')), StringComparison.Ordinal);
     }
 
-    private static async Task<long> UserVersionAsync(Harness harness, int? set = null)
+    /// <summary>The containers module's schema version; with <paramref name="rollBackTo"/>, forgets the migrations after it first.</summary>
+    private static async Task<long> ContainersSchemaAsync(Harness harness, int? rollBackTo = null)
     {
         await using var connection = await harness.Store.Database.OpenAsync(Ct);
         await using var command = connection.CreateCommand();
-        command.CommandText = set is { } version ? $"PRAGMA user_version = {version}; PRAGMA user_version;" : "PRAGMA user_version;";
+        command.CommandText = (rollBackTo is { } version ? $"DELETE FROM schema_migrations WHERE module = 'containers' AND version > {version}; " : "")
+            + "SELECT MAX(version) FROM schema_migrations WHERE module = 'containers';";
         return (long)(await command.ExecuteScalarAsync(Ct))!;
     }
 
