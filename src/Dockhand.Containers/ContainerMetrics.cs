@@ -24,7 +24,9 @@ public sealed class ContainerMetrics
     public ContainerMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+#pragma warning disable CA2000 // The meter factory owns the meters it creates and disposes them with the container.
         var meter = meterFactory.Create(MeterName);
+#pragma warning restore CA2000
         _operations = meter.CreateCounter<long>("dockhand.operations", "{operation}",
             "Container operations (create, destroy, start, stop, restart, idle_stop, stopped_destroy) by outcome, as the audit log records them.");
         _createDuration = meter.CreateHistogram("dockhand.create.duration", "s",

@@ -19,7 +19,9 @@ public sealed class DiscordMetrics
     public DiscordMetrics(IMeterFactory meterFactory)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+#pragma warning disable CA2000 // The meter factory owns the meters it creates and disposes them with the container.
         var meter = meterFactory.Create(MeterName);
+#pragma warning restore CA2000
         _interactions = meter.CreateCounter<long>("dockhand.interactions", "{interaction}",
             "Interactions handled, by transport (gateway, http), kind (command, component, autocomplete, modal) and outcome (answered, fallback, failed).");
         _requests = meter.CreateCounter<long>("dockhand.discord.requests", "{request}",

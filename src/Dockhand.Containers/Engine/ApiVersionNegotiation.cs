@@ -47,8 +47,10 @@ internal static class NegotiatingDockerClient
 
         public Task<WriteClosableStream> HijackStreamAsync(HttpContent content) => inner.HijackStreamAsync(content);
 
+#pragma warning disable CA2000 // The handler goes to the Docker client, which disposes it (and the one it wraps) with itself.
         private ResolvedTransport Wrap(ResolvedTransport transport)
             => new(new VersionPrefixHandler(transport.Handler, state), transport.EffectiveEndpoint);
+#pragma warning restore CA2000
     }
 
     private sealed class VersionPrefixHandler(HttpMessageHandler inner, ApiVersionState state) : DelegatingHandler(inner)

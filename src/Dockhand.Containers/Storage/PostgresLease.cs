@@ -112,7 +112,9 @@ internal sealed class PostgresLease : IOperationLease
     {
         _connection?.Dispose();
         _connection = null;
+#pragma warning disable CA2000 // Kept in _connection while it holds the lock (disposed by Dispose), else disposed in the catch below.
         var connection = new NpgsqlConnection(_ownConnectionString);
+#pragma warning restore CA2000
         try
         {
             connection.Open();

@@ -31,10 +31,12 @@ internal sealed class SwarmTls(X509Certificate2 client, X509Certificate2Collecti
 
     public static SwarmTls Load(string directory)
     {
+#pragma warning disable CA2000 // The certificate lives as long as the SwarmTls that holds it (the process), as the TLS options use it.
         var client = X509Certificate2.CreateFromPemFile(Path.Combine(directory, "cert.pem"), Path.Combine(directory, "key.pem"));
         var authorities = new X509Certificate2Collection();
         authorities.ImportFromPemFile(Path.Combine(directory, "ca.pem"));
         return new SwarmTls(client, authorities);
+#pragma warning restore CA2000
     }
 
     /// <summary>Applies the client certificate and the ca.pem-only server check to a handler's TLS options.</summary>
