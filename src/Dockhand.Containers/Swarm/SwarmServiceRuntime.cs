@@ -399,17 +399,8 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     /// </summary>
     public async Task<SwarmTaskInfo?> InspectTaskAsync(string serviceId, CancellationToken cancellationToken = default)
     {
-        if (IsPlaceholder(serviceId))
+        if (await ExistingTasksAsync(serviceId, cancellationToken) is not { } tasks)
             return null;
-        IReadOnlyList<TaskResponse> tasks;
-        try
-        {
-            tasks = await TasksAsync(serviceId, cancellationToken);
-        }
-        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
-        {
-            return null;
-        }
         if (CurrentTask(tasks) is not { } task)
             return null;
         var node = await NodeAsync(task.NodeID, cancellationToken);
@@ -460,6 +451,21 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     {
         var list = tasks.OrderByDescending(t => t.CreatedAt).ToList();
         return list.FirstOrDefault(t => t.DesiredState == TaskState.Running) ?? list.FirstOrDefault();
+    }
+
+    /// <summary>The service's tasks; null when the id is a pending placeholder or the service is gone.</summary>
+    private async Task<IReadOnlyList<TaskResponse>?> ExistingTasksAsync(string serviceId, CancellationToken cancellationToken)
+    {
+        if (IsPlaceholder(serviceId))
+            return null;
+        try
+        {
+            return await TasksAsync(serviceId, cancellationToken);
+        }
+        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
+        {
+            return null;
+        }
     }
 
     private async Task<IReadOnlyList<TaskResponse>> TasksAsync(string serviceId, CancellationToken cancellationToken)
@@ -660,17 +666,8 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     /// </summary>
     internal async Task<LocatedTask?> RunningTaskAsync(string serviceId, CancellationToken cancellationToken)
     {
-        if (IsPlaceholder(serviceId))
+        if (await ExistingTasksAsync(serviceId, cancellationToken) is not { } tasks)
             return null;
-        IReadOnlyList<TaskResponse> tasks;
-        try
-        {
-            tasks = await TasksAsync(serviceId, cancellationToken);
-        }
-        catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
-        {
-            return null;
-        }
         var task = tasks.Where(t => t.Status?.State == TaskState.Running && t.Status.ContainerStatus?.ContainerID is { Length: > 0 })
             .OrderByDescending(t => t.CreatedAt).FirstOrDefault();
         if (task is null)
