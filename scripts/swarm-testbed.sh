@@ -7,6 +7,9 @@
 #                                   state file and from what it finds under the state directory)
 #   scripts/swarm-testbed.sh env    print the settings a Dockhand process or a test needs (DOCKER_HOST of the manager,
 #                                   SWARM_NODE_ENDPOINTS), as `export` lines
+#   scripts/swarm-testbed.sh crash-node NODE   SIGKILL a node's dockerd, its containerd and its containers (a machine
+#                                   that died); its data root stays
+#   scripts/swarm-testbed.sh start-node NODE   start that node's dockerd again and wait until it answers
 #
 # Each node is a dockerd of its own: its own network namespace (a veth into a bridge this script creates, on
 # 10.213.0.0/24), its own UTS namespace (so each node has its own hostname: Swarm places by node.hostname), and its own
@@ -186,6 +189,9 @@ form_swarm() {
     fi
   done
   node_docker manager node update --availability drain "$(node_hostname manager)" >/dev/null
+  # Heartbeats every second (the default is 5 s): a node that dies is marked down within a few seconds, which keeps the
+  # node-down tests short. Production keeps Docker's default.
+  node_docker manager swarm update --dispatcher-heartbeat 1s >/dev/null
   # Ready = the manager sees both workers Ready and active.
   workers_ready() {
     [ "$(node_docker manager node ls --filter role=worker --format '{{.Status}} {{.Availability}}' | grep -c '^Ready Active$')" -eq 2 ]
@@ -328,9 +334,40 @@ env_lines() {
   echo "export SWARM_TLS_CERT_PATH=$state_dir/tls/client"
 }
 
+# One node's processes, as a machine that died would lose them: its dockerd, containerd and shims (found by their
+# command line naming the node's directory, never by name) and what is left in its cgroup.
+crash_node() {
+  local node=$1 dir pid group
+  case "$node" in worker-1|worker-2) ;; *) log "crash-node: NODE is worker-1 or worker-2"; exit 2 ;; esac
+  dir=$(node_dir "$node")
+  for pid in $(grep -las -- "$dir/" /proc/[0-9]*/cmdline | awk -F/ -v self="$$" '$3 != self { print $3 }'); do
+    kill -KILL "$pid" 2>/dev/null || true
+  done
+  for group in /sys/fs/cgroup/*/"dockhand-swarm-$node"; do
+    [ -d "$group" ] || continue
+    for pid in $(find "$group" -name cgroup.procs -exec cat {} + 2>/dev/null); do kill -KILL "$pid" 2>/dev/null || true; done
+  done
+  gone() { ! node_answers "$node"; }
+  wait_for 20 gone || { log "dockerd of $node still answers"; exit 1; }
+  log "crashed $node"
+}
+
+start_node() {
+  local node=$1
+  case "$node" in worker-1|worker-2) ;; *) log "start-node: NODE is worker-1 or worker-2"; exit 2 ;; esac
+  [ -f "$state_file" ] || { log "not up; run scripts/swarm-testbed.sh up"; exit 1; }
+  node_answers "$node" && return 0
+  rm -f "$(node_dir "$node")/docker.pid"
+  start_daemon "$node"
+  wait_for 60 node_answers "$node" || { log "dockerd of $node did not answer within 60 s; see $(node_dir "$node")/dockerd.log"; exit 1; }
+  log "started $node"
+}
+
 case "${1:-}" in
   up) up ;;
   down) down ;;
   env) env_lines ;;
-  *) echo "usage: $0 up|down|env" >&2; exit 2 ;;
+  crash-node) crash_node "${2:-}" ;;
+  start-node) start_node "${2:-}" ;;
+  *) echo "usage: $0 up|down|env|crash-node NODE|start-node NODE" >&2; exit 2 ;;
 esac

@@ -33,6 +33,9 @@ public sealed record ContainerStatus(
     /// ("8h"), as <see cref="Culling.DurationText"/> writes it. Null otherwise.
     /// </summary>
     public string? StoppedIdleAfter { get; init; }
+
+    /// <summary>On a Swarm (CONTAINER_BACKEND=swarm), set by status: the task's node, its state and the task's state. Null otherwise.</summary>
+    public TaskPlacement? Placement { get; init; }
 }
 
 /// <summary>An owner's home volume (CONTAINER_VOLUME_PATH).</summary>

@@ -44,6 +44,8 @@ public sealed partial record ContainerOptions
         public const string ExtraLabels = "CONTAINER_EXTRA_LABELS";
         public const string Network = "CONTAINER_NETWORK";
         public const string VolumePath = "CONTAINER_VOLUME_PATH";
+        public const string VolumeDriver = "CONTAINER_VOLUME_DRIVER";
+        public const string VolumeDriverOpts = "CONTAINER_VOLUME_DRIVER_OPTS";
         public const string DiskLimit = "CONTAINER_DISK_LIMIT";
         public const string IdleStopAfter = "IDLE_STOP_AFTER";
         public const string IdleCpuPercent = "IDLE_CPU_PERCENT";
@@ -130,6 +132,19 @@ public sealed partial record ContainerOptions
     public bool HomesEnabled => VolumePath.Length > 0;
 
     /// <summary>
+    /// The volume driver of home volumes; empty (the default) is the engine's <c>local</c> driver with no options, whose
+    /// volume lives on one machine (so on a Swarm the service is pinned to that node). A driver, or options such as NFS's,
+    /// name shared storage: on a Swarm each node makes the volume from them where the task lands, and nothing is pinned.
+    /// </summary>
+    public string VolumeDriver { get; init; } = "";
+
+    /// <summary>The driver's options (<c>docker volume create --opt</c>), e.g. type=nfs, o=addr=…, device=:/export.</summary>
+    public IReadOnlyDictionary<string, string> VolumeDriverOptions { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+
+    /// <summary>True when homes are on storage a driver (or its options) describes, rather than on one node's disk.</summary>
+    public bool HomesOnSharedStorage => VolumeDriver.Length > 0 || VolumeDriverOptions.Count > 0;
+
+    /// <summary>
     /// How long a running container must have had no terminal attached and CPU use below <see cref="IdleCpuPercent"/>
     /// before it is stopped (never destroyed); null (the default) turns idle culling off (<see cref="Culling.IdleCuller"/>).
     /// </summary>
@@ -184,6 +199,10 @@ public sealed partial record ContainerOptions
         };
         if (configuration[Keys.VolumePath] is { } volumePath)
             options = options with { VolumePath = ParseVolumePath(volumePath.Trim()) };
+        if (configuration[Keys.VolumeDriver] is { } volumeDriver)
+            options = options with { VolumeDriver = ParseVolumeDriver(volumeDriver.Trim()) };
+        if (configuration[Keys.VolumeDriverOpts] is { } volumeDriverOpts)
+            options = options with { VolumeDriverOptions = ParseVolumeDriverOptions(volumeDriverOpts) };
         if (options.ImageAllowlist.Count > 0 && !options.IsImageAllowed(options.DefaultImage))
             throw new InvalidSettingException(Keys.DefaultImage, $"'{options.DefaultImage}' is not on {Keys.ImageAllowlist}; add it there or choose an allowed default.");
         return options;
@@ -325,6 +344,49 @@ public sealed partial record ContainerOptions
         if (!value.StartsWith('/') || value == "/" || value.Contains(':', StringComparison.Ordinal) || value.Split('/').Contains(".."))
             throw new InvalidSettingException(Keys.VolumePath, $"'{value}' is not a directory to mount the home volume at; use an absolute path such as /root or /home/user, or leave it empty to turn home volumes off.");
         return value.TrimEnd('/');
+    }
+
+    private static string ParseVolumeDriver(string value)
+    {
+        if (value.Length > 0 && !value.All(c => char.IsAsciiLetterOrDigit(c) || c is '-' or '_' or '.' or '/' or ':'))
+            throw new InvalidSettingException(Keys.VolumeDriver, $"'{value}' is not a volume driver name; use local, a plugin's name such as vieux/sshfs, or leave it empty for the engine's local volumes.");
+        return value;
+    }
+
+    /// <summary>
+    /// "type=nfs,o=addr=10.0.0.5,device=:/export/homes": key=value pairs between commas; a value that holds commas is
+    /// quoted as in <c>docker --mount</c>: <c>"o=addr=10.0.0.5,rw,nfsvers=4"</c>.
+    /// </summary>
+    internal static Dictionary<string, string> ParseVolumeDriverOptions(string text)
+    {
+        var options = new Dictionary<string, string>(StringComparer.Ordinal);
+        var pairs = new List<string>();
+        var current = new System.Text.StringBuilder();
+        var quoted = false;
+        foreach (var c in text)
+        {
+            if (c == '"')
+                quoted = !quoted;
+            else if (c == ',' && !quoted)
+            {
+                pairs.Add(current.ToString());
+                current.Clear();
+            }
+            else
+                current.Append(c);
+        }
+        if (quoted)
+            throw new InvalidSettingException(Keys.VolumeDriverOpts, "a double quote is not closed; quote a whole pair whose value holds commas, e.g. \"o=addr=10.0.0.5,rw\".");
+        pairs.Add(current.ToString());
+        foreach (var pair in pairs.Select(p => p.Trim()).Where(p => p.Length > 0))
+        {
+            var equals = pair.IndexOf('=', StringComparison.Ordinal);
+            if (equals <= 0)
+                throw new InvalidSettingException(Keys.VolumeDriverOpts, $"'{pair}' is not key=value; write the options as type=nfs,\"o=addr=10.0.0.5,rw\",device=:/export/homes.");
+            if (!options.TryAdd(pair[..equals].Trim(), pair[(equals + 1)..].Trim()))
+                throw new InvalidSettingException(Keys.VolumeDriverOpts, $"the option {pair[..equals].Trim()} is given twice.");
+        }
+        return options;
     }
 
     private static bool ParseBool(string key, string value) => value.ToLowerInvariant() switch

@@ -573,8 +573,11 @@ public sealed partial class ContainerService
         var live = await _engine.InspectAsync(record.ContainerId, cancellationToken);
         if (live is null)
             return new ContainerStatus(record, LiveState.Missing, null, null, null, null);
-        var usage = withUsage && live.State == LiveState.Running ? await _engine.GetUsageAsync(record.ContainerId, cancellationToken) : EngineUsage.None;
-        return new ContainerStatus(record, live.State, live.StartedAt, usage.CpuPercent, usage.MemoryUsageBytes, usage.MemoryLimitBytes);
+        // A Swarm task on a node that is down cannot be asked for stats; status still says where it is.
+        var usage = withUsage && live.State == LiveState.Running && live.Placement is not { NodeReady: false }
+            ? await _engine.GetUsageAsync(record.ContainerId, cancellationToken)
+            : EngineUsage.None;
+        return new ContainerStatus(record, live.State, live.StartedAt, usage.CpuPercent, usage.MemoryUsageBytes, usage.MemoryLimitBytes) { Placement = live.Placement };
     }
 
     private async Task<CreateResult> RefuseCreateAsync(CreateRequest request, string image, ContainerRefusal reason, CancellationToken cancellationToken)

@@ -107,6 +107,31 @@ public static class ContainersServiceCollectionExtensions
     }
 
     /// <summary>
+    /// A Swarm service spec (API 1.41) cannot ask for no-new-privileges, so each node's daemon must set it: refuse to start
+    /// when a node is measured not to. A node that cannot be measured (down, no endpoint, the image not there yet) is
+    /// logged; <see cref="SwarmServiceRuntime"/> still checks each task as it starts.
+    /// </summary>
+    private static async Task CheckSwarmNoNewPrivilegesAsync(IServiceProvider services, SwarmServiceRuntime swarm, CancellationToken cancellationToken)
+    {
+        var logger = services.GetRequiredService<ILogger<ContainerService>>();
+        IReadOnlyList<NodeNoNewPrivileges> probes;
+        try
+        {
+            probes = await swarm.CheckNoNewPrivilegesAsync(cancellationToken);
+        }
+        catch (EngineException e)
+        {
+            ContainerStartupLog.NoNewPrivilegesUnmeasured(logger, "(all)", e.Message);
+            return;
+        }
+        if (probes.FirstOrDefault(p => p.Enforced == false) is { } refusing)
+            throw new InvalidSettingException(ContainerOptions.Keys.NoNewPrivileges,
+                $"node {refusing.Node}: {refusing.Detail}. A Swarm service spec (Engine API 1.41) cannot ask for it; set {ContainerOptions.Keys.NoNewPrivileges}=false only to accept containers without it.");
+        foreach (var probe in probes.Where(p => p.Enforced is null))
+            ContainerStartupLog.NoNewPrivilegesUnmeasured(logger, probe.Node, probe.Detail);
+    }
+
+    /// <summary>
     /// The settings only the engine can judge, checked before the host starts (<c>dockhand run</c>): throws
     /// <see cref="InvalidSettingException"/> when CONTAINER_DISK_LIMIT is set and the engine's storage driver cannot
     /// enforce it. Not a hosted service, whose failure the host logs with a stack trace. When the engine does not answer
@@ -116,6 +141,8 @@ public static class ContainersServiceCollectionExtensions
     {
         ArgumentNullException.ThrowIfNull(services);
         var service = services.GetRequiredService<ContainerService>();
+        if (services.GetRequiredService<IContainerRuntime>() is SwarmServiceRuntime swarm && service.Options.NoNewPrivileges)
+            await CheckSwarmNoNewPrivilegesAsync(services, swarm, cancellationToken);
         if (service.Options.DiskLimitBytes == 0)
             return;
         try
@@ -133,6 +160,9 @@ public static class ContainersServiceCollectionExtensions
 
 internal static partial class ContainerStartupLog
 {
+    [LoggerMessage(EventId = 2063, Level = LogLevel.Warning, Message = "Could not measure whether node {Node} enforces no-new-privileges ({Reason}); each start checks its task")]
+    public static partial void NoNewPrivilegesUnmeasured(ILogger logger, string node, string reason);
+
     [LoggerMessage(EventId = 2062, Level = LogLevel.Warning, Message = "Could not ask the engine whether it can enforce CONTAINER_DISK_LIMIT ({Reason}); the first create will check")]
     public static partial void DiskLimitCheckDeferred(ILogger logger, string reason);
 }

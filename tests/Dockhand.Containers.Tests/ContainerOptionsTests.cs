@@ -58,6 +58,10 @@ public sealed class ContainerOptionsTests
     [InlineData("CONTAINER_NO_NEW_PRIVILEGES", "maybe")]
     [InlineData("IMAGE_ALLOWLIST", "ok:1,Bad Image")]
     [InlineData("ORPHAN_POLICY", "ignore")]
+    [InlineData("CONTAINER_VOLUME_DRIVER", "nfs driver")]
+    [InlineData("CONTAINER_VOLUME_DRIVER_OPTS", "type=nfs,rw")]
+    [InlineData("CONTAINER_VOLUME_DRIVER_OPTS", "type=nfs,\"o=addr=10.0.0.5,rw")]
+    [InlineData("CONTAINER_VOLUME_DRIVER_OPTS", "type=nfs,type=tmpfs")]
     [InlineData("CONTAINER_EXTRA_LABELS", "novalue")]
     [InlineData("CONTAINER_EXTRA_LABELS", "dockhand.owner=1")]
     public void FromConfiguration_BadValue_OneLineNamingTheKey(string key, string value)
@@ -202,5 +206,16 @@ public sealed class ContainerOptionsTests
 
         foreach (var value in FaultInjection.Steps.All.Prepend("").Prepend(null))
             FaultInjection.ThrowIfUnknownStep(value); // throws on refusal
+    }
+
+    [Fact]
+    public void FromConfiguration_VolumeDriverOptsWithQuotedCommas_KeepsEachValueWhole()
+    {
+        var options = Bind(("CONTAINER_VOLUME_DRIVER", "local"), ("CONTAINER_VOLUME_DRIVER_OPTS", "type=nfs, \"o=addr=10.0.0.5,rw,nfsvers=4\" ,device=:/export/homes"));
+
+        Assert.Equal("local", options.VolumeDriver);
+        Assert.Equal(new Dictionary<string, string> { ["type"] = "nfs", ["o"] = "addr=10.0.0.5,rw,nfsvers=4", ["device"] = ":/export/homes" }, options.VolumeDriverOptions);
+        Assert.True(options.HomesOnSharedStorage);
+        Assert.False(Bind().HomesOnSharedStorage);
     }
 }

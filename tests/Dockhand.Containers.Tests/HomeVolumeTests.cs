@@ -65,6 +65,29 @@ public sealed class HomeVolumeTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task Create_VolumeDriverWithOptions_MakesTheHomeWithThemOnTheEngine()
+    {
+        // The local driver with tmpfs options stands in for shared storage (nfs takes the same type/o/device options).
+        await using var harness = await Harness.CreateAsync(fixture, o => o with
+        {
+            VolumeDriver = "local",
+            VolumeDriverOptions = new Dictionary<string, string> { ["type"] = "tmpfs", ["device"] = "tmpfs", ["o"] = "size=16m,mode=0750" },
+        });
+        var owner = Harness.NewOwner();
+
+        var created = await CreateAsync(harness, owner);
+
+        var volume = Assert.Single(await harness.ScopedVolumesAsync());
+        Assert.Equal("local", volume.Driver);
+        Assert.Equal("tmpfs", volume.Options["type"]);
+        Assert.Equal("size=16m,mode=0750", volume.Options["o"]);
+        // The container's home is that tmpfs, 16 MiB as the options said.
+        var mount = await harness.ExecAsync(created.Status.Record.ContainerId, "sh", "-c", "grep ' /root ' /proc/mounts; df -k /root | tail -1");
+        Assert.Contains("tmpfs /root tmpfs", mount, StringComparison.Ordinal);
+        Assert.Contains("16384", mount, StringComparison.Ordinal);
+    }
+
+    [Fact]
     public async Task Status_OwnerWithHome_ShowsTheVolume()
     {
         await using var harness = await Harness.CreateAsync(fixture);

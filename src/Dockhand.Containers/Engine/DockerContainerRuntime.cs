@@ -226,7 +226,13 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
     }
 
     public Task CreateVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)
-        => Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Driver = "local", Labels = new Dictionary<string, string>(labels) }, cancellationToken), cancellationToken);
+        => Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters
+        {
+            Name = name,
+            Driver = _options.VolumeDriver.Length > 0 ? _options.VolumeDriver : "local",
+            DriverOpts = new Dictionary<string, string>(_options.VolumeDriverOptions),
+            Labels = new Dictionary<string, string>(labels),
+        }, cancellationToken), cancellationToken);
 
     public async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken = default)
     {

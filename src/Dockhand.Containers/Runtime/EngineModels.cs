@@ -7,8 +7,9 @@ public sealed record EngineHealth(bool Reachable, string Endpoint, string? ApiVe
 /// <param name="Image">The image as named when the container was created (inspect only; null from a list).</param>
 /// <param name="CreatedAt">When the container was created (inspect only; null from a list).</param>
 /// <param name="FinishedAt">When it last stopped (inspect only; null from a list, or when it never stopped).</param>
+/// <param name="Placement">Where a Swarm task runs (inspect only, Swarm backend only); null for a plain engine's container.</param>
 public sealed record EngineContainer(string Id, string Name, LiveState State, DateTimeOffset? StartedAt, IReadOnlyDictionary<string, string> Labels,
-    string? Image = null, DateTimeOffset? CreatedAt = null, DateTimeOffset? FinishedAt = null)
+    string? Image = null, DateTimeOffset? CreatedAt = null, DateTimeOffset? FinishedAt = null, TaskPlacement? Placement = null)
 {
     /// <summary>Running as far as a shell in it is concerned: paused and restarting containers still count.</summary>
     public bool IsRunning => State is LiveState.Running or LiveState.Paused or LiveState.Restarting;
@@ -18,6 +19,17 @@ public sealed record EngineContainer(string Id, string Name, LiveState State, Da
 
     /// <summary>The name users gave it (the <c>dockhand.name</c> label), else the engine's name.</summary>
     public string DisplayName => Labels.TryGetValue(ContainerLabels.Name, out var name) ? name : Name;
+}
+
+/// <summary>
+/// Where a Swarm service's current task is, for <c>status</c>: its node (hostname, or the node the service is pinned to
+/// while no task has one), that node's state as the manager sees it (ready, down, unknown, disconnected) and the task's own
+/// state as the Swarm names it (running, pending, shutdown, …).
+/// </summary>
+/// <param name="TaskError">The task's error, when it has one (for operators: the CLI shows it, Discord does not).</param>
+public sealed record TaskPlacement(string Node, string NodeState, string TaskState, string? TaskError)
+{
+    public bool NodeReady => NodeState == "ready";
 }
 
 /// <summary>Whether a container runs, as far as a terminal cares.</summary>

@@ -106,26 +106,32 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     public async Task<string?> CreateAsync(ContainerSpec spec, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(spec);
-        string node;
-        await _placement.WaitAsync(cancellationToken);
-        try
+        // Homes on shared storage (CONTAINER_VOLUME_DRIVER): the Swarm places the task anywhere, and that node makes the volume.
+        string? node = null;
+        if (!_options.HomesOnSharedStorage)
         {
-            node = spec.HomeVolume is { } home && await NodeHoldingVolumeAsync(home, cancellationToken) is { } holder
-                ? holder
-                : await ChooseNodeAsync(cancellationToken);
+            await _placement.WaitAsync(cancellationToken);
+            try
+            {
+                node = spec.HomeVolume is { } home && await NodeHoldingVolumeAsync(home, cancellationToken) is { } holder
+                    ? holder
+                    : await ChooseNodeAsync(cancellationToken);
+            }
+            finally
+            {
+                _placement.Release();
+            }
         }
-        finally
-        {
-            _placement.Release();
-        }
-        var labels = new Dictionary<string, string>(spec.Labels, StringComparer.Ordinal) { [NodeLabel] = node };
+        var labels = new Dictionary<string, string>(spec.Labels, StringComparer.Ordinal);
+        if (node is not null)
+            labels[NodeLabel] = node;
         var parameters = new ServiceCreateParameters { Service = ServiceSpecFor(spec, labels, node) };
         try
         {
             var created = await Guard(() => Client.Swarm.CreateServiceAsync(parameters, cancellationToken), cancellationToken);
             var id = created.ID ?? throw new EngineRefusedException("the manager created the service but gave no id", EngineRefusal.Other);
             Remember(id, labels);
-            LogServiceCreated(_logger, spec.Name, id, node);
+            LogServiceCreated(_logger, spec.Name, id, node ?? "(any: homes on shared storage)");
             return id;
         }
         catch (EngineRefusedException e) when (e.Kind == EngineRefusal.Conflict)
@@ -135,7 +141,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     }
 
     /// <summary>The spec: the plain backend's hardening, written the way a service spec can hold it.</summary>
-    private ServiceSpec ServiceSpecFor(ContainerSpec spec, Dictionary<string, string> labels, string node)
+    private ServiceSpec ServiceSpecFor(ContainerSpec spec, Dictionary<string, string> labels, string? node)
     {
         var container = new Docker.DotNet.Models.ContainerSpec
         {
@@ -152,7 +158,21 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
             StopGracePeriod = TimeSpan.FromSeconds(5),
         };
         if (spec.HomeVolume is not null)
+        {
             container.Mounts = [new Mount { Type = "volume", Source = spec.HomeVolume, Target = _options.VolumePath }];
+            // Shared storage: whichever node runs the task makes the volume from the same driver and options.
+            if (_options.HomesOnSharedStorage)
+            {
+                container.Mounts[0].VolumeOptions = new VolumeOptions
+                {
+                    DriverConfig = new Driver
+                    {
+                        Name = _options.VolumeDriver.Length > 0 ? _options.VolumeDriver : "local",
+                        Options = new Dictionary<string, string>(_options.VolumeDriverOptions),
+                    },
+                };
+            }
+        }
         var limits = new SwarmLimit
         {
             MemoryBytes = _options.MemoryLimitBytes == 0 ? null : _options.MemoryLimitBytes,
@@ -175,7 +195,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
                 },
                 // Like the plain backend's unless-stopped: a task that exits is started again (stop is replicas 0).
                 RestartPolicy = new SwarmRestartPolicy { Condition = "any", Delay = TimeSpan.FromSeconds(1) },
-                Placement = new Placement { Constraints = [$"node.hostname=={node}"] },
+                Placement = new Placement { Constraints = node is null ? [] : [$"node.hostname=={node}"] },
                 // "none" is not a network a service can join (API 1.41): no attachment means the node's default bridge.
                 Networks = spec.Network is "none" or "" ? [] : [new NetworkAttachmentConfig { Target = spec.Network }],
             },
@@ -195,6 +215,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     private async Task ScaleAndWaitAsync(string serviceId, bool running, bool forceUpdate, CancellationToken cancellationToken)
     {
         var service = await Guard(() => Client.Swarm.InspectServiceAsync(serviceId, cancellationToken), cancellationToken);
+        await RefuseWhenPinnedNodeDownAsync(service, cancellationToken);
         var spec = service.Spec ?? throw new EngineRefusedException($"the service {serviceId} has no spec", EngineRefusal.Other);
         spec.Mode ??= new ServiceMode();
         spec.Mode.Replicated ??= new ReplicatedService();
@@ -343,6 +364,7 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
         IReadOnlyList<TaskResponse> tasks;
         try
         {
+            await RefuseWhenPinnedNodeDownAsync(await Guard(() => Client.Swarm.InspectServiceAsync(containerId, cancellationToken), cancellationToken), cancellationToken);
             tasks = await TasksAsync(containerId, cancellationToken);
             await Guard(async () => { await Client.Swarm.RemoveServiceAsync(containerId, cancellationToken); return 0; }, cancellationToken);
         }
@@ -390,8 +412,45 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
         {
             return null;
         }
-        return ToContainer(service, await TasksAsync(service.ID, cancellationToken));
+        var tasks = await TasksAsync(service.ID, cancellationToken);
+        return ToContainer(service, tasks) with { Placement = await PlacementAsync(service, CurrentTask(tasks), cancellationToken) };
     }
+
+    /// <summary>
+    /// Where the current task is: its node, or while it has none (not placed yet, or its node went down and the Swarm
+    /// made a replacement that waits for that node) the node the service is pinned to.
+    /// </summary>
+    private async Task<TaskPlacement> PlacementAsync(SwarmService service, TaskResponse? task, CancellationToken cancellationToken)
+    {
+        var node = await NodeAsync(task?.NodeID, cancellationToken);
+        if (node is null && PinnedNode(service) is { } pinned)
+            node = await NodeByHostnameAsync(pinned, cancellationToken);
+        var hostname = node?.Description?.Hostname ?? PinnedNode(service) ?? "none yet";
+        return new TaskPlacement(hostname, node?.Status?.State ?? "unknown", task?.Status?.State?.ToString().ToLowerInvariant() ?? "none",
+            task?.Status?.Err is { Length: > 0 } error ? error : null);
+    }
+
+    private static string? PinnedNode(SwarmService service)
+        => service.Spec?.Labels is { } labels && labels.TryGetValue(NodeLabel, out var node) ? node : null;
+
+    /// <summary>
+    /// Refuses, naming it, when the node a service is pinned to is not ready: its task (and its home) are there, and a
+    /// scale or a removal now would wait in vain or leave the home behind. A node removed from the Swarm (docker node rm)
+    /// does not hold anything up.
+    /// </summary>
+    private async Task RefuseWhenPinnedNodeDownAsync(SwarmService service, CancellationToken cancellationToken)
+    {
+        if (PinnedNode(service) is not { } pinned || await NodeByHostnameAsync(pinned, cancellationToken) is not { } node)
+            return;
+        if (node.Status?.State is { } state && state != "ready")
+        {
+            LogPinnedNodeDown(_logger, service.ID, pinned, state);
+            throw new EngineRefusedException(NodeDown(pinned, state), EngineRefusal.Placement);
+        }
+    }
+
+    private static string NodeDown(string hostname, string state)
+        => $"The node {hostname} that holds this container and its home is {state}; nothing is lost, try again when it is back.";
 
     /// <summary>
     /// Where the owner's container runs: its current task's state, node and container id, and when it started. Null when
@@ -590,11 +649,21 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
         }
     }
 
+    /// <summary>
+    /// Removes the home from the node that holds it, or on shared storage from every node that made it (each node has
+    /// its own volume object for the same storage).
+    /// </summary>
     public async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
-        if (await NodeHoldingVolumeAsync(name, cancellationToken) is not { } node)
-            return false;
-        return await _nodes.For(node).RemoveVolumeAsync(name, cancellationToken);
+        if (!_options.HomesOnSharedStorage)
+            return await NodeHoldingVolumeAsync(name, cancellationToken) is { } node && await _nodes.For(node).RemoveVolumeAsync(name, cancellationToken);
+        var removed = false;
+        foreach (var hostname in _nodes.Hostnames)
+        {
+            if (await TryNodeAsync(hostname, engine => engine.InspectVolumeAsync(name, cancellationToken)) is not null)
+                removed |= await _nodes.For(hostname).RemoveVolumeAsync(name, cancellationToken);
+        }
+        return removed;
     }
 
     public async Task<IReadOnlyList<EngineVolume>> ListVolumesAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken = default)
@@ -675,13 +744,45 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
         var node = await NodeAsync(task.NodeID, cancellationToken);
         var hostname = node?.Description?.Hostname ?? task.NodeID ?? "";
         if (node?.Status?.State is { } nodeState && nodeState != "ready")
-            throw new EngineUnavailableException($"the node {hostname} that runs this container is {nodeState}; try again when it is back");
+            throw new EngineRefusedException(NodeDown(hostname, nodeState), EngineRefusal.Placement);
         return new LocatedTask(hostname, task.Status!.ContainerStatus!.ContainerID, _nodes.For(hostname));
     }
 
     internal sealed record LocatedTask(string Hostname, string ContainerId, DockerContainerRuntime Engine);
 
     // --- nodes ----------------------------------------------------------------------------------------------------------
+
+    /// <summary>
+    /// Every node of the Swarm as the manager sees it, with whether Dockhand has its engine (for <c>doctor</c>).
+    /// </summary>
+    public async Task<IReadOnlyList<SwarmNodeInfo>> ListNodesAsync(CancellationToken cancellationToken = default)
+    {
+        var nodes = await Guard(() => Client.Swarm.ListNodesAsync(cancellationToken), cancellationToken);
+        return [.. nodes
+            .Select(n => new SwarmNodeInfo(n.Description?.Hostname ?? n.ID, n.Spec?.Role ?? "", n.Status?.State ?? "unknown", n.Spec?.Availability ?? "", _nodes.Has(n.Description?.Hostname ?? "")))
+            .OrderBy(n => n.Hostname, StringComparer.Ordinal)];
+    }
+
+    /// <summary>
+    /// Whether each ready node with an endpoint enforces no-new-privileges by default (<see cref="NoNewPrivilegesProbe"/>),
+    /// measured with <see cref="ContainerOptions.DefaultImage"/>. Start-up and <c>doctor</c> ask; a node that does not
+    /// answer is reported as not measured.
+    /// </summary>
+    public async Task<IReadOnlyList<NodeNoNewPrivileges>> CheckNoNewPrivilegesAsync(CancellationToken cancellationToken = default)
+    {
+        var labels = new Dictionary<string, string>(_options.ExtraLabels, StringComparer.Ordinal) { [ContainerLabels.Managed] = "true" };
+        var results = new List<NodeNoNewPrivileges>();
+        foreach (var node in await ListNodesAsync(cancellationToken))
+        {
+            if (!node.HasEndpoint)
+                results.Add(new(node.Hostname, null, $"not measured: no endpoint in {SwarmSettings.Keys.NodeEndpoints}"));
+            else if (node.State != "ready")
+                results.Add(new(node.Hostname, null, $"not measured: the node is {node.State}"));
+            else
+                results.Add(await _nodes.For(node.Hostname).CheckAsync(node.Hostname, _options.DefaultImage, labels, cancellationToken));
+        }
+        return results;
+    }
 
     /// <summary>Nodes a new service may go to: ready, active (not drained or paused), with an engine endpoint.</summary>
     private async Task<IReadOnlyList<SwarmNode>> SchedulableNodesAsync(CancellationToken cancellationToken)
@@ -724,6 +825,9 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
             return null;
         }
     }
+
+    private async Task<NodeListResponse?> NodeByHostnameAsync(string hostname, CancellationToken cancellationToken)
+        => (await Guard(() => Client.Swarm.ListNodesAsync(cancellationToken), cancellationToken)).FirstOrDefault(n => n.Description?.Hostname == hostname);
 
     private async Task<string> HostnameAsync(string? nodeId, CancellationToken cancellationToken)
         => (await NodeAsync(nodeId, cancellationToken))?.Description?.Hostname ?? nodeId ?? "";
@@ -825,6 +929,9 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
     [LoggerMessage(EventId = 2308, Level = LogLevel.Warning, Message = "Service {ServiceId} cannot run on node {Node}: task {State}, {Error}")]
     private static partial void LogTaskRefused(ILogger logger, string serviceId, string node, string state, string error);
 
+    [LoggerMessage(EventId = 2309, Level = LogLevel.Warning, Message = "Service {ServiceId} is pinned to node {Node}, which is {State}: refused until it is back")]
+    private static partial void LogPinnedNodeDown(ILogger logger, string serviceId, string node, string state);
+
     [LoggerMessage(EventId = 2307, Level = LogLevel.Debug, Message = "Could not ask about service {ServiceId}: {Reason}")]
     private static partial void LogPollFailed(ILogger logger, string serviceId, string reason);
 }
@@ -833,3 +940,6 @@ internal sealed partial class SwarmServiceRuntime : IContainerRuntime, IDisposab
 /// <param name="State">The task's state as the Swarm names it (running, pending, shutdown, …).</param>
 /// <param name="NodeState">The node's state: ready, down, unknown or disconnected.</param>
 public sealed record SwarmTaskInfo(string TaskId, string State, string Node, string NodeState, string? ContainerId, DateTimeOffset? StartedAt, string? Error);
+
+/// <summary>One node of the Swarm for <c>doctor</c>: role (manager, worker), state (ready, down), availability (active, drain, pause).</summary>
+public sealed record SwarmNodeInfo(string Hostname, string Role, string State, string Availability, bool HasEndpoint);

@@ -61,6 +61,9 @@ internal static class BotMessages
         };
         if (status.StartedAt is { } started && status.State == LiveState.Running)
             fields.Add(new EmbedField("Started", Relative(started), Inline: true));
+        // On a Swarm: the node (not the task's error, which is operator detail).
+        if (status.Placement is { } placement)
+            fields.Add(new EmbedField("Node", Code(placement.Node) + (placement.NodeReady ? "" : $" ({placement.NodeState})"), Inline: true));
         if (status.CpuPercent is { } cpu)
             fields.Add(new EmbedField("CPU", cpu.ToString("0.0", CultureInfo.InvariantCulture) + " %", Inline: true));
         if (status.MemoryUsageBytes is { } memory)

@@ -154,6 +154,8 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
         var parts = new List<string> { $"{status.Record.Name}", $"owner {status.Record.Owner}", status.StoppedIdleAfter is { } idle ? $"stopped after {idle} idle" : status.State.ToString().ToLowerInvariant(), $"image {status.Record.Image}", $"id {ContainerIds.Short(status.Record.ContainerId)}" };
         if (status.StartedAt is { } started)
             parts.Add($"started {started.UtcDateTime:yyyy-MM-dd HH:mm:ss}Z");
+        if (status.Placement is { } placement)
+            parts.Add($"node {placement.Node} ({placement.NodeState}), task {placement.TaskState}" + (placement.TaskError is { } error ? $": {error}" : ""));
         if (status.CpuPercent is { } cpu)
             parts.Add($"cpu {cpu:0.0}%");
         if (status.MemoryUsageBytes is { } memory)

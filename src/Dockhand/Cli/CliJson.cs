@@ -9,12 +9,18 @@ internal sealed record CliError(string Error, string Message,
     [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? Detail = null);
 
 /// <param name="HomeVolume">The owner's home volume when one exists (status and list), else null.</param>
+/// <param name="Node">On a Swarm (status): the task's node, its state and the task's state; omitted otherwise.</param>
 internal sealed record CliContainer(string Owner, string Name, string ContainerId, string Image, DateTimeOffset CreatedAt, string State,
-    DateTimeOffset? StartedAt, double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes, string? HomeVolume)
+    DateTimeOffset? StartedAt, double? CpuPercent, ulong? MemoryUsageBytes, ulong? MemoryLimitBytes, string? HomeVolume,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] CliNode? Node = null)
 {
     public static CliContainer From(ContainerStatus s) => new(s.Record.Owner.ToString(), s.Record.Name, s.Record.ContainerId, s.Record.Image,
-        s.Record.CreatedAt, s.State.ToString().ToLowerInvariant(), s.StartedAt, s.CpuPercent, s.MemoryUsageBytes, s.MemoryLimitBytes, s.Home?.Name);
+        s.Record.CreatedAt, s.State.ToString().ToLowerInvariant(), s.StartedAt, s.CpuPercent, s.MemoryUsageBytes, s.MemoryLimitBytes, s.Home?.Name,
+        s.Placement is { } p ? new CliNode(p.Node, p.NodeState, p.TaskState, p.TaskError) : null);
 }
+
+internal sealed record CliNode(string Hostname, string State, string TaskState,
+    [property: JsonIgnore(Condition = JsonIgnoreCondition.WhenWritingNull)] string? TaskError);
 
 internal sealed record CliHome(string Owner, string Volume);
 

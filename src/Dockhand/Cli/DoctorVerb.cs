@@ -52,6 +52,12 @@ internal static class DoctorVerb
             checks.Add(new CliCheck("engine", health.Reachable, health.Reachable
                 ? $"{health.Endpoint} answers; API {health.ApiVersion} (server {health.ServerApiVersion})"
                 : $"{health.Endpoint}: {health.Error}; start it with scripts/engine.sh or fix DOCKER_HOST"));
+            foreach (var check in await BackendReport.CheckAsync(engine, options, health, ct))
+            {
+                checks.Add(new CliCheck(check.Name, check.Ok, check.Detail));
+                if (check.Advisory)
+                    advisory.Add(check.Name);
+            }
             if (health.Reachable)
             {
                 var present = await engine.ImageExistsAsync(options.DefaultImage, ct);

@@ -32,20 +32,28 @@ public sealed class BotProcess : IAsyncDisposable
     public string Output => string.Join('\n', _lines);
 
     /// <summary>Starts the bot on the harness's settings and waits until <c>GET /health</c> answers 200.</summary>
-    public static async Task<BotProcess> StartAsync(Harness harness, IReadOnlyDictionary<string, string?>? extra = null)
+    public static Task<BotProcess> StartAsync(Harness harness, IReadOnlyDictionary<string, string?>? extra = null)
+        => StartAsync(harness.Directory, harness.Settings(), extra);
+
+    /// <summary>
+    /// As above, on given settings in <paramref name="directory"/> (a harness of another backend: the Swarm tests); with
+    /// <paramref name="terminalLinksHere"/> its TERMINAL_SERVICE_URL is its own address, so links it checks are its own.
+    /// </summary>
+    public static async Task<BotProcess> StartAsync(string directory, Dictionary<string, string?> settings, IReadOnlyDictionary<string, string?>? extra = null, bool terminalLinksHere = false)
     {
         var url = new Uri($"http://127.0.0.1:{FreePort()}");
         using var key = Key.Create(SignatureAlgorithm.Ed25519);
-        var settings = harness.Settings();
         settings["DISCORD_PUBLIC_KEY"] = Convert.ToHexStringLower(key.PublicKey.Export(KeyBlobFormat.RawPublicKey));
         settings["DISCORD_TOKEN"] = null;
         settings["LISTEN_URLS"] = url.ToString().TrimEnd('/');
+        if (terminalLinksHere)
+            settings["TERMINAL_SERVICE_URL"] = url.ToString().TrimEnd('/');
         // Never the default metrics port: bots run side by side in the tests.
         settings["METRICS_URLS"] = "http://127.0.0.1:0";
         settings["Logging__LogLevel__Dockhand.Containers.Reconciler"] = "Debug";
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
             settings[k] = v;
-        var process = DockhandProcess.Start(harness.Directory, settings, "run");
+        var process = DockhandProcess.Start(directory, settings, "run");
         var bot = new BotProcess(process, url);
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = Stopwatch.StartNew();

@@ -16,9 +16,9 @@ public sealed class SwarmBackendTests(SwarmTestBed bed)
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private static CreateRequest Request(OwnerId owner, string name) => new(owner, name, null, Actor.Cli("test"));
+    internal static CreateRequest Request(OwnerId owner, string name) => new(owner, name, null, Actor.Cli("test"));
 
-    private static async Task<ContainerRecord> CreateAsync(SwarmHarness harness, OwnerId owner)
+    internal static async Task<ContainerRecord> CreateAsync(SwarmHarness harness, OwnerId owner)
     {
         var result = await harness.Service.CreateAsync(Request(owner, Harness.NewName("sw")), cancellationToken: Ct);
         return Assert.IsType<CreateResult.Created>(result, exactMatch: false) is CreateResult.Created created
@@ -27,7 +27,7 @@ public sealed class SwarmBackendTests(SwarmTestBed bed)
     }
 
     /// <summary>Runs a command in a shell through the runtime (so through the task's node) and returns what it printed before the marker.</summary>
-    private static async Task<string> ShellRoundTripAsync(IContainerRuntime runtime, string serviceId, string command)
+    internal static async Task<string> ShellRoundTripAsync(IContainerRuntime runtime, string serviceId, string command)
     {
         await using var shell = await runtime.StartShellAsync(serviceId, new ShellSpec("/bin/sh", []), Ct);
         var marker = "END" + Guid.NewGuid().ToString("N")[..8];
@@ -66,6 +66,10 @@ public sealed class SwarmBackendTests(SwarmTestBed bed)
         Assert.Equal("running", task.State);
         Assert.Contains(task.Node, SwarmTestBed.Workers);
         Assert.NotNull(task.StartedAt);
+        // status reports from the task: its state, its node (and that node's state) and when it started.
+        var status = Assert.IsType<StatusResult.Found>(await harness.Service.StatusAsync(owner, Ct)).Status;
+        Assert.Equal(new TaskPlacement(task.Node, "ready", "running", null), status.Placement);
+        Assert.Equal(task.StartedAt, status.StartedAt);
         // The container is on that worker's engine, with the service's labels and the plain backend's limits.
         var container = await WorkerContainerAsync(task.Node, task.ContainerId!);
         Assert.Equal(owner.ToString(), container.Config!.Labels!["dockhand.owner"]);

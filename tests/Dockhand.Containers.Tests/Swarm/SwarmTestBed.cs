@@ -84,10 +84,49 @@ public sealed class SwarmTestBed : IAsyncLifetime
         ManagerClient.Dispose();
     }
 
-    public static async Task<(int Code, string Output)> RunScriptAsync(string verb)
+    /// <summary>The node's name in the script (worker-1) from its hostname (dockhand-swarm-worker-1).</summary>
+    private static string ScriptNode(string hostname) => hostname["dockhand-swarm-".Length..];
+
+    /// <summary>SIGKILLs a worker's dockerd, containerd and containers (a machine that died); its data stays.</summary>
+    public async Task CrashNodeAsync(string hostname)
+    {
+        var (code, output) = await RunScriptAsync("crash-node", ScriptNode(hostname));
+        Assert.True(code == 0, $"crash-node {hostname} failed ({code}): {output}");
+    }
+
+    public async Task StartNodeAsync(string hostname)
+    {
+        var (code, output) = await RunScriptAsync("start-node", ScriptNode(hostname));
+        Assert.True(code == 0, $"start-node {hostname} failed ({code}): {output}");
+    }
+
+    /// <summary>Waits until the manager reports the node in <paramref name="state"/> (ready, down); the test bed's heartbeat is 1 s.</summary>
+    public async Task WaitForNodeStateAsync(string hostname, string state, TimeSpan timeout)
+    {
+        using var limit = CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken);
+        limit.CancelAfter(timeout);
+        string? last = null;
+        try
+        {
+            while (true)
+            {
+                var node = (await ManagerClient.Swarm.ListNodesAsync(limit.Token)).Single(n => n.Description!.Hostname == hostname);
+                last = node.Status?.State;
+                if (last == state)
+                    return;
+                await Task.Delay(100, limit.Token);
+            }
+        }
+        catch (OperationCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
+        {
+            Assert.Fail($"node {hostname} was still {last}, not {state}, after {timeout.TotalSeconds:0} s");
+        }
+    }
+
+    public static async Task<(int Code, string Output)> RunScriptAsync(params string[] arguments)
     {
         var script = Path.Combine(RepositoryRoot(), "scripts", "swarm-testbed.sh");
-        using var process = Process.Start(new ProcessStartInfo("bash", [script, verb])
+        using var process = Process.Start(new ProcessStartInfo("bash", [script, .. arguments])
         {
             RedirectStandardOutput = true,
             RedirectStandardError = true,
@@ -121,6 +160,19 @@ public sealed class SwarmTestBed : IAsyncLifetime
         PidsLimit = 64,
         Network = "none",
         ExtraLabels = new Dictionary<string, string> { ["dockhand.test"] = RunId, [Harness.ScopeLabel] = scope },
+    };
+
+    /// <summary>The settings of a Dockhand process (CLI or <c>dockhand run</c>) on the test bed, with its database in <paramref name="directory"/>.</summary>
+    public Dictionary<string, string?> ProcessSettings(string directory) => new()
+    {
+        ["DATABASE_PATH"] = Path.Combine(directory, "containers.db"),
+        ["DOCKER_HOST"] = ManagerHost.ToString(),
+        ["DEFAULT_IMAGE"] = EngineFixture.TestImage,
+        ["CONTAINER_EXTRA_LABELS"] = $"dockhand.test={RunId}",
+        ["CONTAINER_NETWORK"] = "none",
+        ["CONTAINER_MEMORY_LIMIT"] = "64m",
+        ["CONTAINER_BACKEND"] = "swarm",
+        ["SWARM_NODE_ENDPOINTS"] = string.Join(',', Endpoints.Select(e => $"{e.Key}={e.Value}")),
     };
 
     public SwarmSettings Settings(IReadOnlyDictionary<string, Uri>? endpoints = null)
