@@ -12,4 +12,20 @@ command -v python3 >/dev/null 2>&1 || { apt-get update -qq >/dev/null; apt-get i
 scripts/engine.sh
 scripts/test-images.sh
 
-dotnet run -c Release --project bench/Dockhand.Benchmarks -- "$@"
+# The Swarm figures (--only S1 and/or S2) run on the three-node test bed: bring it up for them, and take it down after
+# when this run brought it up (one already up is left as it is).
+swarm_started=
+swarm_figures=
+previous=
+for argument in "$@"; do
+  if [ "$previous" = --only ] && [[ ",${argument^^}," =~ ,S[12], ]]; then swarm_figures=1; fi
+  previous=$argument
+done
+if [ -n "$swarm_figures" ]; then
+  if [ ! -f /tmp/dockhand-swarm/testbed.state ]; then swarm_started=1; fi
+  scripts/swarm-testbed.sh up
+fi
+status=0
+dotnet run -c Release --project bench/Dockhand.Benchmarks -- "$@" || status=$?
+if [ -n "$swarm_started" ]; then scripts/swarm-testbed.sh down; fi
+exit "$status"

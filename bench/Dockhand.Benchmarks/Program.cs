@@ -1,7 +1,7 @@
 // The Dockhand benchmark: P1-P7 (and the opt-in P8, P3env) against a real `dockhand run`, side by side with the docker
 // CLI and the Engine API. Run it with scripts/bench.sh (which makes sure the engine and the test image exist). Options:
 //   --quick              small N, for a smoke run
-//   --only P1,P5         run only these figures; P8 and P3env run only when named here
+//   --only P1,P5         run only these figures; P8, P3env and the Swarm figures S1, S2 run only when named here
 //   --out DIR            where latest.json and latest.md go (default bench/results under the repository)
 //   --dockhand DIR       run the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the benchmark
 //   --server-env K=V     set K=V in every `dockhand run` child's environment (repeatable), e.g. DOTNET_gcServer=1
@@ -46,6 +46,8 @@ IFigureBenchmark[] all =
     new ColdStartBenchmark(), new ScaleBenchmark(),
     new InteractionsEndpointBenchmark(), new CreateBenchmark(), new ThroughputBenchmark(), new EchoBenchmark(), new ConcurrentSessionsBenchmark(),
     new ListBenchmark(), new EchoRuntimeVariantsBenchmark(),
+    // The Swarm figures: their own dockhand run on the test bed (scripts/bench.sh brings it up when they are named).
+    new SwarmCreateBenchmark(), new SwarmTerminalBenchmark(),
 ];
 var unknown = only?.Where(id => !all.Any(f => f.Id.Equals(id, StringComparison.OrdinalIgnoreCase))).ToList();
 if (unknown is { Count: > 0 })

@@ -26,12 +26,16 @@ internal static class EchoProbe
         return samples;
     }
 
-    /// <summary>The anchor: the same keys through <c>docker exec -it CONTAINER sh</c> in a real pty (pty_echo.py).</summary>
-    public static async Task<List<double>> DockerExecSamplesAsync(string containerId, int keys, int warmup, CancellationToken cancellationToken)
+    /// <summary>
+    /// The anchor: the same keys through <c>docker exec -it CONTAINER sh</c> in a real pty (pty_echo.py); on another engine
+    /// (a Swarm worker) when <paramref name="environment"/> sets DOCKER_HOST.
+    /// </summary>
+    public static async Task<List<double>> DockerExecSamplesAsync(string containerId, int keys, int warmup, CancellationToken cancellationToken,
+        IReadOnlyDictionary<string, string>? environment = null)
     {
         var script = Path.Combine(AppContext.BaseDirectory, "pty_echo.py");
         var run = await Shell.RunAsync("python3", [script, containerId, keys.ToString(CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture)],
-            cancellationToken: cancellationToken);
+            environment, cancellationToken: cancellationToken);
         if (run.ExitCode != 0)
             throw new InvalidOperationException($"pty_echo.py failed: {run.Stderr}");
         return [.. JsonNode.Parse(run.Stdout)!["samples_ms"]!.AsArray().Select(v => v!.GetValue<double>())];
