@@ -16,6 +16,14 @@ namespace Dockhand.Benchmarks.Support;
 internal sealed class SwarmBench : IAsyncDisposable
 {
     public const string StateDirectory = "/tmp/dockhand-swarm";
+
+    /// <summary>
+    /// Limits (and so reservations) small enough that a run's services fit on the test bed's two workers (each reports
+    /// this machine's 2 CPUs): Dockhand's default of 1 CPU would leave room for four. 256 MiB of memory: the test bed's
+    /// data roots are on tmpfs, so S2's 64 MiB file counts against the container's memory.
+    /// </summary>
+    public const string CpuLimit = "0.25";
+    public const string MemoryLimit = "256m";
     public static readonly string[] Workers = ["dockhand-swarm-worker-1", "dockhand-swarm-worker-2"];
 
     private readonly BenchEnvironment _env;
@@ -55,6 +63,8 @@ internal sealed class SwarmBench : IAsyncDisposable
         settings["CONTAINER_BACKEND"] = "swarm";
         settings["SWARM_NODE_ENDPOINTS"] = string.Join(',', new[] { "manager", "worker-1", "worker-2" }.Select(n => $"dockhand-swarm-{n}={Socket(n)}"));
         settings["CONTAINER_NETWORK"] = "none";
+        settings["CONTAINER_CPU_LIMIT"] = CpuLimit;
+        settings["CONTAINER_MEMORY_LIMIT"] = MemoryLimit;
         settings["CONTAINER_EXTRA_LABELS"] = $"{BenchEnvironment.LabelKey}={env.RunId},bench.part={part}";
         var watch = Stopwatch.StartNew();
         var server = DockhandServer.Start(env.Directory, settings);
