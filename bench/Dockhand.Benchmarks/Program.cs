@@ -35,6 +35,8 @@ var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | 
 var output = Option("--out") ?? Report.DefaultDirectory();
 if (Option("--dockhand") is { } build)
     DockhandServer.Executable = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
+if (Option("--native") is { } native)
+    DockhandServer.NativeExecutable = Path.GetFullPath(Path.Combine(native, "dockhand"));
 RuntimeCounters.Tool = Option("--dotnet-counters");
 var settings = new BenchSettings(quick,
     int.Parse(Option("--p8-containers") ?? (quick ? "50" : "1000"), CultureInfo.InvariantCulture),

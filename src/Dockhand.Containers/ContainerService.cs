@@ -87,10 +87,19 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
 
         var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
-        await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken);
+        await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken,
+            recount: false);
         LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
         _metrics.Created(Stopwatch.GetElapsedTime(started));
-        return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
+        try
+        {
+            return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
+        }
+        finally
+        {
+            // After the status's inspect: a recount lists every managed container, which would compete with it on the engine.
+            _metrics.RequestRecount();
+        }
     }
 
     /// <summary>The request's own faults (name, image, allowlist), before anything is asked of the store or the engine.</summary>
@@ -179,18 +188,13 @@ public sealed partial class ContainerService
             if (_options.HomesEnabled)
             {
                 home = HomeVolumeName(instance, request.Owner);
-                switch (await _engine.InspectVolumeAsync(home, cancellationToken))
-                {
-                    case null:
-                        // Labelled with this operation, so a roll-back (here or by the reconciler) removes a home it made.
-                        await _engine.CreateVolumeAsync(home, HomeLabels(instance, request.Owner, operation), cancellationToken);
-                        break;
-                    case { } kept when IsOwnHome(kept, instance, request.Owner):
-                        homeRestored = kept.Labels.Count > 0;
-                        break;
-                    default:
-                        return (null, false, new Refusals.HomeVolumeNotOurs(home));
-                }
+                // A new one is labelled with this operation, so a roll-back (here or by the reconciler) removes a home it
+                // made; one that was there already carries another operation's label, or none.
+                var volume = await _engine.CreateOrGetVolumeAsync(home, HomeLabels(instance, request.Owner, operation), cancellationToken);
+                var madeNow = volume.Labels.TryGetValue(ContainerLabels.Operation, out var madeBy) && madeBy == operation;
+                if (!madeNow && !IsOwnHome(volume, instance, request.Owner))
+                    return (null, false, new Refusals.HomeVolumeNotOurs(home));
+                homeRestored = !madeNow && volume.Labels.Count > 0;
             }
             containerId = await _engine.CreateAsync(new ContainerSpec(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, network), cancellationToken);
             if (containerId is null)
@@ -374,8 +378,8 @@ public sealed partial class ContainerService
     }
 
     /// <summary>
-    /// A page of records ordered by creation time, joined with the live state from one engine list call
-    /// (plus one inspect per running container on the page, for its start time). Usage figures are left null:
+    /// A page of records ordered by creation time, joined with the live state from one engine list call filtered to
+    /// the page's container ids (plus one inspect per running container on the page, for its start time). Usage figures are left null:
     /// <see cref="StatusAsync"/> gives them. Throws <see cref="EngineUnavailableException"/> when the engine is down.
     /// </summary>
     public async Task<ContainerPage> ListAsync(int pageIndex, int pageSize, CancellationToken cancellationToken = default)
@@ -383,14 +387,17 @@ public sealed partial class ContainerService
         pageIndex = Math.Max(0, pageIndex);
         pageSize = Math.Clamp(pageSize, 1, 100);
         var (rows, total) = await _store.PageAsync(pageIndex, pageSize, cancellationToken);
-        // Any instance: the page shows only recorded ids, and a record made before instance labels has none.
-        var live = (await _engine.ListManagedAsync(null, cancellationToken)).ToDictionary(c => c.Id, StringComparer.Ordinal);
+        // Only the page's containers, by id (labelled or not: a record made before Dockhand's labels has none), so a
+        // page costs the same with ten containers or thousands.
+        var live = (await _engine.ListByIdsAsync([.. rows.Select(r => r.ContainerId)], cancellationToken)).ToDictionary(c => c.Id, StringComparer.Ordinal);
         var items = await Task.WhenAll(rows.Select(async row =>
         {
             var record = row.ToRecord();
-            if (live.TryGetValue(row.ContainerId, out var listed) && listed.State is not (LiveState.Running or LiveState.Restarting or LiveState.Paused))
+            if (!live.TryGetValue(row.ContainerId, out var listed))
+                return new ContainerStatus(record, LiveState.Missing, null, null, null, null);
+            if (listed.State is not (LiveState.Running or LiveState.Restarting or LiveState.Paused))
                 return new ContainerStatus(record, listed.State, null, null, null, null);
-            // Running (start time wanted) or not in the labelled list (a seed container without labels): ask directly.
+            // Running: the list has no start time, the inspect has.
             var inspected = await _engine.InspectAsync(row.ContainerId, cancellationToken);
             return inspected is null
                 ? new ContainerStatus(record, LiveState.Missing, null, null, null, null)
@@ -598,12 +605,15 @@ public sealed partial class ContainerService
     private static ContainerRefusal Refused(EngineRefusedException e)
         => e.Kind == Containers.EngineRefusal.Placement ? new Refusals.CannotPlace(e.Message) : new Refusals.EngineRefused(e.Message);
 
-    /// <summary>Appends to the audit log and counts the operation by the same verb and outcome.</summary>
-    private async Task AuditAsync(Actor actor, string operation, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken)
+    /// <summary>Appends to the audit log and counts the operation by the same verb and outcome; <paramref name="recount"/>
+    /// false when the caller asks for the gauge's recount itself, later.</summary>
+    private async Task AuditAsync(Actor actor, string operation, OwnerId? owner, string? name, string? containerId, string outcome, string? detail, CancellationToken cancellationToken,
+        bool recount = true)
     {
         _metrics.Operation(operation, outcome);
         await _store.AppendAuditAsync(actor, operation, owner, name, containerId, outcome, detail, cancellationToken);
-        _metrics.RequestRecount();
+        if (recount)
+            _metrics.RequestRecount();
     }
 
     /// <summary>The audit log's text for a refusal: its kind, the user's sentence and (for operators) the engine's detail.</summary>

@@ -122,4 +122,39 @@ public sealed class LifecycleTests(EngineFixture fixture)
         Assert.Equal(records.Select(r => r.ContainerId), first.Items.Concat(second.Items).Select(s => s.Record.ContainerId));
         Assert.All(first.Items.Concat(second.Items), s => Assert.Equal(LiveState.Running, s.State));
     }
+
+    [Fact]
+    public async Task ListAsync_RunningStoppedAndRemoved_EachWithItsStateAndOnlyRunningWithStartTime()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var (running, stopped, removed) = (Harness.NewOwner(), Harness.NewOwner(), Harness.NewOwner());
+        var records = new List<ContainerRecord> { await CreateAsync(harness, running), await CreateAsync(harness, stopped), await CreateAsync(harness, removed) };
+        Assert.IsType<StatusResult.Found>(await harness.Service.ApplyAsync(stopped, LifecycleAction.Stop, Actor.Cli("test"), Ct));
+        await harness.Docker.Containers.RemoveContainerAsync(records[2].ContainerId, new Docker.DotNet.Models.ContainerRemoveParameters { Force = true }, Ct);
+
+        var page = await harness.Service.ListAsync(0, 10, Ct);
+
+        Assert.Equal(records.Select(r => r.ContainerId), page.Items.Select(s => s.Record.ContainerId));
+        Assert.Equal([LiveState.Running, LiveState.Exited, LiveState.Missing], page.Items.Select(s => s.State));
+        Assert.NotNull(page.Items[0].StartedAt);
+        Assert.All(page.Items.Skip(1), s => Assert.Null(s.StartedAt));
+    }
+
+    [Fact]
+    public async Task ListByIdsAsync_RealUnknownAndPendingIds_ReturnsOnlyTheContainersTheEngineHas()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var (first, second) = (Harness.NewOwner(), Harness.NewOwner());
+        var records = new[] { await CreateAsync(harness, first), await CreateAsync(harness, second) };
+        Assert.IsType<StatusResult.Found>(await harness.Service.ApplyAsync(second, LifecycleAction.Stop, Actor.Cli("test"), Ct));
+        var unknown = Convert.ToHexStringLower(System.Security.Cryptography.RandomNumberGenerator.GetBytes(32));
+
+        var found = await harness.Engine.ListByIdsAsync([records[0].ContainerId, unknown, "pending:" + Guid.NewGuid().ToString("N"), records[1].ContainerId], Ct);
+
+        Assert.Equal(records.Select(r => r.ContainerId).Order(), found.Select(c => c.Id).Order());
+        Assert.Equal(LiveState.Running, found.Single(c => c.Id == records[0].ContainerId).State);
+        Assert.Equal(LiveState.Exited, found.Single(c => c.Id == records[1].ContainerId).State);
+        Assert.All(found, c => Assert.Equal(harness.InstanceId, c.Labels[ContainerLabels.Instance]));
+        Assert.Empty(await harness.Engine.ListByIdsAsync([unknown], Ct));
+    }
 }

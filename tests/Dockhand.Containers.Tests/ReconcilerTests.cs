@@ -1,4 +1,8 @@
+using System.Collections.Concurrent;
+using System.Diagnostics.Metrics;
 using Dockhand.Containers.Tests.Infrastructure;
+using Microsoft.Extensions.DependencyInjection;
+using Microsoft.Extensions.Logging;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Time.Testing;
 
@@ -272,5 +276,54 @@ public sealed class ReconcilerTests(EngineFixture fixture)
         await running;
         Assert.Contains(await harness.Store.ReadAuditAsync(owner, cancellationToken: Ct), a => a.Outcome == "missing");
         Assert.Equal(LiveState.Missing, Assert.IsType<StatusResult.Found>(await harness.Service.StatusAsync(owner, Ct)).Status.State);
+    }
+
+    [Fact]
+    public async Task RunAsync_CreateThroughTheService_NoPassForItsOwnEventsButOneForAnUnrecordedContainer()
+    {
+        // A reconciler of its own (its own metrics, so the service's recounts are not its own), logging its passes.
+        await using var harness = await Harness.CreateAsync(fixture, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var log = new PassLog();
+        var reconciler = new Reconciler(harness.Engine, harness.Store, harness.Service, harness.Options, TimeProvider.System, log,
+            new ContainerMetrics(meters.GetRequiredService<IMeterFactory>()));
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
+        var running = reconciler.RunAsync(stop.Token);
+        await reconciler.WatchingEvents.WaitAsync(TimeSpan.FromSeconds(30), Ct);
+
+        var ours = Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), cancellationToken: Ct)).Status.Record;
+        // Then a container no record knows: its create event needs a pass (which adopts it). Events come in order, so
+        // once it is adopted, the events of our create have been handled too.
+        var owner = Harness.NewOwner();
+        var name = Harness.NewName("late");
+        var late = await harness.RunForeignAsync(name, harness.OwnLabels(owner, name));
+        var deadline = DateTime.UtcNow.AddSeconds(30);
+        while (await harness.Service.FindAsync(owner, Ct) is null && DateTime.UtcNow < deadline)
+            await Task.Delay(50, Ct);
+        await stop.CancelAsync();
+        await running;
+
+        Assert.Equal(late, (await harness.Service.FindAsync(owner, Ct))?.ContainerId);
+        Assert.Contains(late, log.PassCauses);
+        Assert.DoesNotContain(ours.ContainerId, log.PassCauses);
+    }
+
+    /// <summary>The containers whose events caused a pass (the reconciler's "Reconciled after" log line, event 2059).</summary>
+    private sealed class PassLog : ILogger<Reconciler>
+    {
+        private readonly ConcurrentQueue<string> _causes = new();
+
+        public IReadOnlyCollection<string> PassCauses => _causes;
+
+        public IDisposable? BeginScope<TState>(TState state) where TState : notnull => null;
+
+        public bool IsEnabled(LogLevel logLevel) => true;
+
+        public void Log<TState>(LogLevel logLevel, EventId eventId, TState state, Exception? exception, Func<TState, Exception?, string> formatter)
+        {
+            if (eventId.Id == 2059 && state is IReadOnlyList<KeyValuePair<string, object?>> fields
+                && fields.FirstOrDefault(f => f.Key == "ContainerId").Value is string containerId)
+                _causes.Enqueue(containerId);
+        }
     }
 }

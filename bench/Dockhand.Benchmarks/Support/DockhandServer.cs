@@ -41,13 +41,20 @@ internal sealed class DockhandServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>Starts the process and returns at once (the caller waits for /health).</summary>
-    public static DockhandServer Start(string workingDirectory, IDictionary<string, string> environment)
+    /// <summary>The native release binary (<c>--native DIR</c>: DIR/dockhand from scripts/publish.sh), which P6 starts beside the JIT build; null without the option.</summary>
+    public static string? NativeExecutable { get; set; }
+
+    /// <summary>Starts the process and returns at once (the caller waits for /health). <paramref name="executable"/>: a
+    /// dockhand.dll (run with <c>dotnet</c>) or a native executable; <see cref="Executable"/> when null.</summary>
+    public static DockhandServer Start(string workingDirectory, IDictionary<string, string> environment, string? executable = null)
     {
         var port = FreePort();
         var baseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
-        var info = new ProcessStartInfo("dotnet") { WorkingDirectory = workingDirectory, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        info.ArgumentList.Add(Executable);
+        executable ??= Executable;
+        var managed = executable.EndsWith(".dll", StringComparison.Ordinal);
+        var info = new ProcessStartInfo(managed ? "dotnet" : executable) { WorkingDirectory = workingDirectory, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        if (managed)
+            info.ArgumentList.Add(executable);
         info.ArgumentList.Add("run");
         foreach (var (key, value) in environment)
             info.Environment[key] = value;

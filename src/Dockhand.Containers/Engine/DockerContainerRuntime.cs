@@ -212,6 +212,26 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
         return list.Select(c => new EngineContainer(c.ID, c.Names?.FirstOrDefault()?.TrimStart('/') ?? "", ToLiveState(c.State), null, ReadOnly(c.Labels))).ToList();
     }
 
+    public async Task<IReadOnlyList<EngineContainer>> ListByIdsAsync(IReadOnlyCollection<string> containerIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(containerIds);
+        // The engine matches an id filter as a pattern, so only real ids go in (a pending placeholder names nothing);
+        // the answer is then matched exactly by id.
+        var ids = containerIds.Where(IsEngineId).Distinct(StringComparer.Ordinal).ToDictionary(id => id, _ => true, StringComparer.Ordinal);
+        if (ids.Count == 0)
+            return [];
+        var list = await Guard(() => _client.Containers.ListContainersAsync(new ContainersListParameters
+        {
+            All = true,
+            Filters = new Dictionary<string, IDictionary<string, bool>> { ["id"] = ids },
+        }, cancellationToken), cancellationToken);
+        return list.Where(c => ids.ContainsKey(c.ID))
+            .Select(c => new EngineContainer(c.ID, c.Names?.FirstOrDefault()?.TrimStart('/') ?? "", ToLiveState(c.State), null, ReadOnly(c.Labels))).ToList();
+    }
+
+    /// <summary>A full engine container id: 64 lower-case hex digits.</summary>
+    private static bool IsEngineId(string id) => id.Length == 64 && id.All(char.IsAsciiHexDigitLower);
+
     public async Task<EngineVolume?> InspectVolumeAsync(string name, CancellationToken cancellationToken = default)
     {
         try
@@ -233,6 +253,13 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
             DriverOpts = new Dictionary<string, string>(_options.VolumeDriverOptions),
             Labels = new Dictionary<string, string>(labels),
         }, cancellationToken), cancellationToken);
+
+    public async Task<EngineVolume> CreateOrGetVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)
+    {
+        // The engine answers a create of an existing volume (same driver) with that volume and its own labels.
+        var volume = await Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Driver = "local", Labels = new Dictionary<string, string>(labels) }, cancellationToken), cancellationToken);
+        return new EngineVolume(volume.Name, ReadOnly(volume.Labels));
+    }
 
     public async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken = default)
     {

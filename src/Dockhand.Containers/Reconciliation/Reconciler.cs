@@ -1,3 +1,4 @@
+using System.Threading.Channels;
 using Dockhand.Containers.Engine;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
@@ -43,6 +44,10 @@ public sealed partial class Reconciler
     private readonly ContainerMetrics _metrics;
     private readonly SemaphoreSlim _pass = new(1, 1);
     private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    // Set by events, cleared by the worker that acts on them (WatchEventsAsync).
+    private int _passWanted;
+    private int _recountWanted;
+    private (string Action, string ContainerId) _lastPassCause = ("", "");
 
     public Reconciler(IContainerRuntime engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger, ContainerMetrics metrics)
     {
@@ -204,7 +209,8 @@ public sealed partial class Reconciler
     public Task WatchingEvents => _watching.Task;
 
     /// <summary>
-    /// Runs until cancelled: a start-up pass, then a pass after each managed container's create or destroy event.
+    /// Runs until cancelled: a start-up pass, then a pass after managed containers' create or destroy events (coalesced,
+    /// and none for a create still in flight; see <see cref="WatchEventsAsync"/>).
     /// When the engine goes away it retries with a growing delay (1 s to 30 s).
     /// </summary>
     public async Task RunAsync(CancellationToken cancellationToken = default)
@@ -221,23 +227,7 @@ public sealed partial class Reconciler
                 LogPass(_logger, report.RolledBackCreates, report.FinishedDestroys, report.RemovedOrphans, report.AdoptedOrphans, report.StoppedOrphans, report.MissingContainers, report.ForeignContainers);
                 backoff.Reset();
                 var scope = new Dictionary<string, string> { [ContainerLabels.Instance] = await _store.GetInstanceIdAsync(cancellationToken) };
-                var watching = _engine.MonitorAsync(scope, since, async e =>
-                {
-                    if (e.Action is "create" or "destroy")
-                    {
-                        if (e.Action == "destroy")
-                            await NoteRemovedAsync(e, cancellationToken);
-                        var after = await ReconcileAsync(cancellationToken);
-                        LogEventPass(_logger, e.Action, e.ContainerId, after.RolledBackCreates, after.FinishedDestroys, after.RemovedOrphans, after.AdoptedOrphans, after.StoppedOrphans);
-                    }
-                    else if (e.Action is "start" or "die" or "pause" or "unpause")
-                    {
-                        // No pass (nothing to reconcile), only a fresh count for dockhand_containers{state}.
-                        await RecountAsync(cancellationToken);
-                    }
-                }, cancellationToken);
-                _watching.TrySetResult();
-                await watching;
+                await WatchEventsAsync(scope, since, cancellationToken);
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
@@ -257,6 +247,87 @@ public sealed partial class Reconciler
                 return;
             }
         }
+    }
+
+    /// <summary>
+    /// Follows the event stream until it ends or fails. Events only note what they ask for (a pass, or a recount of the
+    /// gauge); one worker does that work, so a burst of events (a create storm, or events replayed from before the
+    /// start-up pass) costs one pass after the one running, not one pass each. Events of a create this process or
+    /// another live one is still making ask for nothing: their operation finishes or rolls back its own row, and its
+    /// service recounts when it is done (a pass or a count in the middle would only compete with the create's start).
+    /// </summary>
+    private async Task WatchEventsAsync(IReadOnlyDictionary<string, string> scope, DateTimeOffset since, CancellationToken cancellationToken)
+    {
+        var wake = Channel.CreateBounded<byte>(new BoundedChannelOptions(1) { FullMode = BoundedChannelFullMode.DropWrite });
+        using var stop = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+        var worker = WorkOnEventsAsync(wake.Reader, stop.Token);
+        var watching = _engine.MonitorAsync(scope, since, async e =>
+        {
+            if (e.Action == "destroy")
+                await NoteRemovedAsync(e, stop.Token);
+            if (e.Action is "create" or "destroy" or "start" or "die" or "pause" or "unpause" && !await IsAccountedForAsync(e, stop.Token))
+            {
+                // A create or destroy may leave something to reconcile; the others only change the gauge's counts.
+                if (e.Action is "create" or "destroy")
+                {
+                    _lastPassCause = (e.Action, e.ContainerId);
+                    Volatile.Write(ref _passWanted, 1);
+                }
+                else
+                {
+                    Volatile.Write(ref _recountWanted, 1);
+                }
+                wake.Writer.TryWrite(0);
+            }
+        }, stop.Token);
+        _watching.TrySetResult();
+        var first = await Task.WhenAny(watching, worker);
+        await stop.CancelAsync();
+        try
+        {
+            await Task.WhenAll(watching, worker);
+        }
+        catch (OperationCanceledException) when (!cancellationToken.IsCancellationRequested)
+        {
+            // The one that ended first stopped the other; its own outcome is what counts (below).
+        }
+        await first;
+    }
+
+    /// <summary>Runs what the events asked for, one at a time: a pass (which also recounts) or only a recount.</summary>
+    private async Task WorkOnEventsAsync(ChannelReader<byte> wake, CancellationToken cancellationToken)
+    {
+        while (await wake.WaitToReadAsync(cancellationToken))
+        {
+            wake.TryRead(out _);
+            if (Interlocked.Exchange(ref _passWanted, 0) == 1)
+            {
+                Volatile.Write(ref _recountWanted, 0);
+                var (action, containerId) = _lastPassCause;
+                var after = await ReconcileAsync(cancellationToken);
+                LogEventPass(_logger, action, containerId, after.RolledBackCreates, after.FinishedDestroys, after.RemovedOrphans, after.AdoptedOrphans, after.StoppedOrphans);
+            }
+            else if (Interlocked.Exchange(ref _recountWanted, 0) == 1)
+            {
+                await RecountAsync(cancellationToken);
+            }
+        }
+    }
+
+    /// <summary>
+    /// Whether the event changes nothing a pass or a recount would see differently: it is about a container that a live
+    /// create (of this process or another) is still making (its owner's row is 'creating' under the operation the
+    /// container is labelled with, and that operation's process is alive), or it is the create event of a container
+    /// its owner's row already records as ready (the event came after the create finished).
+    /// </summary>
+    private async Task<bool> IsAccountedForAsync(EngineEvent e, CancellationToken cancellationToken)
+    {
+        if (e.Action == "destroy" || !e.Labels.TryGetValue(ContainerLabels.Operation, out var operation)
+            || !e.Labels.TryGetValue(ContainerLabels.Owner, out var ownerText) || !OwnerId.TryParse(ownerText, out var owner))
+            return false;
+        var row = await _store.FindAsync(owner, cancellationToken);
+        return row is { State: RowState.Creating } && row.OperationId == operation && _store.IsOperationAlive(row.OperationProcess)
+            || e.Action == "create" && row is { State: RowState.Ready } && row.ContainerId == e.ContainerId;
     }
 
     private async Task NoteRemovedAsync(EngineEvent e, CancellationToken cancellationToken)

@@ -55,6 +55,18 @@ public interface IContainerRuntime
     /// </summary>
     Task<IReadOnlyList<EngineContainer>> ListManagedAsync(IReadOnlyDictionary<string, string>? labels, CancellationToken cancellationToken = default);
 
+    /// <summary>
+    /// The containers among <paramref name="containerIds"/> that the engine has, labelled or not, without start times
+    /// (as <see cref="ListManagedAsync"/>). For a page of records: the cost follows the ids asked for, not every
+    /// container. This default inspects each id; a runtime that can filter a list by id does it in one call.
+    /// </summary>
+    async Task<IReadOnlyList<EngineContainer>> ListByIdsAsync(IReadOnlyCollection<string> containerIds, CancellationToken cancellationToken = default)
+    {
+        ArgumentNullException.ThrowIfNull(containerIds);
+        var found = await Task.WhenAll(containerIds.Select(id => InspectAsync(id, cancellationToken)));
+        return [.. found.OfType<EngineContainer>()];
+    }
+
     /// <summary>One usage sample; nulls where the engine gives nothing (or does not answer in a few seconds).</summary>
     Task<EngineUsage> GetUsageAsync(string containerId, CancellationToken cancellationToken = default);
 
@@ -73,6 +85,20 @@ public interface IContainerRuntime
     Task<EngineVolume?> InspectVolumeAsync(string name, CancellationToken cancellationToken = default);
 
     Task CreateVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default);
+
+    /// <summary>
+    /// The named volume: made with <paramref name="labels"/> when the engine has none of that name, otherwise the one it
+    /// has, with its own labels (the caller tells the two apart by a label only a new one carries). This default asks
+    /// twice (inspect, then create); the Docker engine answers a create of an existing local volume with that volume, so
+    /// its runtime asks once.
+    /// </summary>
+    async Task<EngineVolume> CreateOrGetVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)
+    {
+        if (await InspectVolumeAsync(name, cancellationToken) is { } existing)
+            return existing;
+        await CreateVolumeAsync(name, labels, cancellationToken);
+        return new EngineVolume(name, labels);
+    }
 
     /// <summary>True when removed, false when it was already gone.</summary>
     Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken = default);
