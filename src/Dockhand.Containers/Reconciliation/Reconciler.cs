@@ -326,8 +326,14 @@ public sealed partial class Reconciler
             || !e.Labels.TryGetValue(ContainerLabels.Owner, out var ownerText) || !OwnerId.TryParse(ownerText, out var owner))
             return false;
         var row = await _store.FindAsync(owner, cancellationToken);
-        return row is { State: RowState.Creating } && row.OperationId == operation && _store.IsOperationAlive(row.OperationProcess)
-            || e.Action == "create" && row is { State: RowState.Ready } && row.ContainerId == e.ContainerId;
+        if (row is { State: RowState.Creating } && row.OperationId == operation)
+        {
+            if (_store.IsOperationAlive(row.OperationProcess))
+                return true;
+            // The create may have finished (and given up its lease) between the read and the liveness check: read again.
+            row = await _store.FindAsync(owner, cancellationToken);
+        }
+        return e.Action == "create" && row is { State: RowState.Ready } && row.ContainerId == e.ContainerId;
     }
 
     private async Task NoteRemovedAsync(EngineEvent e, CancellationToken cancellationToken)
