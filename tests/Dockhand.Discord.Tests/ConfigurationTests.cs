@@ -128,4 +128,19 @@ public sealed class ConfigurationTests
 
         Assert.EndsWith($"got '{new string('x', 24)}…'.", problem, StringComparison.Ordinal);
     }
+
+    [Fact]
+    public void Read_BadSnowflakeOf24Characters_QuotedWhole()
+    {
+        var problem = Assert.Single(DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t"), ("DISCORD_GUILD_ID", new string('x', 24))), new DiscordOptions()));
+
+        Assert.EndsWith($"got '{new string('x', 24)}'.", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_NullArguments_Throw()
+    {
+        Assert.Throws<ArgumentNullException>(() => DiscordConfiguration.Read(null!, new DiscordOptions()));
+        Assert.Throws<ArgumentNullException>(() => DiscordConfiguration.Read(Config(), null!));
+    }
 }

@@ -133,4 +133,31 @@ public sealed class GatewayRuleTests
         gate.Update(new GatewayBotInfo(new Uri("wss://x"), 1, 1, 0, TimeSpan.FromSeconds(60)));
         Assert.Equal(TimeSpan.FromSeconds(60), gate.GetDelay()); // now the reset is the longer wait
     }
+
+    [Fact]
+    public void CountInWindow_EverySendOlderThanTheWindow_Zero()
+    {
+        // Stryker survivors: CountInWindow without its prune, and a prune loop that runs past the last entry.
+        var limiter = new GatewaySendLimiter(120, 10, TimeSpan.FromSeconds(60));
+        var t0 = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < 3; i++)
+            limiter.Record(t0);
+
+        Assert.Equal(3, limiter.CountInWindow(t0 + TimeSpan.FromSeconds(59)));
+        Assert.Equal(0, limiter.CountInWindow(t0 + TimeSpan.FromSeconds(60)));
+    }
+
+    [Fact]
+    public void RecordIdentify_ResetPassedWithStartsLeft_KeepsCountingDown()
+    {
+        // Only a used-up count is forgotten at the reset; one with starts left counts down until /gateway/bot answers again.
+        var time = new FakeTimeProvider();
+        var gate = new IdentifyGate(time);
+        gate.Update(new GatewayBotInfo(new Uri("wss://x"), 1, 1, 5, TimeSpan.FromSeconds(10)));
+        time.Advance(TimeSpan.FromSeconds(11));
+
+        gate.RecordIdentify();
+
+        Assert.Equal(4, gate.RemainingSessionStarts);
+    }
 }

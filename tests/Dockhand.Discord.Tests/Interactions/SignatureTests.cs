@@ -118,11 +118,24 @@ public sealed class SignatureTests
         }
     }
 
+    [Fact]
+    public void Verify_SignedTimestampTooLargeForALong_Rejects()
+    {
+        // 19 digits pass the shape check but not long.TryParse: a valid signature must not make that an accept.
+        var (verifier, signer, _) = Create();
+        using (signer)
+        {
+            const string overflow = "9999999999999999999";
+            Assert.False(verifier.Verify(signer.Sign(overflow, Body), overflow, Body));
+        }
+    }
+
     [Theory]
+    [InlineData(null)]
     [InlineData("")]
     [InlineData("abcd")]
     [InlineData("zz23456789012345678901234567890123456789012345678901234567890123")]
     [InlineData("0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef00")]
-    public void TryParsePublicKey_NotA64HexKey_ReturnsNull(string hex) =>
+    public void TryParsePublicKey_NotA64HexKey_ReturnsNull(string? hex) =>
         Assert.Null(InteractionSignatureVerifier.TryParsePublicKey(hex));
 }
