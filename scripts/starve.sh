@@ -110,11 +110,11 @@ for run in $(seq "$runs"); do
     test_pid=
     set -e
     took=$(( $(date +%s) - began ))
-    summary=$(grep -Eo 'Total: [0-9]+, Errors: [0-9]+, Failed: [0-9]+, Skipped: [0-9]+' "$log" | tail -1)
+    summary=$(grep -Eo 'Total: [0-9]+, Errors: [0-9]+, Failed: [0-9]+, Skipped: [0-9]+' "$log" | tail -1 || true) # none when it crashed
     if [ "$rc" -eq 0 ]; then verdict=pass; else verdict="FAIL(rc=$rc)"; failed_runs=$((failed_runs + 1)); fi
     echo "run $run $suite: $verdict ${summary:-no summary} wall ${took}s"
     if [ "$rc" -ne 0 ]; then
-      grep -E '\[FAIL\]' "$log" | head -5 | sed 's/^/    /'
+      grep -E '\[FAIL\]' "$log" | head -5 | sed 's/^/    /' || true
     fi
   done
 done
