@@ -1,15 +1,21 @@
 #!/usr/bin/env bash
-# Mutation score of the Discord module's rule types (issue 14 §5), with Stryker.NET on Microsoft.Testing.Platform.
-# Not part of CI and not called by scripts/test.sh: it runs the Discord test project once per mutant group and takes
-# a long time (tens of minutes on two cores). Reports land in tests/Dockhand.Discord.Tests/StrykerOutput/.
+# Mutation score of the Discord module's rule types and option parser (issue 14 §5), with Stryker.NET (the local
+# dotnet tool in dotnet-tools.json) on its Microsoft.Testing.Platform runner. Not part of CI, not called by
+# scripts/test.sh. Reports land in tests/Dockhand.Discord.Tests/StrykerOutput/ (cleartext on stdout, html and json).
+#
+# How it stays fast enough for two loaded cores:
+# - Configuration=Mutation: the test project then compiles only the unit tests of these types (see its .csproj), no
+#   loopback servers, so one test session takes a second or two. Those tests are what the score is about: a rule that
+#   only an end-to-end test would notice changing counts as a survivor here.
+# - coverage-analysis off: every mutant runs that whole small session. Stryker's per-test coverage capture on the MTP
+#   runner starts one test session per test (over 6 minutes here before the first mutant ran).
+# - It runs in a CPU-capped cgroup (scripts/starve.sh --exec, no busy loops), so it does not starve other work.
 # --target-framework: TargetFramework is set in Directory.Build.props, which Buildalyzer (Stryker's project reader) does
 # not read, so without it Stryker stops with "Could not find build environment" (stryker-net issue 3144).
-# --concurrency 1: the gateway and REST tests are timing-bound (30 s condition waits); two test sessions in parallel on
-# a loaded two-core machine made Stryker stop with "Initial testrun has more than 50% failing tests".
-# Stryker's MTP runner is a preview: it captures coverage per test (one test session each), about 6 minutes here before
-# the first mutant runs.
-#   scripts/mutation.sh                 # the default files below
-#   scripts/mutation.sh 'Rest/DiscordRateLimiter.cs'   # other files (globs relative to src/Dockhand.Discord)
+#
+#   scripts/mutation.sh                                   # the default files below
+#   scripts/mutation.sh Rest/DiscordRateLimiter.cs        # other files (relative to src/Dockhand.Discord)
+#   MUTATION_NO_CGROUP=1 scripts/mutation.sh              # without the cgroup (e.g. not root)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 dotnet tool restore >/dev/null
@@ -24,18 +30,33 @@ if [ ${#files[@]} -eq 0 ]; then
     Gateway/GatewaySession.cs
     RetryBackoff.cs
     Interactions/InteractionSignatureVerifier.cs
+    DiscordConfiguration.cs
   )
 fi
 
 mutate=()
 for f in "${files[@]}"; do mutate+=(--mutate "**/$f"); done
 
+config=$(mktemp --suffix=.json)
+trap 'rm -f "$config"' EXIT
+cat > "$config" <<'JSON'
+{ "stryker-config": { "coverage-analysis": "off" } }
+JSON
+
+run=(dotnet stryker
+  --config-file "$config"
+  --test-runner mtp
+  --project Dockhand.Discord.csproj
+  --configuration Mutation
+  "${mutate[@]}"
+  --target-framework net10.0
+  --concurrency "${STRYKER_CONCURRENCY:-1}"
+  --reporter cleartext --reporter html --reporter json
+  --break-at 0)
+
 cd tests/Dockhand.Discord.Tests
-exec dotnet stryker \
-  --test-runner mtp \
-  --project Dockhand.Discord.csproj \
-  "${mutate[@]}" \
-  --target-framework net10.0 \
-  --concurrency "${STRYKER_CONCURRENCY:-1}" \
-  --reporter cleartext --reporter html --reporter json \
-  --break-at 0
+if [ -n "${MUTATION_NO_CGROUP:-}" ]; then
+  "${run[@]}"
+else
+  STARVE_LOOPS=0 STARVE_QUOTA="${MUTATION_CPU_QUOTA:-100}" ../../scripts/starve.sh --exec "${run[@]}"
+fi

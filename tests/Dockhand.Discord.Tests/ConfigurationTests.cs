@@ -47,6 +47,13 @@ public sealed class ConfigurationTests
     [InlineData("DISCORD_GATEWAY_URL", "http://example.com")]
     [InlineData("DISCORD_MAX_RATE_LIMIT_WAIT", "0")]
     [InlineData("DISCORD_MAX_RATE_LIMIT_WAIT", "1m")]
+    [InlineData("DISCORD_MAX_RATE_LIMIT_WAIT", "3601")]
+    [InlineData("DISCORD_TOKEN", "Bot abc.def")]
+    [InlineData("DISCORD_TOKEN", "abc\u0007def")]
+    [InlineData("DISCORD_INTENTS", "-1")]
+    [InlineData("DISCORD_INTENTS", "0x10")]
+    [InlineData("DISCORD_API_BASE_URL", "ftp://discord.com/api/v10")]
+    [InlineData("DISCORD_GATEWAY_URL", "gateway.discord.gg")]
     public void Read_BadKey_OneLineNamingTheKey(string key, string? value)
     {
         var values = new List<(string, string?)> { ("DISCORD_TOKEN", "t") };
@@ -92,5 +99,48 @@ public sealed class ConfigurationTests
 
         var e = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IOptions<DiscordOptions>>().Value);
         Assert.Contains("DISCORD_PUBLIC_KEY", e.Message, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_EdgeValues_AcceptedAndTrimmed()
+    {
+        var options = new DiscordOptions();
+        var problems = DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "  abc.def  "), ("DISCORD_INTENTS", "33281"), ("DISCORD_PUBLIC_KEY", "   "),
+            ("DISCORD_API_BASE_URL", "https://discord.com/api/v9"), ("DISCORD_GATEWAY_URL", "wss://gateway.discord.gg"), ("DISCORD_MAX_RATE_LIMIT_WAIT", "3600")), options);
+
+        Assert.Empty(problems);
+        Assert.Equal("abc.def", options.Token);
+        Assert.Null(options.PublicKey); // blank is unset
+        Assert.Equal(33281, options.Intents);
+        Assert.Equal(new Uri("https://discord.com/api/v9"), options.ApiBaseUrl);
+        Assert.Equal(new Uri("wss://gateway.discord.gg"), options.GatewayUrl);
+        Assert.Equal(TimeSpan.FromSeconds(3600), options.MaxRateLimitWait);
+        Assert.Same(problems, options.ConfigurationProblems);
+
+        DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t"), ("DISCORD_MAX_RATE_LIMIT_WAIT", "1")), options);
+        Assert.Equal(TimeSpan.FromSeconds(1), options.MaxRateLimitWait);
+    }
+
+    [Fact]
+    public void Read_LongBadSnowflake_QuotedCutAt24Characters()
+    {
+        var problem = Assert.Single(DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t"), ("DISCORD_GUILD_ID", new string('x', 30))), new DiscordOptions()));
+
+        Assert.EndsWith($"got '{new string('x', 24)}…'.", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_BadSnowflakeOf24Characters_QuotedWhole()
+    {
+        var problem = Assert.Single(DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t"), ("DISCORD_GUILD_ID", new string('x', 24))), new DiscordOptions()));
+
+        Assert.EndsWith($"got '{new string('x', 24)}'.", problem, StringComparison.Ordinal);
+    }
+
+    [Fact]
+    public void Read_NullArguments_Throw()
+    {
+        Assert.Throws<ArgumentNullException>(() => DiscordConfiguration.Read(null!, new DiscordOptions()));
+        Assert.Throws<ArgumentNullException>(() => DiscordConfiguration.Read(Config(), null!));
     }
 }

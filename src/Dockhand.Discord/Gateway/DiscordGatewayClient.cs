@@ -24,6 +24,12 @@ public sealed class DiscordGatewayClient
     /// <summary>How long one WebSocket connect (TCP, TLS and the upgrade) may take.</summary>
     internal static readonly TimeSpan ConnectTimeout = TimeSpan.FromSeconds(30);
 
+    /// <summary>How long the close frame may wait for a write in progress (a heartbeat, a command) to finish.</summary>
+    internal static readonly TimeSpan CloseSendWait = TimeSpan.FromSeconds(2);
+
+    /// <summary>How long, after our close frame, the server has to answer with its own before the socket is aborted.</summary>
+    internal static readonly TimeSpan CloseHandshakeGrace = TimeSpan.FromSeconds(1);
+
     private readonly DiscordOptions _options;
     private readonly IGatewayDispatchHandler _dispatchHandler;
     private readonly IGatewayBotInfoSource? _botInfoSource;
@@ -303,18 +309,18 @@ public sealed class DiscordGatewayClient
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 // Shutting down: 1000 ends the session on Discord's side, so the bot shows offline at once.
-                await connection.TryCloseAsync(WebSocketCloseStatus.NormalClosure, "shutting down");
+                await connection.TryCloseAsync(WebSocketCloseStatus.NormalClosure, "shutting down", _time, CloseSendWait);
                 await AwaitCloseHandshakeAsync(receive);
                 throw;
             }
 
             if (outcome.ClientCloses)
             {
-                await connection.TryCloseAsync(ResumableCloseStatus, "reconnecting");
+                await connection.TryCloseAsync(ResumableCloseStatus, "reconnecting", _time, CloseSendWait);
                 await AwaitCloseHandshakeAsync(receive);
             }
             else if (socket.State == WebSocketState.CloseReceived)
-                await connection.TryCloseAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, "closing");
+                await connection.TryCloseAsync(socket.CloseStatus ?? WebSocketCloseStatus.NormalClosure, "closing", _time, CloseSendWait);
             return (outcome, connection.Established);
         }
         finally
@@ -332,14 +338,16 @@ public sealed class DiscordGatewayClient
     }
 
     /// <summary>
-    /// After sending our close frame, give the server a moment (wall-clock: this is an I/O grace period) to answer
-    /// before the socket is aborted; an abort right away can reset the TCP connection and lose the close frame.
+    /// After sending our close frame, give the server <see cref="CloseHandshakeGrace"/> to answer before the socket is
+    /// aborted; an abort right away can reset the TCP connection and lose the close frame. The grace runs on the injected
+    /// clock, not the wall clock: a server that answers late (a starved test process, where the loopback server shares
+    /// the CPU) must not turn a clean 1000 into a dropped connection, and tests decide when the grace has passed.
     /// </summary>
-    private static async Task AwaitCloseHandshakeAsync(Task receiveLoop)
+    private async Task AwaitCloseHandshakeAsync(Task receiveLoop)
     {
         try
         {
-            await receiveLoop.WaitAsync(TimeSpan.FromSeconds(1));
+            await receiveLoop.WaitAsync(CloseHandshakeGrace, _time);
         }
         catch (Exception)
         {

@@ -116,11 +116,24 @@ internal sealed class GatewayConnection(ClientWebSocket socket, bool resuming, C
         cancellationToken.ThrowIfCancellationRequested();
     }
 
-    /// <summary>Sends a close frame (best effort, never throws): 1000 ends the session, any 4xxx keeps it resumable.</summary>
-    public async Task TryCloseAsync(WebSocketCloseStatus status, string reason)
+    /// <summary>
+    /// Sends a close frame (best effort, never throws): 1000 ends the session, any 4xxx keeps it resumable. A write in
+    /// progress gets <paramref name="sendWait"/> on <paramref name="time"/> to finish; after that the close is skipped.
+    /// </summary>
+    public async Task TryCloseAsync(WebSocketCloseStatus status, string reason, TimeProvider time, TimeSpan sendWait)
     {
-        if (!await SendLock.WaitAsync(TimeSpan.FromSeconds(2)))
-            return;
+        using (var waitLimit = new CancellationTokenSource(sendWait, time))
+        {
+            try
+            {
+                await SendLock.WaitAsync(waitLimit.Token);
+            }
+            catch (OperationCanceledException)
+            {
+                return;
+            }
+        }
+
         try
         {
             if (socket.State is WebSocketState.Open or WebSocketState.CloseReceived)

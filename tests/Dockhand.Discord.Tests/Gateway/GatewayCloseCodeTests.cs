@@ -171,15 +171,4 @@ public sealed class GatewayCloseCodeTests
 
         Assert.Contains("\"intents\":32769", h.Server.ReceivedOp(2)[0].Json);
     }
-
-    [Fact]
-    public void Classify_EveryDocumentedCode_FallsInTheRightClass()
-    {
-        foreach (var code in new[] { 4004, 4010, 4011, 4012, 4013, 4014 })
-            Assert.Equal(GatewayCloseAction.Fatal, GatewayCloseCodes.Classify(code));
-        foreach (var code in new[] { 4007, 4009 })
-            Assert.Equal(GatewayCloseAction.NewSession, GatewayCloseCodes.Classify(code));
-        foreach (int? code in new int?[] { null, 1000, 1001, 1006, 4000, 4001, 4002, 4003, 4005, 4008 })
-            Assert.Equal(GatewayCloseAction.Resume, GatewayCloseCodes.Classify(code));
-    }
 }

@@ -2,6 +2,7 @@ using Dockhand.Discord.Gateway;
 using Dockhand.Discord.Testing.Gateway;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Time.Testing;
 
 namespace Dockhand.Discord.Tests.Gateway;
 
@@ -11,10 +12,17 @@ public sealed class GatewayHostingTests
     public async Task AddDockhandDiscordGateway_HostedServiceStarted_IdentifiesAndClosesWith1000OnStop()
     {
         var ct = TestContext.Current.CancellationToken;
-        await using var server = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions { Token = "hosted-token" });
+        // One frozen clock for both sides: nothing here may depend on how fast a starved machine runs, and no
+        // heartbeat, identify window or close grace falls due while the test waits on the sockets.
+        var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
+        await using var server = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions { Token = "hosted-token", TimeProvider = clock });
         await server.StartAsync(ct);
         var handler = new RecordingDispatchHandler();
         var services = new ServiceCollection();
+        // The client's heartbeats, its Hello timeout and its close path (the wait for the send lock, the grace for the
+        // server's close frame) run on this clock: before, a starved run could see a heartbeat in flight hold the close
+        // past its 2 s, or the server's watchdog close the connection first.
+        services.AddSingleton<TimeProvider>(clock);
         services.Configure<DiscordOptions>(o =>
         {
             o.Token = "hosted-token";
@@ -31,7 +39,9 @@ public sealed class GatewayHostingTests
         await server.WaitUntilAsync(_ => handler.Names.Contains("INTERACTION_CREATE"), cancellationToken: ct);
         Assert.Equal(server.CurrentSessionId, provider.GetRequiredService<DiscordGatewayClient>().SessionId);
 
-        await hosted.StopAsync(ct);
+        // Bounded in real time: if the close path waited on the frozen clock for a server that never answers, the
+        // stop would hang instead of failing.
+        await hosted.StopAsync(ct).WaitAsync(TimerRecordingTimeProvider.WaitLimit, ct);
 
         await server.WaitUntilAsync(s => s.Connections[0].ClosedBy is not null, cancellationToken: ct);
         Assert.Equal(1000, server.Connections[0].CloseCode);

@@ -168,4 +168,170 @@ public sealed class RateLimiterTests
 
         Assert.Equal(0, limiter.TrackedCounts.RouteLocks);
     }
+
+    [Fact]
+    public async Task AcquireAsync_WaitEndsAfterDeadline_ThrowsAtOnceAndFreesTheRoute()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(1, 0, 10), null);
+
+        var tooSoon = time.GetTimestamp() + (5 * time.TimestampFrequency);
+        var ex = await Assert.ThrowsAsync<RateLimitWaitTooLongException>(() => limiter.AcquireAsync(UserRoute, tooSoon, ct));
+        Assert.Equal(TimeSpan.FromSeconds(10.001), ex.Wait);
+        Assert.Empty(time.PendingDueIn()); // it did not wait
+        Assert.Equal(0, limiter.TrackedCounts.RouteLocks);
+
+        var lateEnough = limiter.AcquireAsync(UserRoute, time.GetTimestamp() + (11 * time.TimestampFrequency), ct);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(10.001));
+        time.Advance(TimeSpan.FromSeconds(10.001));
+        (await lateEnough.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task PauseForEdgeBan_RetryAfter_PausesEveryRouteInteractionOnesIncluded()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, logger) = Create();
+        limiter.PauseForEdgeBan(TimeSpan.FromSeconds(30));
+
+        var interaction = limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct);
+        var user = limiter.AcquireAsync(UserRoute, ct);
+        await time.WaitForTimerAsync(_ => time.PendingDueIn().Count(p => p == TimeSpan.FromSeconds(30)) >= 2, "both routes waiting out the ban");
+        Assert.False(interaction.IsCompleted);
+        Assert.False(user.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(30));
+        (await interaction.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        (await user.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        Assert.Contains(logger.Entries, e => e.Id.Id == 3104);
+    }
+
+    [Fact]
+    public async Task Update_Route429_PausesThatRouteOnlyAndCountsAsInvalid()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, logger) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(429, new RateLimitHeaders(null, null, null, null, "user"), new RateLimitError(TimeSpan.FromSeconds(4), Global: false));
+
+        var same = limiter.AcquireAsync(UserRoute, ct);
+        (await limiter.AcquireAsync(AppRoute, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(4.001));
+        Assert.False(same.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(4.001));
+        (await same.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        Assert.Equal(1, limiter.InvalidRequestCount);
+        Assert.Contains(logger.Entries, e => e.Id.Id == 3102);
+        Assert.DoesNotContain(logger.Entries, e => e.Id.Id == 3101);
+    }
+
+    [Fact]
+    public async Task Update_429WithGlobalScopeHeader_PausesEveryRouteLikeTheGlobalFlag()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, logger) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(429, new RateLimitHeaders(null, null, null, null, "GLOBAL"), new RateLimitError(TimeSpan.FromSeconds(2), Global: false));
+
+        var other = limiter.AcquireAsync(AppRoute, ct);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(2));
+        Assert.False(other.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(2));
+        (await other.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        Assert.Contains(logger.Entries, e => e.Id.Id == 3101);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_SameBucketHashOtherChannel_HasItsOwnBudget()
+    {
+        // Discord: a bucket is per hash and per major parameter; channel 2 does not share channel 1's exhausted budget.
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        var channel1 = RouteKey.From(HttpMethod.Post, "channels/1/messages");
+        var channel2 = RouteKey.From(HttpMethod.Post, "channels/2/messages");
+        using (var lease = await limiter.AcquireAsync(channel1, ct))
+            lease.Update(200, Bucket(5, 0, 3, "messages"), null);
+
+        (await limiter.AcquireAsync(channel2, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        var blocked = limiter.AcquireAsync(channel1, ct);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(3.001));
+        Assert.False(blocked.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(3.001));
+        (await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_HigherRemainingWithinTheSameWindow_KeepsTheLowerCount()
+    {
+        // Another route of a shared bucket may have spent requests the older answer does not know of: within one
+        // window the lower count wins; a new window takes the server's count.
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(5, 1, 10), null);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(5, 3, 10), null); // same reset: stale, more than is left
+
+        var blocked = limiter.AcquireAsync(UserRoute, ct);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(10.001));
+        Assert.False(blocked.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(10.001));
+        using (var lease = await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct))
+            lease.Update(200, Bucket(5, 4, 10), null); // a new window: 4 left
+
+        for (var i = 0; i < 4; i++)
+            (await limiter.AcquireAsync(UserRoute, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        var fifth = limiter.AcquireAsync(UserRoute, ct);
+        await time.WaitForTimerAsync(TimeSpan.FromSeconds(10.001));
+        Assert.False(fifth.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(10.001));
+        (await fifth.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_TokenRouteIdleForTheTokensLife_BucketForgottenOthersKept()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        var expired = RouteKey.From(HttpMethod.Post, "interactions/1/tokA/callback");
+        var recent = RouteKey.From(HttpMethod.Post, "interactions/2/tokB/callback");
+        using (var lease = await limiter.AcquireAsync(expired, ct))
+            lease.Update(200, Bucket(5, 4, 1, "callback"), null);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(5, 4, 1, "user"), null);
+        time.Advance(TimeSpan.FromMinutes(10));
+        using (var lease = await limiter.AcquireAsync(recent, ct))
+            lease.Update(200, Bucket(5, 4, 1, "callback"), null);
+        Assert.Equal(3, limiter.TrackedCounts.Buckets);
+
+        time.Advance(DiscordRateLimiter.TokenRouteLifetime - TimeSpan.FromMinutes(10) + TimeSpan.FromSeconds(1));
+        using (var lease = await limiter.AcquireAsync(AppRoute, ct))
+            lease.Update(200, new RateLimitHeaders(null, null, null, null, null), null);
+
+        // tokA's bucket went (idle 15 min), tokB's (idle 5 min) and the user route's (not a token route) stay.
+        Assert.Equal(2, limiter.TrackedCounts.Buckets);
+        Assert.Equal(2, limiter.TrackedCounts.RouteTemplates);
+    }
+
+    [Theory]
+    [InlineData("1.5", 1.5)]
+    [InlineData("0", 0.0)]
+    [InlineData("-1", null)]
+    [InlineData("86400", null)]
+    [InlineData("soon", null)]
+    public void RateLimitHeaders_From_ResetAfterInRangeOrNull(string resetAfter, double? expectedSeconds)
+    {
+        using var response = new HttpResponseMessage();
+        response.Headers.TryAddWithoutValidation("X-RateLimit-Limit", "5");
+        response.Headers.TryAddWithoutValidation("X-RateLimit-Remaining", "x");
+        response.Headers.TryAddWithoutValidation("X-RateLimit-Reset-After", resetAfter);
+        response.Headers.TryAddWithoutValidation("X-RateLimit-Bucket", "abc");
+        response.Headers.TryAddWithoutValidation("X-RateLimit-Scope", "user");
+
+        var headers = RateLimitHeaders.From(response);
+
+        var expected = expectedSeconds is { } s ? TimeSpan.FromSeconds(s) : (TimeSpan?)null;
+        Assert.Equal(new RateLimitHeaders(5, null, expected, "abc", "user"), headers);
+    }
 }
