@@ -8,7 +8,7 @@ namespace Dockhand.Containers.Culling;
 /// Runs <see cref="IdleCuller.CheckAsync"/> every <see cref="IdleCuller.Interval"/> on the injected clock, when culling
 /// is on, and only while this process leads (<see cref="Storage.InstanceLeadership"/>): one culler per instance.
 /// </summary>
-internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider time, ContainerOptions options, ILogger<IdleCullerService> logger, Storage.InstanceLeadership leadership) : BackgroundService
+internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider time, ContainerOptions options, ILogger<IdleCullerService> logger, Storage.InstanceLeadership? leadership = null) : BackgroundService
 {
     private PeriodicTimer? _timer;
 
@@ -29,7 +29,8 @@ internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider 
         return base.StartAsync(cancellationToken);
     }
 
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => leadership.WhileLeadingAsync(CullAsync, stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        leadership is null ? CullAsync(stoppingToken) : leadership.WhileLeadingAsync(CullAsync, stoppingToken);
 
     private async Task CullAsync(CancellationToken stoppingToken)
     {
