@@ -72,6 +72,9 @@ public static class ContainersServiceCollectionExtensions
         services.AddSingleton<ContainerService>();
         services.AddSingleton<Reconciler>();
         services.AddHostedService<DatabaseMigrationService>();
+        // After the migrations and before the services that wait for it: the reconciler, the idle culler, the gateway.
+        services.TryAddSingleton<InstanceLeadership>();
+        services.AddHostedService<InstanceLeadershipService>();
         services.AddHostedService<ReconcilerService>();
         services.AddHealthChecks().AddDockhandContainerChecks();
         // The web terminal replaces this with its live sessions (registered after, or before: TryAdd keeps the other).

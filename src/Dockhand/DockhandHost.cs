@@ -3,6 +3,7 @@ using Dockhand.Containers;
 using System.Diagnostics.Metrics;
 using Dockhand.Discord;
 using Dockhand.Observability;
+using Dockhand.ScaleOut;
 using Dockhand.Terminal;
 
 namespace Dockhand;
@@ -80,6 +81,9 @@ internal static class DockhandHost
         {
             services.AddDockhandDiscordGateway();
             services.AddDockhandDiscordCommands(BotCommands.All);
+            // On a shared PostgreSQL database several processes may run: one holds the gateway at a time and hands it over.
+            if (!string.IsNullOrWhiteSpace(configuration[ContainerOptions.Keys.DatabaseUrl]))
+                services.AddDockhandGatewayHandover();
         }
         services.AddDockhandBot(configuration);
         customize?.Invoke(builder);

@@ -4,8 +4,11 @@ using Microsoft.Extensions.Logging;
 
 namespace Dockhand.Containers.Culling;
 
-/// <summary>Runs <see cref="IdleCuller.CheckAsync"/> every <see cref="IdleCuller.Interval"/> on the injected clock, when culling is on.</summary>
-internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider time, ContainerOptions options, ILogger<IdleCullerService> logger) : BackgroundService
+/// <summary>
+/// Runs <see cref="IdleCuller.CheckAsync"/> every <see cref="IdleCuller.Interval"/> on the injected clock, when culling
+/// is on, and only while this process leads (<see cref="Storage.InstanceLeadership"/>): one culler per instance.
+/// </summary>
+internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider time, ContainerOptions options, ILogger<IdleCullerService> logger, Storage.InstanceLeadership? leadership = null) : BackgroundService
 {
     private PeriodicTimer? _timer;
 
@@ -26,7 +29,10 @@ internal sealed partial class IdleCullerService(IdleCuller culler, TimeProvider 
         return base.StartAsync(cancellationToken);
     }
 
-    protected override async Task ExecuteAsync(CancellationToken stoppingToken)
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) =>
+        leadership is null ? CullAsync(stoppingToken) : leadership.WhileLeadingAsync(CullAsync, stoppingToken);
+
+    private async Task CullAsync(CancellationToken stoppingToken)
     {
         if (_timer is not { } timer)
             return;

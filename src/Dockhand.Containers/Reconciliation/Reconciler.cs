@@ -380,7 +380,8 @@ public sealed partial class Reconciler
 }
 
 /// <summary>Runs <see cref="Reconciler.RunAsync"/> for the life of the host.</summary>
-internal sealed class ReconcilerService(Reconciler reconciler) : BackgroundService
+/// <summary>Runs the reconciler while this process leads (<see cref="Storage.InstanceLeadership"/>): one reconciler per instance.</summary>
+internal sealed class ReconcilerService(Reconciler reconciler, Storage.InstanceLeadership leadership) : BackgroundService
 {
-    protected override Task ExecuteAsync(CancellationToken stoppingToken) => reconciler.RunAsync(stoppingToken);
+    protected override Task ExecuteAsync(CancellationToken stoppingToken) => leadership.WhileLeadingAsync(reconciler.RunAsync, stoppingToken);
 }

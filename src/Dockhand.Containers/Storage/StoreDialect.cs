@@ -46,6 +46,9 @@ internal abstract class StoreDialect : IDisposable
 
     public abstract IOperationLease CreateLease();
 
+    /// <summary>PostgreSQL: a connection string for a session of its own (never pooled), for <see cref="InstanceLeadership"/>. SQLite: null.</summary>
+    public virtual string? OwnSessionConnectionString => null;
+
     public abstract void Dispose();
 
     /// <summary>A stable 64-bit key for a PostgreSQL advisory lock named <paramref name="scope"/>.</summary>
@@ -160,6 +163,8 @@ internal sealed class PostgresDialect : StoreDialect
         => exception is PostgresException postgres && postgres.SqlState.StartsWith("23", StringComparison.Ordinal);
 
     public override IOperationLease CreateLease() => new PostgresLease(_source, _connectionString);
+
+    public override string? OwnSessionConnectionString => new NpgsqlConnectionStringBuilder(_connectionString) { Pooling = false }.ToString();
 
     public override void Dispose() => _source.Dispose();
 }

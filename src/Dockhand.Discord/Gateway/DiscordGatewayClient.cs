@@ -30,6 +30,15 @@ public sealed class DiscordGatewayClient
     /// <summary>How long, after our close frame, the server has to answer with its own before the socket is aborted.</summary>
     internal static readonly TimeSpan CloseHandshakeGrace = TimeSpan.FromSeconds(1);
 
+    /// <summary>
+    /// How far a saved checkpoint lags the newest dispatch: Discord's 3 s to answer an interaction. A dispatch older
+    /// than that has been answered or never can be, so a takeover need not see it again.
+    /// </summary>
+    public static readonly TimeSpan CheckpointLag = TimeSpan.FromSeconds(3);
+
+    /// <summary>How often the lagging checkpoint is saved while dispatches arrive.</summary>
+    internal static readonly TimeSpan CheckpointInterval = TimeSpan.FromSeconds(1);
+
     private readonly DiscordOptions _options;
     private readonly IGatewayDispatchHandler _dispatchHandler;
     private readonly IGatewayBotInfoSource? _botInfoSource;
@@ -41,6 +50,10 @@ public sealed class DiscordGatewayClient
     private readonly GatewaySender _sender;
     private readonly GatewaySession _session = new();
     private readonly DiscordMetrics? _metrics;
+    private readonly IGatewaySessionStore? _sessionStore;
+    private readonly Queue<(long Sequence, long ReceivedAt)> _recentSequences = new();
+    private readonly Lock _recentGate = new();
+    private GatewaySessionCheckpoint? _lastSaved;
 
     private GatewayConnection? _current;
     private int _running;
@@ -52,8 +65,9 @@ public sealed class DiscordGatewayClient
         TimeProvider? timeProvider = null,
         IGatewayBotInfoSource? botInfoSource = null,
         DiscordMetrics? metrics = null,
-        DiscordApplicationIdSource? applicationIds = null)
-        : this(options, dispatchHandler, logger, timeProvider ?? TimeProvider.System, botInfoSource, new GatewayClientSettings(), applicationIds)
+        DiscordApplicationIdSource? applicationIds = null,
+        IGatewaySessionStore? sessionStore = null)
+        : this(options, dispatchHandler, logger, timeProvider ?? TimeProvider.System, botInfoSource, new GatewayClientSettings(), applicationIds, sessionStore)
     {
         _metrics = metrics;
     }
@@ -65,9 +79,11 @@ public sealed class DiscordGatewayClient
         TimeProvider timeProvider,
         IGatewayBotInfoSource? botInfoSource,
         GatewayClientSettings settings,
-        DiscordApplicationIdSource? applicationIds = null)
+        DiscordApplicationIdSource? applicationIds = null,
+        IGatewaySessionStore? sessionStore = null)
     {
         _applicationIds = applicationIds;
+        _sessionStore = sessionStore;
         ArgumentNullException.ThrowIfNull(options);
         _options = options.Value;
         _dispatchHandler = dispatchHandler;
@@ -108,7 +124,41 @@ public sealed class DiscordGatewayClient
     /// Runs the gateway until <paramref name="cancellationToken"/> is cancelled (then closes with 1000) or Discord closes
     /// with a fatal code (throws <see cref="GatewayFatalException"/>). Reconnects and resumes by itself otherwise.
     /// </summary>
-    public async Task RunAsync(CancellationToken cancellationToken = default)
+    public Task RunAsync(CancellationToken cancellationToken = default) => RunAsync(cancellationToken, CancellationToken.None);
+
+    /// <summary>
+    /// As <see cref="RunAsync(CancellationToken)"/>, for a process that holds the gateway in turn with others
+    /// (<see cref="IGatewayLeadership"/>): first takes the session the last holder saved (<see cref="IGatewaySessionStore"/>)
+    /// and resumes it; when <paramref name="turnEnded"/> is cancelled, it leaves with a resumable close code so
+    /// that the next holder can resume the session, and returns.
+    /// </summary>
+    public async Task RunAsync(CancellationToken cancellationToken, CancellationToken turnEnded)
+    {
+        if (_sessionStore is not null && Volatile.Read(ref _running) == 0)
+        {
+            if (await _sessionStore.LoadAsync(cancellationToken) is { } saved)
+            {
+                _session.Restore(saved);
+                _lastSaved = saved;
+                GatewayLog.LogSessionTaken(_logger, saved.Sequence);
+            }
+        }
+
+        using var run = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken, turnEnded);
+        _leaveResumable = turnEnded.CanBeCanceled;
+        try
+        {
+            await RunCoreAsync(run.Token);
+        }
+        catch (OperationCanceledException) when (turnEnded.IsCancellationRequested && !cancellationToken.IsCancellationRequested)
+        {
+            // the turn ended: the next holder resumes
+        }
+    }
+
+    private volatile bool _leaveResumable;
+
+    private async Task RunCoreAsync(CancellationToken cancellationToken)
     {
         if (string.IsNullOrWhiteSpace(_options.Token))
             throw new InvalidOperationException("The Discord gateway needs a bot token: set DISCORD_TOKEN.");
@@ -120,6 +170,7 @@ public sealed class DiscordGatewayClient
         var dispatch = Channel.CreateUnbounded<GatewayDispatch>(new UnboundedChannelOptions { SingleReader = true, SingleWriter = true });
         using var runCts = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
         var dispatchLoop = DispatchLoopAsync(dispatch.Reader, runCts.Token);
+        var checkpoints = _sessionStore is null ? Task.CompletedTask : CheckpointLoopAsync(runCts.Token);
         try
         {
             await SuperviseAsync(dispatch.Writer, runCts.Token);
@@ -135,6 +186,7 @@ public sealed class DiscordGatewayClient
             catch (OperationCanceledException)
             {
             }
+            await Quietly(checkpoints);
 
             while (dispatch.Reader.TryRead(out var left))
                 left.Document.Dispose();
@@ -308,8 +360,13 @@ public sealed class DiscordGatewayClient
             }
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
-                // Shutting down: 1000 ends the session on Discord's side, so the bot shows offline at once.
-                await connection.TryCloseAsync(WebSocketCloseStatus.NormalClosure, "shutting down", _time, CloseSendWait);
+                // Shutting down: 1000 ends the session on Discord's side, so the bot shows offline at once. A process that
+                // holds the gateway in turn with others leaves it resumable instead: the next holder resumes it and
+                // Discord replays what came in between.
+                if (_leaveResumable)
+                    await connection.TryCloseAsync(ResumableCloseStatus, "handing over", _time, CloseSendWait);
+                else
+                    await connection.TryCloseAsync(WebSocketCloseStatus.NormalClosure, "shutting down", _time, CloseSendWait);
                 await AwaitCloseHandshakeAsync(receive);
                 throw;
             }
@@ -433,11 +490,21 @@ public sealed class DiscordGatewayClient
             switch (op)
             {
                 case GatewayOpcodes.Dispatch:
-                    if (root.TryGetProperty("s", out var s) && s.ValueKind == JsonValueKind.Number)
-                        _session.RecordSequence(s.GetInt64());
                     var eventName = root.TryGetProperty("t", out var t) && t.ValueKind == JsonValueKind.String ? t.GetString()! : string.Empty;
+                    if (root.TryGetProperty("s", out var s) && s.ValueKind == JsonValueKind.Number)
+                    {
+                        _session.RecordSequence(s.GetInt64());
+                        if (_sessionStore is not null && eventName != "READY")
+                        {
+                            lock (_recentGate)
+                                _recentSequences.Enqueue((s.GetInt64(), _time.GetTimestamp()));
+                        }
+                    }
                     if (eventName == "READY")
+                    {
                         OnReady(connection, data);
+                        await SaveReadyCheckpointAsync(cancellationToken);
+                    }
                     else if (eventName == "RESUMED")
                         OnResumed(connection);
                     await dispatch.WriteAsync(new GatewayDispatch(eventName, document), cancellationToken);
@@ -557,6 +624,50 @@ public sealed class DiscordGatewayClient
             EnqueueHeartbeat(connection);
             if (period != interval)
                 timer.Period = period = interval;
+        }
+    }
+
+    /// <summary>
+    /// A new session is saved at once (its READY's sequence: everything after it may be replayed), so that a process
+    /// taking over a moment later resumes it rather than identifying anew and losing what came in between.
+    /// </summary>
+    private async Task SaveReadyCheckpointAsync(CancellationToken cancellationToken)
+    {
+        lock (_recentGate)
+            _recentSequences.Clear();
+        if (_session.LastSequence is { } seq && _session.Snapshot(seq) is { } checkpoint)
+            await SaveCheckpointAsync(checkpoint, cancellationToken);
+    }
+
+    /// <summary>Every <see cref="CheckpointInterval"/>: saves the newest sequence received at least <see cref="CheckpointLag"/> ago.</summary>
+    private async Task CheckpointLoopAsync(CancellationToken cancellationToken)
+    {
+        using var timer = new PeriodicTimer(CheckpointInterval, _time);
+        while (await timer.WaitForNextTickAsync(cancellationToken))
+        {
+            long? settled = null;
+            var now = _time.GetTimestamp();
+            lock (_recentGate)
+            {
+                while (_recentSequences.Count > 0 && _time.GetElapsedTime(_recentSequences.Peek().ReceivedAt, now) >= CheckpointLag)
+                    settled = _recentSequences.Dequeue().Sequence;
+            }
+            if (settled is { } seq && _session.Snapshot(seq) is { } checkpoint && checkpoint != _lastSaved)
+                await SaveCheckpointAsync(checkpoint, cancellationToken);
+        }
+    }
+
+    private async Task SaveCheckpointAsync(GatewaySessionCheckpoint checkpoint, CancellationToken cancellationToken)
+    {
+        try
+        {
+            await _sessionStore!.SaveAsync(checkpoint, cancellationToken);
+            _lastSaved = checkpoint;
+        }
+        catch (Exception ex) when (ex is not OperationCanceledException || !cancellationToken.IsCancellationRequested)
+        {
+            // A missed save only makes the next holder's replay longer; the next tick tries again.
+            GatewayLog.LogCheckpointFailed(_logger, ex.GetType().Name);
         }
     }
 

@@ -73,4 +73,10 @@ internal static partial class GatewayLog
 
     [LoggerMessage(1120, LogLevel.Error, "Gateway: send loop failed; reconnecting")]
     internal static partial void LogSendLoopFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(1123, LogLevel.Information, "Gateway: took the saved session, resuming after sequence {Sequence}")]
+    internal static partial void LogSessionTaken(ILogger logger, long sequence);
+
+    [LoggerMessage(1124, LogLevel.Warning, "Gateway: could not save the session checkpoint ({ErrorType}); trying again")]
+    internal static partial void LogCheckpointFailed(ILogger logger, string errorType);
 }

@@ -43,6 +43,18 @@ internal sealed class GatewaySession
     public Uri? TakeResumeUrl() =>
         Interlocked.Exchange(ref _skipResumeUrlOnce, 0) == 1 ? null : Volatile.Read(ref _resumeUrl);
 
+    /// <summary>Takes a session another process (or an earlier run) saved: the next connection resumes it.</summary>
+    public void Restore(GatewaySessionCheckpoint checkpoint)
+    {
+        Volatile.Write(ref _sessionId, checkpoint.SessionId);
+        Volatile.Write(ref _resumeUrl, checkpoint.ResumeUrl);
+        Interlocked.Exchange(ref _lastSequence, checkpoint.Sequence);
+    }
+
+    /// <summary>The session as it can be resumed now (null before READY).</summary>
+    public GatewaySessionCheckpoint? Snapshot(long sequence) =>
+        SessionId is { } id ? new GatewaySessionCheckpoint(id, Volatile.Read(ref _resumeUrl), sequence) : null;
+
     public void SkipResumeUrlOnce() => Volatile.Write(ref _skipResumeUrlOnce, 1);
 
     /// <summary>The session is gone (op 9 d:false, or a close code that ends it): the next connection identifies.</summary>

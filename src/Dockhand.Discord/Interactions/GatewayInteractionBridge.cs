@@ -8,13 +8,16 @@ namespace Dockhand.Discord.Interactions;
 
 /// <summary>
 /// Receives gateway dispatches: INTERACTION_CREATE is parsed and handed to the same handler as the HTTP endpoint, with a responder that POSTs the callback. Never blocks the gateway's receive loop.
+/// With <see cref="IInteractionClaims"/> registered (several processes share the gateway session), an interaction is
+/// handled only once it is claimed in that shared record, before the next dispatch is read: a dispatch replayed after a
+/// takeover that the last holder answered is skipped, one it took but never answered is handled.
 /// </summary>
 internal sealed partial class GatewayInteractionBridge(
     InteractionDispatcher dispatcher, InteractionReplayGuard replays, DiscordRestClient rest,
-    ILogger<GatewayInteractionBridge> logger)
+    ILogger<GatewayInteractionBridge> logger, IInteractionClaims? claims = null)
     : IGatewayDispatchHandler
 {
-    public ValueTask HandleDispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken)
+    public async ValueTask HandleDispatchAsync(string eventName, JsonElement data, CancellationToken cancellationToken)
     {
         try
         {
@@ -27,12 +30,12 @@ internal sealed partial class GatewayInteractionBridge(
                         LogUnreadable(logger);
                         break;
                     }
-                    if (!replays.TryTake(interaction.Id))
+                    if (!replays.TryTake(interaction.Id) || (claims is not null && !await claims.TryClaimAsync(interaction.Id, cancellationToken)))
                     {
                         LogRepeat(logger, interaction.Id);
                         break;
                     }
-                    _ = dispatcher.DispatchAsync(interaction, new RestInteractionResponder(interaction, rest));
+                    _ = dispatcher.DispatchAsync(interaction, new RestInteractionResponder(interaction, rest, claims));
                     break;
             }
         }
@@ -40,7 +43,6 @@ internal sealed partial class GatewayInteractionBridge(
         {
             LogUnreadable(logger);
         }
-        return ValueTask.CompletedTask;
     }
 
     [LoggerMessage(EventId = 3131, Level = LogLevel.Warning, Message = "Interaction {InteractionId} arrived again over the gateway; not handled twice.")]

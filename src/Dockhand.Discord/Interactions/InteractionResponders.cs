@@ -110,11 +110,18 @@ public sealed class InteractionTokenExpiredException : Exception
     public Snowflake InteractionId { get; }
 }
 
-/// <summary>Gateway transport: the initial response is POSTed to the callback endpoint.</summary>
-internal sealed class RestInteractionResponder(Interaction interaction, DiscordRestClient rest) : InteractionResponderBase(interaction, rest)
+/// <summary>
+/// Gateway transport: the initial response is POSTed to the callback endpoint; once Discord accepted it, the shared
+/// record of claims (when there is one) says so, and a replay of this interaction to another process is skipped.
+/// </summary>
+internal sealed class RestInteractionResponder(Interaction interaction, DiscordRestClient rest, IInteractionClaims? claims = null) : InteractionResponderBase(interaction, rest)
 {
-    protected override Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken) =>
-        Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+    protected override async Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken)
+    {
+        await Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+        if (claims is not null)
+            await claims.MarkAnsweredAsync(Interaction.Id, CancellationToken.None);
+    }
 }
 
 /// <summary>

@@ -122,6 +122,13 @@ internal sealed class DockhandChild : IAsyncDisposable
         }
     }
 
+    /// <summary>SIGKILL, as a crash or the OOM killer would: no shutdown code runs. Returns once the process is gone.</summary>
+    public async Task KillAsync()
+    {
+        _process.Kill();
+        await WaitForExitAsync();
+    }
+
     /// <summary>The exit code (bounded; killed and null when it does not end).</summary>
     public async Task<int?> WaitForExitAsync()
     {

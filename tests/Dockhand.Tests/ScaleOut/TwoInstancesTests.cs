@@ -1,0 +1,169 @@
+using System.Diagnostics;
+using System.Globalization;
+using System.Text.Json.Nodes;
+using Dockhand.Containers.Tests.Storage;
+using Dockhand.Discord.Testing.Gateway;
+using Dockhand.Discord.Testing.Rest;
+using Dockhand.Tests.Deployment;
+
+namespace Dockhand.Tests.ScaleOut;
+
+/// <summary>
+/// Two real <c>dockhand run</c> processes on one PostgreSQL database (a database of its own per test), the loopback
+/// Discord REST server and gateway, and the shared engine (what a test creates carries dockhand.test=&lt;run&gt; and
+/// is removed by it). Issue 17 §4: one gateway connection at a time, a takeover after SIGKILL with every interaction
+/// answered exactly once, and one container per user across both processes.
+/// </summary>
+public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLifetime
+{
+    private const ulong User = 900_000_000_000_000_101;
+    private readonly PostgresServer _postgres;
+    private readonly string _run = "two-" + Guid.NewGuid().ToString("N")[..10];
+    private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-two-").FullName;
+    private string _database = "";
+
+    public TwoInstancesTests(PostgresServer postgres) => _postgres = postgres;
+
+    private static CancellationToken Ct => TestContext.Current.CancellationToken;
+
+    public async ValueTask InitializeAsync() => _database = await _postgres.CreateDatabaseAsync(Ct);
+
+    public async ValueTask DisposeAsync()
+    {
+        foreach (var kind in new[] { "container", "volume" })
+        {
+            var listed = await Shell.RunAsync("docker", kind == "container"
+                ? ["ps", "-aq", "--filter", "label=dockhand.test=" + _run]
+                : ["volume", "ls", "-q", "--filter", "label=dockhand.test=" + _run]);
+            var ids = listed.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
+            if (ids.Length > 0)
+                await Shell.RunAsync("docker", kind == "container" ? ["rm", "-f", .. ids] : ["volume", "rm", "-f", .. ids]);
+        }
+        await _postgres.DropDatabaseAsync(_database);
+        Directory.Delete(_directory, recursive: true);
+    }
+
+    [Fact]
+    public async Task Run_HolderKilledMidStream_OtherTakesOverWithin10sAndAnswersEachInteractionOnce()
+    {
+        await using var gateway = new LoopbackDiscordGateway();
+        await gateway.StartAsync(Ct);
+        await using var rest = await LoopbackDiscordRestServer.StartAsync(token: gateway.Options.Token, cancellationToken: Ct);
+        rest.GatewayUrl = gateway.Url;
+        await using var a = StartInstance("a", rest, gateway, out _);
+        await a.WaitForOutputAsync("This process now leads");
+        await gateway.WaitForSessionAsync(cancellationToken: Ct);
+        await using var b = StartInstance("b", rest, gateway, out var bUrl);
+        await b.WaitHealthyAsync(bUrl);
+        await b.WaitForOutputAsync("Another Dockhand process leads");
+        // Exactly one process holds the gateway: B stands by without connecting.
+        Assert.Single(gateway.Connections);
+
+        var sent = new List<(ulong Id, string Token)>();
+        var killedAt = DateTimeOffset.MinValue;
+        using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
+        for (var i = 0; i < 40; i++)
+        {
+            if (i == 15)
+            {
+                await a.KillAsync();
+                killedAt = DateTimeOffset.UtcNow;
+            }
+            var id = InteractionPayloads.NextInteractionId();
+            var token = "takeover-" + id.ToString(CultureInfo.InvariantCulture);
+            var payload = InteractionPayloads.SlashCommand(rest.ApplicationId, token, User, "status", guildId: 42);
+            payload["id"] = id.ToString(CultureInfo.InvariantCulture);
+            rest.ObserveInteraction(payload);
+            await gateway.DispatchInteractionAsync(payload.ToJsonString(), Ct);
+            sent.Add((id, token));
+            await pace.WaitForNextTickAsync(Ct);
+        }
+
+        var resume = await gateway.WaitForOpAsync(6, cancellationToken: Ct);
+        var takeover = resume.ReceivedAt - killedAt;
+        await gateway.WaitUntilAsync(_ => sent.All(s => rest.GetCallback(s.Id) is not null), TimeSpan.FromSeconds(30), Ct);
+
+        Assert.True(takeover < TimeSpan.FromSeconds(10), $"B resumed {takeover.TotalSeconds:F1} s after A was killed");
+        Assert.Single(gateway.ReceivedOp(2)); // B resumed A's session, it did not identify a new one
+        var callbacks = rest.RequestsTo(LoopbackDiscordRestServer.Routes.InteractionCallback);
+        foreach (var (id, token) in sent)
+            Assert.Single(callbacks, r => r.Path.Contains(token, StringComparison.Ordinal) && r.Status == 204);
+        // A callback A had sent as it was killed, before it could record the answer, may be sent again and refused by
+        // Discord (40060); no more than that one.
+        Assert.True(callbacks.Count <= sent.Count + 1, $"{callbacks.Count - sent.Count} interactions were answered twice");
+        Assert.Equal(0, rest.LateCallbacks);
+    }
+
+    [Fact]
+    public async Task Create_TwentyAtOnceForTenUsersOverBothProcesses_MakesExactlyTen()
+    {
+        await using var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        using var signer = new InteractionSigner();
+        await using var a = StartInstance("a", rest, gateway: null, out var aUrl, signer.PublicKeyHex);
+        await using var b = StartInstance("b", rest, gateway: null, out var bUrl, signer.PublicKeyHex);
+        await a.WaitHealthyAsync(aUrl);
+        await b.WaitHealthyAsync(bUrl);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+
+        var users = Enumerable.Range(0, 10).Select(i => User + 1 + (ulong)i).ToList();
+        var tokens = new List<string>();
+        var sends = new List<Task<HttpResponseMessage>>();
+        for (var i = 0; i < 20; i++)
+        {
+            var owner = users[i % 10];
+            var token = $"create-{i}-{_run}";
+            tokens.Add(token);
+            var payload = InteractionPayloads.SlashCommand(rest.ApplicationId, token, User, "create",
+            [
+                new TestOption("user", 6, owner.ToString(CultureInfo.InvariantCulture), ResolvedUsername: "user" + (i % 10)),
+                new TestOption("container_name", 3, "box" + (i % 10)),
+            ], guildId: 42);
+            // The two requests for one user go to different processes.
+            sends.Add(rest.SendHttpInteractionAsync(http, new Uri(i < 10 ? aUrl : bUrl, "/interactions"), signer, payload, Ct));
+        }
+        foreach (var response in await Task.WhenAll(sends))
+            using (response)
+                Assert.Equal(200, (int)response.StatusCode);
+        await WaitUntilAsync(() => tokens.All(t => rest.GetOriginal(t)?["content"]?.GetValue<string>() is { Length: > 0 }), TimeSpan.FromSeconds(120));
+
+        var replies = tokens.Select(t => rest.GetOriginal(t)!["content"]!.GetValue<string>()).ToList();
+        Assert.Equal(10, replies.Count(r => r.StartsWith("Created", StringComparison.Ordinal)));
+        var listed = await Shell.RunAsync("docker", ["ps", "-aq", "--filter", "label=dockhand.test=" + _run]);
+        Assert.Equal(10, listed.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
+    }
+
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    {
+        var clock = Stopwatch.StartNew();
+        while (!condition())
+        {
+            Assert.True(clock.Elapsed < timeout, $"the condition did not hold within {timeout.TotalSeconds} s");
+            await Task.Delay(50, Ct);
+        }
+    }
+
+    private DockhandChild StartInstance(string name, LoopbackDiscordRestServer rest, LoopbackDiscordGateway? gateway, out Uri url, string? publicKey = null)
+    {
+        var port = DockhandChild.FreeLoopbackPort();
+        url = new Uri($"http://127.0.0.1:{port}");
+        var directory = Path.Combine(_directory, name);
+        Directory.CreateDirectory(directory);
+        var settings = new Dictionary<string, string?>
+        {
+            ["DATABASE_URL"] = _database,
+            ["DATABASE_PATH"] = Path.Combine(directory, "containers.db"),
+            ["LISTEN_URLS"] = url.AbsoluteUri.TrimEnd('/'),
+            ["TERMINAL_SERVICE_URL"] = url.AbsoluteUri.TrimEnd('/'),
+            ["METRICS_URLS"] = "",
+            ["AUTHORIZED_USERS"] = User.ToString(CultureInfo.InvariantCulture),
+            ["DEFAULT_IMAGE"] = "dockhand-test/busybox:1",
+            ["CONTAINER_EXTRA_LABELS"] = "dockhand.test=" + _run,
+            ["DISCORD_API_BASE_URL"] = rest.ApiBaseUrl.AbsoluteUri,
+            ["DISCORD_APPLICATION_ID"] = rest.ApplicationId.ToString(CultureInfo.InvariantCulture),
+            ["DISCORD_PUBLIC_KEY"] = publicKey,
+            ["DISCORD_TOKEN"] = gateway is null ? null : gateway.Options.Token,
+            ["DISCORD_GATEWAY_URL"] = gateway?.Url.AbsoluteUri,
+        };
+        return DockhandChild.Start(directory, settings, executable: null, "run");
+    }
+}
