@@ -1,6 +1,8 @@
+using System.ComponentModel.DataAnnotations;
 using System.Globalization;
 using System.Text.RegularExpressions;
 using Microsoft.Extensions.Configuration;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Containers;
 
@@ -23,10 +25,15 @@ public enum OrphanPolicy
 }
 
 /// <summary>
-/// The container module's settings, bound from FLAT configuration keys (see <see cref="Keys"/> and README "Configuration").
-/// Build with <see cref="FromConfiguration"/>, which validates and throws <see cref="InvalidSettingException"/>.
+/// The container module's settings, bound from FLAT configuration keys (see <see cref="Keys"/> and README "Configuration"):
+/// <c>services.AddOptions&lt;ContainerOptions&gt;().Bind(configuration)</c>, checked at start-up by the source-generated
+/// <see cref="ContainerOptionsValidator"/> (<c>ValidateOnStart</c>). As in TerminalOptions, every key arrives through a
+/// string setter (<c>…Setting</c>, named with <see cref="ConfigurationKeyNameAttribute"/>) that parses it and keeps what
+/// was wrong: the binder's own conversions throw with its own words, and users see ours, one line naming the key.
+/// Sizes, durations and lists need parsers of their own; the rest (numbers, booleans, the policy, URIs) are parsed here
+/// too only to keep those sentences. <see cref="FromConfiguration"/> binds and checks the same way without a container.
 /// </summary>
-public sealed partial record ContainerOptions
+public sealed partial record ContainerOptions : IValidatableObject
 {
     public static class Keys
     {
@@ -77,42 +84,42 @@ public sealed partial record ContainerOptions
     /// <summary>The smallest <see cref="Keys.DiskLimit"/>: below it a container cannot even unpack a package cache.</summary>
     public const long MinimumDiskLimitBytes = 64L * 1024 * 1024;
 
-    public string DatabasePath { get; init; } = "containers.db";
+    public string DatabasePath { get; set; } = "containers.db";
 
     /// <summary>PostgreSQL (<c>postgres://…</c>) instead of the SQLite file at <see cref="DatabasePath"/>; null for SQLite.</summary>
-    public string? DatabaseUrl { get; init; }
+    public string? DatabaseUrl { get; set; }
 
-    public Uri DockerHost { get; init; } = new("unix:///var/run/docker.sock");
+    public Uri DockerHost { get; set; } = new("unix:///var/run/docker.sock");
 
-    public string DefaultImage { get; init; } = "ubuntu:24.04";
+    public string DefaultImage { get; set; } = "ubuntu:24.04";
 
     /// <summary>Memory limit in bytes; 0 means no limit. Default 512 MiB.</summary>
-    public long MemoryLimitBytes { get; init; } = 512L * 1024 * 1024;
+    public long MemoryLimitBytes { get; set; } = 512L * 1024 * 1024;
 
     /// <summary>CPU limit in units of 10^-9 CPUs (Docker's NanoCPUs); 0 means no limit. Default one CPU.</summary>
-    public long NanoCpus { get; init; } = 1_000_000_000;
+    public long NanoCpus { get; set; } = 1_000_000_000;
 
     /// <summary>Most processes the container may hold; 0 means no limit. Default 256.</summary>
-    public long PidsLimit { get; init; } = 256;
+    public long PidsLimit { get; set; } = 256;
 
-    public IReadOnlyList<string> CapAdd { get; init; } = DefaultCapabilities;
+    public IReadOnlyList<string> CapAdd { get; set; } = DefaultCapabilities;
 
-    public bool NoNewPrivileges { get; init; } = true;
+    public bool NoNewPrivileges { get; set; } = true;
 
     /// <summary>Images that may be used; empty means any image. Compared after adding ":latest" to an untagged name.</summary>
-    public IReadOnlyList<string> ImageAllowlist { get; init; } = [];
+    public IReadOnlyList<string> ImageAllowlist { get; set; } = [];
 
-    public OrphanPolicy OrphanPolicy { get; init; } = OrphanPolicy.Adopt;
+    public OrphanPolicy OrphanPolicy { get; set; } = OrphanPolicy.Adopt;
 
     /// <summary>Extra labels put on every container and added to every listing filter (tests scope their containers with these).</summary>
-    public IReadOnlyDictionary<string, string> ExtraLabels { get; init; } = new Dictionary<string, string>();
+    public IReadOnlyDictionary<string, string> ExtraLabels { get; set; } = new Dictionary<string, string>();
 
     /// <summary>
     /// Docker network the containers join. Empty (the default) means this instance's own bridge network
     /// (<see cref="Engine.InstanceNetwork"/>: created at the first create, inter-container traffic off); "none" means no
     /// network; any other name is a network the operator manages. "host" and "container:…" are refused.
     /// </summary>
-    public string Network { get; init; } = "";
+    public string Network { get; set; } = "";
 
     /// <summary>True when containers join this instance's own isolated network (<see cref="Network"/> is empty).</summary>
     public bool UsesInstanceNetwork => Network.Length == 0;
@@ -121,13 +128,13 @@ public sealed partial record ContainerOptions
     /// Most bytes a container's writable layer may hold (Docker's storage option "size"); 0 (the default) means no limit.
     /// Only some storage drivers enforce it (<see cref="Engine.DiskLimitSupport"/>); start-up refuses it on the others.
     /// </summary>
-    public long DiskLimitBytes { get; init; }
+    public long DiskLimitBytes { get; set; }
 
     /// <summary>
     /// Where each owner's home volume is mounted; it outlives /destroy (unless purged) and comes back on the next /create.
     /// Empty turns home volumes off.
     /// </summary>
-    public string VolumePath { get; init; } = "/root";
+    public string VolumePath { get; set; } = "/root";
 
     public bool HomesEnabled => VolumePath.Length > 0;
 
@@ -136,10 +143,10 @@ public sealed partial record ContainerOptions
     /// volume lives on one machine (so on a Swarm the service is pinned to that node). A driver, or options such as NFS's,
     /// name shared storage: on a Swarm each node makes the volume from them where the task lands, and nothing is pinned.
     /// </summary>
-    public string VolumeDriver { get; init; } = "";
+    public string VolumeDriver { get; set; } = "";
 
     /// <summary>The driver's options (<c>docker volume create --opt</c>), e.g. type=nfs, o=addr=…, device=:/export.</summary>
-    public IReadOnlyDictionary<string, string> VolumeDriverOptions { get; init; } = new Dictionary<string, string>(StringComparer.Ordinal);
+    public IReadOnlyDictionary<string, string> VolumeDriverOptions { get; set; } = new Dictionary<string, string>(StringComparer.Ordinal);
 
     /// <summary>True when homes are on storage a driver (or its options) describes, rather than on one node's disk.</summary>
     public bool HomesOnSharedStorage => VolumeDriver.Length > 0 || VolumeDriverOptions.Count > 0;
@@ -148,64 +155,147 @@ public sealed partial record ContainerOptions
     /// How long a running container must have had no terminal attached and CPU use below <see cref="IdleCpuPercent"/>
     /// before it is stopped (never destroyed); null (the default) turns idle culling off (<see cref="Culling.IdleCuller"/>).
     /// </summary>
-    public TimeSpan? IdleStopAfter { get; init; }
+    public TimeSpan? IdleStopAfter { get; set; }
 
     /// <summary>CPU use (percent of one core, as <c>docker stats</c> shows it) below which a container counts as idle. Default 5.</summary>
-    public double IdleCpuPercent { get; init; } = 5;
+    public double IdleCpuPercent { get; set; } = 5;
 
     /// <summary>How long a container may stay stopped before it is destroyed (its home volume kept); null (the default) never.</summary>
-    public TimeSpan? StoppedDestroyAfter { get; init; }
+    public TimeSpan? StoppedDestroyAfter { get; set; }
 
     /// <summary>The long-lived command: the container stays up with nothing to do, like the original bot's.</summary>
     public IReadOnlyList<string> Command { get; init; } = ["tail", "-f", "/dev/null"];
 
-    /// <summary>Reads and validates every key; the first bad one throws <see cref="InvalidSettingException"/>.</summary>
+    // What was wrong with each key, in the order the keys were bound; reported by Validate.
+    private readonly List<(string Key, string Problem)> _problems = [];
+
+    [ConfigurationKeyName(Keys.DatabasePath)]
+    public string? DatabasePathSetting
+    {
+        get => null;
+        set => Set(value, text => DatabasePath = text.IndexOfAny(Path.GetInvalidPathChars()) < 0
+            ? text
+            : throw new InvalidSettingException(Keys.DatabasePath, $"'{text}' is not a usable file path."));
+    }
+
+    [ConfigurationKeyName(Keys.DatabaseUrl)]
+    public string? DatabaseUrlSetting { get => null; set => Set(value, text => DatabaseUrl = ParseDatabaseUrl(text)); }
+
+    [ConfigurationKeyName(Keys.DockerHost)]
+    public string? DockerHostSetting { get => null; set => Set(value, text => DockerHost = ParseDockerHost(text)); }
+
+    [ConfigurationKeyName(Keys.DefaultImage)]
+    public string? DefaultImageSetting
+    {
+        get => null;
+        set => Set(value, text => DefaultImage = ImageReference.IsValid(text)
+            ? text
+            : throw new InvalidSettingException(Keys.DefaultImage, $"'{text}' is not a valid image reference, e.g. ubuntu:24.04."));
+    }
+
+    [ConfigurationKeyName(Keys.MemoryLimit)]
+    public string? MemoryLimitSetting { get => null; set => Set(value, text => MemoryLimitBytes = ParseMemory(text)); }
+
+    [ConfigurationKeyName(Keys.CpuLimit)]
+    public string? CpuLimitSetting { get => null; set => Set(value, text => NanoCpus = ParseCpus(text)); }
+
+    [ConfigurationKeyName(Keys.PidsLimit)]
+    public string? PidsLimitSetting { get => null; set => Set(value, text => PidsLimit = ParsePids(text)); }
+
+    /// <summary>Set, even to nothing, it replaces the default set: an empty value keeps no capability at all.</summary>
+    [ConfigurationKeyName(Keys.CapAdd)]
+    public string? CapAddSetting { get => null; set => Catch(() => CapAdd = ParseCapabilities(value ?? "")); }
+
+    [ConfigurationKeyName(Keys.NoNewPrivileges)]
+    public string? NoNewPrivilegesSetting { get => null; set => Set(value, text => NoNewPrivileges = ParseBool(Keys.NoNewPrivileges, text)); }
+
+    [ConfigurationKeyName(Keys.ImageAllowlist)]
+    public string? ImageAllowlistSetting { get => null; set => Set(value, text => ImageAllowlist = ParseAllowlist(text)); }
+
+    [ConfigurationKeyName(Keys.OrphanPolicy)]
+    public string? OrphanPolicySetting { get => null; set => Set(value, text => OrphanPolicy = ParsePolicy(text)); }
+
+    [ConfigurationKeyName(Keys.ExtraLabels)]
+    public string? ExtraLabelsSetting { get => null; set => Set(value, text => ExtraLabels = ParseLabels(text)); }
+
+    [ConfigurationKeyName(Keys.Network)]
+    public string? NetworkSetting { get => null; set => Set(value, text => Network = ParseNetwork(text)); }
+
+    [ConfigurationKeyName(Keys.DiskLimit)]
+    public string? DiskLimitSetting { get => null; set => Set(value, text => DiskLimitBytes = ParseDiskLimit(text)); }
+
+    /// <summary>Set, even to nothing, it replaces the default: an empty value turns home volumes off.</summary>
+    [ConfigurationKeyName(Keys.VolumePath)]
+    public string? VolumePathSetting { get => null; set => Catch(() => VolumePath = ParseVolumePath((value ?? "").Trim())); }
+
+    [ConfigurationKeyName(Keys.VolumeDriver)]
+    public string? VolumeDriverSetting { get => null; set => Catch(() => VolumeDriver = ParseVolumeDriver((value ?? "").Trim())); }
+
+    [ConfigurationKeyName(Keys.VolumeDriverOpts)]
+    public string? VolumeDriverOptsSetting { get => null; set => Catch(() => VolumeDriverOptions = ParseVolumeDriverOptions(value ?? "")); }
+
+    [ConfigurationKeyName(Keys.IdleStopAfter)]
+    public string? IdleStopAfterSetting { get => null; set => Set(value, text => IdleStopAfter = ParseDuration(Keys.IdleStopAfter, text, "8h")); }
+
+    [ConfigurationKeyName(Keys.IdleCpuPercent)]
+    public string? IdleCpuPercentSetting { get => null; set => Set(value, text => IdleCpuPercent = ParseIdleCpuPercent(text)); }
+
+    [ConfigurationKeyName(Keys.StoppedDestroyAfter)]
+    public string? StoppedDestroyAfterSetting { get => null; set => Set(value, text => StoppedDestroyAfter = ParseDuration(Keys.StoppedDestroyAfter, text, "30d")); }
+
+    /// <summary>
+    /// Binds and checks every key as <c>ValidateOnStart</c> does, for code that has no service container; the first
+    /// problem throws <see cref="InvalidSettingException"/>.
+    /// </summary>
     public static ContainerOptions FromConfiguration(IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
-        FaultInjection.ThrowIfUnknownStep();
-        var defaults = new ContainerOptions();
-        string? Read(string key)
-        {
-            var value = configuration[key];
-            return string.IsNullOrWhiteSpace(value) ? null : value.Trim();
-        }
-
-        var databasePath = Read(Keys.DatabasePath) ?? defaults.DatabasePath;
-        if (databasePath.IndexOfAny(Path.GetInvalidPathChars()) >= 0)
-            throw new InvalidSettingException(Keys.DatabasePath, $"'{databasePath}' is not a usable file path.");
-
-        var options = defaults with
-        {
-            DatabasePath = databasePath,
-            DatabaseUrl = Read(Keys.DatabaseUrl) is { } databaseUrl ? ParseDatabaseUrl(databaseUrl) : null,
-            DockerHost = ParseDockerHost(Read(Keys.DockerHost)) ?? defaults.DockerHost,
-            DefaultImage = Read(Keys.DefaultImage) is { } image
-                ? (ImageReference.IsValid(image) ? image : throw new InvalidSettingException(Keys.DefaultImage, $"'{image}' is not a valid image reference, e.g. ubuntu:24.04."))
-                : defaults.DefaultImage,
-            MemoryLimitBytes = Read(Keys.MemoryLimit) is { } memory ? ParseMemory(memory) : defaults.MemoryLimitBytes,
-            NanoCpus = Read(Keys.CpuLimit) is { } cpu ? ParseCpus(cpu) : defaults.NanoCpus,
-            PidsLimit = Read(Keys.PidsLimit) is { } pids ? ParsePids(pids) : defaults.PidsLimit,
-            CapAdd = configuration[Keys.CapAdd] is { } caps ? ParseCapabilities(caps) : defaults.CapAdd,
-            NoNewPrivileges = Read(Keys.NoNewPrivileges) is { } nnp ? ParseBool(Keys.NoNewPrivileges, nnp) : defaults.NoNewPrivileges,
-            ImageAllowlist = Read(Keys.ImageAllowlist) is { } allow ? ParseAllowlist(allow) : defaults.ImageAllowlist,
-            OrphanPolicy = Read(Keys.OrphanPolicy) is { } policy ? ParsePolicy(policy) : defaults.OrphanPolicy,
-            ExtraLabels = Read(Keys.ExtraLabels) is { } labels ? ParseLabels(labels) : defaults.ExtraLabels,
-            Network = Read(Keys.Network) is { } network ? ParseNetwork(network) : defaults.Network,
-            DiskLimitBytes = Read(Keys.DiskLimit) is { } disk ? ParseDiskLimit(disk) : defaults.DiskLimitBytes,
-            IdleStopAfter = Read(Keys.IdleStopAfter) is { } idle ? ParseDuration(Keys.IdleStopAfter, idle, "8h") : defaults.IdleStopAfter,
-            IdleCpuPercent = Read(Keys.IdleCpuPercent) is { } idleCpu ? ParseIdleCpuPercent(idleCpu) : defaults.IdleCpuPercent,
-            StoppedDestroyAfter = Read(Keys.StoppedDestroyAfter) is { } stopped ? ParseDuration(Keys.StoppedDestroyAfter, stopped, "30d") : defaults.StoppedDestroyAfter,
-        };
-        if (configuration[Keys.VolumePath] is { } volumePath)
-            options = options with { VolumePath = ParseVolumePath(volumePath.Trim()) };
-        if (configuration[Keys.VolumeDriver] is { } volumeDriver)
-            options = options with { VolumeDriver = ParseVolumeDriver(volumeDriver.Trim()) };
-        if (configuration[Keys.VolumeDriverOpts] is { } volumeDriverOpts)
-            options = options with { VolumeDriverOptions = ParseVolumeDriverOptions(volumeDriverOpts) };
-        if (options.ImageAllowlist.Count > 0 && !options.IsImageAllowed(options.DefaultImage))
-            throw new InvalidSettingException(Keys.DefaultImage, $"'{options.DefaultImage}' is not on {Keys.ImageAllowlist}; add it there or choose an allowed default.");
+        var options = new ContainerOptions();
+        configuration.Bind(options);
+        if (options.Problems().FirstOrDefault() is ({ } key, { } problem))
+            throw new InvalidSettingException(key, problem);
         return options;
+    }
+
+    /// <summary>Every problem, one line each naming its key (the generated validator reports them).</summary>
+    public IEnumerable<ValidationResult> Validate(ValidationContext validationContext)
+        => Problems().Select(p => new ValidationResult($"{p.Key}: {p.Problem}"));
+
+    /// <summary>What could not be parsed, then what the keys say together; the fault-injection keys last.</summary>
+    private List<(string Key, string Problem)> Problems()
+    {
+        var problems = new List<(string Key, string Problem)>(_problems);
+        var imagesParsed = !problems.Any(p => p.Key is Keys.DefaultImage or Keys.ImageAllowlist);
+        if (imagesParsed && ImageAllowlist.Count > 0 && !IsImageAllowed(DefaultImage))
+            problems.Add((Keys.DefaultImage, $"'{DefaultImage}' is not on {Keys.ImageAllowlist}; add it there or choose an allowed default."));
+        try
+        {
+            FaultInjection.ThrowIfUnknownStep();
+        }
+        catch (InvalidSettingException e)
+        {
+            problems.Add((e.Key, e.Message[(e.Key.Length + 2)..]));
+        }
+        return problems;
+    }
+
+    /// <summary>A value of only spaces counts as not set, and the text is trimmed before it is parsed.</summary>
+    private void Set(string? value, Action<string> parse)
+    {
+        if (!string.IsNullOrWhiteSpace(value))
+            Catch(() => parse(value.Trim()));
+    }
+
+    private void Catch(Action parse)
+    {
+        try
+        {
+            parse();
+        }
+        catch (InvalidSettingException e)
+        {
+            _problems.Add((e.Key, e.Message[(e.Key.Length + 2)..]));
+        }
     }
 
     /// <summary>True when the allowlist is empty or names the image (an untagged name means ":latest").</summary>
@@ -231,10 +321,8 @@ public sealed partial record ContainerOptions
         }
     }
 
-    private static Uri? ParseDockerHost(string? value)
+    private static Uri ParseDockerHost(string value)
     {
-        if (value is null)
-            return null;
         if (!Uri.TryCreate(value, UriKind.Absolute, out var uri) || uri.Scheme is not ("unix" or "tcp" or "http"))
             throw new InvalidSettingException(Keys.DockerHost, $"'{value}' is not a Docker endpoint; use unix:///path/to/docker.sock or tcp://host:port.");
         if (uri.Scheme == "unix" && string.IsNullOrEmpty(uri.AbsolutePath.Trim('/')))
@@ -434,6 +522,10 @@ public sealed partial record ContainerOptions
     [GeneratedRegex(@"^[a-zA-Z0-9][a-zA-Z0-9._\-]*$")]
     private static partial Regex LabelKeyPattern();
 }
+
+/// <summary>Checks <see cref="ContainerOptions"/> at start-up (<c>ValidateOnStart</c>) through <see cref="ContainerOptions.Validate"/>.</summary>
+[OptionsValidator]
+internal sealed partial class ContainerOptionsValidator : IValidateOptions<ContainerOptions>;
 
 /// <summary>The labels every managed container carries (DESIGN §2).</summary>
 public static class ContainerLabels

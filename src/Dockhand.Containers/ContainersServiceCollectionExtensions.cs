@@ -7,6 +7,7 @@ using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
 using Microsoft.Extensions.Hosting;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Containers;
 
@@ -41,32 +42,49 @@ public static class ContainersServiceCollectionExtensions
 {
     /// <summary>
     /// Registers the container module: <see cref="ContainerOptions"/>, <see cref="DockhandDatabase"/>, <see cref="ContainerStore"/>,
-    /// the <see cref="IContainerRuntime"/> (<see cref="AddDockhandContainerRuntime"/>), <see cref="ContainerService"/>,
+    /// the <see cref="IContainerRuntime"/> (Docker, or a Swarm with CONTAINER_BACKEND=swarm), <see cref="ContainerService"/>,
     /// <see cref="Reconciler"/>, <see cref="ContainerMetrics"/>, the <c>engine</c> and <c>database</c> health checks
     /// (<see cref="AddDockhandContainerChecks"/>), and two hosted services: one migrates the database at start-up (before the
-    /// reconciler starts), one runs the reconciler. Settings are read and validated now: a bad one throws <see cref="InvalidSettingException"/>, whose
-    /// message is one line naming the key. Without a host (the CLI), call <see cref="ContainerStore.MigrateAsync"/> yourself.
+    /// reconciler starts), one runs the reconciler. The options are bound from the flat keys and checked when the host
+    /// starts (<c>ValidateOnStart</c>): a bad one is an <see cref="OptionsValidationException"/> whose failures are one line
+    /// each, naming the key. Without a host (the CLI), run <see cref="IStartupValidator"/> and
+    /// <see cref="ContainerStore.MigrateAsync"/> yourself.
     /// </summary>
     public static IServiceCollection AddDockhandContainers(this IServiceCollection services, IConfiguration configuration)
     {
-        var options = ContainerOptions.FromConfiguration(configuration);
-        // CONTAINER_BACKEND=swarm registers the Swarm runtime first; AddDockhandContainerRuntime then keeps it (TryAdd).
-        var swarm = Swarm.SwarmSettings.FromConfiguration(configuration, options);
-        if (swarm.Backend == Swarm.ContainerBackend.Swarm)
-            services.AddDockhandSwarmRuntime(options, swarm);
-        return services.AddDockhandContainers(options);
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<ContainerOptions>().Bind(configuration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<ContainerOptions>, ContainerOptionsValidator>());
+        // The Swarm keys are this module's too, and say what a Swarm cannot honour of the others: checked with them.
+        services.AddSingleton<IValidateOptions<ContainerOptions>>(new SwarmSettingsValidator(configuration));
+        services.TryAddSingleton(sp => SwarmSettings.FromConfiguration(configuration, sp.GetRequiredService<ContainerOptions>()));
+        services.TryAddSingleton<IContainerRuntime>(sp => sp.GetRequiredService<SwarmSettings>().Backend == ContainerBackend.Swarm
+            ? new SwarmServiceRuntime(sp.GetRequiredService<ContainerOptions>(), sp.GetRequiredService<SwarmSettings>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILoggerFactory>())
+            : new DockerContainerRuntime(sp.GetRequiredService<ContainerOptions>(), sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<DockerContainerRuntime>>()));
+        return services.AddContainerServices();
     }
 
-    /// <summary>As above, with options already built (tests).</summary>
+    /// <summary>As above, with options already built (tests): no binding, no start-up check.</summary>
     public static IServiceCollection AddDockhandContainers(this IServiceCollection services, ContainerOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(Options.Create(options));
+        services.AddDockhandContainerRuntime(options);
+        return services.AddContainerServices();
+    }
+
+    /// <summary>The module's services; every one takes the options from <see cref="IOptions{ContainerOptions}"/>.</summary>
+    private static IServiceCollection AddContainerServices(this IServiceCollection services)
+    {
         services.AddLogging();
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(options);
-        services.AddSingleton(_ => DockhandDatabase.FromSettings(options.DatabasePath, options.DatabaseUrl));
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<ContainerOptions>>().Value);
+        services.AddSingleton(sp =>
+        {
+            var options = sp.GetRequiredService<ContainerOptions>();
+            return DockhandDatabase.FromSettings(options.DatabasePath, options.DatabaseUrl);
+        });
         services.AddSingleton<ContainerStore>();
-        services.AddDockhandContainerRuntime(options);
         services.AddMetrics();
         services.TryAddSingleton<ContainerMetrics>();
         services.AddSingleton<ContainerService>();
@@ -157,6 +175,26 @@ public static class ContainersServiceCollectionExtensions
         catch (EngineUnavailableException e)
         {
             ContainerStartupLog.DiskLimitCheckDeferred(services.GetRequiredService<ILogger<ContainerService>>(), e.Message);
+        }
+    }
+}
+
+/// <summary>
+/// The Swarm keys' start-up check (CONTAINER_BACKEND, SWARM_*, and what a Swarm cannot honour of the container keys),
+/// reported with the container options' problems, one line naming the key.
+/// </summary>
+internal sealed class SwarmSettingsValidator(IConfiguration configuration) : IValidateOptions<ContainerOptions>
+{
+    public ValidateOptionsResult Validate(string? name, ContainerOptions options)
+    {
+        try
+        {
+            _ = SwarmSettings.FromConfiguration(configuration, options);
+            return ValidateOptionsResult.Success;
+        }
+        catch (InvalidSettingException e)
+        {
+            return ValidateOptionsResult.Fail(e.Message);
         }
     }
 }

@@ -23,15 +23,15 @@ public static class DiscordServiceCollectionExtensions
     /// <see cref="DiscordApplicationIdSource"/>, <see cref="CommandRegistrar"/>, the interaction dispatcher and the
     /// gateway bridge (<see cref="IGatewayDispatchHandler"/>). Register your <see cref="IInteractionHandler"/> yourself.
     /// </summary>
-    /// <param name="commandHashFile">Where the hash of the last uploaded commands is kept (the host puts it next to its
-    /// database); the Discord module reads no other module's keys.</param>
+    /// <param name="commandHashFile">Where the hash of the last uploaded commands is kept, unless an
+    /// <see cref="ICommandHashStore"/> is registered already (the host registers one next to its database); the Discord
+    /// module reads no other module's keys.</param>
     public static IServiceCollection AddDockhandDiscord(this IServiceCollection services, IConfiguration configuration, string commandHashFile = "discord-commands.json")
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.TryAddSingleton(TimeProvider.System);
-        services.AddOptions<DiscordOptions>().Configure(o => DiscordConfiguration.Read(configuration, o)).ValidateOnStart();
-        services.AddSingleton<IValidateOptions<DiscordOptions>, DiscordConfigurationProblems>();
-        services.AddSingleton<IValidateOptions<DiscordOptions>, DiscordOptionsValidator>();
+        services.AddOptions<DiscordOptions>().Bind(configuration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<DiscordOptions>, DiscordOptionsValidator>());
 
         services.AddMetrics();
         services.TryAddSingleton<DiscordMetrics>();
@@ -52,7 +52,8 @@ public static class DiscordServiceCollectionExtensions
         });
         services.TryAddSingleton<InteractionEndpoint>();
 
-        services.TryAddSingleton<ICommandHashStore>(new FileCommandHashStore(commandHashFile));
+        // A factory, not an instance: the container disposes what it made (the store's lock).
+        services.TryAddSingleton<ICommandHashStore>(_ => new FileCommandHashStore(commandHashFile));
         services.TryAddSingleton<CommandRegistrar>();
         return services;
     }

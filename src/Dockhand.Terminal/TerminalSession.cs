@@ -13,6 +13,11 @@ namespace Dockhand.Terminal;
 /// same way. So a <c>yes</c> flood is throttled to what the browser takes; memory stays at a few buffers.
 /// </para>
 /// </summary>
+// Not disposable on purpose: the send lock and the ending token's source hold nothing unmanaged here (no wait handle is
+// ever asked for, no CancelAfter timer), and an attach that races the end may still touch them after the session ended;
+// disposing them would trade no resource for an ObjectDisposedException on that path.
+[System.Diagnostics.CodeAnalysis.SuppressMessage("Design", "CA1001:Types that own disposable fields should be disposable",
+    Justification = "SemaphoreSlim and CancellationTokenSource without wait handle or timer own no resource; see the comment above.")]
 internal sealed class TerminalSession
 {
     private readonly IContainerRuntime _runtime;

@@ -5,6 +5,7 @@ using Dockhand.Discord;
 using Dockhand.Observability;
 using Dockhand.ScaleOut;
 using Dockhand.Terminal;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand;
 
@@ -27,7 +28,11 @@ internal static class DockhandHost
 
     public static bool HasPublicKey(IConfiguration configuration) => !string.IsNullOrWhiteSpace(configuration[DiscordConfiguration.PublicKeyKey]);
 
-    /// <summary>Builds the host. Throws <see cref="InvalidSettingException"/> for a bad container or bot setting.</summary>
+    /// <summary>
+    /// Builds the host. Throws <see cref="InvalidSettingException"/> for a bad LOG_FORMAT or METRICS_URLS, and
+    /// <see cref="OptionsValidationException"/> (several modules: an <see cref="AggregateException"/> of them) for a bad
+    /// module setting: the modules' start-up check (<c>ValidateOnStart</c>) is run here, once the services are built.
+    /// </summary>
     public static WebApplication Build(IConfiguration configuration, Action<WebApplicationBuilder>? customize = null)
     {
         ArgumentNullException.ThrowIfNull(configuration);
@@ -75,8 +80,12 @@ internal static class DockhandHost
         }
         services.AddDockhandContainers(configuration);
         services.AddDockhandTerminal(configuration);
-        // The hash of the uploaded slash commands sits next to the database (DATABASE_PATH, a Containers key read here by the host, not by the Discord module).
-        services.AddDockhandDiscord(configuration, (configuration["DATABASE_PATH"] is { Length: > 0 } database ? database : "containers.db") + ".discord-commands.json");
+        // The hash of the uploaded slash commands sits next to the database: the host hands the Discord module the path
+        // from the container module's options (registered first, so AddDockhandDiscord keeps it), and neither reads the
+        // other's keys.
+        services.AddSingleton<Discord.Commands.ICommandHashStore>(sp =>
+            new Discord.Commands.FileCommandHashStore(sp.GetRequiredService<ContainerOptions>().DatabasePath + ".discord-commands.json"));
+        services.AddDockhandDiscord(configuration);
         if (HasToken(configuration))
         {
             services.AddDockhandDiscordGateway();
@@ -89,6 +98,17 @@ internal static class DockhandHost
         customize?.Invoke(builder);
 
         var app = builder.Build();
+        // Every module's settings, checked before the pipeline below reads any of them (ValidateOnStart alone would
+        // check them only when the host starts): one line per bad setting, naming its key.
+        try
+        {
+            app.Services.GetRequiredService<IStartupValidator>().Validate();
+        }
+        catch
+        {
+            ((IHost)app).Dispose();
+            throw;
+        }
         // The whole pipeline, in order. Forwarded headers first (loopback and TRUSTED_PROXIES), before anything reads the
         // scheme or host; then the security headers, so every response carries them, errors and 404s included; then
         // WebSockets for the terminal's socket; then routing to the endpoints below.

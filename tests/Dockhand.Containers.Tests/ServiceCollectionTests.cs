@@ -6,6 +6,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Hosting;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Containers.Tests;
 
@@ -47,11 +48,32 @@ public sealed class ServiceCollectionTests(EngineFixture fixture) : IDisposable
     }
 
     [Fact]
-    public void AddDockhandContainers_BadSetting_ThrowsOneLineNamingKey()
+    public async Task AddDockhandContainers_BadSettings_StartupCheckGivesOneLineEachNamingTheKey()
     {
-        var error = Assert.Throws<InvalidSettingException>(() => new ServiceCollection().AddDockhandContainers(Configuration(("ORPHAN_POLICY", "shrug"))));
+        // Registering no longer reads the settings; the start-up check (ValidateOnStart: what the host and the CLI run
+        // first) reports every bad one, in the sentences the keys had before.
+        await using var provider = new ServiceCollection()
+            .AddDockhandContainers(Configuration(("ORPHAN_POLICY", "shrug"), ("CONTAINER_MEMORY_LIMIT", "lots"))).BuildServiceProvider();
 
-        Assert.Equal("ORPHAN_POLICY", error.Key);
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Equal(
+            [
+                "CONTAINER_MEMORY_LIMIT: 'lots' is not a size; use e.g. 512m, 2g or 0 for no limit.",
+                "ORPHAN_POLICY: 'shrug' is not a policy; use adopt (the default) or remove.",
+            ],
+            error.Failures);
+    }
+
+    [Fact]
+    public async Task AddDockhandContainers_SwarmKeyBad_StartupCheckNamesIt()
+    {
+        await using var provider = new ServiceCollection()
+            .AddDockhandContainers(Configuration(("CONTAINER_BACKEND", "kubernetes"))).BuildServiceProvider();
+
+        var error = Assert.Throws<OptionsValidationException>(() => provider.GetRequiredService<IStartupValidator>().Validate());
+
+        Assert.Equal(["CONTAINER_BACKEND: 'kubernetes' is not a backend; use docker (the default) or swarm."], error.Failures);
     }
 
     [Fact]

@@ -19,7 +19,7 @@ internal sealed record CullReport(int Running, int Stopped, int Destroyed);
 /// "Idle since" lives in memory: after a restart of Dockhand the clock starts again, so a container is never stopped
 /// early, only late. A container that restarted between two checks (its start time changed) starts a new idle period.
 /// </remarks>
-internal sealed partial class IdleCuller
+internal sealed partial class IdleCuller : IDisposable
 {
     /// <summary>How many containers are sampled at once: each stats sample takes the engine about a second.</summary>
     private const int SampleConcurrency = 4;
@@ -47,6 +47,9 @@ internal sealed partial class IdleCuller
         _time = time;
         _logger = logger;
     }
+
+    /// <summary>Frees the lock that keeps two checks from overlapping; the container that made the culler calls it.</summary>
+    public void Dispose() => _oneAtATime.Dispose();
 
     /// <summary>True when IDLE_STOP_AFTER or STOPPED_DESTROY_AFTER is set.</summary>
     public bool Enabled => _options.IdleStopAfter is not null || _options.StoppedDestroyAfter is not null;

@@ -99,8 +99,11 @@ internal static class NegotiatingDockerClient
     }
 }
 
-/// <summary>The negotiated version, shared by every request of one client. Only success is cached.</summary>
-internal sealed class ApiVersionState
+/// <summary>
+/// The negotiated version, shared by every request of one client. Only success is cached. Disposed by the runtime that
+/// owns the client, after the client (its lock keeps two first requests from probing at once).
+/// </summary>
+internal sealed class ApiVersionState : IDisposable
 {
     private readonly SemaphoreSlim _gate = new(1, 1);
     private volatile Version? _negotiated;
@@ -108,6 +111,8 @@ internal sealed class ApiVersionState
     public Version? Negotiated => _negotiated;
 
     public Version? ServerVersion { get; private set; }
+
+    public void Dispose() => _gate.Dispose();
 
     public async Task<Version> GetOrNegotiateAsync(Func<CancellationToken, Task<Version>> probe, CancellationToken cancellationToken)
     {

@@ -592,7 +592,12 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
         };
     }
 
-    public void Dispose() => _client.Dispose();
+    public void Dispose()
+    {
+        _client.Dispose();
+        // After the client: no request of its can still be negotiating.
+        _version.Dispose();
+    }
 
     [LoggerMessage(EventId = 2070, Level = LogLevel.Warning, Message = "Could not check whether container {ContainerId} still runs ({Reason}); checking again")]
     private static partial void LogPollFailed(ILogger logger, string containerId, string reason);

@@ -28,7 +28,7 @@ public sealed record ReconcileReport(int RolledBackCreates, int FinishedDestroys
 /// </list>
 /// Rows of a live process (this one included) are never touched, so several Dockhand processes can share the file.
 /// </summary>
-public sealed partial class Reconciler
+public sealed partial class Reconciler : IDisposable
 {
     private static readonly TimeSpan EventReplayMargin = TimeSpan.FromSeconds(5);
 
@@ -60,6 +60,9 @@ public sealed partial class Reconciler
         _time = time;
         _logger = logger;
     }
+
+    /// <summary>Frees the lock that keeps passes one at a time; the container that made the reconciler calls it.</summary>
+    public void Dispose() => _pass.Dispose();
 
     /// <summary>One pass. Throws <see cref="EngineUnavailableException"/> when the engine cannot be reached.</summary>
     public Task<ReconcileReport> ReconcileAsync(CancellationToken cancellationToken = default) => PassOnceAsync(allowMassRemoval: false, cancellationToken);

@@ -58,12 +58,17 @@ public sealed partial class CommandRegistrar(
     private static partial void LogUnchanged(ILogger logger, int count, string scope);
 }
 
-/// <summary>Keeps hashes in a small JSON file (the host puts it next to its database: "{DATABASE_PATH}.discord-commands.json").</summary>
-public sealed class FileCommandHashStore(string path) : ICommandHashStore
+/// <summary>
+/// Keeps hashes in a small JSON file (the host puts it next to its database: "{DATABASE_PATH}.discord-commands.json").
+/// Disposable for its lock, which keeps a read from seeing a half-written file; the container that made it disposes it.
+/// </summary>
+public sealed class FileCommandHashStore(string path) : ICommandHashStore, IDisposable
 {
     private readonly SemaphoreSlim _lock = new(1, 1);
 
     public string Path { get; } = path;
+
+    public void Dispose() => _lock.Dispose();
 
     public async Task<string?> GetAsync(string scope, CancellationToken cancellationToken = default)
     {

@@ -3,26 +3,38 @@ using Dockhand.Discord.Interactions;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.DependencyInjection.Extensions;
+using Microsoft.Extensions.Options;
 
 namespace Dockhand.Bot;
 
 public static class BotServiceCollectionExtensions
 {
     /// <summary>
-    /// Registers the bot: <see cref="BotOptions"/> (read now; a bad AUTHORIZED_USERS throws
-    /// <see cref="Containers.InvalidSettingException"/>), the <see cref="IInteractionHandler"/> that routes every
+    /// Registers the bot: <see cref="BotOptions"/> (bound, and checked at start-up: a bad AUTHORIZED_USERS is one
+    /// line of an <see cref="OptionsValidationException"/>), the <see cref="IInteractionHandler"/> that routes every
     /// interaction, one handler per slash command, the /destroy and /list buttons and the image autocomplete.
     /// Needs the container module (ContainerService) and the terminal module (TerminalLinks).
     /// </summary>
     public static IServiceCollection AddDockhandBot(this IServiceCollection services, IConfiguration configuration)
-        => services.AddDockhandBot(BotOptions.FromConfiguration(configuration));
+    {
+        ArgumentNullException.ThrowIfNull(configuration);
+        services.AddOptions<BotOptions>().Bind(configuration).ValidateOnStart();
+        services.TryAddEnumerable(ServiceDescriptor.Singleton<IValidateOptions<BotOptions>, BotOptionsValidator>());
+        return services.AddBotServices();
+    }
 
-    /// <summary>As above, with options already built (tests).</summary>
+    /// <summary>As above, with options already built (tests): no binding, no start-up check.</summary>
     public static IServiceCollection AddDockhandBot(this IServiceCollection services, BotOptions options)
     {
         ArgumentNullException.ThrowIfNull(options);
+        services.AddSingleton(Options.Create(options));
+        return services.AddBotServices();
+    }
+
+    private static IServiceCollection AddBotServices(this IServiceCollection services)
+    {
         services.TryAddSingleton(TimeProvider.System);
-        services.AddSingleton(options);
+        services.TryAddSingleton(sp => sp.GetRequiredService<IOptions<BotOptions>>().Value);
         services.AddSingleton<BotAuthorizer>();
         services.AddSingleton<BotReplies>();
         services.AddSingleton<CreateCommand>();

@@ -53,8 +53,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
             if (terminal)
                 services.AddDockhandTerminal(LoadConfiguration());
             await using var provider = services.BuildServiceProvider();
-            if (terminal)
-                _ = provider.GetRequiredService<IOptions<TerminalOptions>>().Value; // a bad setting is reported before anything else
+            // The check dockhand run's host makes at start (ValidateOnStart), made here before anything else: a bad
+            // setting is reported as the same one line.
+            provider.GetRequiredService<IStartupValidator>().Validate();
             var store = provider.GetRequiredService<ContainerStore>();
             var existed = store.Database.Exists;
             if (!existed && database == DatabaseUse.MustExist)
@@ -72,9 +73,9 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
         {
             return await FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
         }
-        catch (OptionsValidationException e)
+        catch (Exception e) when (SettingFailures(e) is { Count: > 0 } failures)
         {
-            return await FailAsync(json, "invalid-setting", $"configuration: {e.Failures.FirstOrDefault() ?? e.Message}", ExitCodes.UsageOrUnavailable);
+            return await FailAsync(json, "invalid-setting", $"configuration: {failures[0]}", ExitCodes.UsageOrUnavailable);
         }
         catch (EngineUnavailableException e)
         {
@@ -93,6 +94,19 @@ internal sealed class CliContext(TextWriter output, TextWriter error, Func<IConf
             return await FailAsync(json, "internal-error", $"unexpected {e.GetType().Name}: {e.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
         }
     }
+
+    /// <summary>
+    /// The lines of a failed options check (one per bad setting, each naming its key): one options type's
+    /// <see cref="OptionsValidationException"/>, or the <see cref="AggregateException"/> the start-up check throws when
+    /// several modules' settings are bad. Null for any other exception.
+    /// </summary>
+    public static IReadOnlyList<string>? SettingFailures(Exception exception) => exception switch
+    {
+        OptionsValidationException e => [.. e.Failures],
+        AggregateException e when e.InnerExceptions.All(i => i is OptionsValidationException) =>
+            [.. e.InnerExceptions.Cast<OptionsValidationException>().SelectMany(i => i.Failures)],
+        _ => null,
+    };
 
     /// <summary>The note for a database this verb just created: where it is, and what of other instances it will leave alone.</summary>
     private static async Task<string> DescribeNewDatabaseAsync(ServiceProvider provider, CancellationToken cancellationToken)

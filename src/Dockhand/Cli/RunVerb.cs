@@ -50,6 +50,10 @@ internal static class RunVerb
         {
             return await context.FailAsync(json, "invalid-setting", $"configuration: {e.Message}", ExitCodes.UsageOrUnavailable);
         }
+        catch (Exception e) when (CliContext.SettingFailures(e) is { Count: > 0 } failures)
+        {
+            return await context.FailAsync(json, "invalid-setting", $"configuration: {string.Join("; ", failures)}", ExitCodes.UsageOrUnavailable);
+        }
 
         await using (app)
         {
@@ -65,9 +69,9 @@ internal static class RunVerb
                     return await context.FailAsync(json, "stopped", $"stopped: {failure.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
                 return ExitCodes.Success;
             }
-            catch (OptionsValidationException e)
+            catch (Exception e) when (CliContext.SettingFailures(e) is { Count: > 0 } failures)
             {
-                return await context.FailAsync(json, "invalid-setting", $"configuration: {string.Join("; ", e.Failures)}", ExitCodes.UsageOrUnavailable);
+                return await context.FailAsync(json, "invalid-setting", $"configuration: {string.Join("; ", failures)}", ExitCodes.UsageOrUnavailable);
             }
             catch (InvalidSettingException e)
             {

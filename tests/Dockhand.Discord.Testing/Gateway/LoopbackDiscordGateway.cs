@@ -276,6 +276,14 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
 
             await _app.DisposeAsync();
         }
+
+        // Only now, with the app stopped and no handler left to send, do the connections' send locks go; closed
+        // connections stay in the list until then because tests read their history.
+        lock (_lock)
+        {
+            foreach (var connection in _connections)
+                connection.Dispose();
+        }
     }
 
     private List<ServerConnection> OpenConnections()
@@ -754,7 +762,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
         public SemaphoreSlim Lock { get; } = new(1, 1);
     }
 
-    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext, Func<int?> fragmentSize, Action<int, string> recordSent)
+    private sealed class ServerConnection(int id, string path, string query, string? userAgent, DateTimeOffset openedAt, WebSocket socket, HttpContext httpContext, Func<int?> fragmentSize, Action<int, string> recordSent) : IDisposable
     {
         private readonly SemaphoreSlim _sendLock = new(1, 1);
         private readonly List<DateTimeOffset> _sends = [];
@@ -854,6 +862,8 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
                 _sendLock.Release();
             }
         }
+
+        public void Dispose() => _sendLock.Dispose();
 
         public void Abort()
         {

@@ -9,7 +9,7 @@ namespace Dockhand.Bot.Commands;
 /// one is set, otherwise the engine's local images; DEFAULT_IMAGE first), cached briefly. Answers within Discord's 3 s
 /// even when the engine is slow (then from cache or the default alone).
 /// </summary>
-internal sealed class ImageAutocomplete(ContainerService containers, TimeProvider time, ILogger<ImageAutocomplete> logger) : IBotAutocomplete
+internal sealed class ImageAutocomplete(ContainerService containers, TimeProvider time, ILogger<ImageAutocomplete> logger) : IBotAutocomplete, IDisposable
 {
     private static readonly TimeSpan CacheLifetime = TimeSpan.FromSeconds(30);
     private static readonly TimeSpan EngineBudget = TimeSpan.FromSeconds(1.5);
@@ -18,6 +18,9 @@ internal sealed class ImageAutocomplete(ContainerService containers, TimeProvide
     private DateTimeOffset _cachedAt = DateTimeOffset.MinValue;
 
     public string CommandName => BotCommands.Create;
+
+    /// <summary>Frees the lock that keeps two refreshes from asking the engine at once; the container that made it calls it.</summary>
+    public void Dispose() => _refresh.Dispose();
 
     public async Task<IReadOnlyList<AutocompleteChoice>> SuggestAsync(Interaction interaction, CancellationToken cancellationToken)
     {
