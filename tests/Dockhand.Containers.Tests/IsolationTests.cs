@@ -144,15 +144,15 @@ public sealed class IsolationTests(EngineFixture fixture)
         Assert.False(File.Exists(fresh));
 
         // dockhand run: refused before the host starts, in one line naming the key and why.
-        var run = await DockhandProcess.RunAsync(harness.Directory, new Dictionary<string, string?>(harness.Settings())
+        var run = await DockhandChild.RunAsync(harness.Directory, new Dictionary<string, string?>(harness.Settings())
         {
             ["CONTAINER_DISK_LIMIT"] = "10g",
             ["DISCORD_PUBLIC_KEY"] = string.Concat(Enumerable.Repeat("ab", 32)),
             ["LISTEN_URLS"] = "http://127.0.0.1:0",
-        }, "run");
+        }, ["run"], cancellationToken: Ct);
         Assert.Equal(2, run.ExitCode);
-        Assert.Equal($"dockhand: configuration: CONTAINER_DISK_LIMIT: {ContainerService.DiskLimitSentence(support)}", run.StandardError.Trim());
-        Assert.DoesNotContain("   at ", run.StandardOutput + run.StandardError, StringComparison.Ordinal);
+        Assert.Equal($"dockhand: configuration: CONTAINER_DISK_LIMIT: {ContainerService.DiskLimitSentence(support)}", run.Stderr.Trim());
+        Assert.DoesNotContain("   at ", run.Stdout + run.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]

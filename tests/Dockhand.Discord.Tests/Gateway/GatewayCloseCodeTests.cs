@@ -120,7 +120,7 @@ public sealed class GatewayCloseCodeTests
         time.Advance(TimeSpan.FromSeconds(29));
         Assert.DoesNotContain(logger.Entries, e => e.Id.Id == 1122);
         time.Advance(TimeSpan.FromSeconds(1));
-        await Support.Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1122), "the connect-timeout log (1122)", ct);
+        await Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1122), "the connect-timeout log (1122)", ct);
 
         Assert.Contains(logger.Entries, e => e.Id.Id == 1122 && e.Message.Contains("30 s", StringComparison.Ordinal));
         await cts.CancelAsync();
@@ -142,7 +142,7 @@ public sealed class GatewayCloseCodeTests
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = client.RunAsync(cts.Token);
 
-        await Support.Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1111), "the reconnect log (1111)", ct);
+        await Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1111), "the reconnect log (1111)", ct);
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
 

@@ -111,7 +111,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
-        await Support.Eventually.TrueAsync(() => condition() || Run.IsFaulted, "the gateway condition", TestContext.Current.CancellationToken, timeout);
+        await Eventually.TrueAsync(() => condition() || Run.IsFaulted, "the gateway condition", TestContext.Current.CancellationToken, timeout);
         if (Run.IsFaulted && !condition())
             await Run; // surface the client's exception
     }

@@ -302,7 +302,7 @@ public sealed class InteractionEndpointTests
         await responder.RespondAsync(InteractionResponse.Deferred(), ct);
 
         var edit = responder.EditOriginalAsync(DiscordMessage.Text("done"), ct);
-        await Support.Eventually.TrueAsync(() => f.Server.RequestsTo(Routes.EditOriginal).Count > 0, "the early edit of @original", ct);
+        await Eventually.TrueAsync(() => f.Server.RequestsTo(Routes.EditOriginal).Count > 0, "the early edit of @original", ct);
         f.Server.AcceptInteractionResponse(interaction.Id, "tok-early", """{"type":5}""");
         var sent = await edit.WaitAsync(TimeSpan.FromSeconds(10), ct);
 

@@ -418,7 +418,7 @@ public sealed class DiscordRestClientTests
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, CancellationToken ct) =>
-        Support.Eventually.TrueAsync(condition, "the condition", ct);
+        Eventually.TrueAsync(condition, "the condition", ct);
 
     [Fact]
     public async Task InteractionRoutes_ManyDistinctInteractions_LimiterStateStaysBounded()
