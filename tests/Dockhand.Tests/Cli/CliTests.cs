@@ -1,12 +1,12 @@
 using System.Text.Json;
 using Dockhand.Cli;
-using Dockhand.Containers.Tests.Infrastructure;
+using Dockhand.Containers;
 using Microsoft.Extensions.Configuration;
 
-namespace Dockhand.Containers.Tests.Cli;
+namespace Dockhand.Tests.Cli;
 
 /// <summary>The operator CLI, in-process (fast) and, for the dead-engine case, as a real child process.</summary>
-public sealed class CliTests(EngineFixture fixture)
+public sealed class CliTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
