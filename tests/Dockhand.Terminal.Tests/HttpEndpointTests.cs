@@ -44,7 +44,8 @@ public sealed class HttpEndpointTests(EngineFixture docker)
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
-        using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, link.Url), Ct);
+        using var head = new HttpRequestMessage(HttpMethod.Head, link.Url);
+        using var response = await http.SendAsync(head, Ct);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);

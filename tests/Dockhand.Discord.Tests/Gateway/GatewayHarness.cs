@@ -96,8 +96,10 @@ internal sealed class GatewayHarness : IAsyncDisposable
         var handler = new RecordingDispatchHandler();
         var options = Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = token, Intents = intents });
         var botInfo = new StaticBotInfoSource(() => new GatewayBotInfo(server.Url, 1, maxConcurrency, remainingSessionStarts, resetAfter ?? TimeSpan.FromHours(1)));
+#pragma warning disable CA2000 // Lives as long as the gateway client it feeds, which cannot hand it back; freed with the test process.
         var applicationIds = new DiscordApplicationIdSource(
             new Dockhand.Discord.Rest.DiscordRestClient(new HttpClient(), options, time, NullLogger<Dockhand.Discord.Rest.DiscordRestClient>.Instance), options);
+#pragma warning restore CA2000
         var client = new DiscordGatewayClient(options, handler, NullLogger.Instance, time, botInfo, new GatewayClientSettings { Random = () => random }, applicationIds);
         var harness = new GatewayHarness(time, server, client, handler, CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), applicationIds);
         if (run)

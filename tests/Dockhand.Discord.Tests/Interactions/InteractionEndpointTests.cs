@@ -30,7 +30,8 @@ public sealed class InteractionEndpointTests
         var ct = TestContext.Current.CancellationToken;
         await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
 
-        using var response = await host.Http.PostAsync(host.Endpoint, new StringContent(InteractionPayloads.Ping(1), Encoding.UTF8, "application/json"), ct);
+        using var ping = new StringContent(InteractionPayloads.Ping(1), Encoding.UTF8, "application/json");
+        using var response = await host.Http.PostAsync(host.Endpoint, ping, ct);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }

@@ -70,7 +70,7 @@ public sealed class PrivateEngine : IAsyncDisposable
         _ = CopyAsync(_daemon.StandardOutput, log);
         _ = CopyAsync(_daemon.StandardError, log);
 
-        using var ping = new HttpClient(new SocketsHttpHandler
+        using var unixSocket = new SocketsHttpHandler
         {
             ConnectCallback = async (_, ct) =>
             {
@@ -78,7 +78,8 @@ public sealed class PrivateEngine : IAsyncDisposable
                 await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket), ct);
                 return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
             },
-        }) { Timeout = TimeSpan.FromSeconds(2) };
+        };
+        using var ping = new HttpClient(unixSocket) { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(90))
         {

@@ -95,8 +95,8 @@ public sealed class LogFormatTests : IDisposable
     {
         var settings = Settings(new string('a', 64), "http://127.0.0.1:0");
         settings[key] = value;
-        var output = new StringWriter();
-        var error = new StringWriter();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
 
         var exit = await CliApp.RunAsync(["run"], new CliContext(TextWriter.Synchronized(output), TextWriter.Synchronized(error), () => configuration, isTerminal: false), Ct);
