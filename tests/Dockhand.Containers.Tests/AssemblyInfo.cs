@@ -1,3 +1,3 @@
 [assembly: CaptureConsole]
-[assembly: AssemblyFixture(typeof(Dockhand.Containers.Tests.Infrastructure.EngineFixture))]
-[assembly: AssemblyFixture(typeof(Dockhand.Containers.Tests.Storage.PostgresServer))]
+[assembly: AssemblyFixture(typeof(Dockhand.Testing.EngineFixture))]
+[assembly: AssemblyFixture(typeof(Dockhand.Testing.PostgresServer))]

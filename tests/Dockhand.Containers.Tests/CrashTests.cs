@@ -24,7 +24,7 @@ public sealed class CrashTests(EngineFixture fixture)
         await using var harness = await Harness.CreateAsync(fixture);
         var owner = Harness.NewOwner();
 
-        var killed = await DockhandProcess.RunAsync(harness.Directory, Environment(harness, step), "create", "--user", owner.ToString(), "--name", Harness.NewName("kill"));
+        var killed = await DockhandChild.RunAsync(harness.Directory, Environment(harness, step), ["create", "--user", owner.ToString(), "--name", Harness.NewName("kill")], cancellationToken: Ct);
 
         Assert.Equal(137, killed.ExitCode);
         Assert.Equal(1, await harness.RowCountAsync());
@@ -46,7 +46,7 @@ public sealed class CrashTests(EngineFixture fixture)
         var owner = Harness.NewOwner();
         Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct));
 
-        var killed = await DockhandProcess.RunAsync(harness.Directory, Environment(harness, step), "destroy", "--user", owner.ToString());
+        var killed = await DockhandChild.RunAsync(harness.Directory, Environment(harness, step), ["destroy", "--user", owner.ToString()], cancellationToken: Ct);
 
         Assert.Equal(137, killed.ExitCode);
         await using var restarted = await harness.ReopenAsync();
@@ -61,10 +61,10 @@ public sealed class CrashTests(EngineFixture fixture)
     {
         await using var harness = await Harness.CreateAsync(fixture);
         var owner = Harness.NewOwner();
-        var killed = await DockhandProcess.RunAsync(harness.Directory, Environment(harness, FaultInjection.Steps.CreateAfterStart), "create", "--user", owner.ToString(), "--name", Harness.NewName("k"));
+        var killed = await DockhandChild.RunAsync(harness.Directory, Environment(harness, FaultInjection.Steps.CreateAfterStart), ["create", "--user", owner.ToString(), "--name", Harness.NewName("k")], cancellationToken: Ct);
         Assert.Equal(137, killed.ExitCode);
 
-        var again = await DockhandProcess.RunAsync(harness.Directory, Environment(harness, null), "create", "--user", owner.ToString(), "--name", Harness.NewName("k2"), "--json");
+        var again = await DockhandChild.RunAsync(harness.Directory, Environment(harness, null), ["create", "--user", owner.ToString(), "--name", Harness.NewName("k2"), "--json"], cancellationToken: Ct);
 
         Assert.Equal(0, again.ExitCode);
         Assert.Single(await harness.ScopedContainersAsync());

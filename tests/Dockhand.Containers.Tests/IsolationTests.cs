@@ -1,10 +1,8 @@
 using System.Diagnostics;
 using System.Text.Json;
 using Docker.DotNet.Models;
-using Dockhand.Cli;
 using Dockhand.Containers.Engine;
 using Dockhand.Containers.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 
 namespace Dockhand.Containers.Tests;
 
@@ -144,15 +142,15 @@ public sealed class IsolationTests(EngineFixture fixture)
         Assert.False(File.Exists(fresh));
 
         // dockhand run: refused before the host starts, in one line naming the key and why.
-        var run = await DockhandProcess.RunAsync(harness.Directory, new Dictionary<string, string?>(harness.Settings())
+        var run = await DockhandChild.RunAsync(harness.Directory, new Dictionary<string, string?>(harness.Settings())
         {
             ["CONTAINER_DISK_LIMIT"] = "10g",
             ["DISCORD_PUBLIC_KEY"] = string.Concat(Enumerable.Repeat("ab", 32)),
             ["LISTEN_URLS"] = "http://127.0.0.1:0",
-        }, "run");
+        }, ["run"], cancellationToken: Ct);
         Assert.Equal(2, run.ExitCode);
-        Assert.Equal($"dockhand: configuration: CONTAINER_DISK_LIMIT: {ContainerService.DiskLimitSentence(support)}", run.StandardError.Trim());
-        Assert.DoesNotContain("   at ", run.StandardOutput + run.StandardError, StringComparison.Ordinal);
+        Assert.Equal($"dockhand: configuration: CONTAINER_DISK_LIMIT: {ContainerService.DiskLimitSentence(support)}", run.Stderr.Trim());
+        Assert.DoesNotContain("   at ", run.Stdout + run.Stderr, StringComparison.Ordinal);
     }
 
     [Fact]
@@ -227,16 +225,14 @@ public sealed class IsolationTests(EngineFixture fixture)
 
     private sealed record Run(int ExitCode, string Out, string Err);
 
+    /// <summary>The real executable on the harness's settings (the CLI's in-process tests live in Dockhand.Tests).</summary>
     private static async Task<Run> RunCliAsync(Harness harness, Dictionary<string, string?> overrides, params string[] args)
     {
         var settings = harness.Settings();
         foreach (var (key, value) in overrides)
             settings[key] = value;
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var context = new CliContext(output, error, () => new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), isTerminal: false);
-        var code = await CliApp.RunAsync(args, context, Ct);
-        return new Run(code, output.ToString(), error.ToString());
+        var run = await DockhandChild.RunAsync(harness.Directory, settings, args, cancellationToken: Ct);
+        return new Run(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     private static async Task<int> IptablesAsync(string[] args)

@@ -14,9 +14,9 @@ public sealed class SharedEngineTests(EngineFixture fixture)
 
     private static async Task<string> CliAsync(Harness harness, params string[] args)
     {
-        var run = await DockhandProcess.RunAsync(harness.Directory, harness.Settings(), [.. args, "--json"]);
-        Assert.True(run.ExitCode == 0, $"dockhand {string.Join(' ', args)} exited {run.ExitCode}: {run.StandardError}{run.StandardOutput}");
-        return run.StandardOutput;
+        var run = await DockhandChild.RunAsync(harness.Directory, harness.Settings(), [.. args, "--json"], cancellationToken: Ct);
+        Assert.True(run.ExitCode == 0, $"dockhand {string.Join(' ', args)} exited {run.ExitCode}: {run.Stderr}{run.Stdout}");
+        return run.Stdout;
     }
 
     private static string IdOf(string json) => JsonDocument.Parse(json).RootElement.GetProperty("containerId").GetString()!;
@@ -112,10 +112,10 @@ public sealed class SharedEngineTests(EngineFixture fixture)
             var settings = harness.Settings();
             settings["DATABASE_PATH"] = null;
 
-            var run = await DockhandProcess.RunAsync(elsewhere, settings, "destroy", "--user", "999");
+            var run = await DockhandChild.RunAsync(elsewhere, settings, ["destroy", "--user", "999"], cancellationToken: Ct);
 
             Assert.Equal(2, run.ExitCode);
-            Assert.Equal($"dockhand: no database at {Path.Combine(elsewhere, "containers.db")}; run dockhand from the directory that holds it, or set DATABASE_PATH", run.StandardError.Trim());
+            Assert.Equal($"dockhand: no database at {Path.Combine(elsewhere, "containers.db")}; run dockhand from the directory that holds it, or set DATABASE_PATH", run.Stderr.Trim());
             Assert.Empty(Directory.GetFileSystemEntries(elsewhere));
             Assert.Equal("running", Assert.Single(await harness.ScopedContainersAsync()).State);
         }

@@ -54,7 +54,7 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
     {
         try
         {
-            await Support.Eventually.TrueAsync(() => PendingDueIn().Any(dueIn), description, TestContext.Current.CancellationToken, timeout);
+            await Eventually.TrueAsync(() => PendingDueIn().Any(dueIn), description, TestContext.Current.CancellationToken, timeout);
         }
         catch (TimeoutException)
         {

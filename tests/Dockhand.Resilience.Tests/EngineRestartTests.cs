@@ -41,7 +41,7 @@ public sealed class EngineRestartTests
         {
             DatabasePath = database,
             DockerHost = new Uri(engine.Endpoint),
-            DefaultImage = TestEngine.BusyboxImage,
+            DefaultImage = EngineFixture.TestImage,
             MemoryLimitBytes = 64L * 1024 * 1024,
             ExtraLabels = new Dictionary<string, string> { ["dockhand.test"] = "resilience-restart" },
         });

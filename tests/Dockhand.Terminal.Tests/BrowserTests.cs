@@ -7,13 +7,13 @@ namespace Dockhand.Terminal.Tests;
 
 /// <summary>A real browser (Debian's Chromium through Playwright) opens a one-time link and uses the shell.</summary>
 [Collection(DockerCollection.Name)]
-public sealed partial class BrowserTests(DockerFixture docker)
+public sealed partial class BrowserTests(EngineFixture docker)
 {
     [Fact]
     public async Task Browser_OneTimeLink_OpensWorkingShellWithNoClickAndSecondUseSaysUsed()
     {
         var ct = TestContext.Current.CancellationToken;
-        var container = await docker.StartContainerAsync(DockerFixture.BashImage, name: "alice-dev", cancellationToken: ct);
+        var container = await docker.StartContainerAsync(EngineFixture.BashImage, name: "alice-dev", cancellationToken: ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();
@@ -101,7 +101,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
     public async Task Browser_LinkOpenedInHiddenTab_RedeemsOnlyOnceShown()
     {
         var ct = TestContext.Current.CancellationToken;
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();
@@ -141,7 +141,7 @@ public sealed partial class BrowserTests(DockerFixture docker)
     public async Task Browser_UnderscoreAndLowOrHighGlyphs_ArePaintedInTheirCells()
     {
         var ct = TestContext.Current.CancellationToken;
-        var container = await docker.StartContainerAsync(DockerFixture.BashImage, cancellationToken: ct);
+        var container = await docker.StartContainerAsync(EngineFixture.BashImage, cancellationToken: ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: ct);
         var link = await host.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();

@@ -8,14 +8,14 @@ using Microsoft.Extensions.Time.Testing;
 namespace Dockhand.Terminal.Tests;
 
 [Collection(DockerCollection.Name)]
-public sealed class HttpEndpointTests(DockerFixture docker)
+public sealed class HttpEndpointTests(EngineFixture docker)
 {
     private static readonly OwnerId Alice = new(80351110224678912);
 
     [Fact]
     public async Task Open_GetWithToken_ServesPageAndConsumesNothing()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, ownerLabel: Alice.ToString(), cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -39,12 +39,13 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Open_HeadWithToken_ConsumesNothing()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
 
-        using var response = await http.SendAsync(new HttpRequestMessage(HttpMethod.Head, link.Url), Ct);
+        using var head = new HttpRequestMessage(HttpMethod.Head, link.Url);
+        using var response = await http.SendAsync(head, Ct);
 
         Assert.Equal(HttpStatusCode.OK, response.StatusCode);
         Assert.Equal("text/html", response.Content.Headers.ContentType?.MediaType);
@@ -56,7 +57,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_ValidToken_SetsScopedStrictCookieAndSaysWhoseContainer()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -84,7 +85,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_ContainerNamedByDockhand_AnswersTheDockhandName()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -98,7 +99,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_ForwardedHttpsFromLoopbackProxy_MarksCookieSecure()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -116,7 +117,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_Twice_SecondIs410Used()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -134,7 +135,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [InlineData("")]
     public async Task Redeem_ForeignOrMissingOrigin_Is403AndKeepsToken(string origin)
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -148,7 +149,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_FormEncodedBody_Is400AndKeepsToken()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -193,7 +194,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_ContainerLabelledForAnotherOwner_Is403AndKeepsToken()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: "175928847299117063", cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, ownerLabel: "175928847299117063", cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         using var http = host.CreateClient();
@@ -221,7 +222,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_ContainerGone_Is404()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         await docker.RemoveContainerAsync(container, Ct);
@@ -235,7 +236,7 @@ public sealed class HttpEndpointTests(DockerFixture docker)
     [Fact]
     public async Task Redeem_ContainerStopped_Is409AndKeepsToken()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         await docker.Client.Containers.StopContainerAsync(container, new Docker.DotNet.Models.ContainerStopParameters { WaitBeforeKillSeconds = 1 }, Ct);

@@ -4,8 +4,6 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Logging.Abstractions;
 using Microsoft.Extensions.Options;
 using Microsoft.Extensions.Time.Testing;
-using PostgresServer = Dockhand.Containers.Tests.Storage.PostgresServer;
-using TestDatabase = Dockhand.Containers.Tests.Storage.TestDatabase;
 
 [assembly: AssemblyFixture(typeof(PostgresServer))]
 

@@ -8,13 +8,13 @@ namespace Dockhand.Terminal.Tests;
 
 /// <summary>The WebSocket relay against the real Docker engine.</summary>
 [Collection(DockerCollection.Name)]
-public sealed class WebSocketTests(DockerFixture docker)
+public sealed class WebSocketTests(EngineFixture docker)
 {
     private static readonly OwnerId Alice = new(80351110224678912);
 
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
-    private async Task<(TerminalHost Host, string Container, TerminalClient Client)> OpenAsync(string image = DockerFixture.BashImage,
+    private async Task<(TerminalHost Host, string Container, TerminalClient Client)> OpenAsync(string image = EngineFixture.BashImage,
         IDictionary<string, string?>? settings = null, TimeProvider? time = null)
     {
         var container = await docker.StartContainerAsync(image, cancellationToken: Ct);
@@ -41,7 +41,7 @@ public sealed class WebSocketTests(DockerFixture docker)
     [Fact]
     public async Task Socket_Attached_SaysWhoseContainerItIs()
     {
-        var container = await docker.StartContainerAsync(DockerFixture.BusyboxImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
+        var container = await docker.StartContainerAsync(EngineFixture.TestImage, ownerLabel: Alice.ToString(), name: "alice-dev", cancellationToken: Ct);
         await using var host = await TerminalHost.StartAsync(cancellationToken: Ct);
         var link = await host.Links.IssueAsync(Alice, container, Ct);
         await using var client = await TerminalClient.OpenAsync(host, link.Url, Ct);
@@ -54,13 +54,13 @@ public sealed class WebSocketTests(DockerFixture docker)
     [Fact]
     public async Task Socket_OwnerOpensMoreThanMaxSessions_OldestIsToldItWasReplacedAndOthersLive()
     {
-        var (host, container, oldest) = await OpenAsync(DockerFixture.BusyboxImage, new Dictionary<string, string?> { ["TERMINAL_MAX_SESSIONS"] = "2" });
+        var (host, container, oldest) = await OpenAsync(EngineFixture.TestImage, new Dictionary<string, string?> { ["TERMINAL_MAX_SESSIONS"] = "2" });
         await using var _h = host;
         await using var _o = oldest;
         await using var second = await TerminalClient.OpenAsync(host, (await host.Links.IssueAsync(Alice, container, Ct)).Url, Ct);
         Assert.True(await second.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
         // Someone else's session on the same host does not count against Alice.
-        var bobContainer = await docker.StartContainerAsync(DockerFixture.BusyboxImage, cancellationToken: Ct);
+        var bobContainer = await docker.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
         await using var bob = await TerminalClient.OpenAsync(host, (await host.Links.IssueAsync(new OwnerId(175928847299117063), bobContainer, Ct)).Url, Ct);
         Assert.True(await bob.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message");
 
@@ -80,7 +80,7 @@ public sealed class WebSocketTests(DockerFixture docker)
     [Fact]
     public async Task Socket_BusyboxWithoutBash_FallsBackToSh()
     {
-        var (host, _, client) = await OpenAsync(DockerFixture.BusyboxImage);
+        var (host, _, client) = await OpenAsync(EngineFixture.TestImage);
         await using var _h = host;
         await using var _c = client;
 
@@ -117,8 +117,8 @@ public sealed class WebSocketTests(DockerFixture docker)
     }
 
     [Theory]
-    [InlineData(DockerFixture.BashImage)]
-    [InlineData(DockerFixture.BusyboxImage)]
+    [InlineData(EngineFixture.BashImage)]
+    [InlineData(EngineFixture.TestImage)]
     public async Task Socket_Closed_EndsTheExecProcessAfterGrace(string image)
     {
         var (host, container, client) = await OpenAsync(image, new Dictionary<string, string?> { ["TERMINAL_REATTACH_GRACE"] = "1s" });

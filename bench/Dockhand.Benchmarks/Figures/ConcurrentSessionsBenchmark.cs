@@ -45,7 +45,9 @@ internal sealed class ConcurrentSessionsBenchmark : IFigureBenchmark
             var server = context.Env.Server!;
             var before = server.ResidentMiB();
             var peak = before;
+#pragma warning disable CA2000 // Disposed by this using; the analyzer loses track of it inside the sampler's closure.
             using var sampling = new CancellationTokenSource();
+#pragma warning restore CA2000
             var sampler = Task.Run(async () =>
             {
                 while (!sampling.IsCancellationRequested)

@@ -40,7 +40,8 @@ internal sealed class InteractionsEndpointBenchmark : IFigureBenchmark
                 new TestOption("container_name", 3, "nope")).ToJsonString());
             signed[i] = (body, timestamp, env.Signer.Sign(timestamp, body));
         });
-        using var http = new HttpClient(new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(10) });
+        using var handler = new SocketsHttpHandler { MaxConnectionsPerServer = 256, PooledConnectionLifetime = TimeSpan.FromMinutes(10) };
+        using var http = new HttpClient(handler);
         var next = -1;
 
         async Task<bool> SendAsync(CancellationToken token)

@@ -62,6 +62,7 @@ internal sealed class BenchEnvironment : IAsyncDisposable
         var runId = $"{DateTime.UtcNow:yyyyMMddHHmmss}-{Guid.NewGuid().ToString("N")[..6]}";
         var directory = System.IO.Directory.CreateTempSubdirectory("dockhand-bench-").FullName;
         var rest = await LoopbackDiscordRestServer.StartAsync(Token, cancellationToken: cancellationToken);
+#pragma warning disable CA2000 // Disposed if it fails to start; else the environment owns it and disposes it with itself.
         var gateway = new LoopbackDiscordGateway(new LoopbackDiscordGatewayOptions
         {
             Token = Token,
@@ -69,9 +70,18 @@ internal sealed class BenchEnvironment : IAsyncDisposable
             // Several cold starts identify in a row: do not make them wait for max_concurrency.
             MaxConcurrency = 16,
         });
-        await gateway.StartAsync(cancellationToken);
+        try
+        {
+            await gateway.StartAsync(cancellationToken);
+        }
+        catch
+        {
+            await gateway.DisposeAsync();
+            throw;
+        }
         rest.GatewayUrl = gateway.Url;
         return new BenchEnvironment(runId, directory, rest, gateway);
+#pragma warning restore CA2000
     }
 
     public static ulong NextUser() => (ulong)Interlocked.Increment(ref s_nextUser);

@@ -23,7 +23,8 @@ internal sealed class TerminalSocket : IAsyncDisposable
     public static async Task<TerminalSocket> OpenAsync(Uri baseAddress, Uri link, CancellationToken cancellationToken)
     {
         var cookies = new CookieContainer();
-        using var http = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies, UseCookies = true });
+        using var handler = new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies, UseCookies = true };
+        using var http = new HttpClient(handler);
         // What the terminal page's script does: redeem the token with a same-origin POST, then open the socket.
         var page = new Uri(baseAddress, link.AbsolutePath);
         using var redeem = new HttpRequestMessage(HttpMethod.Post, new Uri(baseAddress, link.AbsolutePath.TrimEnd('/') + "/session"))
@@ -38,13 +39,23 @@ internal sealed class TerminalSocket : IAsyncDisposable
         socket.Options.Cookies = cookies;
         socket.Options.SetRequestHeader("Origin", baseAddress.GetLeftPart(UriPartial.Authority));
         await socket.ConnectAsync(new UriBuilder(page) { Scheme = "ws", Path = page.AbsolutePath.TrimEnd('/') + "/ws" }.Uri, cancellationToken);
+#pragma warning disable CA2000 // The caller owns it once returned; disposed here if the shell's first prompt never comes.
         var terminal = new TerminalSocket(socket);
-        // Wait for the shell's first prompt so measurements start at an idle shell.
-        using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
-        limit.CancelAfter(TimeSpan.FromSeconds(30));
-        await terminal.ReadUntilAsync((bytes, total) => bytes.IndexOfAny("#$"u8) >= 0, limit.Token);
-        await terminal.DrainAsync(TimeSpan.FromMilliseconds(100), cancellationToken);
-        return terminal;
+#pragma warning restore CA2000
+        try
+        {
+            // Wait for the shell's first prompt so measurements start at an idle shell.
+            using var limit = CancellationTokenSource.CreateLinkedTokenSource(cancellationToken);
+            limit.CancelAfter(TimeSpan.FromSeconds(30));
+            await terminal.ReadUntilAsync((bytes, total) => bytes.IndexOfAny("#$"u8) >= 0, limit.Token);
+            await terminal.DrainAsync(TimeSpan.FromMilliseconds(100), cancellationToken);
+            return terminal;
+        }
+        catch
+        {
+            await terminal.DisposeAsync();
+            throw;
+        }
     }
 
     private Func<ReadOnlySpan<byte>, bool>? _inline;

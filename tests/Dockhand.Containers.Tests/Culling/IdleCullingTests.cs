@@ -14,6 +14,9 @@ namespace Dockhand.Containers.Tests.Culling;
 public sealed class IdleCullingTests(EngineFixture fixture)
 {
     private static readonly TimeSpan IdleAfter = TimeSpan.FromSeconds(10);
+    private static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(60);
+    private static readonly TimeSpan PollInterval = TimeSpan.FromMilliseconds(50);
+
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     /// <summary>Sessions a test attaches by hand, standing in for the web terminal's.</summary>
@@ -112,7 +115,7 @@ public sealed class IdleCullingTests(EngineFixture fixture)
         Assert.Equal("running", await StateAsync(setup.Harness, record.ContainerId));
 
         await setup.Harness.ExecAsync(record.ContainerId, "touch", "/tmp/stop");
-        await WaitUntilAsync(async () => (await setup.Harness.ExecAsync(record.ContainerId, "ls", "/tmp")).Contains("stopped", StringComparison.Ordinal), "the busy loop to end");
+        await Eventually.TrueAsync(async () => (await setup.Harness.ExecAsync(record.ContainerId, "ls", "/tmp")).Contains("stopped", StringComparison.Ordinal), "the busy loop to end", Ct, WaitLimit, PollInterval);
         await setup.Culler.CheckAsync(Ct);
         setup.Clock.Advance(IdleAfter);
         await setup.Culler.CheckAsync(Ct);
@@ -220,7 +223,7 @@ public sealed class IdleCullingTests(EngineFixture fixture)
             {
                 setup.Clock.Advance(setup.Culler.Interval);
                 var expected = tick;
-                await WaitUntilAsync(() => Task.FromResult(setup.Culler.Checks >= expected), $"check {expected}");
+                await Eventually.TrueAsync(() => setup.Culler.Checks >= expected, $"check {expected}", Ct, WaitLimit, PollInterval);
             }
 
             Assert.Equal("exited", await StateAsync(setup.Harness, record.ContainerId));
@@ -244,16 +247,4 @@ public sealed class IdleCullingTests(EngineFixture fixture)
     [Fact]
     public void IntervalFor_BothSettings_FollowsTheShorter()
         => Assert.Equal(TimeSpan.FromSeconds(5), IdleCuller.IntervalFor(new ContainerOptions { IdleStopAfter = TimeSpan.FromHours(8), StoppedDestroyAfter = TimeSpan.FromSeconds(20) }));
-
-    private static async Task WaitUntilAsync(Func<Task<bool>> condition, string what)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(60));
-        while (!await condition())
-        {
-            if (timeout.IsCancellationRequested)
-                Assert.Fail($"Timed out waiting for {what}.");
-            await Task.Delay(50, Ct);
-        }
-    }
 }

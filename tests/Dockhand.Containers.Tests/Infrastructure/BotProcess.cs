@@ -1,7 +1,3 @@
-using System.Collections.Concurrent;
-using System.Diagnostics;
-using System.Net;
-using System.Net.Sockets;
 using NSec.Cryptography;
 
 namespace Dockhand.Containers.Tests.Infrastructure;
@@ -14,22 +10,19 @@ namespace Dockhand.Containers.Tests.Infrastructure;
 public sealed class BotProcess : IAsyncDisposable
 {
     private static readonly TimeSpan StartLimit = TimeSpan.FromSeconds(60);
-    private readonly Process _process;
-    private readonly ConcurrentQueue<string> _lines = new();
+    private static readonly TimeSpan OutputLimit = TimeSpan.FromSeconds(20);
+    private static readonly TimeSpan TerminateLimit = TimeSpan.FromSeconds(20);
+    private readonly DockhandChild _child;
 
-    private BotProcess(Process process, Uri baseUrl)
+    private BotProcess(DockhandChild child, Uri baseUrl)
     {
-        _process = process;
+        _child = child;
         BaseUrl = baseUrl;
-        process.OutputDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
-        process.ErrorDataReceived += (_, e) => { if (e.Data is not null) _lines.Enqueue(e.Data); };
-        process.BeginOutputReadLine();
-        process.BeginErrorReadLine();
     }
 
     public Uri BaseUrl { get; }
 
-    public string Output => string.Join('\n', _lines);
+    public string Output => _child.Output;
 
     /// <summary>Starts the bot on the harness's settings and waits until <c>GET /health</c> answers 200.</summary>
     public static Task<BotProcess> StartAsync(Harness harness, IReadOnlyDictionary<string, string?>? extra = null)
@@ -41,7 +34,7 @@ public sealed class BotProcess : IAsyncDisposable
     /// </summary>
     public static async Task<BotProcess> StartAsync(string directory, Dictionary<string, string?> settings, IReadOnlyDictionary<string, string?>? extra = null, bool terminalLinksHere = false)
     {
-        var url = new Uri($"http://127.0.0.1:{FreePort()}");
+        var url = new Uri($"http://127.0.0.1:{DockhandChild.FreeLoopbackPort()}");
         using var key = Key.Create(SignatureAlgorithm.Ed25519);
         settings["DISCORD_PUBLIC_KEY"] = Convert.ToHexStringLower(key.PublicKey.Export(KeyBlobFormat.RawPublicKey));
         settings["DISCORD_TOKEN"] = null;
@@ -53,80 +46,31 @@ public sealed class BotProcess : IAsyncDisposable
         settings["Logging__LogLevel__Dockhand.Containers.Reconciler"] = "Debug";
         foreach (var (k, v) in extra ?? new Dictionary<string, string?>())
             settings[k] = v;
-        var process = DockhandProcess.Start(directory, settings, "run");
-        var bot = new BotProcess(process, url);
-        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(2) };
-        var deadline = Stopwatch.StartNew();
-        while (deadline.Elapsed < StartLimit)
+        var bot = new BotProcess(DockhandChild.Start(directory, settings, executable: null, "run"), url);
+        try
         {
-            if (process.HasExited)
-                throw new InvalidOperationException($"dockhand run exited with {process.ExitCode}: {bot.Output}");
-            try
-            {
-                using var response = await http.GetAsync(new Uri(url, "/health"), TestContext.Current.CancellationToken);
-                if (response.StatusCode == HttpStatusCode.OK)
-                    return bot;
-            }
-            catch (HttpRequestException)
-            {
-            }
-            catch (TaskCanceledException) when (!TestContext.Current.CancellationToken.IsCancellationRequested)
-            {
-            }
-            await Task.Delay(100, TestContext.Current.CancellationToken);
+            await bot._child.WaitHealthyAsync(url, StartLimit);
+            return bot;
         }
-        await bot.DisposeAsync();
-        throw new TimeoutException($"dockhand run did not answer /health within {StartLimit.TotalSeconds} s: {bot.Output}");
-    }
-
-    /// <summary>Waits (bounded) until a line the bot printed contains <paramref name="text"/>.</summary>
-    public async Task WaitForOutputAsync(string text, TimeSpan? limit = null)
-    {
-        var deadline = Stopwatch.StartNew();
-        while (!_lines.Any(line => line.Contains(text, StringComparison.Ordinal)))
+        catch
         {
-            if (_process.HasExited)
-                throw new InvalidOperationException($"dockhand run exited with {_process.ExitCode} while waiting for '{text}': {Output}");
-            if (deadline.Elapsed > (limit ?? TimeSpan.FromSeconds(20)))
-                throw new TimeoutException($"dockhand run did not print '{text}': {Output}");
-            await Task.Delay(50, TestContext.Current.CancellationToken);
+            await bot.DisposeAsync();
+            throw;
         }
     }
 
-    private static int FreePort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
-    }
+    /// <summary>Waits (bounded, 20 s unless told) until a line the bot printed contains <paramref name="text"/>.</summary>
+    public Task WaitForOutputAsync(string text, TimeSpan? limit = null) => _child.WaitForOutputAsync(text, limit ?? OutputLimit);
 
     /// <summary>
     /// Sends SIGTERM, as a service manager does, and waits (at most 20 s) for the exit code; null when it did not exit in
     /// time (it is then killed).
     /// </summary>
-    public async Task<int?> TerminateAsync()
-    {
-        if (!_process.HasExited)
-        {
-            using (var term = Process.Start("kill", ["-TERM", _process.Id.ToString(System.Globalization.CultureInfo.InvariantCulture)]))
-                await term.WaitForExitAsync(CancellationToken.None);
-            using var limit = new CancellationTokenSource(TimeSpan.FromSeconds(20));
-            try
-            {
-                await _process.WaitForExitAsync(limit.Token);
-            }
-            catch (OperationCanceledException)
-            {
-                _process.Kill(entireProcessTree: true);
-                return null;
-            }
-        }
-        return _process.ExitCode;
-    }
+    public Task<int?> TerminateAsync() => _child.TerminateAsync(TerminateLimit);
 
     public async ValueTask DisposeAsync()
     {
         await TerminateAsync();
-        _process.Dispose();
+        await _child.DisposeAsync();
     }
 }

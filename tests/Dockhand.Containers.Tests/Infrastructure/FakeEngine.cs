@@ -50,7 +50,7 @@ public sealed class FakeEngine : IAsyncDisposable
     {
         using var _ = client;
         var stream = client.GetStream();
-        var reader = new StreamReader(stream, Encoding.ASCII);
+        using var reader = new StreamReader(stream, Encoding.ASCII);
         // A client that connects and never finishes its request must not leave this handler waiting forever.
         using var limit = CancellationTokenSource.CreateLinkedTokenSource(_stop.Token);
         limit.CancelAfter(TimeSpan.FromSeconds(30));

@@ -246,7 +246,7 @@ public sealed class ContainerStoreTests(PostgresServer server)
         var aliveTwice = other.IsOperationAlive(token); // asking must not take the lease away
         holder.Dispose();
         // SQLite's flock goes with the descriptor at once; PostgreSQL ends the session just after the client closes it.
-        await WaitUntilAsync(() => !other.IsOperationAlive(token));
+        await Eventually.TrueAsync(() => !other.IsOperationAlive(token), "the other process's operation to end", Ct, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
 
         Assert.NotNull(token);
         Assert.True(aliveWhileHeld);
@@ -274,7 +274,7 @@ public sealed class ContainerStoreTests(PostgresServer server)
             SELECT CAST(pg_terminate_backend(pid) AS TEXT) FROM pg_locks
             WHERE locktype = 'advisory' AND classid = CAST({PostgresLease.Class} AS INTEGER)::oid AND objid = CAST({key} AS INTEGER)::oid AND granted
             """);
-        await WaitUntilAsync(() => !other.IsOperationAlive(token));
+        await Eventually.TrueAsync(() => !other.IsOperationAlive(token), "the other process's operation to end", Ct, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
         await holder.TryInsertIntentAsync(NewOwner(), "box2", "busybox", "op2", Ct); // uses its lease again
 
         Assert.Equal(["true"], terminated);
@@ -292,14 +292,6 @@ public sealed class ContainerStoreTests(PostgresServer server)
         var foreign = kind == StoreKind.Postgres ? "lease:" + new string('a', 32) : "pglock:12345";
 
         Assert.False(store.IsOperationAlive(foreign));
-    }
-
-    private static async Task WaitUntilAsync(Func<bool> condition)
-    {
-        using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        timeout.CancelAfter(TimeSpan.FromSeconds(10));
-        while (!condition())
-            await Task.Delay(20, timeout.Token);
     }
 
     private static async Task<ContainerStore> MigratedStoreAsync(TestDatabase test)

@@ -16,7 +16,7 @@ public sealed class DockhandDatabaseTests : IDisposable
             """, TestContext.Current.CancellationToken);
         SqliteConnection.ClearAllPools();
 
-        var database = new DockhandDatabase(path);
+        using var database = new DockhandDatabase(path);
         await database.MigrateAsync(TestContext.Current.CancellationToken);
         await database.MigrateAsync(TestContext.Current.CancellationToken);
 
@@ -39,7 +39,7 @@ public sealed class DockhandDatabaseTests : IDisposable
             """, TestContext.Current.CancellationToken);
         SqliteConnection.ClearAllPools();
 
-        var database = new DockhandDatabase(path);
+        using var database = new DockhandDatabase(path);
         await database.MigrateAsync(ct);
 
         await using var connection = await database.OpenAsync(ct);

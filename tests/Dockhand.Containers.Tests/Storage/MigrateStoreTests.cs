@@ -1,10 +1,8 @@
 using System.Security.Cryptography;
 using System.Text.Json;
-using Dockhand.Cli;
 using Dockhand.Containers.Storage;
 using Dockhand.Terminal;
 using Microsoft.Data.Sqlite;
-using Microsoft.Extensions.Configuration;
 
 namespace Dockhand.Containers.Tests.Storage;
 
@@ -15,13 +13,14 @@ public sealed class MigrateStoreTests(PostgresServer server)
 
     private sealed record Run(int ExitCode, string Out, string Err);
 
+    /// <summary>
+    /// The real executable with no settings, started where the tests run (as <c>dotnet test</c> does: no .env there). These
+    /// tests read the store's internals, so they stay beside it; the CLI itself they reach as an operator does.
+    /// </summary>
     private static async Task<Run> RunAsync(params string[] args)
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var context = new CliContext(output, error, () => new ConfigurationBuilder().Build(), isTerminal: false);
-        var code = await CliApp.RunAsync(args, context, Ct);
-        return new Run(code, output.ToString(), error.ToString());
+        var run = await DockhandChild.RunAsync(AppContext.BaseDirectory, new Dictionary<string, string?>(), args, cancellationToken: Ct);
+        return new Run(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     [Fact]

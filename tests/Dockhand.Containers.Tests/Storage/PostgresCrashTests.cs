@@ -22,7 +22,7 @@ public sealed class PostgresCrashTests(EngineFixture fixture, PostgresServer ser
             var settings = harness.Settings();
             settings[FaultInjection.EnvironmentVariable] = FaultInjection.Steps.CreateAfterIntent;
 
-            var killed = await DockhandProcess.RunAsync(harness.Directory, settings, "create", "--user", owner.ToString(), "--name", Harness.NewName("kill"));
+            var killed = await DockhandChild.RunAsync(harness.Directory, settings, ["create", "--user", owner.ToString(), "--name", Harness.NewName("kill")], cancellationToken: Ct);
             var row = await harness.Store.FindAsync(owner, Ct);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(10));

@@ -91,7 +91,7 @@ public sealed class CommandRegistrationTests : IDisposable
         await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask,
             configure: s => s.AddDockhandDiscordCommands(ContractTests.SampleCommands()), cancellationToken: ct);
 
-        await Support.Eventually.TrueAsync(() => host.Rest.CommandOverwriteCount > 0, "the background command upload", ct);
+        await Eventually.TrueAsync(() => host.Rest.CommandOverwriteCount > 0, "the background command upload", ct);
 
         Assert.Equal(1, host.Rest.CommandOverwriteCount);
         Assert.Equal(["create", "destroy", "status", "list", "admin"], host.Rest.GetCommands()!.Select(c => c!["name"]!.GetValue<string>()));

@@ -108,7 +108,7 @@ public sealed class GatewayCloseCodeTests
         listener.Start();
         var port = ((System.Net.IPEndPoint)listener.LocalEndpoint).Port;
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
-        var logger = new Support.ListLogger<DiscordGatewayClient>();
+        var logger = new FakeLogger<DiscordGatewayClient>();
         var client = new DiscordGatewayClient(
             Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = new Uri($"ws://127.0.0.1:{port}") }),
             new RecordingDispatchHandler(), logger, time, null, new GatewayClientSettings());
@@ -118,11 +118,11 @@ public sealed class GatewayCloseCodeTests
         // The client arms its timer before it connects, so once the connection is accepted the clock can move.
         using var stalled = await listener.AcceptTcpClientAsync(ct).AsTask().WaitAsync(TimeSpan.FromSeconds(10), ct);
         time.Advance(TimeSpan.FromSeconds(29));
-        Assert.DoesNotContain(logger.Entries, e => e.Id.Id == 1122);
+        Assert.DoesNotContain(logger.Collector.GetSnapshot(), e => e.Id.Id == 1122);
         time.Advance(TimeSpan.FromSeconds(1));
-        await Support.Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1122), "the connect-timeout log (1122)", ct);
+        await Eventually.TrueAsync(() => logger.Collector.GetSnapshot().Any(e => e.Id.Id == 1122), "the connect-timeout log (1122)", ct);
 
-        Assert.Contains(logger.Entries, e => e.Id.Id == 1122 && e.Message.Contains("30 s", StringComparison.Ordinal));
+        Assert.Contains(logger.Collector.GetSnapshot(), e => e.Id.Id == 1122 && e.Message.Contains("30 s", StringComparison.Ordinal));
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
     }
@@ -135,21 +135,21 @@ public sealed class GatewayCloseCodeTests
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider();
         await using var server = new Dockhand.Discord.Testing.Gateway.LoopbackDiscordGateway(new() { Token = "t", TimeProvider = time }) { CloseAfterHello = 4000 };
         await server.StartAsync(ct);
-        var logger = new Support.ListLogger<DiscordGatewayClient>();
+        var logger = new FakeLogger<DiscordGatewayClient>();
         var client = new DiscordGatewayClient(
             Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = "t", GatewayUrl = server.Url }),
             new RecordingDispatchHandler(), logger, time, null, new GatewayClientSettings());
         using var cts = CancellationTokenSource.CreateLinkedTokenSource(ct);
         var run = client.RunAsync(cts.Token);
 
-        await Support.Eventually.TrueAsync(() => logger.Entries.Any(e => e.Id.Id == 1111), "the reconnect log (1111)", ct);
+        await Eventually.TrueAsync(() => logger.Collector.GetSnapshot().Any(e => e.Id.Id == 1111), "the reconnect log (1111)", ct);
         await cts.CancelAsync();
         await Assert.ThrowsAnyAsync<OperationCanceledException>(() => run.WaitAsync(TimeSpan.FromSeconds(10), ct));
 
-        var disconnected = Assert.Single(logger.Entries, e => e.Id.Id == 1110).Message;
+        var disconnected = Assert.Single(logger.Collector.GetSnapshot(), e => e.Id.Id == 1110).Message;
         Assert.StartsWith("Gateway: disconnected, close code 4000 (unknown error)", disconnected, StringComparison.Ordinal);
         Assert.EndsWith("; next: identify", disconnected, StringComparison.Ordinal);
-        Assert.EndsWith(" ms to identify", Assert.Single(logger.Entries, e => e.Id.Id == 1111).Message, StringComparison.Ordinal);
+        Assert.EndsWith(" ms to identify", Assert.Single(logger.Collector.GetSnapshot(), e => e.Id.Id == 1111).Message, StringComparison.Ordinal);
     }
 
     [Fact]

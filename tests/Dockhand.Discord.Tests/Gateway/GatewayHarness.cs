@@ -96,8 +96,10 @@ internal sealed class GatewayHarness : IAsyncDisposable
         var handler = new RecordingDispatchHandler();
         var options = Microsoft.Extensions.Options.Options.Create(new DiscordOptions { Token = token, Intents = intents });
         var botInfo = new StaticBotInfoSource(() => new GatewayBotInfo(server.Url, 1, maxConcurrency, remainingSessionStarts, resetAfter ?? TimeSpan.FromHours(1)));
+#pragma warning disable CA2000 // Lives as long as the gateway client it feeds, which cannot hand it back; freed with the test process.
         var applicationIds = new DiscordApplicationIdSource(
             new Dockhand.Discord.Rest.DiscordRestClient(new HttpClient(), options, time, NullLogger<Dockhand.Discord.Rest.DiscordRestClient>.Instance), options);
+#pragma warning restore CA2000
         var client = new DiscordGatewayClient(options, handler, NullLogger.Instance, time, botInfo, new GatewayClientSettings { Random = () => random }, applicationIds);
         var harness = new GatewayHarness(time, server, client, handler, CancellationTokenSource.CreateLinkedTokenSource(TestContext.Current.CancellationToken), applicationIds);
         if (run)
@@ -111,7 +113,7 @@ internal sealed class GatewayHarness : IAsyncDisposable
 
     public async Task WaitUntilAsync(Func<bool> condition, TimeSpan? timeout = null)
     {
-        await Support.Eventually.TrueAsync(() => condition() || Run.IsFaulted, "the gateway condition", TestContext.Current.CancellationToken, timeout);
+        await Eventually.TrueAsync(() => condition() || Run.IsFaulted, "the gateway condition", TestContext.Current.CancellationToken, timeout);
         if (Run.IsFaulted && !condition())
             await Run; // surface the client's exception
     }

@@ -30,7 +30,8 @@ public sealed class InteractionEndpointTests
         var ct = TestContext.Current.CancellationToken;
         await using var host = await InteractionsHost.StartAsync((_, _, _) => Task.CompletedTask, cancellationToken: ct);
 
-        using var response = await host.Http.PostAsync(host.Endpoint, new StringContent(InteractionPayloads.Ping(1), Encoding.UTF8, "application/json"), ct);
+        using var ping = new StringContent(InteractionPayloads.Ping(1), Encoding.UTF8, "application/json");
+        using var response = await host.Http.PostAsync(host.Endpoint, ping, ct);
 
         Assert.Equal(HttpStatusCode.Unauthorized, response.StatusCode);
     }
@@ -302,7 +303,7 @@ public sealed class InteractionEndpointTests
         await responder.RespondAsync(InteractionResponse.Deferred(), ct);
 
         var edit = responder.EditOriginalAsync(DiscordMessage.Text("done"), ct);
-        await Support.Eventually.TrueAsync(() => f.Server.RequestsTo(Routes.EditOriginal).Count > 0, "the early edit of @original", ct);
+        await Eventually.TrueAsync(() => f.Server.RequestsTo(Routes.EditOriginal).Count > 0, "the early edit of @original", ct);
         f.Server.AcceptInteractionResponse(interaction.Id, "tok-early", """{"type":5}""");
         var sent = await edit.WaitAsync(TimeSpan.FromSeconds(10), ct);
 

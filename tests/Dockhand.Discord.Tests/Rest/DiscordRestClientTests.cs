@@ -173,7 +173,7 @@ public sealed class DiscordRestClientTests
         f.Server.EnqueueRateLimit(Routes.GetUser, TimeSpan.FromSeconds(2), RateLimitScope.Global);
 
         var limited = f.Client.GetUserAsync(1, ct);
-        await WaitUntilAsync(() => f.Logger.Entries.Any(e => e.Id.Id == 3101), ct); // the client has read the global 429
+        await WaitUntilAsync(() => f.Logger.Collector.GetSnapshot().Any(e => e.Id.Id == 3101), ct); // the client has read the global 429
         var limitedAt = f.Server.RequestsTo(Routes.GetUser)[0].At;
         await f.Client.CreateInteractionResponseAsync(31, "tok31", InteractionResponse.Deferred(ephemeral: false), ct);
         await f.Client.EditOriginalResponseAsync(f.Server.ApplicationId, "tok31", DiscordMessage.Text("done"), ct);
@@ -328,7 +328,7 @@ public sealed class DiscordRestClientTests
         Assert.Equal(50035, e.Code);
         // The nested "errors" object, flattened to field paths, in the exception and the log.
         Assert.Contains("0.name: Command and option names are 1-32 lowercase characters", e.Message, StringComparison.Ordinal);
-        Assert.Contains(f.Logger.Entries, l => l.Message.Contains("PUT /applications/{id}/commands", StringComparison.Ordinal)
+        Assert.Contains(f.Logger.Collector.GetSnapshot(), l => l.Message.Contains("PUT /applications/{id}/commands", StringComparison.Ordinal)
             && l.Message.Contains("0.name: Command and option names", StringComparison.Ordinal));
     }
 
@@ -418,7 +418,7 @@ public sealed class DiscordRestClientTests
     }
 
     private static Task WaitUntilAsync(Func<bool> condition, CancellationToken ct) =>
-        Support.Eventually.TrueAsync(condition, "the condition", ct);
+        Eventually.TrueAsync(condition, "the condition", ct);
 
     [Fact]
     public async Task InteractionRoutes_ManyDistinctInteractions_LimiterStateStaysBounded()

@@ -10,10 +10,10 @@ public sealed class RateLimiterTests
     private static readonly RouteKey UserRoute = RouteKey.From(HttpMethod.Get, "users/1");
     private static readonly RouteKey AppRoute = RouteKey.From(HttpMethod.Get, "oauth2/applications/@me");
 
-    private static (DiscordRateLimiter, TimerRecordingTimeProvider, ListLogger<DiscordRestClient>) Create()
+    private static (DiscordRateLimiter, TimerRecordingTimeProvider, FakeLogger<DiscordRestClient>) Create()
     {
         var time = new TimerRecordingTimeProvider(DateTimeOffset.Parse("2026-11-26T12:00:00Z", System.Globalization.CultureInfo.InvariantCulture));
-        var logger = new ListLogger<DiscordRestClient>();
+        var logger = new FakeLogger<DiscordRestClient>();
         return (new DiscordRateLimiter(time, logger), time, logger);
     }
 
@@ -102,7 +102,7 @@ public sealed class RateLimiterTests
         Assert.False(other.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(3.1));
         (await other.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
-        Assert.Contains(logger.Entries, e => e.Id.Id == 3101);
+        Assert.Contains(logger.Collector.GetSnapshot(), e => e.Id.Id == 3101);
     }
 
     [Fact]
@@ -134,7 +134,7 @@ public sealed class RateLimiterTests
             time.Advance(TimeSpan.FromMilliseconds(25)); // stay under the global 50/s
         }
         Assert.Equal(1_000, limiter.InvalidRequestCount);
-        var warning = Assert.Single(logger.Entries, e => e.Id.Id == 3103);
+        var warning = Assert.Single(logger.Collector.GetSnapshot(), e => e.Id.Id == 3103);
         Assert.Equal(LogLevel.Warning, warning.Level);
         Assert.Contains("10000", warning.Message, StringComparison.Ordinal);
 

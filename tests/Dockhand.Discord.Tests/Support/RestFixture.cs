@@ -7,7 +7,7 @@ namespace Dockhand.Discord.Tests.Support;
 /// <summary>A loopback REST server and a client pointed at it.</summary>
 internal sealed class RestFixture : IAsyncDisposable
 {
-    private RestFixture(LoopbackDiscordRestServer server, DiscordRestClient client, ListLogger<DiscordRestClient> logger, HttpClient http)
+    private RestFixture(LoopbackDiscordRestServer server, DiscordRestClient client, FakeLogger<DiscordRestClient> logger, HttpClient http)
     {
         Server = server;
         Client = client;
@@ -17,7 +17,7 @@ internal sealed class RestFixture : IAsyncDisposable
 
     public LoopbackDiscordRestServer Server { get; }
     public DiscordRestClient Client { get; }
-    public ListLogger<DiscordRestClient> Logger { get; }
+    public FakeLogger<DiscordRestClient> Logger { get; }
     private HttpClient Http { get; }
 
     /// <param name="withoutToken">The client has no bot token (an HTTP-interactions-only deployment).</param>
@@ -28,7 +28,7 @@ internal sealed class RestFixture : IAsyncDisposable
         var settings = new DiscordOptions { Token = withoutToken ? null : clientToken ?? server.Token, ApiBaseUrl = server.ApiBaseUrl, ApplicationId = server.ApplicationId };
         configure?.Invoke(settings);
         var options = Options.Create(settings);
-        var logger = new ListLogger<DiscordRestClient>();
+        var logger = new FakeLogger<DiscordRestClient>();
         var http = new HttpClient { Timeout = TimeSpan.FromSeconds(30) }; // as in production: a hang fails the test
         return new RestFixture(server, new DiscordRestClient(http, options, time ?? TimeProvider.System, logger), logger, http);
     }

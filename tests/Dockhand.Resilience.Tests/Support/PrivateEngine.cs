@@ -11,6 +11,9 @@ namespace Dockhand.Resilience.Tests.Support;
 /// </summary>
 public sealed class PrivateEngine : IAsyncDisposable
 {
+    /// <summary>Where the test image is copied from: the shared engine, whatever DOCKER_HOST says.</summary>
+    private const string SharedEngine = "unix:///var/run/docker.sock";
+
     private Process? _daemon;
 
     private PrivateEngine(string directory, string networkNamespace)
@@ -38,7 +41,7 @@ public sealed class PrivateEngine : IAsyncDisposable
             await RunAsync("ip", ["netns", "add", engine.Namespace], cancellationToken);
             await RunAsync("ip", ["netns", "exec", engine.Namespace, "ip", "link", "set", "lo", "up"], cancellationToken);
             await engine.StartDaemonAsync(cancellationToken);
-            await RunAsync("bash", ["-c", $"DOCKER_HOST={TestEngine.SharedSocket} docker save {TestEngine.BusyboxImage} | DOCKER_HOST={engine.Endpoint} docker load -q"], cancellationToken);
+            await RunAsync("bash", ["-c", $"DOCKER_HOST={SharedEngine} docker save {EngineFixture.TestImage} | DOCKER_HOST={engine.Endpoint} docker load -q"], cancellationToken);
             return engine;
         }
         catch
@@ -67,7 +70,7 @@ public sealed class PrivateEngine : IAsyncDisposable
         _ = CopyAsync(_daemon.StandardOutput, log);
         _ = CopyAsync(_daemon.StandardError, log);
 
-        using var ping = new HttpClient(new SocketsHttpHandler
+        using var unixSocket = new SocketsHttpHandler
         {
             ConnectCallback = async (_, ct) =>
             {
@@ -75,7 +78,8 @@ public sealed class PrivateEngine : IAsyncDisposable
                 await socket.ConnectAsync(new System.Net.Sockets.UnixDomainSocketEndPoint(Socket), ct);
                 return new System.Net.Sockets.NetworkStream(socket, ownsSocket: true);
             },
-        }) { Timeout = TimeSpan.FromSeconds(2) };
+        };
+        using var ping = new HttpClient(unixSocket) { Timeout = TimeSpan.FromSeconds(2) };
         var deadline = Stopwatch.StartNew();
         while (deadline.Elapsed < TimeSpan.FromSeconds(90))
         {

@@ -1,17 +1,17 @@
 namespace Dockhand.Resilience.Tests.Support;
 
 /// <summary>
-/// The shared engine on /var/run/docker.sock (other engineers' tests run on it at the same time). Everything this run
-/// creates carries <c>dockhand.test=&lt;RunId&gt;</c>, and each test also gets its own scope label so the reconcilers of
-/// different tests never see each other's containers. Disposal removes this run's containers and its directory.
+/// The shared engine (<see cref="EngineFixture"/>: other engineers' tests run on it at the same time). Everything this
+/// run creates carries <c>dockhand.test=&lt;RunId&gt;</c>, and each test also gets its own scope label so the reconcilers
+/// of different tests never see each other's containers. Disposal removes this run's containers and its directory.
 /// </summary>
 public sealed class SharedEngineFixture : IAsyncLifetime
 {
     private static long s_nextUser = 1_250_000_000_000_000_000 + Random.Shared.Next(0, 1_000_000) * 1000L;
 
-    public string RunId { get; } = "resilience-" + Guid.NewGuid().ToString("N")[..12];
+    public EngineFixture Engine { get; } = new();
 
-    public TestEngine Engine { get; } = new(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? TestEngine.SharedSocket);
+    public string RunId => Engine.RunId;
 
     public string Directory { get; } = System.IO.Directory.CreateTempSubdirectory("dockhand-resilience-").FullName;
 
@@ -27,8 +27,8 @@ public sealed class SharedEngineFixture : IAsyncLifetime
         var dockhand = new DockhandProcess(work, new Dictionary<string, string?>
         {
             ["DATABASE_PATH"] = database,
-            ["DOCKER_HOST"] = Engine.Endpoint,
-            ["DEFAULT_IMAGE"] = TestEngine.BusyboxImage,
+            ["DOCKER_HOST"] = Engine.DockerHost.ToString(),
+            ["DEFAULT_IMAGE"] = EngineFixture.TestImage,
             ["CONTAINER_EXTRA_LABELS"] = $"dockhand.test={RunId},resilience.scope={scope}",
             ["CONTAINER_MEMORY_LIMIT"] = "64m",
             ["Logging__LogLevel__Default"] = "Warning",
@@ -36,12 +36,11 @@ public sealed class SharedEngineFixture : IAsyncLifetime
         return (dockhand, database, scope);
     }
 
-    public async ValueTask InitializeAsync() => await Engine.EnsureReachableAsync(TestContext.Current.CancellationToken);
+    public async ValueTask InitializeAsync() => await Engine.InitializeAsync();
 
     public async ValueTask DisposeAsync()
     {
-        await Engine.RemoveLabelledAsync("dockhand.test", RunId);
-        Engine.Dispose();
+        await Engine.DisposeAsync();
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();
         try
         {

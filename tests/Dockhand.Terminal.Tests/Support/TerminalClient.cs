@@ -53,18 +53,18 @@ public sealed partial class TerminalClient : IAsyncDisposable
     /// What the page's script sends for <paramref name="link"/>: <c>POST /terminal/{id}/session</c> with the token in a
     /// JSON body and the page's Origin (or <paramref name="origin"/>; empty sends none).
     /// </summary>
-    public static Task<HttpResponseMessage> RedeemAsync(HttpClient http, TerminalHost host, Uri link, CancellationToken cancellationToken,
+    public static async Task<HttpResponseMessage> RedeemAsync(HttpClient http, TerminalHost host, Uri link, CancellationToken cancellationToken,
         string? origin = null, string? tokenOverride = null)
     {
         var token = tokenOverride ?? System.Web.HttpUtility.ParseQueryString(link.Query)["token"];
-        var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.BaseAddress, link.AbsolutePath.TrimEnd('/') + "/session"))
+        using var request = new HttpRequestMessage(HttpMethod.Post, new Uri(host.BaseAddress, link.AbsolutePath.TrimEnd('/') + "/session"))
         {
             Content = new StringContent(JsonSerializer.Serialize(new Dictionary<string, string?> { ["token"] = token }), Encoding.UTF8, "application/json"),
         };
         origin ??= host.BaseAddress.GetLeftPart(UriPartial.Authority);
         if (origin.Length > 0)
             request.Headers.Add("Origin", origin);
-        return http.SendAsync(request, cancellationToken);
+        return await http.SendAsync(request, cancellationToken);
     }
 
     public static async Task<TerminalClient> ConnectAsync(TerminalHost host, Uri page, CookieContainer cookies, CancellationToken cancellationToken, string? origin = null)

@@ -46,10 +46,12 @@ public sealed class TerminalHost : IAsyncDisposable
         builder.Logging.AddSimpleConsole(o => o.SingleLine = true).SetMinimumLevel(LogLevel.Warning);
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
 
+#pragma warning disable CA2000 // The app's services own it (a factory registration) and dispose it with the app.
         var database = new DockhandDatabase(databasePath ?? Path.Combine(directory, "containers.db"));
+#pragma warning restore CA2000
         if (databasePath is null)
             await database.MigrateAsync([TerminalSchema.Migrations], cancellationToken);
-        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(_ => database);
         builder.Services.AddSingleton<TimeProvider>(time ?? TimeProvider.System);
         // The containers module's runtime, the terminal's one way to the engine (not the whole module: no reconciler
         // touching the shared engine).
@@ -75,7 +77,11 @@ public sealed class TerminalHost : IAsyncDisposable
 
     /// <summary>An HTTP client that does not follow redirects and keeps cookies.</summary>
     public HttpClient CreateClient(CookieContainer? cookies = null)
-        => new(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies ?? new CookieContainer(), UseCookies = true }) { BaseAddress = BaseAddress };
+    {
+#pragma warning disable CA2000 // The client owns its handler and disposes it with itself.
+        return new(new HttpClientHandler { AllowAutoRedirect = false, CookieContainer = cookies ?? new CookieContainer(), UseCookies = true }) { BaseAddress = BaseAddress };
+#pragma warning restore CA2000
+    }
 
     public async ValueTask DisposeAsync()
     {

@@ -29,8 +29,8 @@ public sealed partial class CliVerbTests : IAsyncDisposable
 
     private static async Task<(int Exit, string Out, string Err)> RunAsync(Dictionary<string, string?> settings, CancellationToken cancellationToken, params string[] args)
     {
-        var output = new StringWriter();
-        var error = new StringWriter();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var exit = await CliApp.RunAsync(args, new CliContext(TextWriter.Synchronized(output), TextWriter.Synchronized(error), () => configuration, isTerminal: false), cancellationToken);
         return (exit, output.ToString(), error.ToString());
@@ -66,8 +66,8 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         var settings = Settings();
         settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
-        var output = new StringWriter();
-        var error = new StringWriter();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
         var run = CliApp.RunAsync(["run"], new CliContext(TextWriter.Synchronized(output), TextWriter.Synchronized(error), () => configuration, isTerminal: false), stop.Token);
 
@@ -81,7 +81,8 @@ public sealed partial class CliVerbTests : IAsyncDisposable
         }
         using var http = new HttpClient { BaseAddress = new Uri(url.Groups[1].Value) };
         using var health = await http.GetAsync(new Uri("/health", UriKind.Relative), Ct);
-        using var interactions = await http.PostAsync(new Uri("/interactions", UriKind.Relative), new StringContent("{}"), Ct);
+        using var empty = new StringContent("{}");
+        using var interactions = await http.PostAsync(new Uri("/interactions", UriKind.Relative), empty, Ct);
         await stop.CancelAsync();
         var exit = await run.WaitAsync(TimeSpan.FromSeconds(20), Ct);
 

@@ -24,7 +24,7 @@ public sealed class CommandRegistrationTests
 
             await using var second = await BotHost.StartAsync(extra: settings, cancellationToken: Ct);
             // The registration runs in the background right after start: give it time to (not) upload.
-            await second.Gateway!.WaitUntilAsync(_ => second.Logs.Entries.Any(e => e.Contains("[3141]", StringComparison.Ordinal)), BotHost.Timeout, Ct);
+            await second.Gateway!.WaitUntilAsync(_ => second.LogLines.Any(e => e.Contains("[3141]", StringComparison.Ordinal)), BotHost.Timeout, Ct);
 
             Assert.Equal(0, second.Rest.CommandOverwriteCount);
         }

@@ -173,20 +173,23 @@ public sealed class CommandTests(BotFixture fixture)
 
         // The link works against this same process's web terminal, once: opening it uses nothing up (a link scanner
         // may fetch it); the page's script redeems the token with a same-origin POST.
-        using var browser = new HttpClient(new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false }) { BaseAddress = Host.BaseAddress };
+        using var handler = new HttpClientHandler { AllowAutoRedirect = false, UseCookies = false };
+        using var browser = new HttpClient(handler) { BaseAddress = Host.BaseAddress };
         using var opened = await browser.GetAsync(new Uri(url.PathAndQuery, UriKind.Relative), Ct);
         Assert.Equal(200, (int)opened.StatusCode);
         Assert.False(opened.Headers.Contains("Set-Cookie"));
-        using var first = await browser.SendAsync(Redeem(url), Ct);
-        using var again = await browser.SendAsync(Redeem(url), Ct);
+        using var firstRedeem = Redeem(url);
+        using var first = await browser.SendAsync(firstRedeem, Ct);
+        using var againRedeem = Redeem(url);
+        using var again = await browser.SendAsync(againRedeem, Ct);
         Assert.Equal(200, (int)first.StatusCode);
         Assert.True(first.Headers.Contains("Set-Cookie"));
         Assert.Equal(410, (int)again.StatusCode);
 
         // Issuing is logged and audited, and neither holds the token.
         var token = url.Query["?token=".Length..];
-        Assert.Contains(Host.Logs.Entries, e => e.Contains("[5000]", StringComparison.Ordinal) && e.Contains(record.ContainerId, StringComparison.Ordinal));
-        Assert.DoesNotContain(Host.Logs.Entries, e => e.Contains(token, StringComparison.Ordinal));
+        Assert.Contains(Host.LogLines, e => e.Contains("[5000]", StringComparison.Ordinal) && e.Contains(record.ContainerId, StringComparison.Ordinal));
+        Assert.DoesNotContain(Host.LogLines, e => e.Contains(token, StringComparison.Ordinal));
         var audit = await Host.App.Services.GetRequiredService<ContainerStore>().ReadAuditAsync(new OwnerId(owner), cancellationToken: Ct);
         var row = Assert.Single(audit, a => a.Action == "terminal-link");
         Assert.Equal(("issued", $"discord:{owner}", record.ContainerId), (row.Outcome, row.Actor, row.ContainerId));

@@ -12,7 +12,7 @@ public sealed class StartupLogTests
     {
         await using var host = await BotHost.StartAsync(withGateway: false, extra: new Dictionary<string, string?> { ["AUTHORIZED_USERS"] = "" }, cancellationToken: Ct);
 
-        Assert.Single(host.Logs.Entries, e => e.Contains("[4006] AUTHORIZED_USERS is empty", StringComparison.Ordinal));
+        Assert.Single(host.LogLines, e => e.Contains("[4006] AUTHORIZED_USERS is empty", StringComparison.Ordinal));
     }
 
     [Fact]
@@ -20,6 +20,6 @@ public sealed class StartupLogTests
     {
         await using var host = await BotHost.StartAsync(withGateway: false, cancellationToken: Ct);
 
-        Assert.DoesNotContain(host.Logs.Entries, e => e.Contains("[4006]", StringComparison.Ordinal));
+        Assert.DoesNotContain(host.LogLines, e => e.Contains("[4006]", StringComparison.Ordinal));
     }
 }

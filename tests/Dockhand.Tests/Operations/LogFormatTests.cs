@@ -1,7 +1,5 @@
-using System.Diagnostics;
 using System.Globalization;
 using System.Net;
-using System.Net.Sockets;
 using System.Text.Json;
 using Dockhand.Cli;
 using Dockhand.Discord.Testing.Rest;
@@ -12,7 +10,6 @@ namespace Dockhand.Tests.Operations;
 /// <summary>LOG_FORMAT (text or json) and METRICS_URLS as `dockhand run` reads them.</summary>
 public sealed class LogFormatTests : IDisposable
 {
-    private static readonly TimeSpan StepTimeout = TimeSpan.FromSeconds(60);
     private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-logs-").FullName;
     private readonly string _runId = "logs-" + Guid.NewGuid().ToString("N")[..12];
 
@@ -35,7 +32,7 @@ public sealed class LogFormatTests : IDisposable
     public async Task Run_LogFormatJson_EveryLineIsOneJsonObjectWithUtcTimestampAndNoToken()
     {
         using var signer = new InteractionSigner();
-        var listenUrl = $"http://127.0.0.1:{FreeLoopbackPort()}";
+        var listenUrl = $"http://127.0.0.1:{DockhandChild.FreeLoopbackPort()}";
         var settings = Settings(signer.PublicKeyHex, listenUrl);
         settings["LOG_FORMAT"] = "json";
         // An operator who turns request logging on still never gets a request URL (with its one-time token) in the log.
@@ -69,7 +66,7 @@ public sealed class LogFormatTests : IDisposable
     public async Task Run_DefaultLogFormat_OneLinePerEventStartingWithUtcTimestamp()
     {
         using var signer = new InteractionSigner();
-        var listenUrl = $"http://127.0.0.1:{FreeLoopbackPort()}";
+        var listenUrl = $"http://127.0.0.1:{DockhandChild.FreeLoopbackPort()}";
 
         var stdout = await RunUntilHealthyThenStopAsync(Settings(signer.PublicKeyHex, listenUrl), listenUrl, "/health");
         var lines = stdout.Split('\n', StringSplitOptions.RemoveEmptyEntries);
@@ -82,28 +79,13 @@ public sealed class LogFormatTests : IDisposable
     /// <summary>Runs `dockhand run` until /health answers, requests <paramref name="path"/>, stops it with SIGTERM; returns its standard output.</summary>
     private async Task<string> RunUntilHealthyThenStopAsync(Dictionary<string, string?> settings, string listenUrl, string path)
     {
-        using var dockhand = Start(settings);
-        var stdout = dockhand.StandardOutput.ReadToEndAsync(Ct);
-        var stderr = dockhand.StandardError.ReadToEndAsync(Ct);
+        await using var dockhand = DockhandChild.Start(_directory, settings, executable: null, "run");
         using var http = new HttpClient { BaseAddress = new Uri(listenUrl), Timeout = TimeSpan.FromSeconds(5) };
-        var started = Stopwatch.StartNew();
-        while (!await AnswersAsync(http, "/health"))
-        {
-            Assert.False(dockhand.HasExited, $"dockhand run ended (exit {(dockhand.HasExited ? dockhand.ExitCode : 0)}) before /health answered: {(dockhand.HasExited ? await stderr : "")}");
-            Assert.True(started.Elapsed < StepTimeout, "/health never answered");
-            await Task.Delay(100, Ct);
-        }
+        await dockhand.WaitHealthyAsync(new Uri(listenUrl));
         await AnswersAsync(http, path);
 
-        using (var kill = Process.Start("kill", ["-TERM", dockhand.Id.ToString(CultureInfo.InvariantCulture)]))
-            await kill.WaitForExitAsync(Ct);
-        using (var exited = CancellationTokenSource.CreateLinkedTokenSource(Ct))
-        {
-            exited.CancelAfter(StepTimeout);
-            await dockhand.WaitForExitAsync(exited.Token);
-        }
-        Assert.True(0 == dockhand.ExitCode, await stderr);
-        return await stdout;
+        Assert.True(0 == await dockhand.TerminateAsync(), dockhand.Output);
+        return dockhand.StandardOutput;
     }
 
     [Theory]
@@ -113,35 +95,14 @@ public sealed class LogFormatTests : IDisposable
     {
         var settings = Settings(new string('a', 64), "http://127.0.0.1:0");
         settings[key] = value;
-        var output = new StringWriter();
-        var error = new StringWriter();
+        using var output = new StringWriter();
+        using var error = new StringWriter();
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
 
         var exit = await CliApp.RunAsync(["run"], new CliContext(TextWriter.Synchronized(output), TextWriter.Synchronized(error), () => configuration, isTerminal: false), Ct);
 
         Assert.Equal(2, exit);
         Assert.Equal(expected, error.ToString().Trim());
-    }
-
-    private Process Start(Dictionary<string, string?> settings)
-    {
-        var start = new ProcessStartInfo("dotnet")
-        {
-            WorkingDirectory = _directory,
-            RedirectStandardOutput = true,
-            RedirectStandardError = true,
-            UseShellExecute = false,
-        };
-        start.ArgumentList.Add("exec");
-        start.ArgumentList.Add(Path.Combine(AppContext.BaseDirectory, "dockhand.dll"));
-        start.ArgumentList.Add("run");
-        foreach (var key in start.Environment.Keys.ToList())
-            if (key.StartsWith("DISCORD_", StringComparison.Ordinal) || key.StartsWith("CONTAINER_", StringComparison.Ordinal) || key.StartsWith("Logging__", StringComparison.Ordinal)
-                || key is "LOG_FORMAT" or "ASPNETCORE_URLS" or "IMAGE_ALLOWLIST" or "ORPHAN_POLICY")
-                start.Environment.Remove(key);
-        foreach (var (key, value) in settings)
-            start.Environment[key] = value;
-        return Process.Start(start)!;
     }
 
     private static async Task<bool> AnswersAsync(HttpClient http, string path)
@@ -155,13 +116,6 @@ public sealed class LogFormatTests : IDisposable
         {
             return false;
         }
-    }
-
-    private static int FreeLoopbackPort()
-    {
-        using var listener = new TcpListener(IPAddress.Loopback, 0);
-        listener.Start();
-        return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
     public void Dispose()

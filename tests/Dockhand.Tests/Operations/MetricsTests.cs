@@ -40,7 +40,8 @@ public sealed partial class MetricsTests
         var edited = await host.WaitForEditAsync(terminal, Ct);
         var link = new Uri(edited["components"]!.AsArray().Single()!["components"]!.AsArray().Single()!["url"]!.GetValue<string>());
         var terminalToken = link.Query["?token=".Length..];
-        using var browser = new HttpClient(new HttpClientHandler { UseCookies = false }) { BaseAddress = host.BaseAddress };
+        using var handler = new HttpClientHandler { UseCookies = false };
+        using var browser = new HttpClient(handler) { BaseAddress = host.BaseAddress };
         using var redeem = new HttpRequestMessage(HttpMethod.Post, new Uri(link.AbsolutePath + "/session", UriKind.Relative))
         {
             Content = new StringContent($"{{\"token\":\"{terminalToken}\"}}", Encoding.UTF8, "application/json"),

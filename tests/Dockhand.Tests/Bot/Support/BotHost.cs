@@ -11,6 +11,7 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.Configuration;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
+using Microsoft.Extensions.Logging.Testing;
 
 namespace Dockhand.Tests.Bot.Support;
 
@@ -55,7 +56,18 @@ internal sealed class BotHost : IAsyncDisposable
     public IDockerClient Docker { get; }
     public Uri BaseAddress { get; }
     public HttpClient Http { get; }
-    public CapturingLoggerProvider Logs { get; private init; } = new();
+    /// <summary>Everything the host logged.</summary>
+    public FakeLogCollector Logs { get; private init; } = new();
+
+    /// <summary>The host's log, one line per record: time, level, category[event id], message and any exception.</summary>
+    public IReadOnlyList<string> LogLines => [.. Logs.GetSnapshot().Select(r =>
+        $"{r.Timestamp:HH:mm:ss.fff} {r.Level} {r.Category}[{r.Id.Id}] {r.Message}{(r.Exception is null ? "" : " — " + r.Exception.GetType().Name + ": " + r.Exception.Message)}")];
+
+    /// <summary>For a failing test's message: the last 60 warnings and errors, plus lower lines that mention <paramref name="mention"/>.</summary>
+    public string LogDump(string? mention = null) => string.Join('\n', LogLines
+        .Where(line => !line.Contains(" Debug ", StringComparison.Ordinal) && !line.Contains(" Information ", StringComparison.Ordinal) && !line.Contains(" Trace ", StringComparison.Ordinal)
+            || mention is not null && line.Contains(mention, StringComparison.Ordinal))
+        .TakeLast(60));
     public string DatabasePath => Path.Combine(_directory, "containers.db");
 
     public static ulong NewUser() => (ulong)Interlocked.Increment(ref s_nextUser);
@@ -106,14 +118,16 @@ internal sealed class BotHost : IAsyncDisposable
         foreach (var (key, value) in extra ?? new Dictionary<string, string?>())
             settings[key] = value;
         var configuration = new ConfigurationBuilder().AddInMemoryCollection(settings).Build();
-        var logs = new CapturingLoggerProvider();
+#pragma warning disable CA2000 // The app's services own it (a factory registration) and dispose it with the app.
+        var logs = new FakeLoggerProvider();
+#pragma warning restore CA2000
         var app = DockhandHost.Build(configuration, builder =>
         {
             builder.Logging.ClearProviders();
-            builder.Logging.AddProvider(logs);
+            builder.Logging.Services.AddSingleton<ILoggerProvider>(_ => logs);
         });
         await DockhandHost.StartAsync(app, cancellationToken);
-        var host = new BotHost(rest, gateway, signer, app, runId, directory, docker) { Logs = logs };
+        var host = new BotHost(rest, gateway, signer, app, runId, directory, docker) { Logs = logs.Collector };
         // The loopback gateway announces a session only once its connection takes dispatches (READY already sent).
         if (gateway is not null)
             await gateway.WaitForSessionAsync(Timeout, cancellationToken);
@@ -190,7 +204,7 @@ internal sealed class BotHost : IAsyncDisposable
                 return last;
             await Task.Delay(20, cancellationToken);
         }
-        throw new TimeoutException($"@original never reached the expected state; last: {last?.ToJsonString() ?? "(none)"}; callback: {Rest.GetCallback(sent.Id)?.ToJsonString() ?? "(none)"}; requests: {string.Join(" | ", Rest.Requests.Where(r => r.Path.Contains(sent.Token, StringComparison.Ordinal)).Select(r => r.Method + " " + r.Status))}; gateway received {Gateway?.Received.Count}; host log:\n{Logs.Dump(sent.Id.ToString(CultureInfo.InvariantCulture))}");
+        throw new TimeoutException($"@original never reached the expected state; last: {last?.ToJsonString() ?? "(none)"}; callback: {Rest.GetCallback(sent.Id)?.ToJsonString() ?? "(none)"}; requests: {string.Join(" | ", Rest.Requests.Where(r => r.Path.Contains(sent.Token, StringComparison.Ordinal)).Select(r => r.Method + " " + r.Status))}; gateway received {Gateway?.Received.Count}; host log:\n{LogDump(sent.Id.ToString(CultureInfo.InvariantCulture))}");
     }
 
     /// <summary>Waits until the deferred reply was edited (the "thinking" flag 128 is gone).</summary>
@@ -206,7 +220,7 @@ internal sealed class BotHost : IAsyncDisposable
                 return first;
             await Task.Delay(20, cancellationToken);
         }
-        throw new TimeoutException("No follow-up message arrived; host log:\n" + Logs.Dump());
+        throw new TimeoutException("No follow-up message arrived; host log:\n" + LogDump());
     }
 
     public static int Flags(JsonObject message) => message["flags"]?.GetValue<int>() ?? 0;

@@ -1,7 +1,7 @@
 using System.Net;
 using System.Text.Json;
+using Dockhand.Containers;
 using Dockhand.Containers.Storage;
-using Dockhand.Containers.Tests.Infrastructure;
 using Microsoft.AspNetCore.Builder;
 using Microsoft.AspNetCore.Hosting;
 using Microsoft.AspNetCore.Hosting.Server;
@@ -10,13 +10,13 @@ using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
 using Microsoft.Extensions.Logging;
 
-namespace Dockhand.Containers.Tests;
+namespace Dockhand.Tests.Operations;
 
 /// <summary>
 /// <c>GET /health</c> as the host maps it, answered by the container module's own checks (<c>engine</c>, <c>database</c>),
 /// on a real Kestrel on 127.0.0.1 with a real SQLite file and the real engine (or none).
 /// </summary>
-public sealed class HealthTests(EngineFixture fixture) : IDisposable
+public sealed class HealthTests(EngineFixture fixture) : IClassFixture<EngineFixture>, IDisposable
 {
     private const string DeadEngine = "unix:///tmp/dockhand-no-such-engine.sock";
     private readonly string _directory = Directory.CreateTempSubdirectory("dockhand-health-").FullName;
@@ -71,13 +71,15 @@ public sealed class HealthTests(EngineFixture fixture) : IDisposable
     /// <summary>Only what the checks need (no reconciler on the shared engine), and /health mapped as DockhandHost maps it.</summary>
     private static async Task<WebApplication> StartAsync(Uri engine, string databasePath, bool migrate)
     {
+#pragma warning disable CA2000 // The app's services own it (a factory registration) and dispose it with the app.
         var database = new DockhandDatabase(databasePath);
+#pragma warning restore CA2000
         if (migrate)
             await database.MigrateAsync(Ct);
         var builder = WebApplication.CreateSlimBuilder();
         builder.WebHost.UseKestrel().UseUrls("http://127.0.0.1:0");
         builder.Logging.ClearProviders();
-        builder.Services.AddSingleton(database);
+        builder.Services.AddSingleton(_ => database);
         builder.Services.AddSingleton(TimeProvider.System);
         builder.Services.AddSingleton<ContainerStore>();
         builder.Services.AddDockhandContainerRuntime(new ContainerOptions { DockerHost = engine });

@@ -1,12 +1,12 @@
 using System.Text.Json;
 using Dockhand.Cli;
-using Dockhand.Containers.Tests.Infrastructure;
+using Dockhand.Containers;
 using Microsoft.Extensions.Configuration;
 
-namespace Dockhand.Containers.Tests.Cli;
+namespace Dockhand.Tests.Cli;
 
 /// <summary>The operator CLI, in-process (fast) and, for the dead-engine case, as a real child process.</summary>
-public sealed class CliTests(EngineFixture fixture)
+public sealed class CliTests(EngineFixture fixture) : IClassFixture<EngineFixture>
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
@@ -206,18 +206,18 @@ public sealed class CliTests(EngineFixture fixture)
     {
         await using var harness = await Harness.CreateAsync(fixture);
 
-        var run = await DockhandProcess.RunAsync(harness.Directory, new Dictionary<string, string?>
+        var run = await DockhandChild.RunAsync(harness.Directory, new Dictionary<string, string?>
         {
             ["DOCKER_HOST"] = "unix:///tmp/dockhand-dead-engine.sock",
             ["DATABASE_PATH"] = harness.Options.DatabasePath,
-        }, args);
+        }, args, cancellationToken: Ct);
 
         Assert.Equal(2, run.ExitCode);
-        var text = run.StandardError + run.StandardOutput;
+        var text = run.Stderr + run.Stdout;
         Assert.DoesNotContain("   at ", text, StringComparison.Ordinal);
         Assert.Contains("dockhand-dead-engine.sock", text, StringComparison.Ordinal);
         if (args[0] != "doctor")
-            Assert.Single(run.StandardError.TrimEnd().Split('\n'));
+            Assert.Single(run.Stderr.TrimEnd().Split('\n'));
     }
 
     [Theory]

@@ -1,6 +1,7 @@
 using Dockhand.Cli;
+using Dockhand.Containers;
 
-namespace Dockhand.Containers.Tests.Cli;
+namespace Dockhand.Tests.Cli;
 
 public sealed class PullProgressBarTests
 {

@@ -1,13 +1,15 @@
 using Docker.DotNet;
 using Docker.DotNet.Models;
-using Dockhand.Containers.Engine;
+using Dockhand.Containers;
+using Dockhand.Containers.Storage;
 using Microsoft.Data.Sqlite;
 using Microsoft.Extensions.DependencyInjection;
+using Actor = Dockhand.Containers.Actor;
 
-namespace Dockhand.Containers.Tests.Infrastructure;
+namespace Dockhand.Testing;
 
 /// <summary>
-/// A container service on its own SQLite file, with its containers scoped by two labels: the run's
+/// A container service (the real one, as Dockhand composes it) on its own SQLite file, with its containers scoped by two labels: the run's
 /// <c>dockhand.test</c> and a per-harness <c>dockhand-test-scope</c>, so reconciliation never sees another test's containers.
 /// </summary>
 public sealed class Harness : IAsyncDisposable
@@ -48,10 +50,10 @@ public sealed class Harness : IAsyncDisposable
     public Reconciler Reconciler => _provider.GetRequiredService<Reconciler>();
 
     /// <summary>The run's own client to the real engine (also when this harness's service points at a dead one).</summary>
-    public IDockerClient Docker => Fixture.Docker;
+    public IDockerClient Docker => Fixture.Client;
 
     /// <summary>The CONTAINER_EXTRA_LABELS value that scopes a child dockhand process to this harness.</summary>
-    public string ExtraLabelsSetting => $"dockhand.test={Fixture.RunId},{ScopeLabel}={Scope}";
+    public string ExtraLabelsSetting => $"{EngineFixture.RunLabel}={Fixture.RunId},{ScopeLabel}={Scope}";
 
     /// <summary>Settings for a child dockhand process (or the in-process CLI) that match this harness.</summary>
     public Dictionary<string, string?> Settings() => new()
@@ -79,7 +81,7 @@ public sealed class Harness : IAsyncDisposable
             PidsLimit = 64,
             // No network: the tests need none, and it keeps them independent of the engine's bridge.
             Network = "none",
-            ExtraLabels = new Dictionary<string, string> { ["dockhand.test"] = fixture.RunId, [ScopeLabel] = scope },
+            ExtraLabels = new Dictionary<string, string> { [EngineFixture.RunLabel] = fixture.RunId, [ScopeLabel] = scope },
         };
         options = configure?.Invoke(options) ?? options;
         var harness = new Harness(fixture, options, directory, scope, time);
@@ -156,7 +158,7 @@ public sealed class Harness : IAsyncDisposable
     /// <summary>Runs a container straight on the engine (not through Dockhand), in this harness's scope.</summary>
     public async Task<string> RunForeignAsync(string name, IDictionary<string, string> labels)
     {
-        var all = new Dictionary<string, string>(labels) { ["dockhand.test"] = Fixture.RunId, [ScopeLabel] = Scope };
+        var all = new Dictionary<string, string>(labels) { [EngineFixture.RunLabel] = Fixture.RunId, [ScopeLabel] = Scope };
         var created = await Docker.Containers.CreateContainerAsync(new CreateContainerParameters
         {
             Name = name,

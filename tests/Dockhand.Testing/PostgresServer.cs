@@ -4,14 +4,14 @@ using Dockhand.Containers.Storage;
 using Microsoft.Data.Sqlite;
 using Npgsql;
 
-namespace Dockhand.Containers.Tests.Storage;
+namespace Dockhand.Testing;
 
 /// <summary>
 /// The real PostgreSQL server the store tests run against: the one scripts/test.sh started (its URL in
 /// <see cref="UrlVariable"/>), or, when that is unset (a single test project run from an IDE), one this fixture starts
 /// the same way (scripts/postgres.sh, Debian's postgresql package) and stops at the end. Never a skip: no server is a
 /// failure that names the script. Each test gets a database of its own (<see cref="CreateDatabaseAsync"/>).
-/// Shared by the Containers and Terminal test projects (linked source).
+/// Shared by the Containers and Terminal test projects.
 /// </summary>
 public sealed class PostgresServer : IAsyncLifetime
 {
@@ -95,7 +95,9 @@ public sealed class PostgresServer : IAsyncLifetime
         var error = process.StandardError.ReadToEndAsync();
         using var timeout = new CancellationTokenSource(TimeSpan.FromMinutes(2));
         await process.WaitForExitAsync(timeout.Token);
-        return (process.ExitCode, await output, await error);
+        // The pipes close when the script ends, unless the server it started still holds them: bounded either way.
+        var outputGrace = TimeSpan.FromSeconds(10);
+        return (process.ExitCode, await output.WaitAsync(outputGrace), await error.WaitAsync(outputGrace));
     }
 
     private static string FindRepository()
