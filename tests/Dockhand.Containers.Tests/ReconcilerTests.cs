@@ -285,7 +285,7 @@ public sealed class ReconcilerTests(EngineFixture fixture)
         await using var harness = await Harness.CreateAsync(fixture, time: new FakeTimeProvider(DateTimeOffset.UtcNow));
         using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
         var log = new PassLog();
-        var reconciler = new Reconciler(harness.Engine, harness.Store, harness.Service, harness.Options, TimeProvider.System, log,
+        using var reconciler = new Reconciler(harness.Engine, harness.Store, harness.Service, harness.Options, TimeProvider.System, log,
             new ContainerMetrics(meters.GetRequiredService<IMeterFactory>()));
         using var stop = CancellationTokenSource.CreateLinkedTokenSource(Ct);
         var running = reconciler.RunAsync(stop.Token);

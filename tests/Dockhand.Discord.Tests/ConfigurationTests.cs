@@ -115,7 +115,6 @@ public sealed class ConfigurationTests
         Assert.Equal(new Uri("https://discord.com/api/v9"), options.ApiBaseUrl);
         Assert.Equal(new Uri("wss://gateway.discord.gg"), options.GatewayUrl);
         Assert.Equal(TimeSpan.FromSeconds(3600), options.MaxRateLimitWait);
-        Assert.Same(problems, options.ConfigurationProblems);
 
         DiscordConfiguration.Read(Config(("DISCORD_TOKEN", "t"), ("DISCORD_MAX_RATE_LIMIT_WAIT", "1")), options);
         Assert.Equal(TimeSpan.FromSeconds(1), options.MaxRateLimitWait);

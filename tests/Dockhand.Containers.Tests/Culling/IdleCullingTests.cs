@@ -27,18 +27,36 @@ public sealed class IdleCullingTests(EngineFixture fixture)
         public bool HasAttachedSession(string containerId) => Ids.ContainsKey(containerId);
     }
 
-    private sealed record Setup(Harness Harness, FakeTimeProvider Clock, Attached Activity, IdleCuller Culler) : IAsyncDisposable
+    /// <summary>A harness on a fake clock, and the culler under test, which it owns.</summary>
+    private sealed class Setup : IAsyncDisposable
     {
-        public ValueTask DisposeAsync() => Harness.DisposeAsync();
+        public Setup(Harness harness, FakeTimeProvider clock)
+        {
+            Harness = harness;
+            Clock = clock;
+            Culler = new IdleCuller(harness.Service, harness.Store, harness.Engine, Activity, harness.Options, clock, NullLogger<IdleCuller>.Instance);
+        }
+
+        public Harness Harness { get; }
+
+        public FakeTimeProvider Clock { get; }
+
+        public Attached Activity { get; } = new();
+
+        public IdleCuller Culler { get; }
+
+        public async ValueTask DisposeAsync()
+        {
+            Culler.Dispose();
+            await Harness.DisposeAsync();
+        }
     }
 
     private async Task<Setup> SetUpAsync(TimeSpan? idleStopAfter, TimeSpan? stoppedDestroyAfter = null)
     {
         var clock = new FakeTimeProvider(DateTimeOffset.UtcNow);
         var harness = await Harness.CreateAsync(fixture, o => o with { IdleStopAfter = idleStopAfter, StoppedDestroyAfter = stoppedDestroyAfter }, time: clock);
-        var activity = new Attached();
-        var culler = new IdleCuller(harness.Service, harness.Store, harness.Engine, activity, harness.Options, clock, NullLogger<IdleCuller>.Instance);
-        return new Setup(harness, clock, activity, culler);
+        return new Setup(harness, clock);
     }
 
     private static async Task<ContainerRecord> CreateAsync(Harness harness, OwnerId owner)

@@ -1,14 +1,11 @@
 using System.Text.Json;
-using Dockhand.Bot;
-using Dockhand.Cli;
 using Dockhand.Containers.Swarm;
 using Dockhand.Containers.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 
 namespace Dockhand.Containers.Tests.Swarm;
 
 /// <summary>
-/// The operator CLI (in-process, as CliTests runs it) and the bot's status embed with CONTAINER_BACKEND=swarm on the test
+/// The operator CLI (the real executable) with CONTAINER_BACKEND=swarm on the test
 /// bed: status names the task's node, doctor reports the backend, what service specs lack and each node's
 /// no-new-privileges.
 /// </summary>
@@ -21,14 +18,11 @@ public sealed class SwarmCliTests(SwarmTestBed bed) : IDisposable
 
     private sealed record Run(int ExitCode, string Out, string Err);
 
+    /// <summary>Runs the real dockhand executable (the CLI's internals are the host's own) on the test bed's settings.</summary>
     private async Task<Run> RunAsync(params string[] args)
     {
-        var settings = bed.ProcessSettings(_directory);
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var context = new CliContext(output, error, () => new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), isTerminal: false);
-        var code = await CliApp.RunAsync(args, context, Ct);
-        return new Run(code, output.ToString(), error.ToString());
+        var run = await DockhandChild.RunAsync(_directory, bed.ProcessSettings(_directory), args, cancellationToken: Ct);
+        return new Run(run.ExitCode, run.Stdout, run.Stderr);
     }
 
     [Fact]
@@ -60,21 +54,6 @@ public sealed class SwarmCliTests(SwarmTestBed bed) : IDisposable
         {
             Assert.Equal(0, (await RunAsync("destroy", "--user", owner, "--purge")).ExitCode);
         }
-    }
-
-    [Fact]
-    public void StatusEmbed_SwarmPlacement_ShowsTheNodeAndSaysWhenItIsDown()
-    {
-        var record = new ContainerRecord(Harness.NewOwner(), "box", "svc123", EngineFixture.TestImage, DateTimeOffset.UnixEpoch);
-        var status = new ContainerStatus(record, LiveState.Running, null, null, null, null);
-
-        var ready = BotMessages.StatusEmbed("Status", status with { Placement = new TaskPlacement("worker-1", "ready", "running", null) });
-        var down = BotMessages.StatusEmbed("Status", status with { Placement = new TaskPlacement("worker-1", "down", "pending", "no suitable node") });
-        var plain = BotMessages.StatusEmbed("Status", status);
-
-        Assert.Equal("`worker-1`", Assert.Single(ready.Fields!, f => f.Name == "Node").Value);
-        Assert.Equal("`worker-1` (down)", Assert.Single(down.Fields!, f => f.Name == "Node").Value);
-        Assert.DoesNotContain(plain.Fields!, f => f.Name == "Node");
     }
 
     public void Dispose()

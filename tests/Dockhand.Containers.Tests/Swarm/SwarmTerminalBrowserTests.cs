@@ -1,7 +1,5 @@
 using System.Text.RegularExpressions;
-using Dockhand.Cli;
 using Dockhand.Containers.Tests.Infrastructure;
-using Microsoft.Extensions.Configuration;
 using Microsoft.Playwright;
 
 namespace Dockhand.Containers.Tests.Swarm;
@@ -24,11 +22,8 @@ public sealed class SwarmTerminalBrowserTests(SwarmTestBed bed) : IDisposable
 
     private async Task<(int Code, string Out)> CliAsync(Dictionary<string, string?> settings, params string[] args)
     {
-        using var output = new StringWriter();
-        using var error = new StringWriter();
-        var context = new CliContext(output, error, () => new ConfigurationBuilder().AddInMemoryCollection(settings).Build(), isTerminal: false);
-        var code = await CliApp.RunAsync(args, context, Ct);
-        return (code, output.ToString() + error.ToString());
+        var run = await DockhandChild.RunAsync(_directory, settings, args, cancellationToken: Ct);
+        return (run.ExitCode, run.Stdout + run.Stderr);
     }
 
     [Fact]

@@ -12,16 +12,25 @@ public sealed class CommandRegistrationTests : IDisposable
 {
     private readonly string _dir = Path.Combine(Path.GetTempPath(), "dockhand-commands-" + Guid.NewGuid().ToString("N"));
 
+    // Each registrar stands for a process of its own, with its own store over the same file; the test disposes them.
+    private readonly List<FileCommandHashStore> _stores = [];
+
     public void Dispose()
     {
+        foreach (var store in _stores)
+            store.Dispose();
         if (Directory.Exists(_dir))
             Directory.Delete(_dir, recursive: true);
     }
 
-    private CommandRegistrar Registrar(RestFixture f, ulong? guildId, ulong? appId = null) =>
-        new(f.Client, new FileCommandHashStore(Path.Combine(_dir, "containers.db.discord-commands.json")),
+    private CommandRegistrar Registrar(RestFixture f, ulong? guildId, ulong? appId = null)
+    {
+        var store = new FileCommandHashStore(Path.Combine(_dir, "containers.db.discord-commands.json"));
+        _stores.Add(store);
+        return new(f.Client, store,
             new DiscordApplicationIdSource(f.Client, Options.Create(new DiscordOptions { ApplicationId = appId })),
             Options.Create(new DiscordOptions { GuildId = guildId }), NullLogger<CommandRegistrar>.Instance);
+    }
 
     [Fact]
     public async Task RegisterAsync_SameDefinitionsTwice_UploadsOnce()

@@ -189,4 +189,19 @@ public sealed class BotUnitTests
         public Task<Dockhand.Discord.Interactions.SentMessage> FollowUpAsync(Dockhand.Discord.Interactions.DiscordMessage message, CancellationToken cancellationToken = default) =>
             throw new InvalidOperationException();
     }
+
+    [Fact]
+    public void StatusEmbed_SwarmPlacement_ShowsTheNodeAndSaysWhenItIsDown()
+    {
+        var record = new ContainerRecord(Harness.NewOwner(), "box", "svc123", EngineFixture.TestImage, DateTimeOffset.UnixEpoch);
+        var status = new ContainerStatus(record, LiveState.Running, null, null, null, null);
+
+        var ready = BotMessages.StatusEmbed("Status", status with { Placement = new TaskPlacement("worker-1", "ready", "running", null) });
+        var down = BotMessages.StatusEmbed("Status", status with { Placement = new TaskPlacement("worker-1", "down", "pending", "no suitable node") });
+        var plain = BotMessages.StatusEmbed("Status", status);
+
+        Assert.Equal("`worker-1`", Assert.Single(ready.Fields!, f => f.Name == "Node").Value);
+        Assert.Equal("`worker-1` (down)", Assert.Single(down.Fields!, f => f.Name == "Node").Value);
+        Assert.DoesNotContain(plain.Fields!, f => f.Name == "Node");
+    }
 }

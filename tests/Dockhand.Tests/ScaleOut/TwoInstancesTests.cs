@@ -1,10 +1,9 @@
 using System.Diagnostics;
 using System.Globalization;
 using System.Text.Json.Nodes;
-using Dockhand.Containers.Tests.Storage;
 using Dockhand.Discord.Testing.Gateway;
-using Dockhand.Discord.Testing.Rest;
 using Dockhand.Tests.Deployment;
+using Dockhand.Discord.Testing.Rest;
 
 namespace Dockhand.Tests.ScaleOut;
 
