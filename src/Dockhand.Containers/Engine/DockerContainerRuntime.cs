@@ -246,20 +246,23 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
     }
 
     public Task CreateVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)
-        => Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters
-        {
-            Name = name,
-            Driver = _options.VolumeDriver.Length > 0 ? _options.VolumeDriver : "local",
-            DriverOpts = new Dictionary<string, string>(_options.VolumeDriverOptions),
-            Labels = new Dictionary<string, string>(labels),
-        }, cancellationToken), cancellationToken);
+        => Guard(() => _client.Volumes.CreateAsync(VolumeParameters(name, labels), cancellationToken), cancellationToken);
 
     public async Task<EngineVolume> CreateOrGetVolumeAsync(string name, IReadOnlyDictionary<string, string> labels, CancellationToken cancellationToken = default)
     {
         // The engine answers a create of an existing volume (same driver) with that volume and its own labels.
-        var volume = await Guard(() => _client.Volumes.CreateAsync(new VolumesCreateParameters { Name = name, Driver = "local", Labels = new Dictionary<string, string>(labels) }, cancellationToken), cancellationToken);
+        var volume = await Guard(() => _client.Volumes.CreateAsync(VolumeParameters(name, labels), cancellationToken), cancellationToken);
         return new EngineVolume(volume.Name, ReadOnly(volume.Labels));
     }
+
+    /// <summary>A home volume on CONTAINER_VOLUME_DRIVER with CONTAINER_VOLUME_DRIVER_OPTS (the local driver by default).</summary>
+    private VolumesCreateParameters VolumeParameters(string name, IReadOnlyDictionary<string, string> labels) => new()
+    {
+        Name = name,
+        Driver = _options.VolumeDriver.Length > 0 ? _options.VolumeDriver : "local",
+        DriverOpts = new Dictionary<string, string>(_options.VolumeDriverOptions),
+        Labels = new Dictionary<string, string>(labels),
+    };
 
     public async Task<bool> RemoveVolumeAsync(string name, CancellationToken cancellationToken = default)
     {

@@ -268,7 +268,13 @@ public sealed partial class Reconciler : IDisposable
         {
             if (e.Action == "destroy")
                 await NoteRemovedAsync(e, stop.Token);
-            if (e.Action is "create" or "destroy" or "start" or "die" or "pause" or "unpause" && !await IsAccountedForAsync(e, stop.Token))
+            if (e.Action is not ("create" or "destroy" or "start" or "die" or "pause" or "unpause"))
+                return;
+            if (await IsAccountedForAsync(e, stop.Token))
+            {
+                LogNoPass(_logger, e.Action, e.ContainerId);
+            }
+            else
             {
                 // A create or destroy may leave something to reconcile; the others only change the gauge's counts.
                 if (e.Action is "create" or "destroy")
@@ -371,6 +377,9 @@ public sealed partial class Reconciler : IDisposable
 
     [LoggerMessage(EventId = 2059, Level = LogLevel.Debug, Message = "Reconciled after {Action} of {ContainerId}: {RolledBack} creates rolled back, {Finished} destroys finished, {Removed} orphans removed, {Adopted} adopted, {Stopped} stopped")]
     private static partial void LogEventPass(ILogger logger, string action, string containerId, int rolledBack, int finished, int removed, int adopted, int stopped);
+
+    [LoggerMessage(EventId = 2064, Level = LogLevel.Debug, Message = "No pass after {Action} of {ContainerId}: its create is in flight or already recorded")]
+    private static partial void LogNoPass(ILogger logger, string action, string containerId);
 
     [LoggerMessage(EventId = 2057, Level = LogLevel.Warning, Message = "Orphan container {ContainerId} ({Name}) stopped and kept: labelled by this instance but unrecorded, and it could not be adopted")]
     private static partial void LogOrphanStopped(ILogger logger, string containerId, string name);

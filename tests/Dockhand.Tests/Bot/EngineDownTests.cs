@@ -22,8 +22,8 @@ public sealed class EngineDownTests : IAsyncLifetime
     public async Task Command_EngineUnreachable_FixedSentenceWithoutEngineDetail(string command)
     {
         var user = BotHost.NewUser();
-        if (command == "status")
-            await SeedReadyRowAsync(user); // a user with a row, so /status has to ask the engine about it
+        if (command is "status" or "list")
+            await SeedReadyRowAsync(user); // a recorded container, so /status and /list have to ask the engine about it
         var payload = command switch
         {
             "create" => _host.Slash(BotHost.Admin, "create", BotHost.UserOption(user), BotHost.StringOption("container_name", "down-" + user)),
@@ -53,7 +53,7 @@ public sealed class EngineDownTests : IAsyncLifetime
         insert.CommandText = "INSERT INTO containers (discord_user_id, container_name, container_id, image, created_at, state) VALUES ($user, $name, $id, 'dockhand-test/busybox:1', $at, 'ready')";
         insert.Parameters.AddWithValue("$user", user.ToString(System.Globalization.CultureInfo.InvariantCulture));
         insert.Parameters.AddWithValue("$name", "down-" + user);
-        insert.Parameters.AddWithValue("$id", Guid.NewGuid().ToString("N"));
+        insert.Parameters.AddWithValue("$id", Guid.NewGuid().ToString("N") + Guid.NewGuid().ToString("N")); // 64 hex digits, as the engine gives
         insert.Parameters.AddWithValue("$at", DateTime.UtcNow.ToString("yyyy-MM-dd'T'HH:mm:ss.fff'Z'", System.Globalization.CultureInfo.InvariantCulture));
         Assert.Equal(1, await insert.ExecuteNonQueryAsync(Ct));
     }
