@@ -357,9 +357,15 @@ start_node() {
   case "$node" in worker-1|worker-2) ;; *) log "start-node: NODE is worker-1 or worker-2"; exit 2 ;; esac
   [ -f "$state_file" ] || { log "not up; run scripts/swarm-testbed.sh up"; exit 1; }
   node_answers "$node" && return 0
-  rm -f "$(node_dir "$node")/docker.pid"
+  # The killed daemon's pid files go too: dockerd trusts containerd.pid, and if another process has taken that pid
+  # since the crash, it waits for a containerd that is not there instead of starting its own.
+  rm -f "$(node_dir "$node")/docker.pid" "$(node_dir "$node")/exec/containerd/containerd.pid"
   start_daemon "$node"
-  wait_for 60 node_answers "$node" || { log "dockerd of $node did not answer within 60 s; see $(node_dir "$node")/dockerd.log"; exit 1; }
+  if ! wait_for 90 node_answers "$node"; then
+    log "dockerd of $node did not answer within 90 s; the end of $(node_dir "$node")/dockerd.log:"
+    tail -n 25 "$(node_dir "$node")/dockerd.log" >&2 || true
+    exit 1
+  fi
   log "started $node"
 }
 
