@@ -29,14 +29,19 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
 
     public async ValueTask DisposeAsync()
     {
-        foreach (var kind in new[] { "container", "volume" })
+        // Containers first, then what they used: the home volumes and the instance's own network (each network holds
+        // one of the engine's few address pools, so one left behind per run soon runs the engine out of them).
+        foreach (var (list, remove) in new (string[] List, string[] Remove)[]
         {
-            var listed = await Shell.RunAsync("docker", kind == "container"
-                ? ["ps", "-aq", "--filter", "label=dockhand.test=" + _run]
-                : ["volume", "ls", "-q", "--filter", "label=dockhand.test=" + _run]);
+            (["ps", "-aq"], ["rm", "-f"]),
+            (["volume", "ls", "-q"], ["volume", "rm", "-f"]),
+            (["network", "ls", "-q"], ["network", "rm"]),
+        })
+        {
+            var listed = await Shell.RunAsync("docker", [.. list, "--filter", "label=dockhand.test=" + _run]);
             var ids = listed.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries);
             if (ids.Length > 0)
-                await Shell.RunAsync("docker", kind == "container" ? ["rm", "-f", .. ids] : ["volume", "rm", "-f", .. ids]);
+                await Shell.RunAsync("docker", [.. remove, .. ids]);
         }
         await _postgres.DropDatabaseAsync(_database);
         Directory.Delete(_directory, recursive: true);
