@@ -28,8 +28,8 @@ internal static partial class Log
     [LoggerMessage(5008, LogLevel.Warning, "Terminal request failed for container {ContainerId}")]
     public static partial void RequestFailed(ILogger logger, Exception exception, string containerId);
 
-    [LoggerMessage(5009, LogLevel.Information, "Swept {Count} expired terminal links")]
-    public static partial void Swept(ILogger logger, int count);
+    [LoggerMessage(5009, LogLevel.Information, "Swept {Count} expired terminal links and {Sessions} expired terminal sessions")]
+    public static partial void Swept(ILogger logger, int count, int sessions);
 
     [LoggerMessage(5010, LogLevel.Warning, "Sweeping expired terminal links failed")]
     public static partial void SweepFailed(ILogger logger, Exception exception);
@@ -48,4 +48,13 @@ internal static partial class Log
 
     [LoggerMessage(5015, LogLevel.Warning, "Terminal redeem refused: Origin {Origin} does not match {Expected}")]
     public static partial void RedeemOriginRefused(ILogger logger, string origin, string expected);
+
+    [LoggerMessage(5016, LogLevel.Information, "Terminal session for owner {Owner} and container {ContainerId} reopened here with a new shell; the process that ran it no longer serves its page")]
+    public static partial void SessionReopened(ILogger logger, string owner, string containerId);
+
+    [LoggerMessage(5017, LogLevel.Information, "Terminal session for container {ContainerId} moved to another Dockhand process; ending its shell here")]
+    public static partial void SessionMoved(ILogger logger, string containerId);
+
+    [LoggerMessage(5018, LogLevel.Warning, "Recording terminal sessions in the database failed")]
+    public static partial void SessionStoreFailed(ILogger logger, Exception exception);
 }

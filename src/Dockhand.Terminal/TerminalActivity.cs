@@ -3,11 +3,12 @@ using Dockhand.Containers.Culling;
 namespace Dockhand.Terminal;
 
 /// <summary>
-/// Tells idle culling which containers have a terminal attached, from the live sessions. A session in its re-attach
-/// grace period still counts: its page may come back within seconds.
+/// Tells idle culling which containers have a terminal open: a live session in this process (one in its re-attach
+/// grace period counts: its page may come back within seconds), or one another process on the database marks alive.
 /// </summary>
-internal sealed class TerminalActivity(TerminalSessions sessions) : IContainerActivity
+internal sealed class TerminalActivity(TerminalSessions sessions, TerminalSessionStore store) : IContainerActivity
 {
-    public bool HasAttachedSession(string containerId)
-        => sessions.All.Any(s => s.EndReason is null && string.Equals(s.ContainerId, containerId, StringComparison.Ordinal));
+    public async ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default)
+        => sessions.All.Any(s => s.EndReason is null && string.Equals(s.ContainerId, containerId, StringComparison.Ordinal))
+            || await store.OpenElsewhereAsync(containerId, cancellationToken);
 }

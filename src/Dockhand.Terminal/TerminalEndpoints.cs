@@ -177,7 +177,19 @@ internal static partial class TerminalEndpoints
         {
             case TokenCheck.Valid accepted:
                 var name = containerName ?? containerId;
-                var session = sessions.Create(accepted.Owner, containerId, name, accepted.ExpiresAt);
+                TerminalSession session;
+                try
+                {
+                    session = await sessions.OpenAsync(accepted.Owner, containerId, name, accepted.ExpiresAt, context.RequestAborted);
+                }
+                catch (System.Data.Common.DbException e)
+                {
+                    // The link is spent by now, so the refusal in RedeemAsync ("not used up") would not be true.
+                    Log.RequestFailed(logger, e, containerId);
+                    await WriteRefusalAsync(context, StatusCodes.Status503ServiceUnavailable, "Terminal unavailable",
+                        "The terminal service cannot reach its database right now; run /terminal again in a moment for a new link.");
+                    return;
+                }
                 context.Response.Cookies.Append(CookieName, session.Id, new CookieOptions
                 {
                     HttpOnly = true,
@@ -257,8 +269,18 @@ internal static partial class TerminalEndpoints
         }
 
         context.Request.Cookies.TryGetValue(CookieName, out var cookie);
-        var session = sessions.Find(cookie);
         using var socket = await context.WebSockets.AcceptWebSocketAsync();
+        TerminalSession? session;
+        try
+        {
+            session = sessions.Find(cookie) ?? await sessions.ReopenAsync(cookie, container_id, context.RequestAborted);
+        }
+        catch (Exception e) when (e is EngineException or IOException or System.Data.Common.DbException or InvalidOperationException)
+        {
+            Log.RequestFailed(logger, e, container_id);
+            await RejectAsync(socket, "The terminal service cannot reach Docker or its database right now; reload this page in a moment.", context.RequestAborted);
+            return;
+        }
         if (session is null || !string.Equals(session.ContainerId, container_id, StringComparison.Ordinal))
         {
             await RejectAsync(socket, "There is no terminal session in this browser for this container (or it has ended). Run /terminal again for a new link.", context.RequestAborted);

@@ -4,8 +4,8 @@ using Microsoft.Extensions.Options;
 
 namespace Dockhand.Terminal;
 
-/// <summary>Deletes expired terminal links every <see cref="TerminalOptions.SweepInterval"/> (timed by the injected TimeProvider).</summary>
-internal sealed class TerminalLinkSweeper(TerminalLinks links, IOptions<TerminalOptions> options, TimeProvider time, ILogger<TerminalLinkSweeper> logger) : BackgroundService
+/// <summary>Deletes expired terminal links and the rows of sessions whose cookies expired every <see cref="TerminalOptions.SweepInterval"/> (timed by the injected TimeProvider).</summary>
+internal sealed class TerminalLinkSweeper(TerminalLinks links, TerminalSessionStore sessions, IOptions<TerminalOptions> options, TimeProvider time, ILogger<TerminalLinkSweeper> logger) : BackgroundService
 {
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
@@ -15,8 +15,9 @@ internal sealed class TerminalLinkSweeper(TerminalLinks links, IOptions<Terminal
             try
             {
                 var count = await links.SweepAsync(stoppingToken);
-                if (count > 0)
-                    Log.Swept(logger, count);
+                var sessionCount = await sessions.SweepAsync(stoppingToken);
+                if (count + sessionCount > 0)
+                    Log.Swept(logger, count, sessionCount);
             }
             catch (Exception e) when (e is not OperationCanceledException)
             {

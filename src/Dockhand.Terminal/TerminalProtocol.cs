@@ -9,7 +9,7 @@ namespace Dockhand.Terminal;
 /// <item>binary frames carry terminal bytes, both ways (UTF-8 from the keyboard; raw TTY output to the page);</item>
 /// <item>text frames carry JSON control messages: page to server <c>{"type":"resize","cols":80,"rows":24}</c>;
 /// server to page <c>{"type":"attached","shell":"/bin/bash","replayed":123,"container":"dev","owner":"8035…"}</c>
-/// (replayed output follows as binary)
+/// (replayed output follows as binary; <c>"notice":"…"</c> when the session was reopened with a new shell, for the page to show)
 /// and <c>{"type":"ended","reason":"…"}</c> just before the server closes the socket.</item>
 /// </list>
 /// </summary>
@@ -19,11 +19,11 @@ internal static class TerminalProtocol
     public const int MaxColumns = 1000;
     public const int MaxRows = 500;
 
-    public static byte[] Attached(string shell, int replayed, string containerName, string owner)
-        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("attached", shell, replayed, null, containerName, owner), TerminalJsonContext.Default.ServerMessage);
+    public static byte[] Attached(string shell, int replayed, string containerName, string owner, string? notice = null)
+        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("attached", shell, replayed, null, containerName, owner, notice), TerminalJsonContext.Default.ServerMessage);
 
     public static byte[] Ended(string reason)
-        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("ended", null, null, reason, null, null), TerminalJsonContext.Default.ServerMessage);
+        => JsonSerializer.SerializeToUtf8Bytes(new ServerMessage("ended", null, null, reason, null, null, null), TerminalJsonContext.Default.ServerMessage);
 
     /// <summary>Parses a resize request; anything else (or out of range) is ignored.</summary>
     public static bool TryParseResize(ReadOnlySpan<byte> json, out int columns, out int rows)
@@ -75,7 +75,8 @@ internal sealed record ServerMessage(
     [property: JsonPropertyName("replayed")] int? Replayed,
     [property: JsonPropertyName("reason")] string? Reason,
     [property: JsonPropertyName("container")] string? Container,
-    [property: JsonPropertyName("owner")] string? Owner);
+    [property: JsonPropertyName("owner")] string? Owner,
+    [property: JsonPropertyName("notice")] string? Notice);
 
 internal sealed record ClientMessage(
     [property: JsonPropertyName("type")] string? Type,

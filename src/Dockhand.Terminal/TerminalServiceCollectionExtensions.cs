@@ -33,8 +33,10 @@ public static class TerminalServiceCollectionExtensions
         services.AddMetrics();
         services.TryAddSingleton<TerminalMetrics>();
         services.TryAddSingleton<TerminalLinks>();
+        services.TryAddSingleton<TerminalSessionStore>();
         services.TryAddSingleton<TerminalSessions>();
         services.AddHostedService(sp => sp.GetRequiredService<TerminalSessions>());
+        services.AddHostedService<TerminalSessionHeartbeat>();
         services.AddSingleton<Containers.Culling.IContainerActivity, TerminalActivity>();
         services.AddHostedService<TerminalLinkSweeper>();
         return services;

@@ -39,11 +39,14 @@ internal sealed class TerminalSession
     private IShellProcess? _process;
     private Task? _end;
     private readonly TaskCompletionSource _endedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
+    private string? _notice;
 
     public TerminalSession(string id, long sequence, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt,
-        IContainerRuntime runtime, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded, TerminalMetrics? metrics = null)
+        IContainerRuntime runtime, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded, TerminalMetrics? metrics = null,
+        string? notice = null)
     {
         _metrics = metrics;
+        _notice = notice;
         Id = id;
         Sequence = sequence;
         Owner = owner;
@@ -123,7 +126,9 @@ internal sealed class TerminalSession
         try
         {
             var replay = _replay.ToArray();
-            await socket.SendAsync(TerminalProtocol.Attached(_shell, replay.Length, ContainerName, Owner.ToString()), WebSocketMessageType.Text, true, cancellationToken);
+            // The notice (a reopened session's) is for the first page that attaches; a re-attach here keeps the shell.
+            var notice = Interlocked.Exchange(ref _notice, null);
+            await socket.SendAsync(TerminalProtocol.Attached(_shell, replay.Length, ContainerName, Owner.ToString(), notice), WebSocketMessageType.Text, true, cancellationToken);
             if (replay.Length > 0)
                 await socket.SendAsync(replay, WebSocketMessageType.Binary, true, cancellationToken);
             lock (_gate)

@@ -234,7 +234,7 @@ public abstract class TerminalLinksTests(PostgresServer server, StoreKind kind) 
     {
         await _links.IssueAsync(Alice, "abc123", TestContext.Current.CancellationToken);
         var options = Options.Create(new TerminalOptions { SweepInterval = TimeSpan.FromMinutes(10) });
-        using var sweeper = new TerminalLinkSweeper(_links, options, _time, NullLogger<TerminalLinkSweeper>.Instance);
+        using var sweeper = new TerminalLinkSweeper(_links, new TerminalSessionStore(_database, _time), options, _time, NullLogger<TerminalLinkSweeper>.Instance);
         await sweeper.StartAsync(TestContext.Current.CancellationToken);
 
         _time.Advance(TimeSpan.FromMinutes(70) + TimeSpan.FromDays(1));

@@ -160,6 +160,30 @@ public sealed class WebSocketTests(EngineFixture docker)
     }
 
     [Fact]
+    public async Task Socket_CookieReachesAnotherProcess_OpensANewShellThereAndSaysSo()
+    {
+        var (a, container, client) = await OpenAsync();
+        await using var _a = a;
+        await using var _c = client;
+        await using var b = await TerminalHost.StartAsync(databasePath: a.DatabasePath, cancellationToken: Ct);
+        await client.SendAsync("X=remembered; echo marker-$((40+2))\r", Ct);
+        Assert.True(await client.ExpectLineAsync("marker-42", Ct), "output was: " + client.Output);
+        Assert.Null(client.Notice);
+
+        // The same page (its cookie) reaches process B, as after a restart or behind a load balancer.
+        await using var moved = await TerminalClient.ConnectAsync(b, new Uri(b.BaseAddress, client.PageUri.AbsolutePath), client.Cookies, Ct);
+        Assert.True(await moved.ReadUntilAsync(c => c.Shell is not null, TimeSpan.FromSeconds(15), Ct), "no 'attached' message; ended: " + moved.EndedReason);
+        await moved.SendAsync("echo \"[$X]\" marker-$((40+3))\r", Ct);
+
+        Assert.Equal(TerminalSessions.ReopenedNotice, moved.Notice);
+        Assert.True(await moved.ExpectLineAsync("[] marker-43", Ct), "a new shell has no X; output was: " + moved.Output);
+        Assert.Equal(container, Assert.Single(b.Sessions.All).ContainerId);
+        // A learns at its next heartbeat that the session moved, and ends its shell: one shell per session.
+        Assert.True(await client.WaitEndedAsync(Ct, seconds: 30), "A's page was not told; output: " + client.Output);
+        Assert.Equal(TerminalEndReasons.OpenedElsewhere, client.EndedReason);
+    }
+
+    [Fact]
     public async Task Socket_ContainerDestroyed_EndsSessionWithReason()
     {
         var (host, container, client) = await OpenAsync();

@@ -29,7 +29,7 @@ public sealed partial class ContainerService
     /// names it, the engine says it runs, and <paramref name="stillIdle"/> (asked last, under the owner's lock) agrees.
     /// Audited as <see cref="IdleStopOperation"/>. False when any of that does not hold. Throws <see cref="EngineUnavailableException"/>.
     /// </summary>
-    internal async Task<bool> StopIdleAsync(OwnerId owner, string containerId, TimeSpan idleFor, Func<bool> stillIdle, CancellationToken cancellationToken)
+    internal async Task<bool> StopIdleAsync(OwnerId owner, string containerId, TimeSpan idleFor, Func<CancellationToken, ValueTask<bool>> stillIdle, CancellationToken cancellationToken)
     {
         using var held = await LockAsync(owner, cancellationToken);
         if (held is null)
@@ -37,7 +37,7 @@ public sealed partial class ContainerService
         var row = await _store.FindAsync(owner, cancellationToken);
         if (row is not { State: RowState.Ready } || row.ContainerId != containerId)
             return false;
-        if (await _engine.InspectAsync(containerId, cancellationToken) is not { State: LiveState.Running } || !stillIdle())
+        if (await _engine.InspectAsync(containerId, cancellationToken) is not { State: LiveState.Running } || !await stillIdle(cancellationToken))
             return false;
         try
         {

@@ -6,14 +6,17 @@ namespace Dockhand.Containers.Culling;
 /// </summary>
 public interface IContainerActivity
 {
-    /// <summary>True while a terminal session is attached to the container (<paramref name="containerId"/> as recorded).</summary>
-    bool HasAttachedSession(string containerId);
+    /// <summary>
+    /// True while a terminal session is open on the container (<paramref name="containerId"/> as recorded), in this
+    /// process or another one on the same database.
+    /// </summary>
+    ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default);
 }
 
 /// <summary>The default when no module reports sessions (the CLI, or a host without the web terminal).</summary>
 internal sealed class NoContainerActivity : IContainerActivity
 {
-    public bool HasAttachedSession(string containerId) => false;
+    public ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
 }
 
 /// <summary>One container as idle culling sees it; times are the engine's, CPU is percent of one core (null when not running or unknown).</summary>

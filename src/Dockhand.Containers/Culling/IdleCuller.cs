@@ -106,7 +106,7 @@ internal sealed partial class IdleCuller : IDisposable
             var unattended = new List<string>();
             foreach (var id in running)
             {
-                if (_activity.HasAttachedSession(id))
+                if (await _activity.HasAttachedSessionAsync(id, cancellationToken))
                     _idle.Remove(id);
                 else
                     unattended.Add(id);
@@ -126,7 +126,7 @@ internal sealed partial class IdleCuller : IDisposable
                     _idle[id] = since = new IdleSince(now, sample.StartedAt);
                 if (now - since.Since < idleStopAfter)
                     continue;
-                if (await TryAsync(id, "stop", () => _service.StopIdleAsync(records[id].Owner, id, idleStopAfter, () => !_activity.HasAttachedSession(id), cancellationToken)))
+                if (await TryAsync(id, "stop", () => _service.StopIdleAsync(records[id].Owner, id, idleStopAfter, async token => !await _activity.HasAttachedSessionAsync(id, token), cancellationToken)))
                 {
                     stopped++;
                     _idle.Remove(id);

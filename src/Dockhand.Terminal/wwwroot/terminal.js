@@ -135,6 +135,10 @@
         }
         if (message.type === 'attached') {
           term.reset();
+          if (message.notice) {
+            // Dim, on a line of its own, before the new shell's prompt.
+            term.write('\x1b[2m[Dockhand] ' + message.notice + '\x1b[0m\r\n');
+          }
           setStatus('Connected: ' + (message.shell || 'shell'), 'live');
           showWhose(message.container, message.owner);
           sendResize();

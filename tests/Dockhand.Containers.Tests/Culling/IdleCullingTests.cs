@@ -24,7 +24,7 @@ public sealed class IdleCullingTests(EngineFixture fixture)
     {
         public ConcurrentDictionary<string, bool> Ids { get; } = new(StringComparer.Ordinal);
 
-        public bool HasAttachedSession(string containerId) => Ids.ContainsKey(containerId);
+        public ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default) => ValueTask.FromResult(Ids.ContainsKey(containerId));
     }
 
     /// <summary>A harness on a fake clock, and the culler under test, which it owns.</summary>

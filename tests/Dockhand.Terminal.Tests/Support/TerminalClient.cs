@@ -36,6 +36,9 @@ public sealed partial class TerminalClient : IAsyncDisposable
 
     public bool Closed { get; private set; }
 
+    /// <summary>The last 'attached' message's notice (a session reopened with a new shell); null when it had none.</summary>
+    public string? Notice { get; private set; }
+
     /// <summary>Redeems the one-time link as the page's script does (expects 200 and the cookie), then connects the WebSocket.</summary>
     public static async Task<TerminalClient> OpenAsync(TerminalHost host, Uri link, CancellationToken cancellationToken)
     {
@@ -135,6 +138,7 @@ public sealed partial class TerminalClient : IAsyncDisposable
                             {
                                 Shell = element.GetProperty("shell").GetString();
                                 Whose = (element.GetProperty("container").GetString(), element.GetProperty("owner").GetString());
+                                Notice = element.TryGetProperty("notice", out var notice) ? notice.GetString() : null;
                             }
                         }
                         break;

@@ -19,14 +19,18 @@ public sealed class TerminalHost : IAsyncDisposable
     private readonly WebApplication _app;
     private readonly string _directory;
 
-    private TerminalHost(WebApplication app, string directory, Uri baseAddress)
+    private TerminalHost(WebApplication app, string directory, Uri baseAddress, string databasePath)
     {
         _app = app;
         _directory = directory;
         BaseAddress = baseAddress;
+        DatabasePath = databasePath;
     }
 
     public Uri BaseAddress { get; }
+
+    /// <summary>The SQLite file; a second host started on it is a second Dockhand process on the same database.</summary>
+    public string DatabasePath { get; }
 
     public IServiceProvider Services => _app.Services;
 
@@ -47,7 +51,8 @@ public sealed class TerminalHost : IAsyncDisposable
         builder.Configuration.AddInMemoryCollection(settings ?? new Dictionary<string, string?>());
 
 #pragma warning disable CA2000 // The app's services own it (a factory registration) and dispose it with the app.
-        var database = new DockhandDatabase(databasePath ?? Path.Combine(directory, "containers.db"));
+        var path = databasePath ?? Path.Combine(directory, "containers.db");
+        var database = new DockhandDatabase(path);
 #pragma warning restore CA2000
         if (databasePath is null)
             await database.MigrateAsync([TerminalSchema.Migrations], cancellationToken);
@@ -72,7 +77,7 @@ public sealed class TerminalHost : IAsyncDisposable
         var options = app.Services.GetRequiredService<IOptions<TerminalOptions>>().Value;
         if (settings is null || !settings.ContainsKey(TerminalOptions.ServiceUrlKey))
             options.ServiceUrl = baseAddress; // links point at this test server
-        return new TerminalHost(app, directory, baseAddress);
+        return new TerminalHost(app, directory, baseAddress, path);
     }
 
     /// <summary>An HTTP client that does not follow redirects and keeps cookies.</summary>

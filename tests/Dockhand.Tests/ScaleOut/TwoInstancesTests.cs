@@ -146,6 +146,58 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         Assert.Equal(10, listed.StandardOutput.Split('\n', StringSplitOptions.RemoveEmptyEntries).Length);
     }
 
+    [Fact]
+    public async Task Terminal_LinkFromARedeemedAtB_BKilled_PageGetsANewShellOnAAndIsTold()
+    {
+        await using var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
+        using var signer = new InteractionSigner();
+        await using var a = StartInstance("a", rest, gateway: null, out var aUrl, signer.PublicKeyHex);
+        await using var b = StartInstance("b", rest, gateway: null, out var bUrl, signer.PublicKeyHex);
+        await a.WaitHealthyAsync(aUrl);
+        await b.WaitHealthyAsync(bUrl);
+        using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
+        var owner = User + 50;
+        var create = InteractionPayloads.SlashCommand(rest.ApplicationId, "create-" + _run, User, "create",
+            [new TestOption("user", 6, owner.ToString(CultureInfo.InvariantCulture), ResolvedUsername: "termuser"), new TestOption("container_name", 3, "termbox")], guildId: 42);
+        using (var created = await rest.SendHttpInteractionAsync(http, new Uri(aUrl, "/interactions"), signer, create, Ct))
+            Assert.Equal(200, (int)created.StatusCode);
+        await WaitUntilAsync(() => rest.GetOriginal("create-" + _run)?["content"]?.GetValue<string>() is { Length: > 0 }, TimeSpan.FromSeconds(120));
+
+        // /terminal is answered by A: the link names A's address (its TERMINAL_SERVICE_URL).
+        var ask = InteractionPayloads.SlashCommand(rest.ApplicationId, "terminal-" + _run, owner, "terminal", guildId: 42);
+        using (var asked = await rest.SendHttpInteractionAsync(http, new Uri(aUrl, "/interactions"), signer, ask, Ct))
+            Assert.Equal(200, (int)asked.StatusCode);
+        await WaitUntilAsync(() => rest.GetOriginal("terminal-" + _run)?["components"] is JsonArray { Count: > 0 }, TimeSpan.FromSeconds(60));
+        var link = new Uri(rest.GetOriginal("terminal-" + _run)!["components"]![0]!["components"]![0]!["url"]!.GetValue<string>());
+        Assert.Equal(aUrl.Authority, link.Authority);
+
+        // The page opens at B (a load balancer chose it): the link is good there too.
+        var cookies = new System.Net.CookieContainer();
+        using (var handler = new HttpClientHandler { CookieContainer = cookies, UseCookies = true })
+        using (var browser = new HttpClient(handler))
+        using (var redeem = new HttpRequestMessage(HttpMethod.Post, new Uri(bUrl, link.AbsolutePath + "/session")))
+        {
+            redeem.Content = new StringContent(new JsonObject { ["token"] = link.Query["?token=".Length..] }.ToJsonString(), System.Text.Encoding.UTF8, "application/json");
+            redeem.Headers.Add("Origin", bUrl.GetLeftPart(UriPartial.Authority));
+            using var redeemed = await browser.SendAsync(redeem, Ct);
+            Assert.Equal(200, (int)redeemed.StatusCode);
+        }
+        await using (var atB = await TerminalSocket.ConnectAsync(new Uri(bUrl, link.AbsolutePath), cookies, Ct))
+        {
+            Assert.Null((await atB.WaitAttachedAsync(Ct)).Notice);
+            await atB.SendAsync("X=remembered; echo at-b-$((6*7))\r", Ct);
+            await atB.WaitForOutputAsync("at-b-42", Ct);
+        }
+        await b.KillAsync();
+
+        // The page reloads and reaches A: a new shell, and the page is told why its old one is gone.
+        await using var atA = await TerminalSocket.ConnectAsync(new Uri(aUrl, link.AbsolutePath), cookies, Ct);
+        var attached = await atA.WaitAttachedAsync(Ct);
+        await atA.SendAsync("echo \"[$X]\" at-a-$((6*7))\r", Ct);
+        await atA.WaitForOutputAsync("[] at-a-42", Ct);
+        Assert.Contains("This is a new shell", attached.Notice, StringComparison.Ordinal);
+    }
+
     private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
     {
         var clock = Stopwatch.StartNew();

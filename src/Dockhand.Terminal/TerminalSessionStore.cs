@@ -1,0 +1,149 @@
+using System.Globalization;
+using System.Security.Cryptography;
+using Dockhand.Containers;
+using Dockhand.Containers.Storage;
+
+namespace Dockhand.Terminal;
+
+/// <summary>A session row another process may take over: whose it is and until when its cookie is good.</summary>
+internal sealed record StoredSession(OwnerId Owner, string ContainerId, string ContainerName, DateTimeOffset ExpiresAt);
+
+/// <summary>
+/// The <c>terminal_sessions</c> table: every live session of every Dockhand process on the database, by the SHA-256 of
+/// its cookie. The process that runs a session's shell is its holder and marks it alive every <see cref="HeartbeatPeriod"/>;
+/// so idle culling in another process sees a terminal open there, a page that reaches another process (a restart, a
+/// load balancer, the holder's death) can get a new shell there, and the old holder learns its session moved.
+/// </summary>
+internal sealed class TerminalSessionStore(DockhandDatabase database, TimeProvider time)
+{
+    /// <summary>How often the holder marks its sessions alive. A row counts as open for three periods after the last mark.</summary>
+    public static readonly TimeSpan HeartbeatPeriod = TimeSpan.FromSeconds(5);
+
+    private static readonly TimeSpan AliveFor = 3 * HeartbeatPeriod;
+
+    /// <summary>This process, as a holder: random per process, so a restarted process does not mistake its old rows for live ones.</summary>
+    public string Holder { get; } = Convert.ToHexStringLower(RandomNumberGenerator.GetBytes(8));
+
+    public async Task AddAsync(string sessionId, StoredSession session, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            INSERT INTO terminal_sessions (session_hash, owner_id, container_id, container_name, expires_at, holder, alive_until)
+            VALUES (@hash, @owner, @container, @name, @expires, @holder, @alive)
+            """;
+        command.AddParameter("@hash", TerminalLinks.Hash(sessionId));
+        command.AddParameter("@owner", session.Owner.ToString());
+        command.AddParameter("@container", session.ContainerId);
+        command.AddParameter("@name", session.ContainerName);
+        command.AddParameter("@expires", TerminalLinks.Format(session.ExpiresAt));
+        command.AddParameter("@holder", Holder);
+        command.AddParameter("@alive", TerminalLinks.Format(now + AliveFor));
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// Marks <paramref name="sessionIds"/> alive and returns those this process no longer holds: another process took
+    /// them over (or they are gone), so their shells here must end.
+    /// </summary>
+    public async Task<IReadOnlyList<string>> HeartbeatAsync(IReadOnlyCollection<string> sessionIds, CancellationToken cancellationToken = default)
+    {
+        if (sessionIds.Count == 0)
+            return [];
+        var byHash = sessionIds.ToDictionary(TerminalLinks.Hash, id => id, StringComparer.Ordinal);
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        var names = new List<string>(byHash.Count);
+        foreach (var hash in byHash.Keys)
+        {
+            var name = "@h" + names.Count.ToString(CultureInfo.InvariantCulture);
+            names.Add(name);
+            command.AddParameter(name, hash);
+        }
+        command.CommandText = $"UPDATE terminal_sessions SET alive_until = @alive WHERE holder = @holder AND session_hash IN ({string.Join(", ", names)}) RETURNING session_hash";
+        command.AddParameter("@alive", TerminalLinks.Format(time.GetUtcNow() + AliveFor));
+        command.AddParameter("@holder", Holder);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            byHash.Remove(reader.GetString(0));
+        return [.. byHash.Values];
+    }
+
+    /// <summary>
+    /// Makes this process the holder of the session behind <paramref name="sessionId"/> when it is for
+    /// <paramref name="containerId"/> and its cookie has not expired; null otherwise. The previous holder ends its shell
+    /// at its next heartbeat.
+    /// </summary>
+    public async Task<StoredSession?> TakeOverAsync(string sessionId, string containerId, CancellationToken cancellationToken = default)
+    {
+        var now = time.GetUtcNow();
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            UPDATE terminal_sessions SET holder = @holder, alive_until = @alive
+            WHERE session_hash = @hash AND container_id = @container AND expires_at > @now
+            RETURNING owner_id, container_name, expires_at
+            """;
+        command.AddParameter("@holder", Holder);
+        command.AddParameter("@alive", TerminalLinks.Format(now + AliveFor));
+        command.AddParameter("@hash", TerminalLinks.Hash(sessionId));
+        command.AddParameter("@container", containerId);
+        command.AddParameter("@now", TerminalLinks.Format(now));
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        if (!await reader.ReadAsync(cancellationToken) || !OwnerId.TryParse(reader.GetString(0), out var owner))
+            return null;
+        return new StoredSession(owner, containerId, reader.GetString(1), TerminalLinks.Parse(reader.GetString(2)));
+    }
+
+    /// <summary>Forgets a session that ended for good (its shell exited, its cookie expired, it was replaced…), if this process still holds it.</summary>
+    public async Task RemoveAsync(string sessionId, CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM terminal_sessions WHERE session_hash = @hash AND holder = @holder";
+        command.AddParameter("@hash", TerminalLinks.Hash(sessionId));
+        command.AddParameter("@holder", Holder);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>
+    /// On shutdown: this process's sessions stop counting as open, but their rows stay until their cookies expire, so a
+    /// page reloaded on another process (or this one, restarted) gets a new shell.
+    /// </summary>
+    public async Task ReleaseAllAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "UPDATE terminal_sessions SET alive_until = @now WHERE holder = @holder";
+        command.AddParameter("@now", TerminalLinks.Format(time.GetUtcNow()));
+        command.AddParameter("@holder", Holder);
+        await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+
+    /// <summary>True when a process other than this one holds a live session on <paramref name="containerId"/>.</summary>
+    public async Task<bool> OpenElsewhereAsync(string containerId, CancellationToken cancellationToken = default)
+    {
+        var now = TerminalLinks.Format(time.GetUtcNow());
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = """
+            SELECT COUNT(*) FROM terminal_sessions
+            WHERE container_id = @container AND holder <> @holder AND alive_until > @now AND expires_at > @now
+            """;
+        command.AddParameter("@container", containerId);
+        command.AddParameter("@holder", Holder);
+        command.AddParameter("@now", now);
+        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
+    }
+
+    /// <summary>Deletes the rows of sessions whose cookies have expired. Returns how many went.</summary>
+    public async Task<int> SweepAsync(CancellationToken cancellationToken = default)
+    {
+        await using var connection = await database.OpenAsync(cancellationToken);
+        await using var command = connection.CreateCommand();
+        command.CommandText = "DELETE FROM terminal_sessions WHERE expires_at <= @now";
+        command.AddParameter("@now", TerminalLinks.Format(time.GetUtcNow()));
+        return await command.ExecuteNonQueryAsync(cancellationToken);
+    }
+}
