@@ -257,19 +257,31 @@ public sealed class WebSocketTests(EngineFixture docker)
         Assert.True(received > 20_000_000);
         var throughput = $"flood: {received / 1e6:F1} MB relayed in {watch.ElapsedMilliseconds} ms ({received / 1e6 / watch.Elapsed.TotalSeconds:F1} MB/s)";
 
-        // Then an endless flood that nobody reads: the server must stop reading from docker instead of buffering.
+        // Then an endless flood that nobody reads: the server must stop reading from docker instead of buffering. How
+        // soon the socket buffers between server and page fill depends on how much CPU the server gets, so wait for
+        // the reading to stop (no new bytes over three samples a second apart: a starved server may miss one) rather
+        // than for a fixed time; with back-pressure broken it never stops, and the wait fails.
+        var session = Assert.Single(host.Sessions.All);
+        var floodStarted = session.OutputBytes;
         await client.SendAsync("yes\r", Ct);
-        await Task.Delay(500, Ct);
+        await Eventually.TrueAsync(() => session.OutputBytes - floodStarted > 1024 * 1024, "`yes` output reaching the server", Ct, TimeSpan.FromSeconds(60));
         GC.Collect();
         GC.WaitForPendingFinalizers();
         var before = GC.GetTotalMemory(forceFullCollection: true);
-        await Task.Delay(TimeSpan.FromSeconds(4), Ct);
+        var lastSeen = session.OutputBytes;
+        var unchangedSamples = 0;
+        await Eventually.TrueAsync(() =>
+        {
+            var now = session.OutputBytes;
+            unchangedSamples = now == lastSeen ? unchangedSamples + 1 : 0;
+            lastSeen = now;
+            return unchangedSamples >= 3;
+        }, "the server stopping to read from docker while the page reads nothing", Ct, TimeSpan.FromSeconds(60), interval: TimeSpan.FromSeconds(1));
         var after = GC.GetTotalMemory(forceFullCollection: true);
-        var session = Assert.Single(host.Sessions.All);
         var readBefore = session.OutputBytes;
-        await Task.Delay(TimeSpan.FromSeconds(2), Ct);
+        await Task.Delay(TimeSpan.FromSeconds(2), Ct); // an observation window: nothing may be read in it
         var readAfter = session.OutputBytes;
-        var stalled = $"stalled reader: managed heap {before / 1024} KiB -> {after / 1024} KiB over 4 s of `yes`; "
+        var stalled = $"stalled reader: managed heap {before / 1024} KiB -> {after / 1024} KiB until reading stopped; "
             + $"then {(readAfter - readBefore) / 1024} KiB read from docker in 2 s (total read {readAfter / 1024 / 1024} MiB)";
         Artifacts.Write("terminal-flood.txt", throughput + "\n" + stalled + "\n");
 
