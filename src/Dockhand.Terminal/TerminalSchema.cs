@@ -3,7 +3,7 @@ using Dockhand.Containers.Storage;
 namespace Dockhand.Terminal;
 
 /// <summary>
-/// The terminal module's table, terminal_links, in both dialects (Migrations/Sqlite and Migrations/Postgres here).
+/// The terminal module's tables, terminal_links and terminal_sessions, in both dialects (Migrations/Sqlite and Migrations/Postgres here).
 /// AddDockhandTerminal registers it; the container module's migration runner applies it once per start.
 /// </summary>
 public static class TerminalSchema

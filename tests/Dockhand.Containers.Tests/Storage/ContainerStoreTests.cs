@@ -28,7 +28,7 @@ public sealed class ContainerStoreTests(PostgresServer server)
         Assert.Equal(DockhandDatabase.LatestVersion, await database.ReadSchemaVersionAsync("containers", Ct));
         Assert.Equal(TerminalSchema.Migrations.LatestVersion, await database.ReadSchemaVersionAsync("terminal", Ct));
         Assert.Equal(
-            [.. Enumerable.Range(1, DockhandDatabase.LatestVersion).Select(v => $"containers:{v}"), "terminal:1"],
+            [.. Enumerable.Range(1, DockhandDatabase.LatestVersion).Select(v => $"containers:{v}"), .. Enumerable.Range(1, TerminalSchema.Migrations.LatestVersion).Select(v => $"terminal:{v}")],
             await ReadColumnAsync(database, "SELECT module || ':' || CAST(version AS TEXT) FROM schema_migrations ORDER BY module, version"));
         Assert.Equal(["0"], await ReadColumnAsync(database, "SELECT CAST(COUNT(*) AS TEXT) FROM terminal_links"));
     }
@@ -59,7 +59,7 @@ public sealed class ContainerStoreTests(PostgresServer server)
         var befores = await Task.WhenAll(databases.Select(d => d.MigrateAsync([TerminalSchema.Migrations], Ct)));
 
         Assert.Single(befores, b => b == 0); // exactly one of them found an empty database
-        Assert.Equal([(DockhandDatabase.LatestVersion + 1).ToString(CultureInfo.InvariantCulture)], await ReadColumnAsync(databases[0], "SELECT CAST(COUNT(*) AS TEXT) FROM schema_migrations"));
+        Assert.Equal([(DockhandDatabase.LatestVersion + TerminalSchema.Migrations.LatestVersion).ToString(CultureInfo.InvariantCulture)], await ReadColumnAsync(databases[0], "SELECT CAST(COUNT(*) AS TEXT) FROM schema_migrations"));
         Assert.Equal(["1"], await ReadColumnAsync(databases[0], "SELECT CAST(COUNT(*) AS TEXT) FROM dockhand_instance"));
     }
 
