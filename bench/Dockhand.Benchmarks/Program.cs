@@ -36,7 +36,12 @@ var output = Option("--out") ?? Report.DefaultDirectory();
 if (Option("--dockhand") is { } build)
     DockhandServer.Executable = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
 if (Option("--native") is { } native)
-    DockhandServer.NativeExecutable = Path.GetFullPath(Path.Combine(native, "dockhand"));
+{
+    // DIR[,DIR2,…]: the first is the release binary P6 judges; the others are candidates (other publish settings) started beside it.
+    var natives = native.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).Select(d => Path.GetFullPath(Path.Combine(d, "dockhand"))).ToArray();
+    DockhandServer.NativeExecutable = natives[0];
+    DockhandServer.CandidateNativeExecutables = natives[1..];
+}
 RuntimeCounters.Tool = Option("--dotnet-counters");
 var settings = new BenchSettings(quick,
     int.Parse(Option("--p8-containers") ?? (quick ? "50" : "1000"), CultureInfo.InvariantCulture),

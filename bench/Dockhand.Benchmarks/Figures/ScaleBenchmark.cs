@@ -21,6 +21,16 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
 {
     private const string Part = "bench.part=p8";
 
+    /// <summary>
+    /// 32 MiB, not Docker's minimum of 6 MiB. On cgroup v1 with runc 1.1 (this engine: runc 1.1.5), `runc init` does its
+    /// set-up inside the new container's memory cgroup, so its own memory is charged to the container: a Go runtime that
+    /// peaks just over 5 MB with busybox (opencontainers/runc#3987, #4021) plus the copy of the runc binary (8.7 MB here)
+    /// that runc 1.1 makes since CVE-2019-5736. Under 6 MiB it was OOM-killed, more often the busier the machine
+    /// (dockerd reports "cannot start a stopped process"), which ended the 2026-11-29 runs at 731–807 containers.
+    /// 32 MiB is twice that sum. A limit reserves nothing: busybox `tail` itself uses well under 1 MiB.
+    /// </summary>
+    private const string MemoryLimit = "32m";
+
     public string Id => "P8";
 
     public bool UsesMainServer => false;
@@ -37,8 +47,9 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
         var parallelism = context.Settings.ScaleParallelism;
         var database = Path.Combine(env.Directory, "scale.db");
         var settings = env.Settings(database);
-        // The smallest container Dockhand makes: Docker's minimum memory (6m), no home volume; busybox `tail -f /dev/null` under docker-init.
-        settings["CONTAINER_MEMORY_LIMIT"] = "6m";
+        // The smallest container Dockhand makes: no home volume, busybox `tail -f /dev/null` under docker-init, and the
+        // memory limit runc 1.1 can reliably start it under (see MemoryLimit).
+        settings["CONTAINER_MEMORY_LIMIT"] = MemoryLimit;
         settings["CONTAINER_VOLUME_PATH"] = "";
         settings["CONTAINER_EXTRA_LABELS"] = $"{BenchEnvironment.LabelKey}={env.RunId},{Part}";
         // The reconciler's "Reconciled: …" line marks the end of the start-up pass (its category today, and after the refactor's move into Reconciliation/).
@@ -55,8 +66,8 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
             {
                 await server.WaitReadyAsync(watch, TimeSpan.FromSeconds(90), ct);
                 await env.Gateway.WaitForSessionAsync(TimeSpan.FromSeconds(60), ct);
-                // A refused create is retried under a new name: with 6m, runc's own start is charged to the container's
-                // memory limit and now and then dies ("cannot start a stopped process"). Creating stops after 20 refusals:
+                // A refused create is retried under a new name (at 6m, runc's own start, charged to the container's
+                // memory limit, now and then died: "cannot start a stopped process"). Creating stops after 20 refusals:
                 // the engine's limit on this machine is then what it holds, and the reason is kept.
                 var created = 0;
                 var refusals = new System.Collections.Concurrent.ConcurrentQueue<string>();
@@ -225,7 +236,7 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
         }
         data["remove_seconds"] = removeSeconds;
         data["total_seconds"] = total.Elapsed.TotalSeconds;
-        data["note"] = "containers: busybox `tail -f /dev/null` with docker-init, 6m memory (Docker's minimum), no home volume, on the instance network; made through the bot's /create. " +
+        data["note"] = $"containers: busybox `tail -f /dev/null` with docker-init, {MemoryLimit} memory limit (runc 1.1's `runc init` is charged to it on cgroup v1 and was OOM-killed under 6m), no home volume, on the instance network; made through the bot's /create. " +
             "reconcile = `dotnet dockhand.dll reconcile` wall time (a process start included: compare cli_version_ms); start-up pass = process start until the reconciler logs 'Reconciled:'";
         var ratio = (double)data["list_first_page_median_ms"]! / (double)data["docker_ps_median_ms"]!;
         return new Figure("P8", $"{n.ToString(Inv)}{(n < asked ? $" (of {asked.ToString(Inv)} asked: creating stopped after 20 refusals)" : "")} containers under one instance: /list first page; `dockhand reconcile`; start-up to ready and to the start-up pass; RSS",

@@ -44,6 +44,9 @@ internal sealed class DockhandServer : IAsyncDisposable
     /// <summary>The native release binary (<c>--native DIR</c>: DIR/dockhand from scripts/publish.sh), which P6 starts beside the JIT build; null without the option.</summary>
     public static string? NativeExecutable { get; set; }
 
+    /// <summary>Further native binaries (<c>--native DIR,DIR2,…</c>: publishes with other settings) that P6 starts in turn with <see cref="NativeExecutable"/>, for a side-by-side comparison.</summary>
+    public static IReadOnlyList<string> CandidateNativeExecutables { get; set; } = [];
+
     /// <summary>Starts the process and returns at once (the caller waits for /health). <paramref name="executable"/>: a
     /// dockhand.dll (run with <c>dotnet</c>) or a native executable; <see cref="Executable"/> when null.</summary>
     public static DockhandServer Start(string workingDirectory, IDictionary<string, string> environment, string? executable = null)
