@@ -39,8 +39,8 @@ for f in "${files[@]}"; do mutate+=(--mutate "**/$f"); done
 
 config=$(mktemp --suffix=.json)
 trap 'rm -f "$config"' EXIT
-cat > "$config" <<'JSON'
-{ "stryker-config": { "coverage-analysis": "off" } }
+cat > "$config" <<JSON
+{ "stryker-config": { "coverage-analysis": "off", "additional-timeout": ${MUTATION_TIMEOUT_MS:-3000} } }
 JSON
 
 run=(dotnet stryker
