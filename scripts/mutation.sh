@@ -51,7 +51,7 @@ run=(dotnet stryker
   "${mutate[@]}"
   --target-framework net10.0
   --concurrency "${STRYKER_CONCURRENCY:-1}"
-  --reporter cleartext --reporter html --reporter json
+  --reporter dots --reporter cleartext --reporter html --reporter json
   --break-at 0)
 
 cd tests/Dockhand.Discord.Tests

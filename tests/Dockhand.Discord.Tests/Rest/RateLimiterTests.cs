@@ -145,7 +145,8 @@ public sealed class RateLimiterTests
             lease.Update(429, new RateLimitHeaders(null, null, null, null, "shared"), new RateLimitError(TimeSpan.Zero, false));
         Assert.Equal(1_001, limiter.InvalidRequestCount);
 
-        time.Advance(TimeSpan.FromMinutes(10.01));
+        // The last one was counted 25 ms ago: exactly ten minutes after it, it is out of the window.
+        time.Advance(DiscordRateLimiter.InvalidRequestWindow - TimeSpan.FromMilliseconds(25));
         Assert.Equal(0, limiter.InvalidRequestCount);
     }
 
@@ -392,7 +393,7 @@ public sealed class RateLimiterTests
     public async Task Update_Route429ShorterThanTheBucketsReset_WaitsForTheReset()
     {
         var ct = TestContext.Current.CancellationToken;
-        var (limiter, time, _) = Create();
+        var (limiter, time, logger) = Create();
         using (var lease = await limiter.AcquireAsync(UserRoute, ct))
             lease.Update(429, Bucket(5, 3, 8), new RateLimitError(TimeSpan.FromSeconds(2), Global: false));
 
@@ -400,6 +401,70 @@ public sealed class RateLimiterTests
         var next = limiter.AcquireAsync(UserRoute, ct);
         Assert.Equal([TimeSpan.FromSeconds(8.001)], await time.WaitForArmedAsync(1, next));
         time.Advance(TimeSpan.FromSeconds(8.001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        // Without an X-RateLimit-Scope header the 429 is the bot's own ("user").
+        Assert.Contains(logger.Collector.GetSnapshot(), e => e.Id.Id == 3102 && e.Message.Contains("(scope user)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Update_LimitWithoutBucketHash_LimitsTheRouteByItself()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(1, 0, TimeSpan.FromSeconds(2), null, null), null);
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromSeconds(2.001)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromSeconds(2.001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_NewWindowWhileAnotherRouteOfTheBucketIsInFlight_CountsThatRequestAsSpent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(3, 2, 5, "shared"), null);
+        using (var lease = await limiter.AcquireAsync(AppRoute, ct))
+            lease.Update(200, Bucket(3, 1, 5, "shared"), null);
+        time.Advance(TimeSpan.FromSeconds(6)); // a fresh window: 3 left
+
+        var user = await limiter.AcquireAsync(UserRoute, ct);
+        var app = await limiter.AcquireAsync(AppRoute, ct);
+        // The server counted the user request only: 2 left, but the app request in flight takes one of them.
+        user.Update(200, Bucket(3, 2, 5, "shared"), null);
+        user.Dispose();
+        (await limiter.AcquireAsync(UserRoute, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        var third = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromSeconds(5.001)], await time.WaitForArmedAsync(1, third));
+        app.Dispose();
+        time.Advance(TimeSpan.FromSeconds(5.001));
+        (await third.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Theory]
+    [InlineData(10_050, 0)] // 50 ms later: the same window, so the lower count (none left) stands
+    [InlineData(10_200, 3)] // later than that: a new window with the server's 3
+    public async Task Update_LaterResetWithHigherRemaining_NewWindowOnlyBeyond50Ms(int secondResetAfterMs, int goAtOnce)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(5, 1, 10), null);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(5, 3, TimeSpan.FromMilliseconds(secondResetAfterMs), "abc", null), null);
+
+        for (var i = 0; i < goAtOnce; i++)
+        {
+            var lease = limiter.AcquireAsync(UserRoute, ct);
+            Assert.True(lease.IsCompletedSuccessfully, $"request {i + 1} of {goAtOnce} waits; armed timers: [{string.Join(", ", time.PendingDueIn())}]");
+            (await lease).Dispose();
+        }
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromMilliseconds(secondResetAfterMs + 1)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromMilliseconds(secondResetAfterMs + 1));
         (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
     }
 
