@@ -9,7 +9,13 @@
 #   only an end-to-end test would notice changing counts as a survivor here.
 # - coverage-analysis off: every mutant runs that whole small session. Stryker's per-test coverage capture on the MTP
 #   runner starts one test session per test (over 6 minutes here before the first mutant ran).
-# - It runs in a CPU-capped cgroup (scripts/starve.sh --exec, no busy loops), so it does not starve other work.
+# - A broken wait fails fast: the rate limiter's tests wait until the limiter's timer is armed and fail at once when the
+#   acquire completes instead (TimerRecordingTimeProvider.WaitForArmedAsync), so such a mutant costs one test session,
+#   not a 30 s condition wait. A mutant that hangs ends at Stryker's timeout (the initial run's time plus
+#   additional-timeout, MUTATION_TIMEOUT_MS, 3 s here) and counts as detected ("Timeout").
+# - It runs in a CPU-capped cgroup (scripts/starve.sh --exec, no busy loops), so it does not starve other work. The
+#   cgroup runs it at nice 10: on a machine already at load 40-70 that left it about 2 mutants a minute (one test
+#   session per mutant); MUTATION_NO_CGROUP=1 (nice 0) did 7 a minute on the same machine.
 # --target-framework: TargetFramework is set in Directory.Build.props, which Buildalyzer (Stryker's project reader) does
 # not read, so without it Stryker stops with "Could not find build environment" (stryker-net issue 3144).
 #
@@ -30,7 +36,7 @@ if [ ${#files[@]} -eq 0 ]; then
     Gateway/GatewaySession.cs
     RetryBackoff.cs
     Interactions/InteractionSignatureVerifier.cs
-    DiscordConfiguration.cs
+    DiscordOptions.cs
   )
 fi
 
@@ -39,8 +45,8 @@ for f in "${files[@]}"; do mutate+=(--mutate "**/$f"); done
 
 config=$(mktemp --suffix=.json)
 trap 'rm -f "$config"' EXIT
-cat > "$config" <<'JSON'
-{ "stryker-config": { "coverage-analysis": "off" } }
+cat > "$config" <<JSON
+{ "stryker-config": { "coverage-analysis": "off", "additional-timeout": ${MUTATION_TIMEOUT_MS:-3000} } }
 JSON
 
 run=(dotnet stryker
@@ -51,7 +57,7 @@ run=(dotnet stryker
   "${mutate[@]}"
   --target-framework net10.0
   --concurrency "${STRYKER_CONCURRENCY:-1}"
-  --reporter cleartext --reporter html --reporter json
+  --reporter dots --reporter cleartext --reporter html --reporter json
   --break-at 0)
 
 cd tests/Dockhand.Discord.Tests

@@ -62,6 +62,29 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
         }
     }
 
+    /// <summary>
+    /// Waits (real time, 30 s at most) until at least <paramref name="timers"/> timers are armed, and returns how long
+    /// from now each armed timer fires, soonest first. Fails at once when one of <paramref name="mustStayPending"/>
+    /// completes first: the code under test went through (or failed) instead of waiting. Code that waits on this clock
+    /// is parked once its timer is armed (nothing changes until the clock moves), so the caller can assert the exact due
+    /// times at once; a wrong wait fails in milliseconds instead of at the end of a 30 s poll for the expected one.
+    /// </summary>
+    public async Task<IReadOnlyList<TimeSpan>> WaitForArmedAsync(int timers, params Task[] mustStayPending)
+    {
+        await Eventually.TrueAsync(
+            () =>
+            {
+                if (mustStayPending.FirstOrDefault(t => t.IsCompleted) is { } done)
+                    throw new InvalidOperationException(
+                        $"A wait ended before the clock moved ({done.Status}{(done.Exception is { } e ? ": " + e.InnerException?.Message : "")}); armed timers are due in: [{string.Join(", ", PendingDueIn())}].");
+                return PendingDueIn().Count >= timers;
+            },
+            $"{timers} armed timer(s)",
+            TestContext.Current.CancellationToken,
+            WaitLimit);
+        return PendingDueIn();
+    }
+
     public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
     {
         var record = new RecordedTimer();

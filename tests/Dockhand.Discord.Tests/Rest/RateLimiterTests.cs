@@ -1,5 +1,4 @@
 using Dockhand.Discord.Rest;
-using Dockhand.Discord.Tests.Support;
 using Microsoft.Extensions.Logging;
 using Microsoft.Extensions.Time.Testing;
 
@@ -54,7 +53,7 @@ public sealed class RateLimiterTests
         var next = limiter.AcquireAsync(UserRoute, ct);
         // The limiter is waiting on the fake clock (its timer exists) before the clock moves; a move made earlier is lost.
         // (Due 2 s plus the limiter's 1 ms margin for clock skew.)
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(2.001));
+        Assert.Equal([TimeSpan.FromSeconds(2.001)], await time.WaitForArmedAsync(1, next));
         time.Advance(TimeSpan.FromSeconds(1.9));
         Assert.True(time.HasPendingTimer(TimeSpan.FromSeconds(0.101)), "the wait for the bucket's reset ended early");
         Assert.False(next.IsCompleted);
@@ -78,7 +77,7 @@ public sealed class RateLimiterTests
         var blockedUser = limiter.AcquireAsync(UserRoute, ct);
         var blockedApp = limiter.AcquireAsync(AppRoute, ct);
         // Both wait for the shared bucket's reset (5 s): each has its timer armed, so neither went through.
-        await time.WaitForTimerAsync(d => time.PendingDueIn().Count(p => p == TimeSpan.FromSeconds(5.001)) >= 2, "two waits on the shared bucket");
+        Assert.Equal([TimeSpan.FromSeconds(5.001), TimeSpan.FromSeconds(5.001)], await time.WaitForArmedAsync(2, blockedUser, blockedApp));
         Assert.False(blockedUser.IsCompleted);
         Assert.False(blockedApp.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(5.1));
@@ -95,7 +94,7 @@ public sealed class RateLimiterTests
             lease.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(3), Global: true));
 
         var other = limiter.AcquireAsync(AppRoute, ct);
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(3));
+        Assert.Equal([TimeSpan.FromSeconds(3)], await time.WaitForArmedAsync(1, other));
         // Interaction endpoints are not bound to the global limit: no clock move needed.
         (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
         (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Patch, "webhooks/5/tok/messages/@original"), ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -116,9 +115,10 @@ public sealed class RateLimiterTests
         var blocked = limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, "channels/999/messages"), ct);
         var exempt = limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct);
         (await exempt.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
-        await time.WaitForTimerAsync(d => d > TimeSpan.Zero && d <= TimeSpan.FromSeconds(1.01), "the 51st request's wait for the global window");
+        // The 50 went at one instant: the window frees one second after the oldest answer (plus 1 ms).
+        Assert.Equal([TimeSpan.FromMilliseconds(1_001)], await time.WaitForArmedAsync(1, blocked));
         Assert.False(blocked.IsCompleted);
-        time.Advance(TimeSpan.FromSeconds(1.01));
+        time.Advance(TimeSpan.FromMilliseconds(1_001));
         (await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
     }
 
@@ -127,23 +127,26 @@ public sealed class RateLimiterTests
     {
         var ct = TestContext.Current.CancellationToken;
         var (limiter, time, logger) = Create();
-        for (var i = 0; i < 1_000; i++)
+        for (var i = 0; i < 1_001; i++)
         {
             using var lease = await limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, "users/1"), ct);
             lease.Update(i % 2 == 0 ? 401 : 403, new RateLimitHeaders(null, null, null, null, null), null);
             time.Advance(TimeSpan.FromMilliseconds(25)); // stay under the global 50/s
         }
-        Assert.Equal(1_000, limiter.InvalidRequestCount);
+        Assert.Equal(1_001, limiter.InvalidRequestCount);
+        // Once at the 1,000th, not again for the 1,001st.
         var warning = Assert.Single(logger.Collector.GetSnapshot(), e => e.Id.Id == 3103);
         Assert.Equal(LogLevel.Warning, warning.Level);
+        Assert.StartsWith("1000 invalid", warning.Message, StringComparison.Ordinal);
         Assert.Contains("10000", warning.Message, StringComparison.Ordinal);
 
         // A shared-scope 429 does not count.
         using (var lease = await limiter.AcquireAsync(AppRoute, ct))
             lease.Update(429, new RateLimitHeaders(null, null, null, null, "shared"), new RateLimitError(TimeSpan.Zero, false));
-        Assert.Equal(1_000, limiter.InvalidRequestCount);
+        Assert.Equal(1_001, limiter.InvalidRequestCount);
 
-        time.Advance(TimeSpan.FromMinutes(10.01));
+        // The last one was counted 25 ms ago: exactly ten minutes after it, it is out of the window.
+        time.Advance(DiscordRateLimiter.InvalidRequestWindow - TimeSpan.FromMilliseconds(25));
         Assert.Equal(0, limiter.InvalidRequestCount);
     }
 
@@ -184,7 +187,7 @@ public sealed class RateLimiterTests
         Assert.Equal(0, limiter.TrackedCounts.RouteLocks);
 
         var lateEnough = limiter.AcquireAsync(UserRoute, time.GetTimestamp() + (11 * time.TimestampFrequency), ct);
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(10.001));
+        Assert.Equal([TimeSpan.FromSeconds(10.001)], await time.WaitForArmedAsync(1, lateEnough));
         time.Advance(TimeSpan.FromSeconds(10.001));
         (await lateEnough.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
     }
@@ -198,7 +201,7 @@ public sealed class RateLimiterTests
 
         var interaction = limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct);
         var user = limiter.AcquireAsync(UserRoute, ct);
-        await time.WaitForTimerAsync(_ => time.PendingDueIn().Count(p => p == TimeSpan.FromSeconds(30)) >= 2, "both routes waiting out the ban");
+        Assert.Equal([TimeSpan.FromSeconds(30), TimeSpan.FromSeconds(30)], await time.WaitForArmedAsync(2, interaction, user));
         Assert.False(interaction.IsCompleted);
         Assert.False(user.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(30));
@@ -217,7 +220,7 @@ public sealed class RateLimiterTests
 
         var same = limiter.AcquireAsync(UserRoute, ct);
         (await limiter.AcquireAsync(AppRoute, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(4.001));
+        Assert.Equal([TimeSpan.FromSeconds(4.001)], await time.WaitForArmedAsync(1, same));
         Assert.False(same.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(4.001));
         (await same.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -235,7 +238,7 @@ public sealed class RateLimiterTests
             lease.Update(429, new RateLimitHeaders(null, null, null, null, "GLOBAL"), new RateLimitError(TimeSpan.FromSeconds(2), Global: false));
 
         var other = limiter.AcquireAsync(AppRoute, ct);
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(2));
+        Assert.Equal([TimeSpan.FromSeconds(2)], await time.WaitForArmedAsync(1, other));
         Assert.False(other.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(2));
         (await other.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -255,7 +258,7 @@ public sealed class RateLimiterTests
 
         (await limiter.AcquireAsync(channel2, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
         var blocked = limiter.AcquireAsync(channel1, ct);
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(3.001));
+        Assert.Equal([TimeSpan.FromSeconds(3.001)], await time.WaitForArmedAsync(1, blocked));
         Assert.False(blocked.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(3.001));
         (await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -274,7 +277,7 @@ public sealed class RateLimiterTests
             lease.Update(200, Bucket(5, 3, 10), null); // same reset: stale, more than is left
 
         var blocked = limiter.AcquireAsync(UserRoute, ct);
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(10.001));
+        Assert.Equal([TimeSpan.FromSeconds(10.001)], await time.WaitForArmedAsync(1, blocked));
         Assert.False(blocked.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(10.001));
         using (var lease = await blocked.WaitAsync(TimeSpan.FromSeconds(5), ct))
@@ -283,7 +286,7 @@ public sealed class RateLimiterTests
         for (var i = 0; i < 4; i++)
             (await limiter.AcquireAsync(UserRoute, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
         var fifth = limiter.AcquireAsync(UserRoute, ct);
-        await time.WaitForTimerAsync(TimeSpan.FromSeconds(10.001));
+        Assert.Equal([TimeSpan.FromSeconds(10.001)], await time.WaitForArmedAsync(1, fifth));
         Assert.False(fifth.IsCompleted);
         time.Advance(TimeSpan.FromSeconds(10.001));
         (await fifth.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
@@ -312,6 +315,157 @@ public sealed class RateLimiterTests
         // tokA's bucket went (idle 15 min), tokB's (idle 5 min) and the user route's (not a token route) stay.
         Assert.Equal(2, limiter.TrackedCounts.Buckets);
         Assert.Equal(2, limiter.TrackedCounts.RouteTemplates);
+    }
+
+    [Fact]
+    public async Task AcquireAsync_EdgeBanAndGlobalPauseEndNow_StillWaitsForTheBucket()
+    {
+        // The moment a pause ends the route is not paused any more, but its bucket still counts: the pauses must not
+        // let the request past the bucket.
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(1, 0, 40), null);
+        using (var lease = await limiter.AcquireAsync(AppRoute, ct))
+            lease.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(30), Global: true));
+        limiter.PauseForEdgeBan(TimeSpan.FromSeconds(30));
+        time.Advance(TimeSpan.FromSeconds(30));
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromSeconds(10.001)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromSeconds(10.001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_AtTheBucketsReset_GoesAtOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(1, 0, 2), null);
+        time.Advance(TimeSpan.FromSeconds(2));
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.True(next.IsCompletedSuccessfully, $"waits at the reset instant; armed timers: [{string.Join(", ", time.PendingDueIn())}]");
+        (await next).Dispose();
+    }
+
+    [Fact]
+    public async Task AcquireAsync_GlobalWindowOneSecondAfterTheOldest_GoesAtOnce()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        for (var i = 0; i < DiscordRateLimiter.GlobalLimitPerSecond; i++)
+            (await limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, $"channels/{i}/messages"), ct)).Dispose();
+        time.Advance(TimeSpan.FromSeconds(1));
+
+        var next = limiter.AcquireAsync(RouteKey.From(HttpMethod.Get, "channels/999/messages"), ct);
+        Assert.True(next.IsCompletedSuccessfully, $"waits although the 50 left the window; armed timers: [{string.Join(", ", time.PendingDueIn())}]");
+        (await next).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_ShorterPausesAfterLongerOnes_KeepTheLongerPauses()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        var channel = RouteKey.From(HttpMethod.Get, "channels/1/messages");
+        var user = await limiter.AcquireAsync(UserRoute, ct);
+        var app = await limiter.AcquireAsync(AppRoute, ct);
+        user.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(10), Global: true));
+        app.Update(429, new RateLimitHeaders(null, null, null, null, "global"), new RateLimitError(TimeSpan.FromSeconds(2), Global: true));
+        user.Dispose();
+        app.Dispose();
+        var global = limiter.AcquireAsync(channel, ct);
+        Assert.Equal([TimeSpan.FromSeconds(10)], await time.WaitForArmedAsync(1, global));
+
+        limiter.PauseForEdgeBan(TimeSpan.FromSeconds(20));
+        limiter.PauseForEdgeBan(TimeSpan.FromSeconds(5));
+        var banned = limiter.AcquireAsync(RouteKey.From(HttpMethod.Post, "interactions/1/tok/callback"), ct);
+        Assert.Equal([TimeSpan.FromSeconds(10), TimeSpan.FromSeconds(20)], await time.WaitForArmedAsync(2, global, banned));
+        time.Advance(TimeSpan.FromSeconds(20));
+        (await global.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        (await banned.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_Route429ShorterThanTheBucketsReset_WaitsForTheReset()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, logger) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(429, Bucket(5, 3, 8), new RateLimitError(TimeSpan.FromSeconds(2), Global: false));
+
+        // The 429 leaves the bucket empty until the later of its reset (8 s) and the retry (2 s).
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromSeconds(8.001)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromSeconds(8.001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        // Without an X-RateLimit-Scope header the 429 is the bot's own ("user").
+        Assert.Contains(logger.Collector.GetSnapshot(), e => e.Id.Id == 3102 && e.Message.Contains("(scope user)", StringComparison.Ordinal));
+    }
+
+    [Fact]
+    public async Task Update_LimitWithoutBucketHash_LimitsTheRouteByItself()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(1, 0, TimeSpan.FromSeconds(2), null, null), null);
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromSeconds(2.001)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromSeconds(2.001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_NewWindowWhileAnotherRouteOfTheBucketIsInFlight_CountsThatRequestAsSpent()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(3, 2, 5, "shared"), null);
+        using (var lease = await limiter.AcquireAsync(AppRoute, ct))
+            lease.Update(200, Bucket(3, 1, 5, "shared"), null);
+        time.Advance(TimeSpan.FromSeconds(6)); // a fresh window: 3 left
+
+        var user = await limiter.AcquireAsync(UserRoute, ct);
+        var app = await limiter.AcquireAsync(AppRoute, ct);
+        // The server counted the user request only: 2 left, but the app request in flight takes one of them.
+        user.Update(200, Bucket(3, 2, 5, "shared"), null);
+        user.Dispose();
+        (await limiter.AcquireAsync(UserRoute, ct).WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        var third = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromSeconds(5.001)], await time.WaitForArmedAsync(1, third));
+        app.Dispose();
+        time.Advance(TimeSpan.FromSeconds(5.001));
+        (await third.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Theory]
+    [InlineData(10_050, 0)] // 50 ms later: the same window, so the lower count (none left) stands
+    [InlineData(10_200, 3)] // later than that: a new window with the server's 3
+    public async Task Update_LaterResetWithHigherRemaining_NewWindowOnlyBeyond50Ms(int secondResetAfterMs, int goAtOnce)
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, Bucket(5, 1, 10), null);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(5, 3, TimeSpan.FromMilliseconds(secondResetAfterMs), "abc", null), null);
+
+        for (var i = 0; i < goAtOnce; i++)
+        {
+            var lease = limiter.AcquireAsync(UserRoute, ct);
+            Assert.True(lease.IsCompletedSuccessfully, $"request {i + 1} of {goAtOnce} waits; armed timers: [{string.Join(", ", time.PendingDueIn())}]");
+            (await lease).Dispose();
+        }
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromMilliseconds(secondResetAfterMs + 1)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromMilliseconds(secondResetAfterMs + 1));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
     }
 
     [Theory]
