@@ -23,10 +23,7 @@ public static class DiscordServiceCollectionExtensions
     /// <see cref="DiscordApplicationIdSource"/>, <see cref="CommandRegistrar"/>, the interaction dispatcher and the
     /// gateway bridge (<see cref="IGatewayDispatchHandler"/>). Register your <see cref="IInteractionHandler"/> yourself.
     /// </summary>
-    /// <param name="commandHashFile">Where the hash of the last uploaded commands is kept, unless an
-    /// <see cref="ICommandHashStore"/> is registered already (the host registers one next to its database); the Discord
-    /// module reads no other module's keys.</param>
-    public static IServiceCollection AddDockhandDiscord(this IServiceCollection services, IConfiguration configuration, string commandHashFile = "discord-commands.json")
+    public static IServiceCollection AddDockhandDiscord(this IServiceCollection services, IConfiguration configuration)
     {
         ArgumentNullException.ThrowIfNull(configuration);
         services.TryAddSingleton(TimeProvider.System);
@@ -52,22 +49,21 @@ public static class DiscordServiceCollectionExtensions
         });
         services.TryAddSingleton<InteractionEndpoint>();
 
-        // A factory, not an instance: the container disposes what it made (the store's lock).
-        services.TryAddSingleton<ICommandHashStore>(_ => new FileCommandHashStore(commandHashFile));
         services.TryAddSingleton<CommandRegistrar>();
         return services;
     }
 
     /// <summary>
     /// Uploads <paramref name="commands"/> at start-up (in the background, retried; a failure is logged and does not
-    /// stop the host), only when they changed since the last upload to the same scope (global or DISCORD_GUILD_ID).
-    /// Invalid definitions fail start-up.
+    /// stop the host), only when Discord does not hold them already in the scope (global or DISCORD_GUILD_ID). With an
+    /// <see cref="IGatewayLeadership"/> registered (several processes on one bot) only the process whose turn it is
+    /// checks and uploads, so two processes starting together make one upload, not two. Invalid definitions fail start-up.
     /// </summary>
     public static IServiceCollection AddDockhandDiscordCommands(this IServiceCollection services, IReadOnlyList<SlashCommand> commands)
     {
         CommandValidator.EnsureValid(commands);
         services.AddHostedService(sp => new CommandRegistrationService(commands, sp.GetRequiredService<CommandRegistrar>(),
-            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CommandRegistrationService>>()));
+            sp.GetRequiredService<TimeProvider>(), sp.GetRequiredService<ILogger<CommandRegistrationService>>(), sp.GetService<IGatewayLeadership>()));
         return services;
     }
 
@@ -88,14 +84,29 @@ public static class DiscordServiceCollectionExtensions
 
 }
 
-/// <summary>Registers the commands once at start-up.</summary>
+/// <summary>Registers the commands once at start-up; with a leadership, once this process's turn has come.</summary>
 internal sealed partial class CommandRegistrationService(
-    IReadOnlyList<SlashCommand> commands, CommandRegistrar registrar, TimeProvider time, ILogger<CommandRegistrationService> logger) : BackgroundService
+    IReadOnlyList<SlashCommand> commands, CommandRegistrar registrar, TimeProvider time, ILogger<CommandRegistrationService> logger,
+    IGatewayLeadership? leadership = null) : BackgroundService
 {
     private static readonly TimeSpan[] Backoff = [TimeSpan.FromSeconds(5), TimeSpan.FromSeconds(30), TimeSpan.FromMinutes(2)];
 
     protected override async Task ExecuteAsync(CancellationToken stoppingToken)
     {
+        if (leadership is not null)
+        {
+            LogWaitingForTurn(logger);
+            try
+            {
+                // The term's own token is not used: an upload under way when the term ends is finished, and the next
+                // holder's check then finds the commands in place.
+                await leadership.WaitForTurnAsync(stoppingToken);
+            }
+            catch (OperationCanceledException) when (stoppingToken.IsCancellationRequested)
+            {
+                return;
+            }
+        }
         for (var attempt = 0; ; attempt++)
         {
             try
@@ -126,6 +137,9 @@ internal sealed partial class CommandRegistrationService(
             }
         }
     }
+
+    [LoggerMessage(EventId = 3145, Level = LogLevel.Information, Message = "Slash commands are checked by the process that holds the gateway; this one checks when its turn comes.")]
+    private static partial void LogWaitingForTurn(ILogger logger);
 
     [LoggerMessage(EventId = 3142, Level = LogLevel.Warning, Message = "Command registration failed; retrying in {Seconds} s.")]
     private static partial void LogRetry(ILogger logger, Exception exception, double seconds);

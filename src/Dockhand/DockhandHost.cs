@@ -80,11 +80,6 @@ internal static class DockhandHost
         }
         services.AddDockhandContainers(configuration);
         services.AddDockhandTerminal(configuration);
-        // The hash of the uploaded slash commands sits next to the database: the host hands the Discord module the path
-        // from the container module's options (registered first, so AddDockhandDiscord keeps it), and neither reads the
-        // other's keys.
-        services.AddSingleton<Discord.Commands.ICommandHashStore>(sp =>
-            new Discord.Commands.FileCommandHashStore(sp.GetRequiredService<ContainerOptions>().DatabasePath + ".discord-commands.json"));
         services.AddDockhandDiscord(configuration);
         if (HasToken(configuration))
         {

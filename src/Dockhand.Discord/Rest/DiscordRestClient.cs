@@ -1,6 +1,7 @@
 using System.Net;
 using System.Net.Http.Headers;
 using System.Text.Json;
+using System.Text.Json.Nodes;
 using System.Text.Json.Serialization.Metadata;
 using Dockhand.Discord.Commands;
 using Dockhand.Discord.Gateway;
@@ -123,6 +124,34 @@ public sealed partial class DiscordRestClient : IGatewayBotInfoSource
     {
         var path = guildId is { } g ? $"applications/{applicationId}/guilds/{g}/commands" : $"applications/{applicationId}/commands";
         return SendAsync(HttpMethod.Put, path, CommandWire.Serialize(commands, global: guildId is null), authorize: true, cancellationToken);
+    }
+
+    /// <summary>
+    /// GET /applications/{app}/commands (or /guilds/{guild}/commands when <paramref name="guildId"/> is set), as Discord
+    /// returns them: raw JSON, so that fields this client does not model (localizations, another deployment's commands
+    /// of other types) still count when <see cref="CommandRegistrar"/> compares. with_localizations=true asks for the full
+    /// localization dictionaries: without it Discord gives only the requester's locale's text (Application Commands,
+    /// "Retrieving localized commands").
+    /// </summary>
+    internal async Task<JsonArray> GetCommandsAsync(Snowflake applicationId, Snowflake? guildId, CancellationToken cancellationToken = default)
+    {
+        var path = guildId is { } g ? $"applications/{applicationId}/guilds/{g}/commands" : $"applications/{applicationId}/commands";
+        var bytes = await SendAsync(HttpMethod.Get, path + "?with_localizations=true", null, authorize: true, cancellationToken);
+        var route = RouteKey.From(HttpMethod.Get, path).Template;
+        try
+        {
+            // The spec allows null for "no commands".
+            return bytes.Length == 0 ? [] : JsonNode.Parse(bytes) switch
+            {
+                JsonArray commands => commands,
+                null => [],
+                _ => throw new DiscordRestException(HttpStatusCode.OK, 0, "the command list is not a JSON array", route),
+            };
+        }
+        catch (JsonException)
+        {
+            throw new DiscordRestException(HttpStatusCode.OK, 0, "unreadable JSON response", route);
+        }
     }
 
     /// <summary>GET /oauth2/applications/@me: the bot's application id and name.</summary>

@@ -51,7 +51,32 @@ public static class OpenApiContract
             || !op.TryGetProperty("requestBody", out var requestBody)
             || !requestBody.GetProperty("content").TryGetProperty("application/json", out _))
             throw new ArgumentException($"No JSON request body for {method} {pathTemplate} in the spec.");
-        var pointer = "#/paths/" + Escape(pathTemplate) + "/" + verb + "/requestBody/content/application~1json/schema";
+        return Evaluate("#/paths/" + Escape(pathTemplate) + "/" + verb + "/requestBody/content/application~1json/schema", options, body);
+    }
+
+    /// <summary>
+    /// The errors of a response <paramref name="body"/> against the spec's application/json schema for
+    /// <paramref name="status"/> (e.g. "200") of <paramref name="method"/> <paramref name="pathTemplate"/>: checks that what
+    /// the loopback server answers has the shape Discord documents. Empty when valid.
+    /// </summary>
+    public static IReadOnlyList<string> ValidateResponse(string pathTemplate, string method, string body, string status = "200")
+    {
+        ArgumentNullException.ThrowIfNull(pathTemplate);
+        ArgumentNullException.ThrowIfNull(method);
+        ArgumentNullException.ThrowIfNull(body);
+        var (root, options) = Document.Value;
+        var verb = method.ToLowerInvariant();
+        if (!root.GetProperty("paths").TryGetProperty(pathTemplate, out var pathItem)
+            || !pathItem.TryGetProperty(verb, out var op)
+            || !op.GetProperty("responses").TryGetProperty(status, out var response)
+            || !response.TryGetProperty("content", out var content)
+            || !content.TryGetProperty("application/json", out _))
+            throw new ArgumentException($"No JSON {status} response for {method} {pathTemplate} in the spec.");
+        return Evaluate("#/paths/" + Escape(pathTemplate) + "/" + verb + "/responses/" + status + "/content/application~1json/schema", options, body);
+    }
+
+    private static List<string> Evaluate(string pointer, BuildOptions options, string body)
+    {
         var schema = JsonSchema.FromText($$"""{"$ref":"{{DocumentUri}}{{pointer}}"}""", options);
         using var instance = JsonDocument.Parse(body);
         var result = schema.Evaluate(instance.RootElement, new EvaluationOptions { OutputFormat = OutputFormat.List });

@@ -64,6 +64,8 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         public const string FollowUp = "POST /webhooks/{application_id}/{interaction_token}";
         public const string GlobalCommands = "PUT /applications/{application_id}/commands";
         public const string GuildCommands = "PUT /applications/{application_id}/guilds/{guild_id}/commands";
+        public const string GetGlobalCommands = "GET /applications/{application_id}/commands";
+        public const string GetGuildCommands = "GET /applications/{application_id}/guilds/{guild_id}/commands";
         public const string CurrentApplication = "GET /oauth2/applications/@me";
         public const string GatewayBot = "GET /gateway/bot";
         public const string GetUser = "GET /users/{user_id}";
@@ -79,6 +81,8 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         (new(@"^POST /webhooks/(\d+)/([^/]+)$"), Routes.FollowUp, true),
         (new(@"^PUT /applications/(\d+)/commands$"), Routes.GlobalCommands, false),
         (new(@"^PUT /applications/(\d+)/guilds/(\d+)/commands$"), Routes.GuildCommands, false),
+        (new(@"^GET /applications/(\d+)/commands$"), Routes.GetGlobalCommands, false),
+        (new(@"^GET /applications/(\d+)/guilds/(\d+)/commands$"), Routes.GetGuildCommands, false),
         (new(@"^GET /oauth2/applications/@me$"), Routes.CurrentApplication, false),
         (new(@"^GET /gateway/bot$"), Routes.GatewayBot, false),
         (new(@"^GET /users/(\d+)$"), Routes.GetUser, false),
@@ -280,6 +284,18 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             return _commands.TryGetValue(CommandsKey(guildId), out var c) ? (JsonArray)c.DeepClone() : null;
     }
 
+    /// <summary>
+    /// Puts commands in place as if an earlier bulk overwrite had stored them (a Discord application that already has
+    /// commands when a test starts): each gets a new id and version and Discord's added fields, as a PUT would.
+    /// </summary>
+    public void SetCommands(ulong? guildId, JsonArray commands)
+    {
+        ArgumentNullException.ThrowIfNull(commands);
+        lock (_gate)
+            _commands[CommandsKey(guildId)] = new JsonArray([.. commands.OfType<JsonObject>()
+                .Select(c => (JsonNode)AsStoredCommand(c, guildId?.ToString(CultureInfo.InvariantCulture)))]);
+    }
+
     /// <summary>Scripts a bucket: requests on <paramref name="route"/> share <paramref name="bucketId"/> with this limit per window.</summary>
     public void SetBucket(string route, string bucketId, int limit, TimeSpan window)
     {
@@ -468,7 +484,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         var now = Time.GetUtcNow();
         var major = route.StartsWith("POST /interactions", StringComparison.Ordinal) || route.Contains("/webhooks/", StringComparison.Ordinal)
             ? string.Join('/', p.Take(2))
-            : route == Routes.GuildCommands ? p[1] : route == Routes.ChannelMessage ? p[0] : "";
+            : route is Routes.GuildCommands or Routes.GetGuildCommands ? p[1] : route == Routes.ChannelMessage ? p[0] : "";
         var pauseKey = route + "|" + major;
         // A 429 holds until its retry_after has passed: every request sent before then is refused again and counted.
         // The global one does not bind interaction endpoints (Rate Limits, "Global Rate Limit": "Interaction endpoints
@@ -552,6 +568,8 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
             Routes.FollowUp => FollowUp(p, json as JsonObject, now),
             Routes.GlobalCommands => Commands(p[0], null, json),
             Routes.GuildCommands => Commands(p[0], p[1], json),
+            Routes.GetGlobalCommands => ListCommands(p[0], null, context.Request.Query["with_localizations"].ToString()),
+            Routes.GetGuildCommands => ListCommands(p[0], p[1], context.Request.Query["with_localizations"].ToString()),
             Routes.CurrentApplication => (200, new JsonObject { ["id"] = Id(ApplicationId), ["name"] = ApplicationName, ["description"] = "", ["bot_public"] = true }),
             Routes.GatewayBot => (200, new JsonObject
             {
@@ -714,19 +732,82 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
                     problems.Add(($"{i}.contexts", "Only global commands take contexts"));
         if (problems.Count > 0)
             return (400, MessageRules.FormError(problems));
-        var stored = new JsonArray();
-        foreach (var c in ((JsonArray)body!).OfType<JsonObject>())
-        {
-            var copy = (JsonObject)c.DeepClone();
-            copy["id"] = NextId();
-            copy["application_id"] = Id(ApplicationId);
-            copy["version"] = NextId();
-            if (guildId is not null)
-                copy["guild_id"] = guildId;
-            stored.Add(copy);
-        }
+        var stored = new JsonArray([.. ((JsonArray)body!).OfType<JsonObject>().Select(c => (JsonNode)AsStoredCommand(c, guildId))]);
         _commands[CommandsKey(guildId is null ? null : ulong.Parse(guildId, CultureInfo.InvariantCulture))] = stored;
+        // "Returns 200 and a list of application command objects" (Bulk Overwrite …): all fields, localizations included.
         return (200, stored.DeepClone());
+    }
+
+    /// <summary>
+    /// GET …/commands (Get Global / Guild Application Commands): the commands a bulk overwrite stored, [] when none.
+    /// Without with_localizations (a boolean query string: True, true or 1) the name_localizations and
+    /// description_localizations dictionaries are left out (Application Commands, "Retrieving localized commands": these
+    /// endpoints give only name_localized/description_localized, for the requester's locale, which this server does not
+    /// model).
+    /// </summary>
+    private (int, JsonNode?) ListCommands(string applicationId, string? guildId, string withLocalizations)
+    {
+        if (applicationId != Id(ApplicationId))
+            return (403, Error(50001, "Missing Access"));
+        var stored = _commands.TryGetValue(CommandsKey(guildId is null ? null : ulong.Parse(guildId, CultureInfo.InvariantCulture)), out var c) ? (JsonArray)c.DeepClone() : [];
+        if (withLocalizations is not ("True" or "true" or "1"))
+            foreach (var command in stored.OfType<JsonObject>())
+                StripLocalizations(command);
+        return (200, stored);
+
+        static void StripLocalizations(JsonObject node)
+        {
+            node.Remove("name_localizations");
+            node.Remove("description_localizations");
+            foreach (var key in new[] { "options", "choices" })
+                if (node[key] is JsonArray children)
+                    foreach (var child in children.OfType<JsonObject>())
+                        StripLocalizations(child);
+        }
+    }
+
+    /// <summary>
+    /// A command as Discord keeps and returns it (Application Command Object, and the OpenAPI spec's
+    /// ApplicationCommandResponse): what was sent plus id, application_id, version (new on every overwrite), guild_id for
+    /// a guild's, type 1 when unset, default_member_permissions as a string (sent as an integer) or null, nsfw false,
+    /// the localization dictionaries (null when unset), the deprecated default_permission (true) and, for a global
+    /// command, dm_permission (true), contexts (null when unset) and integration_types (the app's default, [0]).
+    /// </summary>
+    private JsonObject AsStoredCommand(JsonObject sent, string? guildId)
+    {
+        var copy = (JsonObject)sent.DeepClone();
+        copy["id"] = NextId();
+        copy["application_id"] = Id(ApplicationId);
+        copy["version"] = NextId();
+        if (guildId is not null)
+            copy["guild_id"] = guildId;
+        copy["type"] ??= 1;
+        copy["default_member_permissions"] = copy["default_member_permissions"] is JsonValue permissions && permissions.GetValueKind() == JsonValueKind.Number
+            ? permissions.GetValue<long>().ToString(CultureInfo.InvariantCulture)
+            : copy["default_member_permissions"]?.DeepClone();
+        copy["nsfw"] ??= false;
+        copy["default_permission"] ??= true;
+        if (guildId is null)
+        {
+            copy["dm_permission"] ??= true;
+            if (!copy.ContainsKey("contexts"))
+                copy["contexts"] = null;
+            copy["integration_types"] ??= new JsonArray(0);
+        }
+        AddLocalizations(copy);
+        return copy;
+
+        static void AddLocalizations(JsonObject node)
+        {
+            if (!node.ContainsKey("name_localizations"))
+                node["name_localizations"] = null;
+            if (node.ContainsKey("description") && !node.ContainsKey("description_localizations"))
+                node["description_localizations"] = null;
+            foreach (var key in new[] { "options", "choices" })
+                if (node[key] is JsonArray children)
+                    foreach (var child in children.OfType<JsonObject>())
+                        AddLocalizations(child);
+        }
     }
 
     private static void SetRateLimitHeaders(HttpResponse response, int limit, int remaining, DateTimeOffset resetAt, TimeSpan resetAfter, string bucket)

@@ -34,7 +34,6 @@ internal sealed class InteractionsHost : IAsyncDisposable
     public LoopbackDiscordRestServer Rest { get; }
     public InteractionSigner Signer { get; }
     public HttpClient Http { get; }
-    private string? DataDirectory { get; init; }
     public Uri Endpoint => new(App.Urls.First().TrimEnd('/') + "/interactions");
 
     public static async Task<InteractionsHost> StartAsync(Func<Interaction, IInteractionResponder, CancellationToken, Task> handle,
@@ -43,7 +42,6 @@ internal sealed class InteractionsHost : IAsyncDisposable
         // One clock for the host and the loopback Discord, so Discord's 3 s deadline runs on the test's time.
         var rest = await LoopbackDiscordRestServer.StartAsync(time: time, cancellationToken: cancellationToken);
         var signer = new InteractionSigner();
-        var dataDir = Path.Combine(Path.GetTempPath(), "dockhand-discord-tests-" + Guid.NewGuid().ToString("N"));
         var builder = WebApplication.CreateSlimBuilder();
         builder.Logging.ClearProviders();
         builder.WebHost.ConfigureKestrel(k => k.Listen(IPAddress.Loopback, 0));
@@ -55,14 +53,13 @@ internal sealed class InteractionsHost : IAsyncDisposable
         });
         if (time is not null)
             builder.Services.AddSingleton(time);
-        // The command hashes go where the host says (the real host: next to its database), here the test's own directory.
-        builder.Services.AddDockhandDiscord(builder.Configuration, Path.Combine(dataDir, "discord-commands.json"));
+        builder.Services.AddDockhandDiscord(builder.Configuration);
         builder.Services.AddSingleton<IInteractionHandler>(new DelegateHandler(handle));
         configure?.Invoke(builder.Services);
         var app = builder.Build();
         app.MapDiscordInteractions();
         await app.StartAsync(cancellationToken);
-        return new InteractionsHost(app, rest, signer, new HttpClient { Timeout = TimeSpan.FromSeconds(30) }) { DataDirectory = dataDir };
+        return new InteractionsHost(app, rest, signer, new HttpClient { Timeout = TimeSpan.FromSeconds(30) });
     }
 
     /// <summary>Sends a correctly signed interaction, as Discord would.</summary>
@@ -76,7 +73,5 @@ internal sealed class InteractionsHost : IAsyncDisposable
         await App.StopAsync();
         await App.DisposeAsync();
         await Rest.DisposeAsync();
-        if (DataDirectory is not null && Directory.Exists(DataDirectory))
-            Directory.Delete(DataDirectory, recursive: true);
     }
 }

@@ -1,37 +1,50 @@
+using System.Text.Json.Nodes;
 using Dockhand.Tests.Bot.Support;
-using Microsoft.Data.Sqlite;
 
 namespace Dockhand.Tests.Bot;
 
-/// <summary>`dockhand run` uploads the command definitions at start-up only when they changed.</summary>
+/// <summary>`dockhand run` asks Discord for its commands at start-up and uploads them only when Discord's differ.</summary>
 public sealed class CommandRegistrationTests
 {
     private static CancellationToken Ct => TestContext.Current.CancellationToken;
 
     [Fact]
-    public async Task Startup_SecondStartWithSameDefinitions_UploadsNothing()
+    public async Task Startup_DiscordAlreadyHoldsTheCommands_UploadsNothing()
     {
-        var directory = Directory.CreateTempSubdirectory("dockhand-registration-").FullName;
-        try
+        JsonArray held;
+        await using (var first = await BotHost.StartAsync(cancellationToken: Ct))
         {
-            var settings = new Dictionary<string, string?> { ["DATABASE_PATH"] = Path.Combine(directory, "containers.db") };
-            await using (var first = await BotHost.StartAsync(extra: settings, cancellationToken: Ct))
-            {
-                await first.Gateway!.WaitUntilAsync(_ => first.Rest.CommandOverwriteCount == 1, BotHost.Timeout, Ct);
-                Assert.Equal(8, first.Rest.GetCommands(BotHost.GuildId)!.Count);
-                first.AssertSentBodiesMatchOpenApi();
-            }
-
-            await using var second = await BotHost.StartAsync(extra: settings, cancellationToken: Ct);
-            // The registration runs in the background right after start: give it time to (not) upload.
-            await second.Gateway!.WaitUntilAsync(_ => second.LogLines.Any(e => e.Contains("[3141]", StringComparison.Ordinal)), BotHost.Timeout, Ct);
-
-            Assert.Equal(0, second.Rest.CommandOverwriteCount);
+            await first.Gateway!.WaitUntilAsync(_ => first.Rest.CommandOverwriteCount == 1, BotHost.Timeout, Ct);
+            held = first.Rest.GetCommands(BotHost.GuildId)!;
+            Assert.Equal(8, held.Count);
+            first.AssertSentBodiesMatchOpenApi();
         }
-        finally
+
+        // Another start, with a database of its own: nothing local says what was uploaded, Discord does.
+        await using var second = await BotHost.StartAsync(prepareDiscord: d => d.SetCommands(BotHost.GuildId, held), cancellationToken: Ct);
+        await second.Gateway!.WaitUntilAsync(_ => second.LogLines.Any(e => e.Contains("[3141]", StringComparison.Ordinal)), BotHost.Timeout, Ct);
+
+        Assert.Equal(0, second.Rest.CommandOverwriteCount);
+        Assert.Single(second.Rest.RequestsTo(Dockhand.Discord.Testing.Rest.LoopbackDiscordRestServer.Routes.GetGuildCommands));
+    }
+
+    [Fact]
+    public async Task Startup_DiscordHoldsAnOlderSet_UploadsOnce()
+    {
+        JsonArray held;
+        await using (var first = await BotHost.StartAsync(cancellationToken: Ct))
         {
-            SqliteConnection.ClearAllPools();
-            Directory.Delete(directory, recursive: true);
+            await first.Gateway!.WaitUntilAsync(_ => first.Rest.CommandOverwriteCount == 1, BotHost.Timeout, Ct);
+            held = first.Rest.GetCommands(BotHost.GuildId)!;
         }
+        held.RemoveAt(held.Count - 1); // the release before the newest command
+        held[0]!["description"] = "An older description.";
+
+        await using var second = await BotHost.StartAsync(prepareDiscord: d => d.SetCommands(BotHost.GuildId, held), cancellationToken: Ct);
+        await second.Gateway!.WaitUntilAsync(_ => second.LogLines.Any(e => e.Contains("[3140]", StringComparison.Ordinal)), BotHost.Timeout, Ct);
+
+        Assert.Equal(1, second.Rest.CommandOverwriteCount);
+        Assert.Equal(8, second.Rest.GetCommands(BotHost.GuildId)!.Count);
+        Assert.NotEqual("An older description.", second.Rest.GetCommands(BotHost.GuildId)![0]!["description"]!.GetValue<string>());
     }
 }

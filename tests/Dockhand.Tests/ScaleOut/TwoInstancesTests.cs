@@ -11,7 +11,7 @@ namespace Dockhand.Tests.ScaleOut;
 /// Two real <c>dockhand run</c> processes on one PostgreSQL database (a database of its own per test), the loopback
 /// Discord REST server and gateway, and the shared engine (what a test creates carries dockhand.test=&lt;run&gt; and
 /// is removed by it). Issue 17 §4: one gateway connection at a time, a takeover after SIGKILL with every interaction
-/// answered exactly once, and one container per user across both processes.
+/// answered exactly once, one slash-command upload between the two, and one container per user across both processes.
 /// </summary>
 public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLifetime
 {
@@ -85,7 +85,19 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
 
         var resume = await gateway.WaitForOpAsync(6, cancellationToken: Ct);
         var takeover = resume.ReceivedAt - killedAt;
-        await gateway.WaitUntilAsync(_ => sent.All(s => rest.GetCallback(s.Id) is not null), TimeSpan.FromSeconds(30), Ct);
+        try
+        {
+            await gateway.WaitUntilAsync(_ => sent.All(s => rest.GetCallback(s.Id) is not null), TimeSpan.FromSeconds(30), Ct);
+        }
+        catch (TimeoutException)
+        {
+            var unanswered = sent.Select((s, i) => (s.Id, s.Token, i)).Where(x => rest.GetCallback(x.Id) is null).ToList();
+            var attempts = unanswered.Select(x => $"{x.i}: [{string.Join(" ", rest.Requests.Where(r => r.Path.Contains(x.Token, StringComparison.Ordinal)).Select(r => $"{r.At:ss.fff}={r.Status}"))}]");
+            Assert.Fail($"Interactions {string.Join(", ", unanswered.Select(x => x.i))} (of 0-39; A was killed before 15, at {killedAt:ss.fff}) got no "
+                + $"accepted callback within 30 s (B resumed {takeover.TotalSeconds:F1} s after the kill). Their callbacks (second=status): "
+                + $"{string.Join("; ", attempts)}. A's output, last 15 lines:\n{string.Join('\n', a.Output.Split('\n').TakeLast(15))}\n"
+                + $"B's output, last 15 lines:\n{string.Join('\n', b.Output.Split('\n').TakeLast(15))}");
+        }
 
         Assert.True(takeover < TimeSpan.FromSeconds(10), $"B resumed {takeover.TotalSeconds:F1} s after A was killed");
         Assert.Single(gateway.ReceivedOp(2)); // B resumed A's session, it did not identify a new one
@@ -106,6 +118,34 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         });
         Assert.True(duplicates.Count <= 5, $"{duplicates.Count} interactions were answered twice");
         Assert.Equal(0, rest.LateCallbacks);
+    }
+
+    [Fact]
+    public async Task Run_TwoStartTogether_OneCommandUploadAndTheNextHolderFindsThemInPlace()
+    {
+        await using var gateway = new LoopbackDiscordGateway();
+        await gateway.StartAsync(Ct);
+        await using var rest = await LoopbackDiscordRestServer.StartAsync(token: gateway.Options.Token, cancellationToken: Ct);
+        rest.GatewayUrl = gateway.Url;
+        await using var a = StartInstance("a", rest, gateway, out var aUrl);
+        await using var b = StartInstance("b", rest, gateway, out var bUrl);
+        await a.WaitHealthyAsync(aUrl);
+        await b.WaitHealthyAsync(bUrl);
+        // Whichever leads checks the commands: Discord holds none yet, so it uploads them.
+        await WaitUntilAsync(() => a.Output.Contains("[3140]", StringComparison.Ordinal) || b.Output.Contains("[3140]", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
+        var (holder, standby) = a.Output.Contains("[3140]", StringComparison.Ordinal) ? (a, b) : (b, a);
+        Assert.Equal(1, rest.CommandOverwriteCount);
+        Assert.Single(rest.RequestsTo(LoopbackDiscordRestServer.Routes.GetGlobalCommands)); // the standby has not asked
+
+        var killedAt = DateTimeOffset.UtcNow;
+        await holder.KillAsync();
+        await standby.WaitForOutputAsync("Slash commands up to date; not uploaded");
+
+        // One upload between the two; the new holder asked once its turn came, after the kill, and found them in place.
+        Assert.Equal(1, rest.CommandOverwriteCount);
+        var checks = rest.RequestsTo(LoopbackDiscordRestServer.Routes.GetGlobalCommands);
+        Assert.Equal(2, checks.Count);
+        Assert.True(checks[1].At >= killedAt, $"the standby asked for the commands at {checks[1].At:HH:mm:ss.fff}, before the holder was killed at {killedAt:HH:mm:ss.fff}");
     }
 
     [Fact]

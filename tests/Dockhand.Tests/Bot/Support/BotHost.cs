@@ -72,7 +72,9 @@ internal sealed class BotHost : IAsyncDisposable
 
     public static ulong NewUser() => (ulong)Interlocked.Increment(ref s_nextUser);
 
-    public static async Task<BotHost> StartAsync(bool withGateway = true, IDictionary<string, string?>? extra = null, CancellationToken cancellationToken = default)
+    /// <param name="prepareDiscord">Runs on the loopback Discord before the host starts (e.g. commands Discord already holds).</param>
+    public static async Task<BotHost> StartAsync(bool withGateway = true, IDictionary<string, string?>? extra = null,
+        Action<LoopbackDiscordRestServer>? prepareDiscord = null, CancellationToken cancellationToken = default)
     {
         // Every engine request from the test side ends within Timeout (this client never streams).
         var docker = new DockerClientBuilder().WithEndpoint(new Uri(Environment.GetEnvironmentVariable("DOCKER_HOST") ?? "unix:///var/run/docker.sock")).WithTimeout(Timeout).Build();
@@ -90,6 +92,7 @@ internal sealed class BotHost : IAsyncDisposable
         var runId = "bot-" + Guid.NewGuid().ToString("N")[..12];
         var directory = Directory.CreateTempSubdirectory("dockhand-bot-").FullName;
         var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: cancellationToken);
+        prepareDiscord?.Invoke(rest);
         LoopbackDiscordGateway? gateway = null;
         if (withGateway)
         {
