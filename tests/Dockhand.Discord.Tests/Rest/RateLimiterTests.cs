@@ -193,6 +193,32 @@ public sealed class RateLimiterTests
     }
 
     [Fact]
+    public async Task AcquireAsync_QueuedWaiterGivesUpAtItsDeadline_ReleasesTheRouteToTheNextWaiter()
+    {
+        // The request that gives up held the route's turn: it must hand it on. While a third request waits the lock
+        // stays tracked, so a turn that is not released blocks that request for good.
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        var holder = await limiter.AcquireAsync(UserRoute, ct);
+        var tooSoon = time.GetTimestamp() + (5 * time.TimestampFrequency);
+        var givesUp = limiter.AcquireAsync(UserRoute, tooSoon, ct);
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.False(givesUp.IsCompleted);
+        Assert.False(next.IsCompleted);
+
+        holder.Update(200, Bucket(1, 0, 10), null);
+        holder.Dispose();
+        var ex = await Assert.ThrowsAsync<RateLimitWaitTooLongException>(() => givesUp.WaitAsync(TimerRecordingTimeProvider.WaitLimit, ct));
+        Assert.Equal(TimeSpan.FromSeconds(10.001), ex.Wait);
+
+        // The next request gets the route and waits only for the bucket's reset.
+        Assert.Equal([TimeSpan.FromSeconds(10.001)], await time.WaitForArmedAsync(1, next));
+        time.Advance(TimeSpan.FromSeconds(10.001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+        Assert.Equal(0, limiter.TrackedCounts.RouteLocks);
+    }
+
+    [Fact]
     public async Task PauseForEdgeBan_RetryAfter_PausesEveryRouteInteractionOnesIncluded()
     {
         var ct = TestContext.Current.CancellationToken;
