@@ -275,6 +275,10 @@ internal static partial class TerminalEndpoints
         {
             session = sessions.Find(cookie) ?? await sessions.ReopenAsync(cookie, container_id, context.RequestAborted);
         }
+        catch (OperationCanceledException) when (context.RequestAborted.IsCancellationRequested)
+        {
+            return;
+        }
         catch (Exception e) when (e is EngineException or IOException or System.Data.Common.DbException or InvalidOperationException)
         {
             Log.RequestFailed(logger, e, container_id);
