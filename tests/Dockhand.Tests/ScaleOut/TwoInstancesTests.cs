@@ -127,10 +127,8 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         await gateway.StartAsync(Ct);
         await using var rest = await LoopbackDiscordRestServer.StartAsync(token: gateway.Options.Token, cancellationToken: Ct);
         rest.GatewayUrl = gateway.Url;
-        await using var a = StartInstance("a", rest, gateway, out var aUrl);
-        await using var b = StartInstance("b", rest, gateway, out var bUrl);
-        await a.WaitHealthyAsync(aUrl);
-        await b.WaitHealthyAsync(bUrl);
+        await using var both = await StartBothHealthyAsync(rest, gateway);
+        var (a, aUrl, b, bUrl) = both;
         // Whichever leads checks the commands: Discord holds none yet, so it uploads them.
         await WaitUntilAsync(() => a.Output.Contains("[3140]", StringComparison.Ordinal) || b.Output.Contains("[3140]", StringComparison.Ordinal), TimeSpan.FromSeconds(60));
         var (holder, standby) = a.Output.Contains("[3140]", StringComparison.Ordinal) ? (a, b) : (b, a);
@@ -153,10 +151,8 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
     {
         await using var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
         using var signer = new InteractionSigner();
-        await using var a = StartInstance("a", rest, gateway: null, out var aUrl, signer.PublicKeyHex);
-        await using var b = StartInstance("b", rest, gateway: null, out var bUrl, signer.PublicKeyHex);
-        await a.WaitHealthyAsync(aUrl);
-        await b.WaitHealthyAsync(bUrl);
+        await using var both = await StartBothHealthyAsync(rest, gateway: null, signer.PublicKeyHex);
+        var (a, aUrl, b, bUrl) = both;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
 
         var users = Enumerable.Range(0, 10).Select(i => User + 1 + (ulong)i).ToList();
@@ -191,10 +187,8 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
     {
         await using var rest = await LoopbackDiscordRestServer.StartAsync(cancellationToken: Ct);
         using var signer = new InteractionSigner();
-        await using var a = StartInstance("a", rest, gateway: null, out var aUrl, signer.PublicKeyHex);
-        await using var b = StartInstance("b", rest, gateway: null, out var bUrl, signer.PublicKeyHex);
-        await a.WaitHealthyAsync(aUrl);
-        await b.WaitHealthyAsync(bUrl);
+        await using var both = await StartBothHealthyAsync(rest, gateway: null, signer.PublicKeyHex);
+        var (a, aUrl, b, bUrl) = both;
         using var http = new HttpClient { Timeout = TimeSpan.FromSeconds(60) };
         var owner = User + 50;
         var create = InteractionPayloads.SlashCommand(rest.ApplicationId, "create-" + _run, User, "create",
@@ -245,6 +239,37 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         {
             Assert.True(clock.Elapsed < timeout, $"the condition did not hold within {timeout.TotalSeconds} s");
             await Task.Delay(50, Ct);
+        }
+    }
+
+    /// <summary>Two processes, "a" and "b", on this test's database, both answering /health; disposed together.</summary>
+    private sealed class InstancePair(DockhandChild a, Uri aUrl, DockhandChild b, Uri bUrl) : IAsyncDisposable
+    {
+        public void Deconstruct(out DockhandChild first, out Uri firstUrl, out DockhandChild second, out Uri secondUrl)
+            => (first, firstUrl, second, secondUrl) = (a, aUrl, b, bUrl);
+
+        public async ValueTask DisposeAsync()
+        {
+            await b.DisposeAsync();
+            await a.DisposeAsync();
+        }
+    }
+
+    private async Task<InstancePair> StartBothHealthyAsync(LoopbackDiscordRestServer rest, LoopbackDiscordGateway? gateway, string? publicKey = null)
+    {
+        var a = StartInstance("a", rest, gateway, out var aUrl, publicKey);
+        var b = StartInstance("b", rest, gateway, out var bUrl, publicKey);
+        var both = new InstancePair(a, aUrl, b, bUrl);
+        try
+        {
+            await a.WaitHealthyAsync(aUrl);
+            await b.WaitHealthyAsync(bUrl);
+            return both;
+        }
+        catch
+        {
+            await both.DisposeAsync();
+            throw;
         }
     }
 
