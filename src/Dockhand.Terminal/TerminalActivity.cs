@@ -8,7 +8,10 @@ namespace Dockhand.Terminal;
 /// </summary>
 internal sealed class TerminalActivity(TerminalSessions sessions, TerminalSessionStore store) : IContainerActivity
 {
-    public async ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default)
-        => sessions.All.Any(s => s.EndReason is null && string.Equals(s.ContainerId, containerId, StringComparison.Ordinal))
-            || await store.OpenElsewhereAsync(containerId, cancellationToken);
+    public async ValueTask<IReadOnlySet<string>> ContainersInUseAsync(CancellationToken cancellationToken = default)
+    {
+        var inUse = await store.OpenElsewhereAsync(cancellationToken);
+        inUse.UnionWith(sessions.All.Where(s => s.EndReason is null).Select(s => s.ContainerId));
+        return inUse;
+    }
 }

@@ -121,20 +121,20 @@ internal sealed class TerminalSessionStore(DockhandDatabase database, TimeProvid
         await command.ExecuteNonQueryAsync(cancellationToken);
     }
 
-    /// <summary>True when a process other than this one holds a live session on <paramref name="containerId"/>.</summary>
-    public async Task<bool> OpenElsewhereAsync(string containerId, CancellationToken cancellationToken = default)
+    /// <summary>The containers on which a process other than this one holds a live session.</summary>
+    public async Task<HashSet<string>> OpenElsewhereAsync(CancellationToken cancellationToken = default)
     {
         var now = TerminalLinks.Format(time.GetUtcNow());
         await using var connection = await database.OpenAsync(cancellationToken);
         await using var command = connection.CreateCommand();
-        command.CommandText = """
-            SELECT COUNT(*) FROM terminal_sessions
-            WHERE container_id = @container AND holder <> @holder AND alive_until > @now AND expires_at > @now
-            """;
-        command.AddParameter("@container", containerId);
+        command.CommandText = "SELECT DISTINCT container_id FROM terminal_sessions WHERE holder <> @holder AND alive_until > @now AND expires_at > @now";
         command.AddParameter("@holder", Holder);
         command.AddParameter("@now", now);
-        return Convert.ToInt64(await command.ExecuteScalarAsync(cancellationToken), CultureInfo.InvariantCulture) > 0;
+        var containers = new HashSet<string>(StringComparer.Ordinal);
+        await using var reader = await command.ExecuteReaderAsync(cancellationToken);
+        while (await reader.ReadAsync(cancellationToken))
+            containers.Add(reader.GetString(0));
+        return containers;
     }
 
     /// <summary>Deletes the rows of sessions whose cookies have expired. Returns how many went.</summary>

@@ -82,35 +82,35 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
     }
 
     [Fact]
-    public async Task HasAttachedSessionAsync_LiveThenEnded_FollowsTheSessions()
+    public async Task ContainersInUseAsync_LiveThenEnded_FollowsTheSessions()
     {
         var (sessions, store) = StartProcess();
         var activity = new TerminalActivity(sessions, store);
         var session = await sessions.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
 
-        Assert.True(await activity.HasAttachedSessionAsync("abc123", Ct));
-        Assert.False(await activity.HasAttachedSessionAsync("def456", Ct));
+        Assert.True((await activity.ContainersInUseAsync(Ct)).Contains("abc123"));
+        Assert.False((await activity.ContainersInUseAsync(Ct)).Contains("def456"));
         await session.EndAsync("test over");
-        Assert.False(await activity.HasAttachedSessionAsync("abc123", Ct));
+        Assert.False((await activity.ContainersInUseAsync(Ct)).Contains("abc123"));
     }
 
     [Fact]
-    public async Task HasAttachedSessionAsync_SessionLiveInOtherProcess_IsTrueUntilItEnds()
+    public async Task ContainersInUseAsync_SessionLiveInOtherProcess_IsTrueUntilItEnds()
     {
         var (a, _) = StartProcess();
         var (b, bStore) = StartProcess();
         var culling = new TerminalActivity(b, bStore);
         var session = await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
 
-        Assert.True(await culling.HasAttachedSessionAsync("abc123", Ct));
+        Assert.True((await culling.ContainersInUseAsync(Ct)).Contains("abc123"));
         await session.EndAsync("test over");
         await session.Ended.WaitAsync(TimeSpan.FromSeconds(10), Ct);
         // The row goes in the background once the session has ended.
-        await Eventually.TrueAsync(async () => !await culling.HasAttachedSessionAsync("abc123", Ct), "the ended session stops counting as open", Ct, TimeSpan.FromSeconds(10));
+        await Eventually.TrueAsync(async () => !(await culling.ContainersInUseAsync(Ct)).Contains("abc123"), "the ended session stops counting as open", Ct, TimeSpan.FromSeconds(10));
     }
 
     [Fact]
-    public async Task HasAttachedSessionAsync_OtherProcessStoppedMarking_NotOpenAfterThreePeriods()
+    public async Task ContainersInUseAsync_OtherProcessStoppedMarking_NotOpenAfterThreePeriods()
     {
         var (a, _) = StartProcess();
         var (b, bStore) = StartProcess();
@@ -118,11 +118,11 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
         await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
 
         _time.Advance(3 * TerminalSessionStore.HeartbeatPeriod - TimeSpan.FromSeconds(1));
-        Assert.True(await culling.HasAttachedSessionAsync("abc123", Ct));
+        Assert.True((await culling.ContainersInUseAsync(Ct)).Contains("abc123"));
         _time.Advance(TimeSpan.FromSeconds(1));
-        Assert.False(await culling.HasAttachedSessionAsync("abc123", Ct)); // A died without a word
+        Assert.False((await culling.ContainersInUseAsync(Ct)).Contains("abc123")); // A died without a word
         await a.HeartbeatAsync(Ct);
-        Assert.True(await culling.HasAttachedSessionAsync("abc123", Ct)); // it was only late
+        Assert.True((await culling.ContainersInUseAsync(Ct)).Contains("abc123")); // it was only late
     }
 
     [Fact]
@@ -141,7 +141,7 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
         Assert.Null(other.EndReason);
         // Ending it here does not delete the row the other process now holds.
         await session.Ended.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        Assert.True(await new TerminalActivity(a, new TerminalSessionStore(_test.Open(), _time)).HasAttachedSessionAsync("abc123", Ct));
+        Assert.True((await new TerminalActivity(a, new TerminalSessionStore(_test.Open(), _time)).ContainersInUseAsync(Ct)).Contains("abc123"));
     }
 
     [Fact]
@@ -154,7 +154,7 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
         await a.StopAsync(Ct);
 
         Assert.Equal(TerminalEndReasons.ShuttingDown, session.EndReason);
-        Assert.False(await new TerminalActivity(b, bStore).HasAttachedSessionAsync("abc123", Ct));
+        Assert.False((await new TerminalActivity(b, bStore).ContainersInUseAsync(Ct)).Contains("abc123"));
         Assert.Equal(new StoredSession(Alice, "abc123", "dev", session.ExpiresAt), await bStore.TakeOverAsync(session.Id, "abc123", Ct));
     }
 

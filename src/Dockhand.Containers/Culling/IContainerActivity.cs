@@ -7,16 +7,17 @@ namespace Dockhand.Containers.Culling;
 public interface IContainerActivity
 {
     /// <summary>
-    /// True while a terminal session is open on the container (<paramref name="containerId"/> as recorded), in this
-    /// process or another one on the same database.
+    /// The containers (ids as recorded) with a terminal session open now, in this process or another one on the same
+    /// database: one answer for a whole culling pass.
     /// </summary>
-    ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default);
+    ValueTask<IReadOnlySet<string>> ContainersInUseAsync(CancellationToken cancellationToken = default);
 }
 
 /// <summary>The default when no module reports sessions (the CLI, or a host without the web terminal).</summary>
 internal sealed class NoContainerActivity : IContainerActivity
 {
-    public ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default) => ValueTask.FromResult(false);
+    public ValueTask<IReadOnlySet<string>> ContainersInUseAsync(CancellationToken cancellationToken = default)
+        => ValueTask.FromResult<IReadOnlySet<string>>(new HashSet<string>(StringComparer.Ordinal));
 }
 
 /// <summary>One container as idle culling sees it; times are the engine's, CPU is percent of one core (null when not running or unknown).</summary>

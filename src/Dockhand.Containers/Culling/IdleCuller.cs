@@ -103,10 +103,11 @@ internal sealed partial class IdleCuller : IDisposable
         var stopped = 0;
         if (_options.IdleStopAfter is { } idleStopAfter)
         {
+            var inUse = await _activity.ContainersInUseAsync(cancellationToken);
             var unattended = new List<string>();
             foreach (var id in running)
             {
-                if (await _activity.HasAttachedSessionAsync(id, cancellationToken))
+                if (inUse.Contains(id))
                     _idle.Remove(id);
                 else
                     unattended.Add(id);
@@ -126,7 +127,7 @@ internal sealed partial class IdleCuller : IDisposable
                     _idle[id] = since = new IdleSince(now, sample.StartedAt);
                 if (now - since.Since < idleStopAfter)
                     continue;
-                if (await TryAsync(id, "stop", () => _service.StopIdleAsync(records[id].Owner, id, idleStopAfter, async token => !await _activity.HasAttachedSessionAsync(id, token), cancellationToken)))
+                if (await TryAsync(id, "stop", () => _service.StopIdleAsync(records[id].Owner, id, idleStopAfter, async token => !(await _activity.ContainersInUseAsync(token)).Contains(id), cancellationToken)))
                 {
                     stopped++;
                     _idle.Remove(id);

@@ -24,7 +24,8 @@ public sealed class IdleCullingTests(EngineFixture fixture)
     {
         public ConcurrentDictionary<string, bool> Ids { get; } = new(StringComparer.Ordinal);
 
-        public ValueTask<bool> HasAttachedSessionAsync(string containerId, CancellationToken cancellationToken = default) => ValueTask.FromResult(Ids.ContainsKey(containerId));
+        public ValueTask<IReadOnlySet<string>> ContainersInUseAsync(CancellationToken cancellationToken = default)
+            => ValueTask.FromResult<IReadOnlySet<string>>(Ids.Keys.ToHashSet(StringComparer.Ordinal));
     }
 
     /// <summary>A harness on a fake clock, and the culler under test, which it owns.</summary>

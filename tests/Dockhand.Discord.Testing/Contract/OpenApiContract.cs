@@ -41,17 +41,13 @@ public static class OpenApiContract
     /// <summary>The errors of <paramref name="body"/> against the request schema of <paramref name="method"/> <paramref name="pathTemplate"/>; empty when valid.</summary>
     public static IReadOnlyList<string> Validate(string pathTemplate, string method, string body)
     {
-        ArgumentNullException.ThrowIfNull(pathTemplate);
-        ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(body);
-        var (root, options) = Document.Value;
-        var verb = method.ToLowerInvariant();
-        if (!root.GetProperty("paths").TryGetProperty(pathTemplate, out var pathItem)
-            || !pathItem.TryGetProperty(verb, out var op)
-            || !op.TryGetProperty("requestBody", out var requestBody)
+        var (op, pointer, options) = Operation(pathTemplate, method);
+        if (op is not { } found
+            || !found.TryGetProperty("requestBody", out var requestBody)
             || !requestBody.GetProperty("content").TryGetProperty("application/json", out _))
             throw new ArgumentException($"No JSON request body for {method} {pathTemplate} in the spec.");
-        return Evaluate("#/paths/" + Escape(pathTemplate) + "/" + verb + "/requestBody/content/application~1json/schema", options, body);
+        return Evaluate(pointer + "/requestBody/content/application~1json/schema", options, body);
     }
 
     /// <summary>
@@ -61,18 +57,27 @@ public static class OpenApiContract
     /// </summary>
     public static IReadOnlyList<string> ValidateResponse(string pathTemplate, string method, string body, string status = "200")
     {
-        ArgumentNullException.ThrowIfNull(pathTemplate);
-        ArgumentNullException.ThrowIfNull(method);
         ArgumentNullException.ThrowIfNull(body);
-        var (root, options) = Document.Value;
-        var verb = method.ToLowerInvariant();
-        if (!root.GetProperty("paths").TryGetProperty(pathTemplate, out var pathItem)
-            || !pathItem.TryGetProperty(verb, out var op)
-            || !op.GetProperty("responses").TryGetProperty(status, out var response)
+        var (op, pointer, options) = Operation(pathTemplate, method);
+        if (op is not { } found
+            || !found.GetProperty("responses").TryGetProperty(status, out var response)
             || !response.TryGetProperty("content", out var content)
             || !content.TryGetProperty("application/json", out _))
             throw new ArgumentException($"No JSON {status} response for {method} {pathTemplate} in the spec.");
-        return Evaluate("#/paths/" + Escape(pathTemplate) + "/" + verb + "/responses/" + status + "/content/application~1json/schema", options, body);
+        return Evaluate(pointer + "/responses/" + status + "/content/application~1json/schema", options, body);
+    }
+
+    /// <summary>The spec's operation object for <paramref name="method"/> <paramref name="pathTemplate"/> (null when the spec has none) and its JSON pointer.</summary>
+    private static (JsonElement? Operation, string Pointer, BuildOptions Options) Operation(string pathTemplate, string method)
+    {
+        ArgumentNullException.ThrowIfNull(pathTemplate);
+        ArgumentNullException.ThrowIfNull(method);
+        var (root, options) = Document.Value;
+        var verb = method.ToLowerInvariant();
+        var pointer = "#/paths/" + Escape(pathTemplate) + "/" + verb;
+        return root.GetProperty("paths").TryGetProperty(pathTemplate, out var pathItem) && pathItem.TryGetProperty(verb, out var op)
+            ? (op, pointer, options)
+            : (null, pointer, options);
     }
 
     private static List<string> Evaluate(string pointer, BuildOptions options, string body)
