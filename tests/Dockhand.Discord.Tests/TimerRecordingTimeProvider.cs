@@ -12,7 +12,7 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
 {
     /// <summary>How long a wait may take in real time: an upper bound for a CPU-starved machine (a passing wait
     /// returns as soon as its condition holds), so a slow run is slow, not failed.</summary>
-    public static readonly TimeSpan WaitLimit = TimeSpan.FromSeconds(30);
+    public static readonly TimeSpan WaitLimit = Eventually.DefaultLimit;
 
     private readonly object _lock = new();
     private readonly List<RecordedTimer> _timers = [];
@@ -45,11 +45,11 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
     /// <summary>True when an armed timer fires exactly <paramref name="dueIn"/> from now.</summary>
     public bool HasPendingTimer(TimeSpan dueIn) => PendingDueIn().Contains(dueIn);
 
-    /// <summary>Waits (real time, 30 s by default) until an armed timer fires exactly <paramref name="dueIn"/> from now.</summary>
+    /// <summary>Waits (real time, WaitLimit by default) until an armed timer fires exactly <paramref name="dueIn"/> from now.</summary>
     public Task WaitForTimerAsync(TimeSpan dueIn, TimeSpan? timeout = null) =>
         WaitForTimerAsync(d => d == dueIn, $"a timer due in {dueIn}", timeout);
 
-    /// <summary>Waits (real time, 30 s by default) until an armed timer's due time (from now) matches <paramref name="dueIn"/>.</summary>
+    /// <summary>Waits (real time, WaitLimit by default) until an armed timer's due time (from now) matches <paramref name="dueIn"/>.</summary>
     public async Task WaitForTimerAsync(Func<TimeSpan, bool> dueIn, string description, TimeSpan? timeout = null)
     {
         try
@@ -63,7 +63,7 @@ internal sealed class TimerRecordingTimeProvider(FakeTimeProvider inner) : TimeP
     }
 
     /// <summary>
-    /// Waits (real time, 30 s at most) until at least <paramref name="timers"/> timers are armed, and returns how long
+    /// Waits (real time, WaitLimit at most) until at least <paramref name="timers"/> timers are armed, and returns how long
     /// from now each armed timer fires, soonest first. Fails at once when one of <paramref name="mustStayPending"/>
     /// completes first: the code under test went through (or failed) instead of waiting. Code that waits on this clock
     /// is parked once its timer is armed (nothing changes until the clock moves), so the caller can assert the exact due

@@ -132,6 +132,34 @@ public sealed partial class BrowserTests(EngineFixture docker)
         Assert.IsType<TokenCheck.Used>(await host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, ct));
     }
 
+    [Fact]
+    public async Task Browser_PageReachesAnotherProcess_PrintsTheNewShellNoticeAndTheFirstPageSaysOpenedElsewhere()
+    {
+        var ct = TestContext.Current.CancellationToken;
+        var container = await docker.StartContainerAsync(EngineFixture.BashImage, cancellationToken: ct);
+        await using var a = await TerminalHost.StartAsync(cancellationToken: ct);
+        await using var b = await TerminalHost.StartAsync(databasePath: a.DatabasePath, cancellationToken: ct);
+        var link = await a.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
+        await using var browser = await BrowserSession.LaunchAsync();
+        await browser.Page.GotoAsync(link.Url.ToString());
+        await browser.Page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
+            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+
+        // The same session's address, served by process B (as behind a load balancer after A went away): the browser
+        // sends B the session cookie (cookies are per host, not per port) and B opens a new shell.
+        var moved = await browser.Context.NewPageAsync();
+        await moved.GotoAsync(new Uri(b.BaseAddress, new Uri(browser.Page.Url).AbsolutePath).ToString());
+        await moved.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
+            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+
+        var rows = await moved.Locator(".xterm-rows").InnerTextAsync();
+        Assert.Contains("[Dockhand] " + TerminalSessions.ReopenedNotice[..40], rows.Replace("\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
+        Assert.Equal(container, Assert.Single(b.Sessions.All).ContainerId);
+        await browser.Page.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+        Assert.Equal(TerminalEndReasons.OpenedElsewhere, await browser.Page.Locator("#ended-reason").InnerTextAsync());
+        await moved.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("terminal-browser-new-shell.png") });
+    }
+
     /// <summary>
     /// Glyphs that sit low or high must be painted, not clipped by the row: xterm.js with DejaVu Sans Mono at 14 px and a
     /// line height of 1 cut the underscore off entirely in Debian's Chromium (<c>echo a_b</c> showed as <c>a b</c>), while

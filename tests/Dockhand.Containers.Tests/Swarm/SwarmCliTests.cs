@@ -56,6 +56,40 @@ public sealed class SwarmCliTests(SwarmTestBed bed) : IDisposable
         }
     }
 
+    [Fact]
+    public async Task Run_OnSwarm_ANodeWhoseDaemonDoesNotEnforceNoNewPrivileges_RefusesToStartNamingIt()
+    {
+        // Every node of the test bed enforces it, so worker-1's endpoint is pointed at the shared engine, whose daemon
+        // does not (no daemon.json): the start-up probe measures whichever dockerd answers at a node's endpoint.
+        await using var shared = new EngineFixture();
+        await shared.InitializeAsync();
+        Assert.False(await EnforcesNoNewPrivilegesAsync(shared), "the shared engine enforces no-new-privileges, so it cannot stand in for a node that does not");
+        var worker = SwarmTestBed.Workers[0];
+        var settings = bed.ProcessSettings(_directory);
+        settings["SWARM_NODE_ENDPOINTS"] = string.Join(',', bed.Endpoints.Select(e => $"{e.Key}={(e.Key == worker ? shared.DockerHost : e.Value)}"));
+        settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
+
+        var run = await DockhandChild.RunAsync(_directory, settings, ["run"], cancellationToken: Ct);
+
+        Assert.Equal(2, run.ExitCode);
+        Assert.StartsWith($"dockhand: configuration: CONTAINER_NO_NEW_PRIVILEGES: node {worker}: its dockerd does not set no-new-privileges", run.Stderr.Trim(), StringComparison.Ordinal);
+        Assert.Contains("CONTAINER_NO_NEW_PRIVILEGES=false only to accept containers without it", run.Stderr, StringComparison.Ordinal);
+        Assert.DoesNotContain("Now listening", run.Stderr + run.Stdout, StringComparison.Ordinal);
+        var probes = await shared.Client.Containers.ListContainersAsync(new() { All = true, Filters = new Dictionary<string, IDictionary<string, bool>> { ["label"] = new Dictionary<string, bool> { [NoNewPrivilegesProbe.ProbeLabel] = true } } }, Ct);
+        Assert.Empty(probes); // the probe container that measured it is gone
+    }
+
+    /// <summary>What a container that does not ask for no-new-privileges gets from the shared engine's daemon.</summary>
+    private static async Task<bool> EnforcesNoNewPrivilegesAsync(EngineFixture engine)
+    {
+        var id = await engine.StartContainerAsync(EngineFixture.TestImage, cancellationToken: Ct);
+        var exec = await engine.Client.Exec.CreateContainerExecAsync(id, new() { Cmd = ["grep", "NoNewPrivs", "/proc/1/status"], AttachStdout = true }, Ct);
+        using var stream = await engine.Client.Exec.StartContainerExecAsync(exec.ID, new() { Detach = false }, Ct);
+        var (stdout, _) = await stream.ReadOutputToEndAsync(Ct);
+        Assert.Contains("NoNewPrivs", stdout, StringComparison.Ordinal);
+        return stdout.TrimEnd().EndsWith('1');
+    }
+
     public void Dispose()
     {
         Microsoft.Data.Sqlite.SqliteConnection.ClearAllPools();

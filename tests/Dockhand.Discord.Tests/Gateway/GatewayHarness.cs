@@ -155,6 +155,9 @@ internal sealed class GatewayHarness : IAsyncDisposable
     {
         await WaitForEventAsync("READY");
         await WaitUntilAsync(() => Client.IsConnected);
+        // The server announces the session just after READY has gone out, so the client can be ready first; a dispatch
+        // before the announcement has no session to go to (seen under scripts/starve.sh).
+        await WaitUntilAsync(() => Server.CurrentSessionId is { } id && id == Client.SessionId);
     }
 
     public async ValueTask DisposeAsync()
