@@ -57,4 +57,7 @@ internal static partial class Log
 
     [LoggerMessage(5018, LogLevel.Warning, "Recording terminal sessions in the database failed")]
     public static partial void SessionStoreFailed(ILogger logger, Exception exception);
+
+    [LoggerMessage(5019, LogLevel.Information, "Owner {Owner} opened more than {Max} terminal sessions: {Count} held by other Dockhand processes end at their next heartbeat")]
+    public static partial void SessionsReplacedElsewhere(ILogger logger, string owner, int count, int max);
 }

@@ -41,7 +41,7 @@ internal sealed class TerminalSession
     private readonly TaskCompletionSource _endedSignal = new(TaskCreationOptions.RunContinuationsAsynchronously);
     private string? _notice;
 
-    public TerminalSession(string id, long sequence, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt,
+    public TerminalSession(string id, long sequence, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt, DateTimeOffset openedAt,
         IContainerRuntime runtime, TerminalOptions options, TimeProvider time, ILogger logger, Action<TerminalSession> onEnded, TerminalMetrics? metrics = null,
         string? notice = null)
     {
@@ -49,6 +49,7 @@ internal sealed class TerminalSession
         _notice = notice;
         Id = id;
         Sequence = sequence;
+        OpenedAt = openedAt;
         Owner = owner;
         ContainerId = containerId;
         ContainerName = containerName;
@@ -71,6 +72,9 @@ internal sealed class TerminalSession
 
     /// <summary>Creation order (a counter, not a clock): the lowest live one is an owner's oldest session.</summary>
     public long Sequence { get; }
+
+    /// <summary>When this process opened the session's shell: the per-owner cap ends the oldest first.</summary>
+    public DateTimeOffset OpenedAt { get; }
 
     public OwnerId Owner { get; }
 

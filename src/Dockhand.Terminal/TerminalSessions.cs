@@ -28,15 +28,23 @@ internal sealed class TerminalSessions(IContainerRuntime runtime, TerminalSessio
 
     /// <summary>
     /// Opens a session for a redeemed link: recorded in the database first (so a failure there opens nothing), then
-    /// live here. An owner may hold <see cref="TerminalOptions.MaxSessionsPerOwner"/> live sessions in this process: the
-    /// oldest beyond that is ended, and its page is told it was replaced.
+    /// live here. An owner may hold <see cref="TerminalOptions.MaxSessionsPerOwner"/> live sessions over every Dockhand
+    /// process on the database: the oldest beyond that is ended (here at once; in another process at its next heartbeat),
+    /// and its page is told it was replaced.
     /// </summary>
     public async Task<TerminalSession> OpenAsync(OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt, CancellationToken cancellationToken = default)
     {
         var id = Base64Url.EncodeToString(RandomNumberGenerator.GetBytes(32));
-        await store.AddAsync(id, new StoredSession(owner, containerId, containerName, expiresAt), cancellationToken);
-        var session = Add(id, owner, containerId, containerName, expiresAt, notice: null);
+        var openedAt = time.GetUtcNow();
+        await store.AddAsync(id, new StoredSession(owner, containerId, containerName, expiresAt), openedAt, cancellationToken);
+        var elsewhere = await store.LiveElsewhereAsync(owner, cancellationToken);
+        var session = Add(id, owner, containerId, containerName, expiresAt, openedAt, notice: null, elsewhere, out var replacedElsewhere);
         Log.SessionOpened(logger, owner.ToString(), containerId);
+        if (replacedElsewhere.Count > 0)
+        {
+            await store.RemoveElsewhereAsync(replacedElsewhere, cancellationToken);
+            Log.SessionsReplacedElsewhere(logger, owner.ToString(), replacedElsewhere.Count, options.Value.MaxSessionsPerOwner);
+        }
         return session;
     }
 
@@ -57,12 +65,14 @@ internal sealed class TerminalSessions(IContainerRuntime runtime, TerminalSessio
             await store.RemoveAsync(id, cancellationToken);
             return null;
         }
-        var session = Add(id, stored.Owner, containerId, stored.ContainerName, stored.ExpiresAt, ReopenedNotice);
+        // A takeover moves a session between processes: the owner's count over all of them does not change.
+        var session = Add(id, stored.Owner, containerId, stored.ContainerName, stored.ExpiresAt, time.GetUtcNow(), ReopenedNotice, [], out _);
         Log.SessionReopened(logger, stored.Owner.ToString(), containerId);
         return session;
     }
 
-    private TerminalSession Add(string id, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt, string? notice)
+    private TerminalSession Add(string id, OwnerId owner, string containerId, string containerName, DateTimeOffset expiresAt, DateTimeOffset openedAt,
+        string? notice, IReadOnlyList<SessionElsewhere> elsewhere, out List<string> replacedElsewhere)
     {
         var max = options.Value.MaxSessionsPerOwner;
         TerminalSession session;
@@ -72,10 +82,20 @@ internal sealed class TerminalSessions(IContainerRuntime runtime, TerminalSessio
         {
             // Two sockets of one page reopening at once: the second joins the first's new shell.
             if (_sessions.TryGetValue(id, out var existing) && existing.EndReason is null)
+            {
+                replacedElsewhere = [];
                 return existing;
-            var live = _sessions.Values.Where(s => s.Owner == owner && s.EndReason is null).OrderBy(s => s.Sequence).ToList();
-            replaced = live.Count >= max ? live[..(live.Count - max + 1)] : [];
-            session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, runtime, options.Value, time, logger, OnEnded, metrics, notice);
+            }
+            // The owner's sessions here and in other processes, oldest first; every process orders them the same way
+            // (opening time, as recorded), so two processes opening at once end the same ones.
+            var live = _sessions.Values.Where(s => s.Owner == owner && s.EndReason is null)
+                .Select(s => (s.OpenedAt, Order: 1, s.Sequence, Local: (TerminalSession?)s, Hash: (string?)null))
+                .Concat(elsewhere.Select(e => (e.OpenedAt, Order: 0, Sequence: 0L, Local: (TerminalSession?)null, Hash: (string?)e.Hash)))
+                .OrderBy(s => s.OpenedAt).ThenBy(s => s.Order).ThenBy(s => s.Sequence).ToList();
+            var over = live.Count >= max ? live[..(live.Count - max + 1)] : [];
+            replaced = [.. over.Where(s => s.Local is not null).Select(s => s.Local!)];
+            replacedElsewhere = [.. over.Where(s => s.Hash is not null).Select(s => s.Hash!)];
+            session = new TerminalSession(id, ++_sequence, owner, containerId, containerName, expiresAt, openedAt, runtime, options.Value, time, logger, OnEnded, metrics, notice);
             _sessions[id] = session;
             // EndAsync only marks the session ended and yields (the closing runs later), so it is cheap under the lock,
             // and the next Create already sees these as ended.
@@ -120,18 +140,28 @@ internal sealed class TerminalSessions(IContainerRuntime runtime, TerminalSessio
 
     public IReadOnlyCollection<TerminalSession> All => [.. _sessions.Values];
 
-    /// <summary>Marks this process's live sessions alive in the database and ends those another process took over.</summary>
+    /// <summary>Marks this process's live sessions alive in the database and ends those another process took over or replaced.</summary>
     public async Task HeartbeatAsync(CancellationToken cancellationToken = default)
     {
         // An expired session is ended by its own timer, and the sweeper may already have deleted its row: not "moved".
         var now = time.GetUtcNow();
         var live = _sessions.Values.Where(s => s.EndReason is null && s.ExpiresAt > now).Select(s => s.Id).ToList();
-        foreach (var moved in await store.HeartbeatAsync(live, cancellationToken))
+        var gone = await store.HeartbeatAsync(live, cancellationToken);
+        foreach (var moved in gone.Moved)
         {
             if (Find(moved) is { } session)
             {
                 Log.SessionMoved(logger, session.ContainerId);
                 _ = session.EndAsync(TerminalEndReasons.OpenedElsewhere);
+            }
+        }
+        var max = options.Value.MaxSessionsPerOwner;
+        foreach (var replaced in gone.Replaced)
+        {
+            if (Find(replaced) is { } session)
+            {
+                Log.SessionReplaced(logger, session.ContainerId, max);
+                _ = session.EndAsync(TerminalEndReasons.Replaced(max));
             }
         }
     }

@@ -82,6 +82,51 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
     }
 
     [Fact]
+    public async Task OpenAsync_CapReachedOverTwoProcesses_OldestInTheOtherProcessEndsAtItsHeartbeatAsReplaced()
+    {
+        var (a, _) = StartProcess();
+        var (b, _) = StartProcess();
+        var first = await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var second = await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
+        _time.Advance(TimeSpan.FromSeconds(1));
+        var third = await b.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
+        var bobs = await a.OpenAsync(Bob, "def456", "box", InAnHour, Ct);
+        await a.HeartbeatAsync(Ct);
+        Assert.All(new[] { first, second, third, bobs }, s => Assert.Null(s.EndReason)); // three of Alice's: at the cap, not over
+        _time.Advance(TimeSpan.FromSeconds(1));
+
+        var fourth = await b.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
+        await a.HeartbeatAsync(Ct);
+
+        Assert.Equal(TerminalEndReasons.Replaced(3), first.EndReason);
+        Assert.All(new[] { second, third, fourth, bobs }, s => Assert.Null(s.EndReason));
+        await first.Ended.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Null(a.Find(first.Id));
+    }
+
+    [Fact]
+    public async Task OpenAsync_OtherProcessStoppedMarkingItsSessions_TheyDoNotCountTowardTheCap()
+    {
+        var (a, _) = StartProcess();
+        var (b, _) = StartProcess();
+        var theirs = new[]
+        {
+            await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct),
+            await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct),
+            await a.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct),
+        };
+        // A's process stops marking (it hangs or dies): three periods later its rows no longer count as live.
+        _time.Advance(3 * TerminalSessionStore.HeartbeatPeriod);
+
+        var mine = await b.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
+        await a.HeartbeatAsync(Ct);
+
+        Assert.All(theirs, s => Assert.Null(s.EndReason));
+        Assert.Null(mine.EndReason);
+    }
+
+    [Fact]
     public async Task ContainersInUseAsync_LiveThenEnded_FollowsTheSessions()
     {
         var (sessions, store) = StartProcess();

@@ -55,6 +55,9 @@ internal static class RunVerb
             return await context.FailAsync(json, "invalid-setting", $"configuration: {string.Join("; ", failures)}", ExitCodes.UsageOrUnavailable);
         }
 
+        Task<int> StoppedAsync(Exception failure) =>
+            context.FailAsync(json, "stopped", $"stopped: {failure.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
+
         await using (app)
         {
             try
@@ -66,7 +69,7 @@ internal static class RunVerb
                 await app.WaitForShutdownAsync(cancellationToken);
                 // A background service that failed (e.g. the gateway on an invalid token) stops the host: say why, exit 2.
                 if (FailedService(app) is { } failure)
-                    return await context.FailAsync(json, "stopped", $"stopped: {failure.Message.ReplaceLineEndings(" ")}", ExitCodes.UsageOrUnavailable);
+                    return await StoppedAsync(failure);
                 return ExitCodes.Success;
             }
             catch (Exception e) when (CliContext.SettingFailures(e) is { Count: > 0 } failures)
@@ -81,6 +84,12 @@ internal static class RunVerb
             catch (OperationCanceledException) when (cancellationToken.IsCancellationRequested)
             {
                 return ExitCodes.Success;
+            }
+            catch (OperationCanceledException) when (FailedService(app) is { } failure)
+            {
+                // The service failed while the host was still starting (Discord refused the token before Kestrel had
+                // bound its port), so the host cancelled its own start: the same sentence as a failure after it.
+                return await StoppedAsync(failure);
             }
             catch (Exception e) when (e is DbException or UnauthorizedAccessException)
             {
