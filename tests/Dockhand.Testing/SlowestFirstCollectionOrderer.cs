@@ -23,11 +23,22 @@ public abstract class SlowestFirstCollectionOrderer(params string[] slowestFirst
         return [.. first, .. rest];
     }
 
-    /// <summary>A class's own collection is displayed as "Test collection for Namespace.Class"; a named one by its name.</summary>
+    /// <summary>
+    /// A class's own collection is displayed as "Test collection for Namespace.Class (id: …)" (xunit v3), and is ranked by
+    /// the class's name; a named collection by its name.
+    /// </summary>
     private static int? Rank(ITestCollection collection, Dictionary<string, int> rank)
     {
+        const string ForClass = "Test collection for ";
         var name = collection.TestCollectionDisplayName;
-        var key = name[(name.LastIndexOfAny([' ', '.']) + 1)..];
-        return rank.TryGetValue(key, out var index) || rank.TryGetValue(name, out index) ? index : null;
+        if (name.StartsWith(ForClass, StringComparison.Ordinal))
+        {
+            var className = name[ForClass.Length..];
+            var id = className.IndexOf(" (id: ", StringComparison.Ordinal);
+            if (id >= 0)
+                className = className[..id];
+            name = className[(className.LastIndexOf('.') + 1)..];
+        }
+        return rank.TryGetValue(name, out var index) ? index : null;
     }
 }
