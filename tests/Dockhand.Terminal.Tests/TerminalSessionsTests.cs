@@ -55,10 +55,7 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
 
         var fourth = await sessions.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
 
-        Assert.Equal(TerminalEndReasons.Replaced(3), first.EndReason);
-        Assert.All(new[] { second, third, fourth, bobs }, s => Assert.Null(s.EndReason));
-        await first.Ended.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        Assert.Null(sessions.Find(first.Id));
+        await AssertReplacedAsync(sessions, first, stillLive: [second, third, fourth, bobs]);
     }
 
     [Fact]
@@ -99,10 +96,16 @@ public abstract class TerminalSessionsTests(PostgresServer server, StoreKind kin
         var fourth = await b.OpenAsync(Alice, "abc123", "dev", InAnHour, Ct);
         await a.HeartbeatAsync(Ct);
 
-        Assert.Equal(TerminalEndReasons.Replaced(3), first.EndReason);
-        Assert.All(new[] { second, third, fourth, bobs }, s => Assert.Null(s.EndReason));
-        await first.Ended.WaitAsync(TimeSpan.FromSeconds(10), Ct);
-        Assert.Null(a.Find(first.Id));
+        await AssertReplacedAsync(a, first, stillLive: [second, third, fourth, bobs]);
+    }
+
+    /// <summary><paramref name="replaced"/> ended with the cap's sentence and left its process; the others live on.</summary>
+    private static async Task AssertReplacedAsync(TerminalSessions holder, TerminalSession replaced, TerminalSession[] stillLive)
+    {
+        Assert.Equal(TerminalEndReasons.Replaced(3), replaced.EndReason);
+        Assert.All(stillLive, s => Assert.Null(s.EndReason));
+        await replaced.Ended.WaitAsync(TimeSpan.FromSeconds(10), Ct);
+        Assert.Null(holder.Find(replaced.Id));
     }
 
     [Fact]
