@@ -98,10 +98,16 @@ public sealed class WebSocketTests(EngineFixture docker)
         await using var _c = client;
 
         await client.ResizeAsync(132, 43, Ct);
-        await Task.Delay(200, Ct);
-        await client.SendAsync("stty size\r", Ct);
+        // The new size reaches the shell's pty in the background: ask until the shell sees it (each ask waits 2 s for
+        // its answer), rather than after a fixed pause that a starved machine can overrun.
+        var seen = false;
+        for (var attempt = 0; attempt < 15 && !seen; attempt++)
+        {
+            await client.SendAsync("stty size\r", Ct);
+            seen = await client.ExpectLineAsync("43 132", Ct, seconds: 2);
+        }
 
-        Assert.True(await client.ExpectLineAsync("43 132", Ct), "output was: " + client.Output);
+        Assert.True(seen, "output was: " + client.Output);
     }
 
     [Fact]
@@ -126,7 +132,8 @@ public sealed class WebSocketTests(EngineFixture docker)
         var session = Assert.Single(host.Sessions.All);
         // A foreground job that ignores the closed stream: only an explicit kill ends it.
         await client.SendAsync("sleep 1000\r", Ct);
-        await Task.Delay(300, Ct);
+        await Eventually.TrueAsync(async () => (await docker.Client.Containers.ListProcessesAsync(container, new Docker.DotNet.Models.ContainerListProcessesParameters(), Ct))
+            .Processes.Any(p => string.Join(' ', p).Contains("sleep 1000", StringComparison.Ordinal)), "sleep 1000 running in the container", Ct);
         var execId = session.ExecId!;
         Assert.True((await docker.Client.Exec.InspectContainerExecAsync(execId, Ct)).Running);
 
