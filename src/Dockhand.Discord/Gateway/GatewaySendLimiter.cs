@@ -23,10 +23,10 @@ internal sealed class GatewaySendLimiter(int limit, int reservedForControl, Time
         if (_sent.Count < _ordinaryLimit)
             return TimeSpan.Zero;
 
-        // The send becomes possible when enough of the oldest entries have left the window.
+        // The send becomes possible when enough of the oldest entries have left the window. Prune kept only entries
+        // still in it, so this is always positive.
         var mustExpire = _sent[_sent.Count - _ordinaryLimit];
-        var wait = mustExpire + window - now;
-        return wait > TimeSpan.Zero ? wait : TimeSpan.FromTicks(1);
+        return mustExpire + window - now;
     }
 
     public void Record(DateTimeOffset now) => _sent.Add(now);
@@ -36,7 +36,6 @@ internal sealed class GatewaySendLimiter(int limit, int reservedForControl, Time
         var expired = 0;
         while (expired < _sent.Count && _sent[expired] + window <= now)
             expired++;
-        if (expired > 0)
-            _sent.RemoveRange(0, expired);
+        _sent.RemoveRange(0, expired);
     }
 }

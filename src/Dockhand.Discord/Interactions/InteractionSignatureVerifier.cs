@@ -21,7 +21,8 @@ internal sealed class InteractionSignatureVerifier(PublicKey publicKey, TimeProv
         if (hex is null || hex.Length != 64)
             return null;
         Span<byte> raw = stackalloc byte[32];
-        if (Convert.FromHexString(hex, raw, out _, out var written) != OperationStatus.Done || written != 32)
+        // 64 characters: either all hex (Done, 32 bytes) or not hex at all.
+        if (Convert.FromHexString(hex, raw, out _, out _) != OperationStatus.Done)
             return null;
         return PublicKey.TryImport(SignatureAlgorithm.Ed25519, raw, KeyBlobFormat.RawPublicKey, out var key) ? key : null;
     }
@@ -32,7 +33,7 @@ internal sealed class InteractionSignatureVerifier(PublicKey publicKey, TimeProv
             || timestamp.Length is 0 or > MaxTimestampChars || !timestamp.All(char.IsAsciiDigit))
             return false;
         Span<byte> signature = stackalloc byte[SignatureBytes];
-        if (Convert.FromHexString(signatureHex, signature, out _, out var written) != OperationStatus.Done || written != SignatureBytes)
+        if (Convert.FromHexString(signatureHex, signature, out _, out _) != OperationStatus.Done) // its length is checked above
             return false;
 
         var data = new byte[timestamp.Length + body.Length];
