@@ -148,6 +148,18 @@ public sealed class GatewayRuleTests
     }
 
     [Fact]
+    public void DelayForOrdinary_EverySendOlderThanTheWindow_Zero()
+    {
+        // Stryker survivor: DelayForOrdinary without its prune still counted the expired sends and answered a negative wait.
+        var limiter = new GatewaySendLimiter(120, 10, TimeSpan.FromSeconds(60));
+        var t0 = new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero);
+        for (var i = 0; i < 110; i++)
+            limiter.Record(t0);
+
+        Assert.Equal(TimeSpan.Zero, limiter.DelayForOrdinary(t0 + TimeSpan.FromSeconds(61)));
+    }
+
+    [Fact]
     public void RecordIdentify_ResetPassedWithStartsLeft_KeepsCountingDown()
     {
         // Only a used-up count is forgotten at the reset; one with starts left counts down until /gateway/bot answers again.
