@@ -112,6 +112,13 @@ internal sealed class GatewaySender(GatewayClientSettings settings, TimeProvider
     private async Task WriteAsync(GatewayConnection connection, OutgoingFrame frame, CancellationToken cancellationToken)
     {
         await connection.SendLock.WaitAsync(cancellationToken);
+        // Counted as the frame goes out, not once the write has completed: the answer (READY to an Identify) can be read
+        // and handled before this method resumes, and what follows it (the next Identify's 5 s wait) must already see
+        // this one. Under CPU starvation the late count fell after a test had moved the clock, and the next Identify
+        // waited on a clock nobody moved. A frame that fails to go out ends the connection, so counting it costs nothing.
+        _limiter.Record(time.GetUtcNow());
+        if (frame.Op == GatewayOpcodes.Identify)
+            _identifyGate.RecordIdentify();
         try
         {
             await connection.Socket.SendAsync(frame.Bytes, WebSocketMessageType.Text, endOfMessage: true, cancellationToken);
@@ -126,9 +133,6 @@ internal sealed class GatewaySender(GatewayClientSettings settings, TimeProvider
             connection.SendLock.Release();
         }
 
-        _limiter.Record(time.GetUtcNow());
-        if (frame.Op == GatewayOpcodes.Identify)
-            _identifyGate.RecordIdentify();
         frame.Completion?.TrySetResult();
     }
 }
