@@ -67,6 +67,9 @@ public sealed class GatewayDropTests
                 seqs[ids[^1]] = (i, seq);
                 if (i % dropEvery == dropEvery - 1)
                 {
+                    // Each drop must find a connection: on a busy machine the client may still be reconnecting from
+                    // the last one 25 dispatches later (a drop then finds nothing to drop, and one Resume is "missing").
+                    await gateway.WaitUntilAsync(g => g.ReceivedOp(6).Count >= drops, TimeSpan.FromSeconds(60), ct);
                     dropAfter.Add(seq);
                     await gateway.DropConnectionsAsync(ct);
                     drops++;
