@@ -270,9 +270,12 @@ public sealed class InteractionEndpointTests
         // Receiving and Responding: "Interaction tokens are valid for 15 minutes"; later calls are 401 (50027), which
         // count toward the invalid-request ban. The expiry comes from the interaction's snowflake.
         var ct = TestContext.Current.CancellationToken;
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(DateTimeOffset.UtcNow);
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
         var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-15", 1, "create");
+        // Made at the fake clock's now (a day unlike the real one, so only the snowflake can give the expiry), not at the
+        // real now: starting the fixture took seconds on a starved machine.
+        payload["id"] = Interaction.SnowflakeAt(time.GetUtcNow()).ToString();
         f.Server.ObserveInteraction(payload);
         var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
         var responder = new RestInteractionResponder(interaction, f.Client);
