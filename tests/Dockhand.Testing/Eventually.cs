@@ -7,9 +7,9 @@ namespace Dockhand.Testing;
 /// </summary>
 public static class Eventually
 {
-    /// <summary>How long a wait lasts unless the caller says otherwise. 90 s, not 30: under scripts/starve.sh, while
-    /// the rest of the machine was busy too (load 20), a gateway reconnect and Identify that takes milliseconds unloaded
-    /// took more than 30 s. A passing wait returns at once, so only a failing test pays for the bound.</summary>
+    /// <summary>How long a wait lasts unless the caller says otherwise: room for a starved machine (scripts/starve.sh
+    /// runs the suites 15-30 times slower than unloaded). A passing wait returns at once, so only a failing test pays for
+    /// the bound.</summary>
     public static readonly TimeSpan DefaultLimit = TimeSpan.FromSeconds(90);
 
     public static Task TrueAsync(Func<bool> condition, string what, CancellationToken cancellationToken, TimeSpan? timeout = null, TimeSpan? interval = null)

@@ -247,8 +247,7 @@ public sealed class LoopbackDiscordGateway : IAsyncDisposable
     }
 
     /// <summary>Polls (every 5 ms of real time) until <paramref name="condition"/> holds; throws TimeoutException after
-    /// <paramref name="timeout"/> (90 s by default: an upper bound that a CPU-starved test machine stays within; 30 s
-    /// was not, once, under scripts/starve.sh on a busy machine).</summary>
+    /// <paramref name="timeout"/> (90 s by default: an upper bound that a CPU-starved test machine stays within).</summary>
     public async Task WaitUntilAsync(Func<LoopbackDiscordGateway, bool> condition, TimeSpan? timeout = null, CancellationToken cancellationToken = default)
     {
         var deadline = DateTime.UtcNow + (timeout ?? TimeSpan.FromSeconds(90));
