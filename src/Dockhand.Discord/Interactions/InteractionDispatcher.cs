@@ -65,6 +65,10 @@ internal sealed partial class InteractionDispatcher(
         {
             return "cancelled";
         }
+        catch (InteractionTokenExpiredException) when (responder.MissedDeadline)
+        {
+            // Told below, once, without a stack trace: the handler did nothing wrong but take too long.
+        }
         catch (Exception e)
         {
             LogHandlerFailed(logger, e, interaction.Id, interaction.CommandName ?? interaction.CustomId ?? "");
@@ -72,6 +76,12 @@ internal sealed partial class InteractionDispatcher(
 
         if (responder.HasResponded)
             return "answered";
+        if (responder.MissedDeadline)
+        {
+            // A fallback would be refused as well, and each refusal counts toward Discord's invalid-request limit.
+            LogMissedDeadline(logger, interaction.Id, interaction.CommandName ?? interaction.CustomId ?? "", interaction.CreatedAt);
+            return "expired";
+        }
         try
         {
             LogFallback(logger, interaction.Id);
@@ -101,6 +111,9 @@ internal sealed partial class InteractionDispatcher(
 
     [LoggerMessage(EventId = 3124, Level = LogLevel.Error, Message = "No IInteractionHandler is registered; interactions get the fallback reply.")]
     private static partial void LogNoHandler(ILogger logger);
+
+    [LoggerMessage(EventId = 3126, Level = LogLevel.Warning, Message = "Interaction {InteractionId} ({Name}, sent at {SentAt:HH:mm:ss.fff}) was answered after Discord's 3 s; Discord refused the answer and showed the user \"This interaction failed\".")]
+    private static partial void LogMissedDeadline(ILogger logger, ulong interactionId, string name, DateTimeOffset sentAt);
 
     [LoggerMessage(EventId = 3125, Level = LogLevel.Information, Message = "Stopping: waiting for {Count} interaction(s) still being handled.")]
     private static partial void LogDraining(ILogger logger, int count);

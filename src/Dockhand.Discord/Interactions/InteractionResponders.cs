@@ -6,22 +6,41 @@ namespace Dockhand.Discord.Interactions;
 /// <summary>Shared part of both responders: everything after the initial response goes over REST.</summary>
 internal abstract class InteractionResponderBase(Interaction interaction, DiscordRestClient rest) : IInteractionResponder
 {
+    /// <summary>Discord's "Unknown interaction": sent for a first response that came after its 3 s.</summary>
+    private const int UnknownInteraction = 10062;
+
     private int _responded;
+    private int _missed;
 
     protected Interaction Interaction { get; } = interaction;
     protected DiscordRestClient Rest { get; } = rest;
 
     public bool HasResponded => Volatile.Read(ref _responded) != 0;
 
+    /// <summary>
+    /// True once Discord refused the first response as too late (more than 3 s after the interaction): the user was
+    /// shown "This interaction failed", and nothing can be sent on this interaction any more.
+    /// </summary>
+    public bool MissedDeadline => Volatile.Read(ref _missed) != 0;
+
     public async Task RespondAsync(InteractionResponse response, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(response);
         CheckKind(response);
+        // Another try would be refused the same way, and each refusal counts toward Discord's invalid-request limit.
+        if (MissedDeadline)
+            throw InteractionTokenExpiredException.FirstResponseTooLate(Interaction.Id, inner: null);
         if (Interlocked.Exchange(ref _responded, 1) != 0)
             throw new InvalidOperationException("This interaction has already been answered; edit @original or send a follow-up.");
         try
         {
             await SendInitialAsync(response, cancellationToken);
+        }
+        catch (DiscordRestException e) when (e.Code == UnknownInteraction)
+        {
+            Volatile.Write(ref _missed, 1);
+            Volatile.Write(ref _responded, 0);
+            throw InteractionTokenExpiredException.FirstResponseTooLate(Interaction.Id, e);
         }
         catch
         {
@@ -81,8 +100,10 @@ internal abstract class InteractionResponderBase(Interaction interaction, Discor
 }
 
 /// <summary>
-/// The interaction's 15-minute token has expired, so @original can no longer be edited and no follow-up sent; nothing
-/// was sent to Discord. Deliver a result another way (for example a channel message with the bot token).
+/// The interaction's token can no longer be used: its 15 minutes are over, so @original can no longer be edited and no
+/// follow-up sent (nothing was sent to Discord; deliver a result another way, for example a channel message with the
+/// bot token); or Discord refused the first response because it came more than 3 s after the interaction
+/// (<see cref="FirstResponseTooLate"/>), and the token died with it.
 /// </summary>
 public sealed class InteractionTokenExpiredException : Exception
 {
@@ -92,6 +113,14 @@ public sealed class InteractionTokenExpiredException : Exception
     public InteractionTokenExpiredException(Snowflake interactionId)
         : base($"The token of interaction {interactionId} has expired (15 minutes after the interaction); it can no longer edit or follow up.") =>
         InteractionId = interactionId;
+
+    private InteractionTokenExpiredException(Snowflake interactionId, string message, Exception? innerException)
+        : base(message, innerException) =>
+        InteractionId = interactionId;
+
+    /// <summary>Discord answered the first response with "Unknown interaction": it came after the 3 s Discord allows.</summary>
+    public static InteractionTokenExpiredException FirstResponseTooLate(Snowflake interactionId, Exception? inner) =>
+        new(interactionId, $"Discord no longer knows interaction {interactionId}: its first response came more than 3 s after it was sent, and the user was shown \"This interaction failed\".", inner);
 
     public InteractionTokenExpiredException()
     {

@@ -61,6 +61,11 @@ internal sealed class BotInteractionHandler(
             // the result edits, so the work itself is done. A generic "something went wrong" would be false; say what happened.
             BotLog.ReplyFailedAfterWork(logger, interaction.Id, interaction.CommandName ?? interaction.CustomId?.Split(':').ElementAtOrDefault(1) ?? "?", e.Message);
         }
+        catch (InteractionTokenExpiredException) when (!responder.HasResponded)
+        {
+            // Discord refused the first answer as too late: a generic reply would be refused too. The dispatcher says so.
+            throw;
+        }
         catch (Exception e)
         {
             BotLog.HandlerFailed(logger, e, interaction.Id, interaction.CommandName ?? interaction.CustomId?.Split(':').ElementAtOrDefault(1) ?? "?");

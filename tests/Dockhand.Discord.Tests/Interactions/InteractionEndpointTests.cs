@@ -337,6 +337,48 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
+    public async Task Dispatch_GatewayAnswerPastThreeSeconds_SendsNothingMoreAndLogsOneWarning()
+    {
+        // Discord refuses a first response that comes more than 3 s after the interaction (404, 10062) and the token
+        // dies with it: the fallback reply would be refused too, and every refusal counts toward the invalid-request ban.
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-slow", 1, "status");
+        payload["id"] = Interaction.SnowflakeAt(time.GetUtcNow()).ToString();
+        f.Server.ObserveInteraction(payload);
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var services = new ServiceCollection();
+        services.AddLogging();
+        Exception? seenByHandler = null;
+        services.AddSingleton<IInteractionHandler>(new DelegateHandler(async (i, r, c) =>
+        {
+            time.Advance(TimeSpan.FromSeconds(3.5)); // the handler was slow
+            try
+            {
+                await r.RespondAsync(InteractionResponse.Message("too late"), c);
+            }
+            catch (Exception e)
+            {
+                seenByHandler = e;
+                throw;
+            }
+        }));
+        await using var provider = services.BuildServiceProvider();
+        var logger = new Microsoft.Extensions.Logging.Testing.FakeLogger<InteractionDispatcher>();
+        var dispatcher = new InteractionDispatcher(provider.GetRequiredService<IServiceScopeFactory>(),
+            new Dockhand.Discord.Rest.DiscordApplicationIdSource(f.Client, Microsoft.Extensions.Options.Options.Create(new DiscordOptions())), logger);
+
+        await dispatcher.DispatchAsync(interaction, new RestInteractionResponder(interaction, f.Client)).WaitAsync(TimeSpan.FromSeconds(30), ct);
+
+        Assert.IsType<InteractionTokenExpiredException>(seenByHandler);
+        Assert.Equal([404], f.Server.RequestsTo(Routes.InteractionCallback).Select(r => r.Status)); // no fallback after it
+        var warning = Assert.Single(logger.Collector.GetSnapshot(), r => r.Level >= Microsoft.Extensions.Logging.LogLevel.Warning);
+        Assert.Equal(3126, warning.Id.Id);
+        Assert.Null(warning.Exception);
+    }
+
+    [Fact]
     public async Task BothTransports_AtOnce_SameHandlerAnswersEach()
     {
         var ct = TestContext.Current.CancellationToken;
