@@ -149,13 +149,21 @@ public sealed class DockhandChild : IAsyncDisposable
         return await WaitForExitAsync(limit);
     }
 
-    public async Task SendSigtermAsync()
+    public Task SendSigtermAsync() => SignalAsync("TERM");
+
+    /// <summary>SIGSTOP: the process is frozen, as a host that stalls (swapping, a paused VM) would freeze it.</summary>
+    public Task FreezeAsync() => SignalAsync("STOP");
+
+    /// <summary>SIGCONT after <see cref="FreezeAsync"/>.</summary>
+    public Task ThawAsync() => SignalAsync("CONT");
+
+    private async Task SignalAsync(string signal)
     {
         if (!_process.HasExited)
         {
-            using var term = Process.Start("kill", ["-TERM", _process.Id.ToString(CultureInfo.InvariantCulture)])!;
+            using var kill = Process.Start("kill", ["-" + signal, _process.Id.ToString(CultureInfo.InvariantCulture)])!;
             using var killLimit = new CancellationTokenSource(TimeSpan.FromSeconds(10));
-            await term.WaitForExitAsync(killLimit.Token);
+            await kill.WaitForExitAsync(killLimit.Token);
         }
     }
 

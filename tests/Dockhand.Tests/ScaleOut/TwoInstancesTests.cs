@@ -48,7 +48,7 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
     }
 
     [Fact]
-    public async Task Run_HolderKilledMidStream_OtherTakesOverWithin10sAndAnswersEachInteractionOnce()
+    public async Task Run_HolderKilledMidStream_OtherTakesOverAnswersWhatIsStillOpenOnceAndTriesTheLostOnlyOnce()
     {
         await using var gateway = new LoopbackDiscordGateway();
         await gateway.StartAsync(Ct);
@@ -63,61 +63,92 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         // Exactly one process holds the gateway: B stands by without connecting.
         Assert.Single(gateway.Connections);
 
-        var sent = new List<(ulong Id, string Token)>();
-        var killedAt = DateTimeOffset.MinValue;
+        // One interaction every 100 ms; A is killed before the 16th. B is frozen over the kill and thawed only after
+        // Discord's 3 s for the interactions sent right after it have run out, so some are certainly lost (as they are
+        // whenever a takeover takes longer than 3 s: a loaded host, a slow database). Sending goes on until B has
+        // resumed A's session and ten more have been sent to B.
+        var sent = new List<(ulong Id, string Token, DateTimeOffset At)>();
+        var killedAt = DateTimeOffset.MaxValue;
+        var thawedAt = DateTimeOffset.MaxValue;
+        var frozen = false;
+        DateTimeOffset? resumedAt = null;
+        var sentAfterResume = 0;
         using var pace = new PeriodicTimer(TimeSpan.FromMilliseconds(100));
-        for (var i = 0; i < 40; i++)
+        while (sentAfterResume < 10)
         {
-            if (i == 15)
+            if (sent.Count == 15)
             {
+                await b.FreezeAsync();
+                frozen = true;
                 await a.KillAsync();
                 killedAt = DateTimeOffset.UtcNow;
             }
+            if (frozen && DateTimeOffset.UtcNow - killedAt > LoopbackDiscordRestServer.InitialResponseDeadline + TimeSpan.FromMilliseconds(300))
+            {
+                await b.ThawAsync();
+                thawedAt = DateTimeOffset.UtcNow;
+                frozen = false;
+            }
+            resumedAt ??= gateway.ReceivedOp(6) is [var resume, ..] ? resume.ReceivedAt : null;
+            Assert.True(sent.Count < 200, "B did not resume A's session within 15 s of being thawed");
             var id = InteractionPayloads.NextInteractionId();
             var token = "takeover-" + id.ToString(CultureInfo.InvariantCulture);
             var payload = InteractionPayloads.SlashCommand(rest.ApplicationId, token, User, "status", guildId: 42);
             payload["id"] = id.ToString(CultureInfo.InvariantCulture);
             rest.ObserveInteraction(payload);
+            sent.Add((id, token, DateTimeOffset.UtcNow));
             await gateway.DispatchInteractionAsync(payload.ToJsonString(), Ct);
-            sent.Add((id, token));
+            if (resumedAt is not null)
+                sentAfterResume++;
             await pace.WaitForNextTickAsync(Ct);
         }
+        var takeover = resumedAt!.Value - thawedAt;
 
-        var resume = await gateway.WaitForOpAsync(6, cancellationToken: Ct);
-        var takeover = resume.ReceivedAt - killedAt;
+        // Settled: each interaction has had its answer tried, by A before the kill or by B (B gets those A had not
+        // answered again, replayed from the checkpoint).
+        var callbacks = new List<RecordedRequest>();
         try
         {
-            await gateway.WaitUntilAsync(_ => sent.All(s => rest.GetCallback(s.Id) is not null), TimeSpan.FromSeconds(30), Ct);
+            await gateway.WaitUntilAsync(_ =>
+            {
+                callbacks = [.. rest.RequestsTo(LoopbackDiscordRestServer.Routes.InteractionCallback)];
+                return sent.All(s => callbacks.Any(r => r.Path.Contains(s.Token, StringComparison.Ordinal) && r.Status is 204 or 404));
+            }, TimeSpan.FromSeconds(30), Ct);
         }
         catch (TimeoutException)
         {
-            var unanswered = sent.Select((s, i) => (s.Id, s.Token, i)).Where(x => rest.GetCallback(x.Id) is null).ToList();
-            var attempts = unanswered.Select(x => $"{x.i}: [{string.Join(" ", rest.Requests.Where(r => r.Path.Contains(x.Token, StringComparison.Ordinal)).Select(r => $"{r.At:ss.fff}={r.Status}"))}]");
-            Assert.Fail($"Interactions {string.Join(", ", unanswered.Select(x => x.i))} (of 0-39; A was killed before 15, at {killedAt:ss.fff}) got no "
-                + $"accepted callback within 30 s (B resumed {takeover.TotalSeconds:F1} s after the kill). Their callbacks (second=status): "
-                + $"{string.Join("; ", attempts)}. A's output, last 15 lines:\n{string.Join('\n', a.Output.Split('\n').TakeLast(15))}\n"
+            var untried = sent.Select((s, i) => (s.Token, i)).Where(x => !callbacks.Any(r => r.Path.Contains(x.Token, StringComparison.Ordinal))).Select(x => x.i);
+            Assert.Fail($"Interactions {string.Join(", ", untried)} (of 0-{sent.Count - 1}; A was killed before 15, at {killedAt:ss.fff}; B was thawed at {thawedAt:ss.fff} and resumed "
+                + $"{takeover.TotalSeconds:F1} s after that) got no answer within 30 s. A's output, last 15 lines:\n{string.Join('\n', a.Output.Split('\n').TakeLast(15))}\n"
                 + $"B's output, last 15 lines:\n{string.Join('\n', b.Output.Split('\n').TakeLast(15))}");
         }
 
-        Assert.True(takeover < TimeSpan.FromSeconds(10), $"B resumed {takeover.TotalSeconds:F1} s after A was killed");
+        Assert.True(takeover < TimeSpan.FromSeconds(10), $"B resumed {takeover.TotalSeconds:F1} s after it was thawed");
         Assert.Single(gateway.ReceivedOp(2)); // B resumed A's session, it did not identify a new one
-        var callbacks = rest.RequestsTo(LoopbackDiscordRestServer.Routes.InteractionCallback);
-        foreach (var (id, token) in sent)
-            Assert.Single(callbacks, r => r.Path.Contains(token, StringComparison.Ordinal) && r.Status == 204);
+        List<RecordedRequest> To(string token) => [.. callbacks.Where(r => r.Path.Contains(token, StringComparison.Ordinal))];
+        Assert.All(sent, s => Assert.True(To(s.Token).Count(r => r.Status == 204) <= 1, $"interaction {s.Id} was answered twice"));
+        // Discord allows 3 s for the first answer. One sent to B after it resumed is answered in time.
+        Assert.All(sent.Where(s => s.At > resumedAt), s => Assert.Single(To(s.Token), r => r.Status == 204));
+        // One whose 3 s ran out while nobody held the gateway is lost: Discord shows "This interaction failed". B tries
+        // it once (Discord answers 404, 10062) and sends nothing more after it (no generic reply, no fallback).
+        var lost = sent.Where(s => !To(s.Token).Any(r => r.Status == 204)).ToList();
+        Assert.Contains(lost, s => s.Id == sent[15].Id); // sent after the kill, while B was frozen
+        Assert.All(lost, s =>
+        {
+            Assert.InRange(s.At, killedAt - LoopbackDiscordRestServer.InitialResponseDeadline, resumedAt.Value);
+            Assert.Equal([404], To(s.Token).Select(r => r.Status));
+        });
+        Assert.Equal(lost.Count, rest.LateCallbacks);
         // A callback A had sent as it was killed, before it could record the answer, is sent again by B and refused by
         // Discord (400, 40060 "already acknowledged"): only for interactions A was given before it died, and only the
         // few whose answers were in flight then (one interaction every 100 ms; an answer takes well under 500 ms even
         // on a loaded machine). Without the claims B would answer again everything replayed from the checkpoint, which
         // lags by 3 s: about 30.
-        var duplicates = callbacks.Where(r => r.Status != 204).ToList();
+        var duplicates = callbacks.Where(r => r.Status == 400).ToList();
         var givenToA = sent.Take(15).Select(s => s.Token).ToList();
-        Assert.All(duplicates, r =>
-        {
-            Assert.Equal(400, r.Status);
-            Assert.Contains(givenToA, t => r.Path.Contains(t, StringComparison.Ordinal));
-        });
+        Assert.All(duplicates, r => Assert.Contains(givenToA, t => r.Path.Contains(t, StringComparison.Ordinal)));
         Assert.True(duplicates.Count <= 5, $"{duplicates.Count} interactions were answered twice");
-        Assert.Equal(0, rest.LateCallbacks);
+        Assert.All(callbacks, r => Assert.Contains(r.Status, new[] { 204, 400, 404 }));
     }
 
     [Fact]
