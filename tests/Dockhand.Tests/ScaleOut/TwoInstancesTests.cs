@@ -10,8 +10,8 @@ namespace Dockhand.Tests.ScaleOut;
 /// <summary>
 /// Two real <c>dockhand run</c> processes on one PostgreSQL database (a database of its own per test), the loopback
 /// Discord REST server and gateway, and the shared engine (what a test creates carries dockhand.test=&lt;run&gt; and
-/// is removed by it). Issue 17 §4: one gateway connection at a time, a takeover after SIGKILL with every interaction
-/// answered exactly once, one slash-command upload between the two, and one container per user across both processes.
+/// is removed by it). Issue 17 §4: one gateway connection at a time, a takeover after SIGKILL that answers every interaction
+/// still open exactly once (Discord's 3 s for a first answer cannot wait for a takeover), one slash-command upload between the two, and one container per user across both processes.
 /// </summary>
 public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLifetime
 {
