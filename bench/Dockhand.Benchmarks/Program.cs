@@ -5,6 +5,8 @@
 //   --out DIR            where latest.json and latest.md go (default bench/results under the repository)
 //   --dockhand DIR       run the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the benchmark
 //   --server-env K=V     set K=V in every `dockhand run` child's environment (repeatable), e.g. DOTNET_gcServer=1
+//   --trace-server       the servers reach the engine through a tracing relay; P1 logs the server's engine requests and
+//                        Discord calls during each /create (a diagnostic run: the relay adds a hop to every request)
 //   --p8-containers N    P8's container count (default 1000; 50 with --quick)
 //   --p8-parallel N      P8's /create interactions in flight (default 8)
 //   --dotnet-counters F  the dotnet-counters executable: P3 and P3env record the server's GC, JIT and lock counters
@@ -83,6 +85,8 @@ await using (var env = await BenchEnvironment.StartAsync(ct))
         }
         env.ServerEnvironment[split[0]] = split[1];
     }
+    if (args.Contains("--trace-server"))
+        env.TraceServerEngine();
     Log($"run id {env.RunId} (everything created is labelled {BenchEnvironment.LabelKey}={env.RunId})" +
         (env.ServerEnvironment.Count > 0 ? $"; server environment {string.Join(" ", env.ServerEnvironment.Select(p => $"{p.Key}={p.Value}"))}" : ""));
     context = new BenchContext(env, settings, Log);

@@ -114,6 +114,7 @@ internal sealed class CreateBenchmark : IFigureBenchmark
                 {
                     ["engine_create_start"] = ma, ["container_service_over_engine"] = Stats.Median(service) - ma, ["bot_and_discord_over_service"] = md - Stats.Median(service),
                 },
+                ["server_timelines"] = _serverTimelines.Count > 0 ? _serverTimelines : null,
                 ["note"] = "all three use the same image and Dockhand's container settings (init, memory/cpu/pids limits, cap-drop ALL + its cap-add list, no-new-privileges, restart unless-stopped)",
             });
     }
@@ -204,12 +205,40 @@ internal sealed class CreateBenchmark : IFigureBenchmark
         var payload = env.SlashCommand(BenchEnvironment.Invoker, "create", token,
             new TestOption("user", 6, owner.ToString(Inv), ResolvedUsername: $"u{owner}"),
             new TestOption("container_name", 3, name)).ToJsonString();
+        env.ServerTracer?.Events.Clear();
+        var tracerStart = env.ServerTracer?.Clock.Elapsed.TotalMilliseconds ?? 0;
         var start = DateTimeOffset.UtcNow;
         await env.Gateway.DispatchInteractionAsync(payload, ct);
         var edit = await env.WaitForEditAsync(token, "Created", TimeSpan.FromSeconds(60), 1, ct);
         var callback = env.Rest.RequestsTo(LoopbackDiscordRestServer.Routes.InteractionCallback).LastOrDefault(r => r.Path.Contains(token, StringComparison.Ordinal));
+        if (env.ServerTracer is { } tracer)
+            ServerTimeline(tracer, tracerStart, start, token, (edit.At - start).TotalMilliseconds);
         _context.AddBotContainer(owner, await env.ContainerIdAsync(owner, ct));
         return ((edit.At - start).TotalMilliseconds, callback is null ? double.NaN : (callback.At - start).TotalMilliseconds);
+    }
+
+    private readonly JsonArray _serverTimelines = [];
+
+    /// <summary>
+    /// With <c>--trace-server</c>: what the server did for one <c>/create</c>, in order: its engine requests (from the relay)
+    /// and its calls to Discord for this interaction (from the loopback server), in ms after the dispatch. Also what it
+    /// asked the engine in the 300 ms after the edit (passes and recounts set off by the create).
+    /// </summary>
+    private void ServerTimeline(EngineTracer tracer, double tracerStart, DateTimeOffset start, string token, double total)
+    {
+        var rest = _context!.Env.Rest.Requests.Where(r => r.Path.Contains(token, StringComparison.Ordinal))
+            .Select(r => ((r.At - start).TotalMilliseconds, $"Discord {r.Method} {r.Route} → {r.Status}"));
+        var engine = tracer.Events.Select(e => (e.AtMs - tracerStart, "engine " + e.Event));
+        var lines = new JsonArray();
+        foreach (var (at, what) in rest.Concat(engine).Where(e => e.Item1 <= total + 300).OrderBy(e => e.Item1))
+            lines.Add($"+{at,7:0.0} ms  {what}");
+        _serverTimelines.Add(new JsonObject { ["total_ms"] = total, ["timeline"] = lines });
+        if (_serverTimelines.Count % 7 == 0)
+        {
+            _context.Log($"server timeline of /create {_serverTimelines.Count} ({total:0.0} ms end to end):");
+            foreach (var line in lines)
+                _context.Log("  " + line!.GetValue<string>());
+        }
     }
 
     private string? _anchorNetwork;

@@ -53,6 +53,19 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     /// </summary>
     public Dictionary<string, string> ServerEnvironment { get; } = [];
 
+    /// <summary>
+    /// With <c>--trace-server</c>: the relay every <c>dockhand run</c> child reaches the engine through, so P1 can show the
+    /// server's own engine requests during a <c>/create</c>. Each request then costs a relay hop, so a run with it is
+    /// for finding where time goes, not for the table.
+    /// </summary>
+    public EngineTracer? ServerTracer { get; private set; }
+
+    public void TraceServerEngine()
+    {
+        ServerTracer = new EngineTracer(Path.Combine(Directory, "server-trace.sock"));
+        ServerEnvironment["DOCKER_HOST"] = ServerTracer.Endpoint;
+    }
+
     public string DatabasePath => Path.Combine(Directory, "main.db");
 
     public Dictionary<string, string> Labels => new() { [LabelKey] = RunId };
@@ -229,6 +242,8 @@ internal sealed class BenchEnvironment : IAsyncDisposable
     {
         if (Server is not null)
             await Server.DisposeAsync();
+        if (ServerTracer is not null)
+            await ServerTracer.DisposeAsync();
         var removed = await RemoveContainersAsync([$"{LabelKey}={RunId}"]);
         Console.Error.WriteLine($"cleanup: removed {removed} container(s) labelled {LabelKey}={RunId}");
         try
