@@ -189,18 +189,18 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
                 bucket = GetOrAddBucket(RouteBucketKey(route), route);
             if (bucket is not null)
                 bucket.LastUsed = now;
-            if (bucket is not null && headers.Limit is { } limit)
+            if (bucket is not null && headers.Limit is { } limit && WindowOf(bucket, headers, now) is var window and not AnswerWindow.Earlier)
             {
                 bucket.Limit = limit;
-                var resetAt = headers.ResetAfter is { } resetAfter ? now + ToTicks(resetAfter) : bucket.ResetAt;
                 var remaining = headers.Remaining ?? limit;
                 // A new window (or a first sight) takes the server's count; within a window keep the lower count, since
                 // requests on other routes of a shared bucket may be in flight.
                 // Requests still in flight on this bucket will use up what the server reports as remaining.
                 var effective = Math.Max(0, remaining - bucket.InFlight);
-                var newWindow = bucket.Remaining == int.MaxValue || resetAt > bucket.ResetAt + time.TimestampFrequency / 20;
-                bucket.Remaining = newWindow ? effective : Math.Min(bucket.Remaining, effective);
-                bucket.ResetAt = resetAt;
+                bucket.Remaining = window == AnswerWindow.New ? effective : Math.Min(bucket.Remaining, effective);
+                bucket.ResetAt = headers.ResetAfter is { } resetAfter ? now + ToTicks(resetAfter) : bucket.ResetAt;
+                if (window == AnswerWindow.New || bucket.ServerReset is null)
+                    bucket.ServerReset = headers.Reset;
             }
 
             if (status == 429 && error is not null)
@@ -237,6 +237,31 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         lock (_gate)
             _edgeBannedUntil = Math.Max(_edgeBannedUntil, time.GetTimestamp() + ToTicks(retryAfter));
         LogEdgeBan(logger, retryAfter.TotalSeconds);
+    }
+
+    /// <summary>Within this of each other, two window ends are one window's (the server rounds Reset to the millisecond).</summary>
+    private static readonly TimeSpan SameWindow = TimeSpan.FromMilliseconds(50);
+
+    private enum AnswerWindow
+    {
+        New,
+        Same,
+        Earlier,
+    }
+
+    /// <summary>
+    /// Which window an answer belongs to, relative to the bucket's. By X-RateLimit-Reset when both have it: the server's
+    /// own time, so an answer applied late (a busy machine, answers of two routes arriving out of order) is still told
+    /// apart; an earlier window's answer is then ignored. Without it, by Reset-After read against the local clock.
+    /// </summary>
+    private AnswerWindow WindowOf(BucketState bucket, RateLimitHeaders headers, long now)
+    {
+        if (bucket.Remaining == int.MaxValue)
+            return AnswerWindow.New;
+        if (headers.Reset is { } reset && bucket.ServerReset is { } known)
+            return reset > known + SameWindow ? AnswerWindow.New : reset < known - SameWindow ? AnswerWindow.Earlier : AnswerWindow.Same;
+        var resetAt = headers.ResetAfter is { } resetAfter ? now + ToTicks(resetAfter) : bucket.ResetAt;
+        return resetAt > bucket.ResetAt + ToTicks(SameWindow) ? AnswerWindow.New : AnswerWindow.Same;
     }
 
     private BucketState GetOrAddBucket(string key, RouteKey route)
@@ -322,6 +347,8 @@ internal sealed partial class DiscordRateLimiter(TimeProvider time, ILogger logg
         public int Limit { get; set; } = int.MaxValue;
         public int Remaining { get; set; } = int.MaxValue;
         public long ResetAt { get; set; }
+        /// <summary>The window's end by the server's clock (X-RateLimit-Reset), when Discord sent it.</summary>
+        public DateTimeOffset? ServerReset { get; set; }
     }
 
     /// <summary>Holds the route's turn until the response has been applied.</summary>
@@ -364,7 +391,9 @@ internal sealed class RateLimitWaitTooLongException(TimeSpan wait) : Exception($
 }
 
 /// <summary>The headers of a response that drive rate limiting.</summary>
-internal sealed record RateLimitHeaders(int? Limit, int? Remaining, TimeSpan? ResetAfter, string? Bucket, string? Scope)
+/// <param name="Reset">X-RateLimit-Reset: the server's own time at which the window ends, the same in every answer of
+/// one window, so it tells windows apart however late an answer is applied (Reset-After is relative to when it was sent).</param>
+internal sealed record RateLimitHeaders(int? Limit, int? Remaining, TimeSpan? ResetAfter, string? Bucket, string? Scope, DateTimeOffset? Reset = null)
 {
     public static RateLimitHeaders From(HttpResponseMessage response)
     {
@@ -372,8 +401,11 @@ internal sealed record RateLimitHeaders(int? Limit, int? Remaining, TimeSpan? Re
         static int? Int(string? s) => int.TryParse(s, NumberStyles.Integer, CultureInfo.InvariantCulture, out var v) ? v : null;
         static TimeSpan? Seconds(string? s) =>
             double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v >= 0 && v < 86_400 ? TimeSpan.FromSeconds(v) : null;
+        static DateTimeOffset? Epoch(string? s) =>
+            double.TryParse(s, NumberStyles.Float, CultureInfo.InvariantCulture, out var v) && v > 0 && v < 253_402_300_799
+                ? DateTimeOffset.UnixEpoch.AddMilliseconds(Math.Round(v * 1000)) : null;
         return new(Int(Get("X-RateLimit-Limit")), Int(Get("X-RateLimit-Remaining")), Seconds(Get("X-RateLimit-Reset-After")),
-            Get("X-RateLimit-Bucket"), Get("X-RateLimit-Scope"));
+            Get("X-RateLimit-Bucket"), Get("X-RateLimit-Scope"), Epoch(Get("X-RateLimit-Reset")));
     }
 }
 

@@ -470,6 +470,60 @@ public sealed class RateLimiterTests
         (await third.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
     }
 
+    [Fact]
+    public async Task Update_OlderAnswerOfTheSameWindowAppliedLate_DoesNotRaiseTheCount()
+    {
+        // Two routes of one bucket in flight at once; the server answers A (1 left) and then B (0 left), but A's answer
+        // is applied 100 ms after B's (a busy machine). Its Reset-After, read against the later local clock, points
+        // 100 ms past B's; X-RateLimit-Reset, the server's own time for the window's end, is the same in both: one
+        // window, so the lower count stands and the next request waits. (Found under CPU starvation: the loopback
+        // Discord counted a request over the bucket in SharedBucketAcrossRoutes_ConcurrentCalls_NeverExceedBucket.)
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        var windowEnd = time.GetUtcNow() + TimeSpan.FromSeconds(0.3);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(3, 2, TimeSpan.FromSeconds(0.3), "shared", null, windowEnd), null);
+        var a = await limiter.AcquireAsync(AppRoute, ct);
+        var b = await limiter.AcquireAsync(UserRoute, ct);
+
+        time.Advance(TimeSpan.FromMilliseconds(10));
+        b.Update(200, new RateLimitHeaders(3, 0, TimeSpan.FromSeconds(0.29), "shared", null, windowEnd), null);
+        b.Dispose();
+        time.Advance(TimeSpan.FromMilliseconds(100));
+        a.Update(200, new RateLimitHeaders(3, 1, TimeSpan.FromSeconds(0.295), "shared", null, windowEnd), null);
+        a.Dispose();
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Single(await time.WaitForArmedAsync(1, next)); // it waits for the window's end: none left
+        Assert.False(next.IsCompleted);
+        time.Advance(TimeSpan.FromSeconds(0.3));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Fact]
+    public async Task Update_AnswerOfAnEarlierWindowAppliedLate_IsIgnored()
+    {
+        // An answer from the window before, applied after the new window's first answer, must not set the count or the
+        // reset back to that older window.
+        var ct = TestContext.Current.CancellationToken;
+        var (limiter, time, _) = Create();
+        var firstEnd = time.GetUtcNow() + TimeSpan.FromSeconds(1);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(2, 1, TimeSpan.FromSeconds(1), "shared", null, firstEnd), null);
+        var late = await limiter.AcquireAsync(AppRoute, ct); // counted in the first window; its answer is slow
+        time.Advance(TimeSpan.FromSeconds(1.1));
+        var secondEnd = time.GetUtcNow() + TimeSpan.FromSeconds(1);
+        using (var lease = await limiter.AcquireAsync(UserRoute, ct))
+            lease.Update(200, new RateLimitHeaders(2, 0, TimeSpan.FromSeconds(1), "shared", null, secondEnd), null);
+        late.Update(200, new RateLimitHeaders(2, 1, TimeSpan.FromSeconds(0.9), "shared", null, firstEnd), null);
+        late.Dispose();
+
+        var next = limiter.AcquireAsync(UserRoute, ct);
+        Assert.Equal([TimeSpan.FromMilliseconds(1001)], await time.WaitForArmedAsync(1, next)); // the second window's end
+        time.Advance(TimeSpan.FromMilliseconds(1001));
+        (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
     [Theory]
     [InlineData(10_050, 0)] // 50 ms later: the same window, so the lower count (none left) stands
     [InlineData(10_200, 3)] // later than that: a new window with the server's 3
@@ -492,6 +546,21 @@ public sealed class RateLimiterTests
         Assert.Equal([TimeSpan.FromMilliseconds(secondResetAfterMs + 1)], await time.WaitForArmedAsync(1, next));
         time.Advance(TimeSpan.FromMilliseconds(secondResetAfterMs + 1));
         (await next.WaitAsync(TimeSpan.FromSeconds(5), ct)).Dispose();
+    }
+
+    [Theory]
+    [InlineData("1470173023.123", 1_470_173_023_123L)]
+    [InlineData("1470173023", 1_470_173_023_000L)]
+    [InlineData("-5", null)]
+    [InlineData("later", null)]
+    public void RateLimitHeaders_From_ResetIsTheServersEpochTimeToTheMillisecond(string reset, long? expectedUnixMs)
+    {
+        using var response = new HttpResponseMessage();
+        response.Headers.TryAddWithoutValidation("X-RateLimit-Reset", reset);
+
+        var headers = RateLimitHeaders.From(response);
+
+        Assert.Equal(expectedUnixMs is { } ms ? DateTimeOffset.FromUnixTimeMilliseconds(ms) : null, headers.Reset);
     }
 
     [Theory]
