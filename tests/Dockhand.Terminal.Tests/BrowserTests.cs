@@ -24,16 +24,14 @@ public sealed partial class BrowserTests(EngineFixture docker)
         Assert.Equal(200, response.Status);
 
         // The prompt: bash as root prints "...:/# ".
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
-            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))");
         // Redeemed: the token is gone from the address bar, and the page says whose container this is.
         Assert.Equal($"{host.BaseAddress.GetLeftPart(UriPartial.Authority)}/terminal/{container}", page.Url);
         Assert.Equal("Container alice-dev \u00b7 owner 80351110224678912", await page.Locator("#whose").InnerTextAsync());
         // No click: the terminal has the keyboard as soon as the shell is there.
         await page.Keyboard.TypeAsync("echo $((6*7))");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')",
-            null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')");
         var rows = await page.Locator(".xterm-rows").InnerTextAsync();
         Assert.Contains("42", rows, StringComparison.Ordinal);
 
@@ -50,12 +48,10 @@ public sealed partial class BrowserTests(EngineFixture docker)
         await page.Keyboard.TypeAsync("KEPT=still-here");
         await page.Keyboard.PressAsync("Enter");
         await page.ReloadAsync();
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')",
-            null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === '42')");
         await page.Keyboard.TypeAsync("echo $KEPT");
         await page.Keyboard.PressAsync("Enter");
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === 'still-here')",
-            null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.trim() === 'still-here')");
 
         var screenshot = Artifacts.PathOf("terminal-browser.png");
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = screenshot });
@@ -81,7 +77,7 @@ public sealed partial class BrowserTests(EngineFixture docker)
         var second = await browser.Context.NewPageAsync();
         var used = await second.GotoAsync(link.Url.ToString());
         Assert.NotNull(used);
-        await second.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 15_000 });
+        await second.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
         Assert.Equal("Link already used", await second.Locator("#ended-title").InnerTextAsync());
         Assert.Contains("already been used", await second.Locator("#ended-reason").InnerTextAsync(), StringComparison.Ordinal);
         Assert.Equal("HTTP 410", await second.Locator("#ended-status").InnerTextAsync());
@@ -89,7 +85,7 @@ public sealed partial class BrowserTests(EngineFixture docker)
 
         // Removing the container ends the session: the page shows why.
         await docker.RemoveContainerAsync(container, ct);
-        await page.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 20_000 });
+        await page.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
         // "removed" normally; "stopped" when the engine reports the stop before the removal (a busy machine).
         Assert.Matches("The container (was removed|stopped)", await page.Locator("#ended-reason").InnerTextAsync());
         await page.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("terminal-browser-ended.png") });
@@ -126,8 +122,7 @@ public sealed partial class BrowserTests(EngineFixture docker)
 
         await page.EvaluateAsync("() => { window.__shown = true; document.dispatchEvent(new Event('visibilitychange')); }");
 
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/ #'))",
-            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/ #'))");
         Assert.Equal(1, Volatile.Read(ref redeems));
         Assert.IsType<TokenCheck.Used>(await host.Links.CheckAsync(System.Web.HttpUtility.ParseQueryString(link.Url.Query)["token"], container, ct));
     }
@@ -142,20 +137,18 @@ public sealed partial class BrowserTests(EngineFixture docker)
         var link = await a.Links.IssueAsync(new OwnerId(80351110224678912), container, ct);
         await using var browser = await BrowserSession.LaunchAsync();
         await browser.Page.GotoAsync(link.Url.ToString());
-        await browser.Page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
-            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await browser.Page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))");
 
         // The same session's address, served by process B (as behind a load balancer after A went away): the browser
         // sends B the session cookie (cookies are per host, not per port) and B opens a new shell.
         var moved = await browser.Context.NewPageAsync();
         await moved.GotoAsync(new Uri(b.BaseAddress, new Uri(browser.Page.Url).AbsolutePath).ToString());
-        await moved.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
-            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await moved.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))");
 
         var rows = await moved.Locator(".xterm-rows").InnerTextAsync();
         Assert.Contains("[Dockhand] " + TerminalSessions.ReopenedNotice[..40], rows.Replace("\n", "", StringComparison.Ordinal), StringComparison.Ordinal);
         Assert.Equal(container, Assert.Single(b.Sessions.All).ContainerId);
-        await browser.Page.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible, Timeout = 30_000 });
+        await browser.Page.Locator("#ended").WaitForAsync(new LocatorWaitForOptions { State = WaitForSelectorState.Visible });
         Assert.Equal(TerminalEndReasons.OpenedElsewhere, await browser.Page.Locator("#ended-reason").InnerTextAsync());
         await moved.ScreenshotAsync(new PageScreenshotOptions { Path = Artifacts.PathOf("terminal-browser-new-shell.png") });
     }
@@ -175,8 +168,7 @@ public sealed partial class BrowserTests(EngineFixture docker)
         await using var browser = await BrowserSession.LaunchAsync();
         var page = browser.Page;
         await page.GotoAsync(link.Url.ToString());
-        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))",
-            null, new PageWaitForFunctionOptions { Timeout = 20_000 });
+        await page.WaitForFunctionAsync("() => [...document.querySelectorAll('.xterm-rows > div')].some(r => r.textContent.includes('/#'))");
 
         const string Sample = "a_b g y | ^ ~";
         await page.Keyboard.TypeAsync($"echo '{Sample}'");
@@ -201,7 +193,7 @@ public sealed partial class BrowserTests(EngineFixture docker)
               const rowBox = row.getBoundingClientRect();
               return JSON.stringify({ top: rowBox.top, height: rowBox.height, left: rowBox.left, width: rowBox.width, boxes });
             }
-            """, Sample, new PageWaitForFunctionOptions { Timeout = 15_000 });
+            """, Sample, null);
         var geometry = System.Text.Json.JsonSerializer.Deserialize<RowLayout>(await layout.JsonValueAsync<string>(), WebJson)!;
         // Wait until the text is painted, not just in the DOM: two frames.
         await page.EvaluateAsync("() => new Promise(resolve => requestAnimationFrame(() => requestAnimationFrame(resolve)))");
@@ -309,8 +301,7 @@ public sealed partial class BrowserTests(EngineFixture docker)
         await page.Keyboard.TypeAsync($"echo {marker} $(stty size)");
         await page.Keyboard.PressAsync("Enter");
         var handle = await page.WaitForFunctionAsync(
-            $"() => [...document.querySelectorAll('.xterm-rows > div')].map(r => r.textContent.trim()).find(t => /^{marker} \\d+ \\d+$/.test(t))",
-            null, new PageWaitForFunctionOptions { Timeout = 15_000 });
+            $"() => [...document.querySelectorAll('.xterm-rows > div')].map(r => r.textContent.trim()).find(t => /^{marker} \\d+ \\d+$/.test(t))");
         var text = await handle.JsonValueAsync<string>();
         var match = SizeLine().Match(text);
         return (int.Parse(match.Groups[1].Value, System.Globalization.CultureInfo.InvariantCulture), int.Parse(match.Groups[2].Value, System.Globalization.CultureInfo.InvariantCulture));

@@ -38,6 +38,9 @@ public sealed class BrowserSession : IAsyncDisposable
         var playwright = await Playwright.CreateAsync();
         var browser = await playwright.Chromium.LaunchAsync(new BrowserTypeLaunchOptions { ExecutablePath = ChromiumPath, Headless = true, Args = ChromiumArgs });
         var context = await browser.NewContextAsync(new BrowserNewContextOptions { ViewportSize = new ViewportSize { Width = width, Height = height }, DeviceScaleFactor = 1 });
+        // Every wait in a page (a selector, a function, a navigation) is bounded like the other waits of the tests: room
+        // for a starved machine, where 20 s for a page to open its shell was once not enough. Only a failure waits this long.
+        context.SetDefaultTimeout((float)Dockhand.Testing.Eventually.DefaultLimit.TotalMilliseconds);
         var page = await context.NewPageAsync();
         return new BrowserSession(playwright, browser, context, page);
     }
