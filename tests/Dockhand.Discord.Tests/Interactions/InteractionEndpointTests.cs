@@ -267,6 +267,19 @@ public sealed class InteractionEndpointTests
         Assert.Empty(host.Rest.RequestsTo(Routes.InteractionCallback));
     }
 
+    /// <summary>
+    /// A slash command Discord sends at the fake clock's now, told to the loopback server. Its snowflake is made at that
+    /// now (the tests use a day unlike the real one, so only the snowflake can give its age), not at the real now:
+    /// starting the fixture took seconds on a starved machine.
+    /// </summary>
+    private static Interaction SentNow(RestFixture f, TimeProvider time, string token, string command)
+    {
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, token, 1, command);
+        payload["id"] = Interaction.SnowflakeAt(time.GetUtcNow()).ToString();
+        f.Server.ObserveInteraction(payload);
+        return WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+    }
+
     [Fact]
     public async Task Responder_After15Minutes_ThrowsTokenExpiredWithoutCallingDiscord()
     {
@@ -275,12 +288,7 @@ public sealed class InteractionEndpointTests
         var ct = TestContext.Current.CancellationToken;
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
-        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-15", 1, "create");
-        // Made at the fake clock's now (a day unlike the real one, so only the snowflake can give the expiry), not at the
-        // real now: starting the fixture took seconds on a starved machine.
-        payload["id"] = Interaction.SnowflakeAt(time.GetUtcNow()).ToString();
-        f.Server.ObserveInteraction(payload);
-        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var interaction = SentNow(f, time, "tok-15", "create");
         var responder = new RestInteractionResponder(interaction, f.Client);
         await responder.RespondAsync(InteractionResponse.Deferred(), ct);
         await responder.EditOriginalAsync(DiscordMessage.Text("14 minutes in"), ct);
@@ -344,10 +352,7 @@ public sealed class InteractionEndpointTests
         var ct = TestContext.Current.CancellationToken;
         var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
         await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
-        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-slow", 1, "status");
-        payload["id"] = Interaction.SnowflakeAt(time.GetUtcNow()).ToString();
-        f.Server.ObserveInteraction(payload);
-        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var interaction = SentNow(f, time, "tok-slow", "status");
         var services = new ServiceCollection();
         services.AddLogging();
         Exception? seenByHandler = null;
