@@ -16,8 +16,9 @@ public sealed class RateLimiterTests
         return (new DiscordRateLimiter(time, logger), time, logger);
     }
 
-    private static RateLimitHeaders Bucket(int limit, int remaining, double resetAfter, string hash = "abc") =>
-        new(limit, remaining, TimeSpan.FromSeconds(resetAfter), hash, null);
+    /// <param name="windowEnd">X-RateLimit-Reset, the server's time for the window's end (absent unless given).</param>
+    private static RateLimitHeaders Bucket(int limit, int remaining, double resetAfter, string hash = "abc", DateTimeOffset? windowEnd = null) =>
+        new(limit, remaining, TimeSpan.FromSeconds(resetAfter), hash, null, windowEnd);
 
     [Fact]
     public void RouteKey_From_KeepsMajorParametersAndCollapsesMinorOnes()
@@ -482,15 +483,15 @@ public sealed class RateLimiterTests
         var (limiter, time, _) = Create();
         var windowEnd = time.GetUtcNow() + TimeSpan.FromSeconds(0.3);
         using (var lease = await limiter.AcquireAsync(UserRoute, ct))
-            lease.Update(200, new RateLimitHeaders(3, 2, TimeSpan.FromSeconds(0.3), "shared", null, windowEnd), null);
+            lease.Update(200, Bucket(3, 2, 0.3, "shared", windowEnd), null);
         var a = await limiter.AcquireAsync(AppRoute, ct);
         var b = await limiter.AcquireAsync(UserRoute, ct);
 
         time.Advance(TimeSpan.FromMilliseconds(10));
-        b.Update(200, new RateLimitHeaders(3, 0, TimeSpan.FromSeconds(0.29), "shared", null, windowEnd), null);
+        b.Update(200, Bucket(3, 0, 0.29, "shared", windowEnd), null);
         b.Dispose();
         time.Advance(TimeSpan.FromMilliseconds(100));
-        a.Update(200, new RateLimitHeaders(3, 1, TimeSpan.FromSeconds(0.295), "shared", null, windowEnd), null);
+        a.Update(200, Bucket(3, 1, 0.295, "shared", windowEnd), null);
         a.Dispose();
 
         var next = limiter.AcquireAsync(UserRoute, ct);
@@ -509,13 +510,13 @@ public sealed class RateLimiterTests
         var (limiter, time, _) = Create();
         var firstEnd = time.GetUtcNow() + TimeSpan.FromSeconds(1);
         using (var lease = await limiter.AcquireAsync(UserRoute, ct))
-            lease.Update(200, new RateLimitHeaders(2, 1, TimeSpan.FromSeconds(1), "shared", null, firstEnd), null);
+            lease.Update(200, Bucket(2, 1, 1, "shared", firstEnd), null);
         var late = await limiter.AcquireAsync(AppRoute, ct); // counted in the first window; its answer is slow
         time.Advance(TimeSpan.FromSeconds(1.1));
         var secondEnd = time.GetUtcNow() + TimeSpan.FromSeconds(1);
         using (var lease = await limiter.AcquireAsync(UserRoute, ct))
-            lease.Update(200, new RateLimitHeaders(2, 0, TimeSpan.FromSeconds(1), "shared", null, secondEnd), null);
-        late.Update(200, new RateLimitHeaders(2, 1, TimeSpan.FromSeconds(0.9), "shared", null, firstEnd), null);
+            lease.Update(200, Bucket(2, 0, 1, "shared", secondEnd), null);
+        late.Update(200, Bucket(2, 1, 0.9, "shared", firstEnd), null);
         late.Dispose();
 
         var next = limiter.AcquireAsync(UserRoute, ct);
