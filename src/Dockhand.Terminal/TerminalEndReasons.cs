@@ -34,6 +34,8 @@ internal static class TerminalEndReasons
 
     public static string ShellExited(long code) => $"The shell exited (code {code}). Run /terminal again for a new one.";
 
+    public const string ShellNotStarted = "The engine could not start a shell in the container. Run /terminal again; if it keeps failing, the image may have no /bin/sh.";
+
     /// <summary>Why the shell could not be started.</summary>
     public static string StartFailed(Exception e) => e switch
     {
@@ -61,10 +63,12 @@ internal static class TerminalEndReasons
             }
             if (presence != ContainerPresence.Running)
                 return ContainerEnded(presence);
-            if (shell is not null && await shell.InspectAsync(timeout.Token) is { Running: false, ExitCode: { } code })
+            if (shell is not null && await shell.InspectAsync(timeout.Token) is { Running: false, ExitCode: { } code } state)
             {
-                // Killed by a signal (128+n): often the container is being stopped or removed and does not show it yet.
-                for (var i = 0; i < 10 && code >= 128 && presence == ContainerPresence.Running; i++)
+                // Killed by a signal (128+n), or never started because the engine gave up on it: often the container is
+                // being stopped or removed and does not show it yet.
+                var containerSuspect = code >= 128 || !state.Started;
+                for (var i = 0; i < 10 && containerSuspect && presence == ContainerPresence.Running; i++)
                 {
                     await Task.Delay(TimeSpan.FromMilliseconds(200), time, timeout.Token);
                     presence = (await runtime.InspectAsync(containerId, timeout.Token)).Presence();
@@ -74,7 +78,7 @@ internal static class TerminalEndReasons
                     await Task.Delay(TimeSpan.FromMilliseconds(200), time, timeout.Token);
                     presence = (await runtime.InspectAsync(containerId, timeout.Token)).Presence();
                 }
-                return presence != ContainerPresence.Running ? ContainerEnded(presence) : ShellExited(code);
+                return presence != ContainerPresence.Running ? ContainerEnded(presence) : state.Started ? ShellExited(code) : ShellNotStarted;
             }
         }
         catch (Exception e) when (e is EngineException or OperationCanceledException)

@@ -471,7 +471,8 @@ internal sealed partial class DockerContainerRuntime : IContainerRuntime, IDispo
         try
         {
             var inspect = await Guard(() => _client.Exec.InspectContainerExecAsync(execId, cancellationToken), cancellationToken);
-            return new ShellState(inspect.Running, inspect.Running ? null : inspect.ExitCode);
+            // The engine sets a pid only once the process has started; a start it gave up on keeps pid 0.
+            return new ShellState(inspect.Running, inspect.Running ? null : inspect.ExitCode, inspect.Running || inspect.Pid != 0);
         }
         catch (EngineRefusedException e) when (e.Kind == EngineRefusal.NotFound)
         {

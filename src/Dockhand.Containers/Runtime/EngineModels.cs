@@ -77,4 +77,8 @@ public sealed record ContainerSpec(string Name, string Image, IReadOnlyDictionar
 public sealed record ShellSpec(string Shell, IReadOnlyList<string> Environment);
 
 /// <summary>What the engine says about a shell process.</summary>
-public sealed record ShellState(bool Running, long? ExitCode);
+/// <param name="Started">
+/// False when the engine never started the process (it then reports exit code 126): for example because its container
+/// was being stopped or removed at that moment, or the shell is not in the image.
+/// </param>
+public sealed record ShellState(bool Running, long? ExitCode, bool Started);
