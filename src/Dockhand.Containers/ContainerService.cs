@@ -64,11 +64,15 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
         if (await RowInTheWayAsync(request.Owner, cancellationToken) is { } inTheWay)
             return await RefuseCreateAsync(request, image, inTheWay, cancellationToken);
-        if (await EnsureImageAsync(image, progress, cancellationToken) is { } unavailable)
-            return await RefuseCreateAsync(request, image, unavailable, cancellationToken);
-
+        // The image and the network are independent questions to the engine, neither touching a record: asked at once,
+        // they cost one round trip of the hot path instead of two. The image's refusal still comes first.
+        var imageReady = EnsureImageAsync(image, progress, cancellationToken);
         var instance = await _store.GetInstanceIdAsync(cancellationToken);
-        var (network, unprepared) = await PrepareEngineAsync(instance, cancellationToken);
+        var prepared = PrepareEngineAsync(instance, cancellationToken);
+        await Task.WhenAll(imageReady, prepared);
+        if (await imageReady is { } unavailable)
+            return await RefuseCreateAsync(request, image, unavailable, cancellationToken);
+        var (network, unprepared) = await prepared;
         if (unprepared is not null)
             return await RefuseCreateAsync(request, image, unprepared, cancellationToken);
 
@@ -86,14 +90,16 @@ public sealed partial class ContainerService
         if (refused is not null)
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
 
-        var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
-        await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken,
-            recount: false);
-        LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
-        _metrics.Created(Stopwatch.GetElapsedTime(started));
+        // The status's inspect goes to the engine while the record is read and the audit written: neither waits on the other.
+        var live = _engine.InspectAsync(containerId!, cancellationToken);
         try
         {
-            return new CreateResult.Created(await LiveStatusAsync(record, withUsage: false, cancellationToken), homeRestored);
+            var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
+            await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken,
+                recount: false);
+            LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
+            _metrics.Created(Stopwatch.GetElapsedTime(started));
+            return new CreateResult.Created(StatusOf(record, await live, EngineUsage.None), homeRestored);
         }
         finally
         {
@@ -578,14 +584,17 @@ public sealed partial class ContainerService
     private async Task<ContainerStatus> LiveStatusAsync(ContainerRecord record, bool withUsage, CancellationToken cancellationToken)
     {
         var live = await _engine.InspectAsync(record.ContainerId, cancellationToken);
-        if (live is null)
-            return new ContainerStatus(record, LiveState.Missing, null, null, null, null);
         // A Swarm task on a node that is down cannot be asked for stats; status still says where it is.
-        var usage = withUsage && live.State == LiveState.Running && live.Placement is not { NodeReady: false }
+        var usage = withUsage && live is { State: LiveState.Running, Placement: not { NodeReady: false } }
             ? await _engine.GetUsageAsync(record.ContainerId, cancellationToken)
             : EngineUsage.None;
-        return new ContainerStatus(record, live.State, live.StartedAt, usage.CpuPercent, usage.MemoryUsageBytes, usage.MemoryLimitBytes) { Placement = live.Placement };
+        return StatusOf(record, live, usage);
     }
+
+    private static ContainerStatus StatusOf(ContainerRecord record, EngineContainer? live, EngineUsage usage)
+        => live is null
+            ? new ContainerStatus(record, LiveState.Missing, null, null, null, null)
+            : new ContainerStatus(record, live.State, live.StartedAt, usage.CpuPercent, usage.MemoryUsageBytes, usage.MemoryLimitBytes) { Placement = live.Placement };
 
     private async Task<CreateResult> RefuseCreateAsync(CreateRequest request, string image, ContainerRefusal reason, CancellationToken cancellationToken)
     {
