@@ -205,7 +205,9 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         foreach (var response in await Task.WhenAll(sends))
             using (response)
                 Assert.Equal(200, (int)response.StatusCode);
-        await WaitUntilAsync(() => tokens.All(t => rest.GetOriginal(t)?["content"]?.GetValue<string>() is { Length: > 0 }), TimeSpan.FromSeconds(120));
+        await WaitUntilAsync(() => tokens.All(t => rest.GetOriginal(t)?["content"]?.GetValue<string>() is { Length: > 0 }), TimeSpan.FromSeconds(120),
+            () => $"unanswered: {string.Join("; ", tokens.Where(t => rest.GetOriginal(t)?["content"] is null).Select(t => $"{t} [{string.Join(", ", rest.Requests.Where(r => r.Path.Contains(t, StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route} {r.Status}"))}]"))}; "
+                  + $"{rest.LateCallbacks} HTTP answers came after Discord's 3 s");
 
         var replies = tokens.Select(t => rest.GetOriginal(t)!["content"]!.GetValue<string>()).ToList();
         Assert.Equal(10, replies.Count(r => r.StartsWith("Created", StringComparison.Ordinal)));
@@ -263,12 +265,13 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
         Assert.Contains("This is a new shell", attached.Notice, StringComparison.Ordinal);
     }
 
-    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout)
+    private static async Task WaitUntilAsync(Func<bool> condition, TimeSpan timeout, Func<string>? whatWasSeen = null)
     {
         var clock = Stopwatch.StartNew();
         while (!condition())
         {
-            Assert.True(clock.Elapsed < timeout, $"the condition did not hold within {timeout.TotalSeconds} s");
+            if (clock.Elapsed >= timeout)
+                Assert.Fail($"the condition did not hold within {timeout.TotalSeconds} s" + (whatWasSeen is null ? "" : ": " + whatWasSeen()));
             await Task.Delay(50, Ct);
         }
     }
