@@ -86,12 +86,10 @@ public sealed partial class ContainerService
         }
         FaultInjection.Point(FaultInjection.Steps.CreateAfterIntent);
 
-        var (containerId, homeRestored, refused) = await MakeContainerAsync(request, image, instance, network, operation, cancellationToken);
+        var (containerId, homeRestored, live, refused) = await MakeContainerAsync(request, image, instance, network, operation, cancellationToken);
         if (refused is not null)
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
 
-        // The status's inspect goes to the engine while the record is read and the audit written: neither waits on the other.
-        var live = _engine.InspectAsync(containerId!, cancellationToken);
         try
         {
             var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
@@ -99,7 +97,7 @@ public sealed partial class ContainerService
                 recount: false);
             LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
             _metrics.Created(Stopwatch.GetElapsedTime(started));
-            return new CreateResult.Created(StatusOf(record, await live, EngineUsage.None), homeRestored);
+            return new CreateResult.Created(StatusOf(record, await live!, EngineUsage.None), homeRestored);
         }
         finally
         {
@@ -180,9 +178,9 @@ public sealed partial class ContainerService
     /// Under the intent row: the home volume (made, labelled with this operation, or the kept one mounted again), the
     /// container (labelled with this operation), its id on the row, start, and the 'ready' mark. Anything short of the
     /// mark is rolled back here (or, if this process dies, by the reconciler). Returns the container id, whether a kept
-    /// home came back, or the refusal.
+    /// home came back and the inspect after the start (for the reply's status), or the refusal.
     /// </summary>
-    private async Task<(string? ContainerId, bool HomeRestored, ContainerRefusal? Refusal)> MakeContainerAsync(CreateRequest request, string image,
+    private async Task<(string? ContainerId, bool HomeRestored, Task<EngineContainer?>? Live, ContainerRefusal? Refusal)> MakeContainerAsync(CreateRequest request, string image,
         string instance, string network, string operation, CancellationToken cancellationToken)
     {
         string? containerId = null;
@@ -199,31 +197,34 @@ public sealed partial class ContainerService
                 var volume = await _engine.CreateOrGetVolumeAsync(home, HomeLabels(instance, request.Owner, operation), cancellationToken);
                 var madeNow = volume.Labels.TryGetValue(ContainerLabels.Operation, out var madeBy) && madeBy == operation;
                 if (!madeNow && !IsOwnHome(volume, instance, request.Owner))
-                    return (null, false, new Refusals.HomeVolumeNotOurs(home));
+                    return (null, false, null, new Refusals.HomeVolumeNotOurs(home));
                 homeRestored = !madeNow && volume.Labels.Count > 0;
             }
             containerId = await _engine.CreateAsync(new ContainerSpec(request.Name, image, Labels(instance, request.Owner, request.Name, operation), home, network), cancellationToken);
             if (containerId is null)
-                return (null, false, new Refusals.NameTaken(request.Name));
+                return (null, false, null, new Refusals.NameTaken(request.Name));
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
             await _store.SetContainerIdAsync(request.Owner, operation, containerId, cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.CreateAfterRecordId);
             await _engine.StartAsync(containerId, cancellationToken);
             FaultInjection.Point(FaultInjection.Steps.CreateAfterStart);
+            // The status's inspect goes to the engine while the records are written (the mark here, then the audit row):
+            // neither waits on the other.
+            var live = _engine.InspectAsync(containerId, cancellationToken);
             if (await _store.MarkReadyAsync(request.Owner, operation, cancellationToken) != 1)
                 throw new InvalidOperationException("The intent row vanished while the container was being created.");
             done = true;
-            return (containerId, homeRestored, null);
+            return (containerId, homeRestored, live, null);
         }
         catch (EngineUnavailableException e)
         {
             _metrics.EngineError();
-            return (null, false, new Refusals.EngineUnavailable(e.Message));
+            return (null, false, null, new Refusals.EngineUnavailable(e.Message));
         }
         catch (EngineRefusedException e)
         {
             _metrics.EngineError();
-            return (null, false, Refused(e));
+            return (null, false, null, Refused(e));
         }
         finally
         {
