@@ -47,7 +47,7 @@ public sealed partial class ContainerService
 
     /// <summary>
     /// Creates and starts the owner's one container, in named steps: <see cref="CheckRequest"/>, the owner's lock,
-    /// <see cref="RowInTheWayAsync"/>, <see cref="EnsureImageAsync"/>, <see cref="PrepareEngineAsync"/> (disk limit,
+    /// <see cref="RowInTheWayAsync"/>, <see cref="EnsureImageAsync"/> beside <see cref="PrepareEngineAsync"/> (disk limit,
     /// network), the intent row, <see cref="MakeContainerAsync"/> (home volume, create, record the id, start, mark
     /// ready; rolled back on any failure). The first refusal ends it, audited and logged.
     /// </summary>
