@@ -66,8 +66,8 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, inTheWay, cancellationToken);
         // The image and the network are independent questions to the engine, neither touching a record: asked at once,
         // they cost one round trip of the hot path instead of two. The image's refusal still comes first.
-        var imageReady = EnsureImageAsync(image, progress, cancellationToken);
         var instance = await _store.GetInstanceIdAsync(cancellationToken);
+        var imageReady = EnsureImageAsync(image, progress, cancellationToken);
         var prepared = PrepareEngineAsync(instance, cancellationToken);
         await Task.WhenAll(imageReady, prepared);
         if (await imageReady is { } unavailable)
@@ -98,6 +98,11 @@ public sealed partial class ContainerService
             LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
             _metrics.Created(Stopwatch.GetElapsedTime(started));
             return new CreateResult.Created(StatusOf(record, await live!, EngineUsage.None), homeRestored);
+        }
+        catch
+        {
+            Observe(live!);
+            throw;
         }
         finally
         {
@@ -211,8 +216,16 @@ public sealed partial class ContainerService
             // The status's inspect goes to the engine while the records are written (the mark here, then the audit row):
             // neither waits on the other.
             var live = _engine.InspectAsync(containerId, cancellationToken);
-            if (await _store.MarkReadyAsync(request.Owner, operation, cancellationToken) != 1)
-                throw new InvalidOperationException("The intent row vanished while the container was being created.");
+            try
+            {
+                if (await _store.MarkReadyAsync(request.Owner, operation, cancellationToken) != 1)
+                    throw new InvalidOperationException("The intent row vanished while the container was being created.");
+            }
+            catch
+            {
+                Observe(live);
+                throw;
+            }
             done = true;
             return (containerId, homeRestored, live, null);
         }
@@ -591,6 +604,10 @@ public sealed partial class ContainerService
             : EngineUsage.None;
         return StatusOf(record, live, usage);
     }
+
+    /// <summary>For an engine call whose answer is no longer wanted: its failure is seen (and dropped), not left unobserved.</summary>
+    private static void Observe(Task abandoned)
+        => abandoned.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.OnlyOnFaulted | TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
 
     private static ContainerStatus StatusOf(ContainerRecord record, EngineContainer? live, EngineUsage usage)
         => live is null

@@ -34,7 +34,7 @@ internal static class TerminalEndReasons
 
     public static string ShellExited(long code) => $"The shell exited (code {code}). Run /terminal again for a new one.";
 
-    public const string ShellNotStarted = "The engine could not start a shell in the container. Run /terminal again; if it keeps failing, the image may have no /bin/sh.";
+    public const string ShellNotStarted = "The engine could not start a shell in the container. Run /terminal again; if it keeps failing, the image may have no usable shell.";
 
     /// <summary>Why the shell could not be started.</summary>
     public static string StartFailed(Exception e) => e switch
@@ -47,7 +47,7 @@ internal static class TerminalEndReasons
 
     /// <summary>
     /// Why the shell's output ended: the container stopped or went (looked at a few times, since a container being
-    /// stopped or removed does not show it at once), or the shell itself exited.
+    /// stopped or removed does not show it at once), the shell itself exited, or the engine never started it.
     /// </summary>
     public static async Task<string> AfterOutputEndedAsync(IContainerRuntime runtime, string containerId, IShellProcess? shell, TimeProvider time)
     {

@@ -32,6 +32,7 @@ public sealed class TerminalEndReasonsTests
         var reason = await TerminalEndReasons.AfterOutputEndedAsync(runtime, ContainerId, shell, TimeProvider.System);
 
         Assert.Equal(TerminalEndReasons.ShellNotStarted, reason);
+        Assert.True(((ScriptedRuntime)(object)runtime).Inspections > 1, "it answered without looking at the container again");
     }
 
     [Fact]

@@ -96,6 +96,7 @@ internal sealed class CreateBenchmark : IFigureBenchmark
                 api.Clear();
                 service.Clear();
                 _ownTimes.Clear();
+                _serverTimelines.Clear();
             }
         }
         context.Profile = await ProfileCreateAsync(context, ct);
@@ -233,11 +234,13 @@ internal sealed class CreateBenchmark : IFigureBenchmark
     /// <summary>With <c>--trace-server</c>: each /create's end-to-end time less the server's engine create and start.</summary>
     private readonly List<double> _ownTimes = [];
 
+    /// <summary>The request's time to its answer; NaN when it is missing or another request went out before the answer
+    /// (the relay's log does not say which answer is whose, so such a round is left out rather than guessed).</summary>
     private static double RoundTrip(List<(double At, string What)> timeline, string request)
     {
         var sent = timeline.FindIndex(e => e.What.StartsWith("engine → POST", StringComparison.Ordinal) && e.What.Contains(request, StringComparison.Ordinal));
-        var answered = sent < 0 ? -1 : timeline.FindIndex(sent + 1, e => e.What.StartsWith("engine ←", StringComparison.Ordinal));
-        return answered < 0 ? double.NaN : timeline[answered].At - timeline[sent].At;
+        var next = sent < 0 ? -1 : timeline.FindIndex(sent + 1, e => e.What.StartsWith("engine ", StringComparison.Ordinal));
+        return next < 0 || !timeline[next].What.StartsWith("engine ←", StringComparison.Ordinal) ? double.NaN : timeline[next].At - timeline[sent].At;
     }
 
     /// <summary>
@@ -258,8 +261,14 @@ internal sealed class CreateBenchmark : IFigureBenchmark
         // (and Discord's), free of the start's variance from one container to the next, which swamps a difference of
         // rounds. Nothing else is in flight during either, so each request's answer is the next answer after it.
         var createAndStart = RoundTrip(ordered, "/containers/create") + RoundTrip(ordered, "/start ");
-        _ownTimes.Add(total - createAndStart);
-        _serverTimelines.Add(new JsonObject { ["total_ms"] = total, ["engine_create_and_start_ms"] = createAndStart, ["own_ms"] = total - createAndStart, ["timeline"] = lines });
+        var timeline = new JsonObject { ["total_ms"] = total, ["timeline"] = lines };
+        if (!double.IsNaN(createAndStart))
+        {
+            _ownTimes.Add(total - createAndStart);
+            timeline["engine_create_and_start_ms"] = createAndStart;
+            timeline["own_ms"] = total - createAndStart;
+        }
+        _serverTimelines.Add(timeline);
         if (_serverTimelines.Count % 7 == 0)
         {
             _context.Log($"server timeline of /create {_serverTimelines.Count} ({total:0.0} ms end to end):");

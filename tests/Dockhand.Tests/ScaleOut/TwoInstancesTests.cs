@@ -206,7 +206,7 @@ public sealed class TwoInstancesTests : IClassFixture<PostgresServer>, IAsyncLif
             using (response)
                 Assert.Equal(200, (int)response.StatusCode);
         await WaitUntilAsync(() => tokens.All(t => rest.GetOriginal(t)?["content"]?.GetValue<string>() is { Length: > 0 }), TimeSpan.FromSeconds(120),
-            () => $"unanswered: {string.Join("; ", tokens.Where(t => rest.GetOriginal(t)?["content"] is null).Select(t => $"{t} [{string.Join(", ", rest.Requests.Where(r => r.Path.Contains(t, StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route} {r.Status}"))}]"))}; "
+            () => $"unanswered: {string.Join("; ", tokens.Where(t => rest.GetOriginal(t)?["content"]?.GetValue<string>() is not { Length: > 0 }).Select(t => $"{t} [{string.Join(", ", rest.Requests.Where(r => r.Path.Contains(t, StringComparison.Ordinal)).Select(r => $"{r.Method} {r.Route} {r.Status}"))}]"))}; "
                   + $"{rest.LateCallbacks} HTTP answers came after Discord's 3 s");
 
         var replies = tokens.Select(t => rest.GetOriginal(t)!["content"]!.GetValue<string>()).ToList();
