@@ -108,7 +108,7 @@ internal sealed class CreateBenchmark : IFigureBenchmark
         var overhead = PairedMedian(dockhand, api);
         var own = _ownTimes.Count > 0 ? $"; traced, Dockhand's own time (end to end less its engine create + start) {Ms(Stats.Median(_ownTimes))}" : "";
         return new Figure("P1", "`/create` end to end: gateway interaction in → container running → @original edited (N = " + n.ToString(Inv) + ")",
-            Ms(md), $"`docker run -d` {Ms(mc)}; Engine API create+start {Ms(ma)}", $"{F(ratio)}× CLI; +{Ms(overhead)} over API (median of the rounds' differences){own}",
+            Ms(md), $"`docker run -d` {Ms(mc)}; Engine API create+start {Ms(ma)}", $"{F(ratio)}× CLI; {(overhead >= 0 ? "+" : "")}{Ms(overhead)} over API (median of the rounds' differences){own}",
             "≤ 0.95× CLI and ≤ 5 ms over the API", ratio <= 0.95 && overhead <= 5,
             new JsonObject
             {
