@@ -13,6 +13,9 @@ public interface IInteractionClaims
     /// </summary>
     Task<bool> TryClaimAsync(Snowflake interactionId, CancellationToken cancellationToken = default);
 
-    /// <summary>Records that the initial response to <paramref name="interactionId"/> was accepted.</summary>
+    /// <summary>
+    /// Records that <paramref name="interactionId"/> needs no more answering: its initial response was accepted, or
+    /// Discord refused it as too late (it then takes none).
+    /// </summary>
     Task MarkAnsweredAsync(Snowflake interactionId, CancellationToken cancellationToken = default);
 }

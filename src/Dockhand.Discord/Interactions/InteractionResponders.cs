@@ -7,7 +7,7 @@ namespace Dockhand.Discord.Interactions;
 internal abstract class InteractionResponderBase(Interaction interaction, DiscordRestClient rest) : IInteractionResponder
 {
     /// <summary>Discord's "Unknown interaction": sent for a first response that came after its 3 s.</summary>
-    private const int UnknownInteraction = 10062;
+    protected const int UnknownInteraction = 10062;
 
     private int _responded;
     private int _missed;
@@ -140,14 +140,24 @@ public sealed class InteractionTokenExpiredException : Exception
 }
 
 /// <summary>
-/// Gateway transport: the initial response is POSTed to the callback endpoint; once Discord accepted it, the shared
-/// record of claims (when there is one) says so, and a replay of this interaction to another process is skipped.
+/// Gateway transport: the initial response is POSTed to the callback endpoint; once Discord accepted it (or refused it
+/// as too late), the shared record of claims (when there is one) says so, and a replay of this interaction to another
+/// process is skipped.
 /// </summary>
 internal sealed class RestInteractionResponder(Interaction interaction, DiscordRestClient rest, IInteractionClaims? claims = null) : InteractionResponderBase(interaction, rest)
 {
     protected override async Task SendInitialAsync(InteractionResponse response, CancellationToken cancellationToken)
     {
-        await Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+        try
+        {
+            await Rest.CreateInteractionResponseAsync(Interaction.Id, Interaction.Token, response, cancellationToken);
+        }
+        catch (DiscordRestException e) when (e.Code == UnknownInteraction && claims is not null)
+        {
+            // Too late: Discord will take no answer for it, so a replay after a takeover must not try again either.
+            await claims.MarkAnsweredAsync(Interaction.Id, CancellationToken.None);
+            throw;
+        }
         if (claims is not null)
             await claims.MarkAnsweredAsync(Interaction.Id, CancellationToken.None);
     }

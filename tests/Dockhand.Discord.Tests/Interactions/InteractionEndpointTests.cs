@@ -384,6 +384,39 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
+    public async Task Respond_GatewayAnswerPastThreeSeconds_MarksTheClaimSettled()
+    {
+        // With several processes on one gateway session, an unanswered claim is handled again after a takeover. One that
+        // Discord refused as too late can never be answered: trying again would only earn one more 404.
+        var ct = TestContext.Current.CancellationToken;
+        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
+        var interaction = SentNow(f, time, "tok-claimed", "status");
+        var claims = new RecordingClaims();
+        var responder = new RestInteractionResponder(interaction, f.Client, claims);
+        time.Advance(TimeSpan.FromSeconds(3.5));
+
+        await Assert.ThrowsAsync<InteractionTokenExpiredException>(() => responder.RespondAsync(InteractionResponse.Message("too late"), ct));
+
+        Assert.Equal([interaction.Id], claims.Settled);
+    }
+
+    /// <summary>Claims that record which interactions were marked settled.</summary>
+    private sealed class RecordingClaims : IInteractionClaims
+    {
+        public List<Snowflake> Settled { get; } = [];
+
+        public Task<bool> TryClaimAsync(Snowflake interactionId, CancellationToken cancellationToken = default) => Task.FromResult(true);
+
+        public Task MarkAnsweredAsync(Snowflake interactionId, CancellationToken cancellationToken = default)
+        {
+            lock (Settled)
+                Settled.Add(interactionId);
+            return Task.CompletedTask;
+        }
+    }
+
+    [Fact]
     public async Task BothTransports_AtOnce_SameHandlerAnswersEach()
     {
         var ct = TestContext.Current.CancellationToken;
