@@ -267,6 +267,9 @@ public sealed class InteractionEndpointTests
         Assert.Empty(host.Rest.RequestsTo(Routes.InteractionCallback));
     }
 
+    /// <summary>A fake clock on a day unlike the real one, so that only an interaction's snowflake can give its age.</summary>
+    private static Microsoft.Extensions.Time.Testing.FakeTimeProvider ClockOnAnotherDay() => new(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+
     /// <summary>
     /// A slash command Discord sends at the fake clock's now, told to the loopback server. Its snowflake is made at that
     /// now (the tests use a day unlike the real one, so only the snowflake can give its age), not at the real now:
@@ -286,7 +289,7 @@ public sealed class InteractionEndpointTests
         // Receiving and Responding: "Interaction tokens are valid for 15 minutes"; later calls are 401 (50027), which
         // count toward the invalid-request ban. The expiry comes from the interaction's snowflake.
         var ct = TestContext.Current.CancellationToken;
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = ClockOnAnotherDay();
         await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
         var interaction = SentNow(f, time, "tok-15", "create");
         var responder = new RestInteractionResponder(interaction, f.Client);
@@ -350,7 +353,7 @@ public sealed class InteractionEndpointTests
         // Discord refuses a first response that comes more than 3 s after the interaction (404, 10062) and the token
         // dies with it: the fallback reply would be refused too, and every refusal counts toward the invalid-request ban.
         var ct = TestContext.Current.CancellationToken;
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = ClockOnAnotherDay();
         await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
         var interaction = SentNow(f, time, "tok-slow", "status");
         var services = new ServiceCollection();
@@ -389,7 +392,7 @@ public sealed class InteractionEndpointTests
         // With several processes on one gateway session, an unanswered claim is handled again after a takeover. One that
         // Discord refused as too late can never be answered: trying again would only earn one more 404.
         var ct = TestContext.Current.CancellationToken;
-        var time = new Microsoft.Extensions.Time.Testing.FakeTimeProvider(new DateTimeOffset(2026, 1, 1, 0, 0, 0, TimeSpan.Zero));
+        var time = ClockOnAnotherDay();
         await using var f = await RestFixture.StartAsync(time: time, cancellationToken: ct);
         var interaction = SentNow(f, time, "tok-claimed", "status");
         var claims = new RecordingClaims();
