@@ -3,7 +3,8 @@
 //   --quick              small N, for a smoke run
 //   --only P1,P5         run only these figures; P8, P3env and the Swarm figures S1, S2 run only when named here
 //   --out DIR            where latest.json and latest.md go (default bench/results under the repository)
-//   --dockhand DIR       run the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the benchmark
+//   --dockhand DIR       run the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the
+//                        benchmark, or DIR/dockhand when DIR has no dockhand.dll (the release binary of scripts/publish.sh)
 //   --server-env K=V     set K=V in every `dockhand run` child's environment (repeatable), e.g. DOTNET_gcServer=1
 //   --trace-server       the servers reach the engine through a tracing relay; P1 logs the server's engine requests and
 //                        Discord calls during each /create (a diagnostic run: the relay adds a hop to every request)
@@ -36,7 +37,11 @@ var quick = args.Contains("--quick");
 var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
 var output = Option("--out") ?? Report.DefaultDirectory();
 if (Option("--dockhand") is { } build)
-    DockhandServer.Executable = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
+{
+    // A JIT build's dockhand.dll, or else the release binary scripts/publish.sh writes (the executable that ships).
+    var dll = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
+    DockhandServer.Executable = File.Exists(dll) ? dll : Path.GetFullPath(Path.Combine(build, "dockhand"));
+}
 if (Option("--native") is { } native)
 {
     // DIR[,DIR2,…]: the first is the release binary P6 judges; the others are candidates (other publish settings) started beside it.
