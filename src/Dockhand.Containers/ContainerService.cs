@@ -46,12 +46,18 @@ public sealed partial class ContainerService
     public static bool IsValidName(string? name) => name is { Length: > 0 and <= MaxNameLength } && NamePattern().IsMatch(name);
 
     /// <summary>
-    /// Creates and starts the owner's one container, in named steps: <see cref="CheckRequest"/>, the owner's lock,
-    /// <see cref="RowInTheWayAsync"/>, <see cref="EnsureImageAsync"/> beside <see cref="PrepareEngineAsync"/> (disk limit,
-    /// network), the intent row, <see cref="MakeContainerAsync"/> (home volume, create, record the id, start, mark
-    /// ready; rolled back on any failure). The first refusal ends it, audited and logged.
+    /// Creates and starts the owner's one container, in named steps: <see cref="CheckRequest"/>, the owner's lock, the
+    /// intent row (<see cref="InsertIntentAsync"/>) beside the engine's checks (<see cref="IContainerRuntime.ImageExistsAsync"/>,
+    /// <see cref="PrepareEngineAsync"/>: disk limit, network), a pull when the image is missing, then
+    /// <see cref="MakeContainerAsync"/> (home volume, create, the id on the row beside the start, mark ready). Anything
+    /// after the intent row is rolled back on failure. The first refusal ends it, audited and logged.
     /// </summary>
-    public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, CancellationToken cancellationToken = default)
+    /// <param name="goAhead">
+    /// Nothing is made in the engine until this completes (the caller's acknowledgement to whoever asked, sent while the
+    /// checks run). When it fails, the intent row is rolled back and its exception is thrown; a refusal found before it
+    /// completes is still returned.
+    /// </param>
+    public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, Task? goAhead = null, CancellationToken cancellationToken = default)
     {
         ArgumentNullException.ThrowIfNull(request);
         var started = Stopwatch.GetTimestamp();
@@ -62,33 +68,40 @@ public sealed partial class ContainerService
         using var held = await LockAsync(request.Owner, cancellationToken);
         if (held is null)
             return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
-        if (await RowInTheWayAsync(request.Owner, cancellationToken) is { } inTheWay)
-            return await RefuseCreateAsync(request, image, inTheWay, cancellationToken);
-        // The image and the network are independent questions to the engine, neither touching a record: asked at once,
-        // they cost one round trip of the hot path instead of two. The image's refusal still comes first.
-        var instance = await _store.GetInstanceIdAsync(cancellationToken);
-        var imageReady = EnsureImageAsync(image, progress, cancellationToken);
-        var prepared = PrepareEngineAsync(instance, cancellationToken);
-        await Task.WhenAll(imageReady, prepared);
-        if (await imageReady is { } unavailable)
-            return await RefuseCreateAsync(request, image, unavailable, cancellationToken);
-        var (network, unprepared) = await prepared;
-        if (unprepared is not null)
-            return await RefuseCreateAsync(request, image, unprepared, cancellationToken);
 
+        // The intent row and the engine's read-only questions are independent: asked at once, they cost one round trip
+        // of the hot path instead of three. A pull (slow, and pointless for an owner who is refused) waits for the row.
+        var instance = await _store.GetInstanceIdAsync(cancellationToken);
         var operation = Guid.NewGuid().ToString("N");
-        switch (await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken))
+        var intent = InsertIntentAsync(request, image, operation, cancellationToken);
+        var imagePresent = ImagePresentAsync(image, cancellationToken);
+        var prepared = PrepareEngineAsync(instance, cancellationToken);
+        try
         {
-            case IntentOutcome.OwnerBusy busy:
-                return await RefuseCreateAsync(request, image, busy.Existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(busy.Existing.ToRecord()) : new Refusals.Busy(request.Owner), cancellationToken);
-            case IntentOutcome.NameTaken:
-                return await RefuseCreateAsync(request, image, new Refusals.NameTaken(request.Name), cancellationToken);
+            await Task.WhenAll(intent, imagePresent, prepared);
         }
+        catch
+        {
+            // A store failure (the only kind these throw): a row that was written goes again, and the failure is a bug or broken infrastructure.
+            if (intent.IsCompletedSuccessfully && intent.Result is null)
+                await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
+            throw;
+        }
+        if (await intent is { } notAllowed)
+            return await RefuseCreateAsync(request, image, notAllowed, cancellationToken);
         FaultInjection.Point(FaultInjection.Steps.CreateAfterIntent);
 
-        var (containerId, homeRestored, live, refused) = await MakeContainerAsync(request, image, instance, network, operation, cancellationToken);
-        if (refused is not null)
+        var (present, imageRefusal) = await imagePresent;
+        var (network, unprepared) = await prepared;
+        if ((imageRefusal ?? unprepared ?? (present ? null : await PullAsync(image, progress, cancellationToken))) is { } refused)
+        {
+            await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
+        }
+
+        var (containerId, homeRestored, live, notMade) = await MakeContainerAsync(request, image, instance, network, operation, goAhead, cancellationToken);
+        if (notMade is not null)
+            return await RefuseCreateAsync(request, image, notMade, cancellationToken);
 
         try
         {
@@ -119,42 +132,58 @@ public sealed partial class ContainerService
             : null;
 
     /// <summary>
-    /// The owner's existing row, as a refusal (they have a container, or one is being made or removed). A create that
-    /// died half-way (its process is gone, or its roll-back met a dead engine) is rolled back first, and is then no obstacle.
+    /// Writes the intent row ('creating', this operation), or the refusal when the owner's row is in the way (they have
+    /// a container, or one is being made or removed) or the name is taken. A create that died half-way (its process is
+    /// gone, or its roll-back met a dead engine) is rolled back first, and is then no obstacle.
     /// </summary>
-    private async Task<ContainerRefusal?> RowInTheWayAsync(OwnerId owner, CancellationToken cancellationToken)
+    private async Task<ContainerRefusal?> InsertIntentAsync(CreateRequest request, string image, string operation, CancellationToken cancellationToken)
     {
-        var existing = await _store.FindAsync(owner, cancellationToken);
-        if (existing is { State: RowState.Creating, OperationId: { } abandoned } && !_store.IsOperationAlive(existing.OperationProcess))
+        var outcome = await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken);
+        if (outcome is IntentOutcome.OwnerBusy { Existing: { State: RowState.Creating, OperationId: { } abandoned } existing } && !_store.IsOperationAlive(existing.OperationProcess))
         {
-            await RollBackCreateAsync(owner, abandoned, existing.ContainerId);
-            existing = await _store.FindAsync(owner, cancellationToken);
+            await RollBackCreateAsync(request.Owner, abandoned, existing.ContainerId);
+            outcome = await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken);
         }
-        return existing is null ? null
-            : existing.State == RowState.Ready ? new Refusals.AlreadyHasContainer(existing.ToRecord())
-            : new Refusals.Busy(owner);
+        return outcome switch
+        {
+            IntentOutcome.OwnerBusy { Existing: { State: RowState.Ready } ready } => new Refusals.AlreadyHasContainer(ready.ToRecord()),
+            IntentOutcome.OwnerBusy => new Refusals.Busy(request.Owner),
+            IntentOutcome.NameTaken => new Refusals.NameTaken(request.Name),
+            _ => null,
+        };
     }
 
-    /// <summary>Pulls the image when the engine lacks it (reporting progress). A refusal when it cannot be had.</summary>
-    private async Task<ContainerRefusal?> EnsureImageAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    /// <summary>Whether the engine has the image (asked without a side effect), or the refusal when it cannot be asked.</summary>
+    private async Task<(bool Present, ContainerRefusal? Refusal)> ImagePresentAsync(string image, CancellationToken cancellationToken)
     {
         try
         {
-            if (await _engine.ImageExistsAsync(image, cancellationToken))
-                return null;
+            return (await _engine.ImageExistsAsync(image, cancellationToken), null);
+        }
+        catch (EngineException e)
+        {
+            return (false, ImageRefusal(image, e));
+        }
+    }
+
+    /// <summary>Pulls a missing image (reporting progress). A refusal when it cannot be had.</summary>
+    private async Task<ContainerRefusal?> PullAsync(string image, IProgress<PullProgress>? progress, CancellationToken cancellationToken)
+    {
+        try
+        {
             LogPulling(_logger, image);
             return await _engine.PullAsync(image, progress, cancellationToken) is { } reason ? new Refusals.ImageUnavailable(image, reason) : null;
         }
-        catch (EngineUnavailableException e)
+        catch (EngineException e)
         {
-            _metrics.EngineError();
-            return new Refusals.EngineUnavailable(e.Message);
+            return ImageRefusal(image, e);
         }
-        catch (EngineRefusedException e)
-        {
-            _metrics.EngineError();
-            return new Refusals.ImageUnavailable(image, e.Message);
-        }
+    }
+
+    private ContainerRefusal ImageRefusal(string image, EngineException e)
+    {
+        _metrics.EngineError();
+        return e is EngineUnavailableException ? new Refusals.EngineUnavailable(e.Message) : new Refusals.ImageUnavailable(image, e.Message);
     }
 
     /// <summary>
@@ -180,19 +209,22 @@ public sealed partial class ContainerService
     }
 
     /// <summary>
-    /// Under the intent row: the home volume (made, labelled with this operation, or the kept one mounted again), the
-    /// container (labelled with this operation), its id on the row, start, and the 'ready' mark. Anything short of the
-    /// mark is rolled back here (or, if this process dies, by the reconciler). Returns the container id, whether a kept
-    /// home came back and the inspect after the start (for the reply's status), or the refusal.
+    /// Under the intent row, once <paramref name="goAhead"/> has completed: the home volume (made, labelled with this
+    /// operation, or the kept one mounted again), the container (labelled with this operation), its id on the row while
+    /// the engine starts it, and the 'ready' mark. Anything short of the mark is rolled back here (or, if this process
+    /// dies, by the reconciler). Returns the container id, whether a kept home came back and the inspect after the start
+    /// (for the reply's status), or the refusal.
     /// </summary>
     private async Task<(string? ContainerId, bool HomeRestored, Task<EngineContainer?>? Live, ContainerRefusal? Refusal)> MakeContainerAsync(CreateRequest request, string image,
-        string instance, string network, string operation, CancellationToken cancellationToken)
+        string instance, string network, string operation, Task? goAhead, CancellationToken cancellationToken)
     {
         string? containerId = null;
         var done = false;
         var homeRestored = false;
         try
         {
+            if (goAhead is not null)
+                await goAhead;
             string? home = null;
             if (_options.HomesEnabled)
             {
@@ -209,9 +241,9 @@ public sealed partial class ContainerService
             if (containerId is null)
                 return (null, false, null, new Refusals.NameTaken(request.Name));
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
-            await _store.SetContainerIdAsync(request.Owner, operation, containerId, cancellationToken);
-            FaultInjection.Point(FaultInjection.Steps.CreateAfterRecordId);
-            await _engine.StartAsync(containerId, cancellationToken);
+            // The id goes on the row while the engine starts the container, not before: until the row has it, the
+            // container's operation label is what ties it to the row, for the reconciler and for a roll-back alike.
+            await Task.WhenAll(RecordIdAsync(request.Owner, operation, containerId, cancellationToken), _engine.StartAsync(containerId, cancellationToken));
             FaultInjection.Point(FaultInjection.Steps.CreateAfterStart);
             // The status's inspect goes to the engine while the records are written (the mark here, then the audit row):
             // neither waits on the other.
@@ -244,6 +276,12 @@ public sealed partial class ContainerService
             if (!done)
                 await RollBackCreateAsync(request.Owner, operation, containerId);
         }
+    }
+
+    private async Task RecordIdAsync(OwnerId owner, string operation, string containerId, CancellationToken cancellationToken)
+    {
+        await _store.SetContainerIdAsync(owner, operation, containerId, cancellationToken);
+        FaultInjection.Point(FaultInjection.Steps.CreateAfterRecordId);
     }
 
     /// <summary>

@@ -28,7 +28,7 @@ public static class FaultInjection
         public const string CreateAfterIntent = "create:after-intent";
         /// <summary>The engine created the (labelled, stopped) container; the row still says 'pending'.</summary>
         public const string CreateAfterEngineCreate = "create:after-engine-create";
-        /// <summary>The row holds the real container id but is still 'creating'.</summary>
+        /// <summary>The row holds the real container id but is still 'creating'; the engine's start may be under way.</summary>
         public const string CreateAfterRecordId = "create:after-record-id";
         /// <summary>The container is running; the row is still 'creating'.</summary>
         public const string CreateAfterStart = "create:after-start";

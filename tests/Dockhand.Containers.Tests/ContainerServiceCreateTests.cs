@@ -142,13 +142,65 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task CreateAsync_GoAheadPending_WritesTheIntentButMakesNothingInTheEngineUntilItCompletes()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var goAhead = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+
+        var creating = harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName()), goAhead: goAhead.Task, cancellationToken: Ct);
+        await Eventually.TrueAsync(async () => await harness.RowCountAsync() == 1, "the intent row", Ct);
+        // The checks beside the intent (image, network) have answered too once the row is there; what is left waits.
+        Assert.Empty(await harness.ScopedContainersAsync());
+        Assert.Empty(await harness.ScopedVolumesAsync());
+        Assert.False(creating.IsCompleted);
+        goAhead.SetResult();
+
+        Assert.IsType<CreateResult.Created>(await creating);
+        Assert.Single(await harness.ScopedContainersAsync());
+    }
+
+    [Fact]
+    public async Task CreateAsync_GoAheadFails_RollsTheIntentBackAndThrowsItsFailure()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner();
+        var refusedByDiscord = Task.FromException(new InvalidOperationException("the acknowledgement was refused"));
+        var since = DateTimeOffset.UtcNow.AddSeconds(-1);
+
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() =>
+            harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), goAhead: refusedByDiscord, cancellationToken: Ct));
+
+        Assert.Equal("the acknowledgement was refused", thrown.Message);
+        Assert.Equal(0, await harness.RowCountAsync());
+        // Not made and removed again: never made. The engine's own log of events says so.
+        var events = await EngineEventsAsync(harness, since);
+        Assert.DoesNotContain(events, e => e.Type == "container" && e.Actor?.Attributes is { } labels && labels.TryGetValue(Harness.ScopeLabel, out var scope) && scope == harness.Scope);
+        Assert.DoesNotContain(events, e => e.Type == "volume" && e.Actor?.ID?.Contains(owner.ToString(), StringComparison.Ordinal) == true);
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct));
+    }
+
+    [Fact]
+    public async Task CreateAsync_RefusedWhileGoAheadPending_ReturnsTheRefusalWithoutWaiting()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner();
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct));
+        var neverAcknowledged = new TaskCompletionSource().Task;
+
+        var result = await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), goAhead: neverAcknowledged, cancellationToken: Ct);
+
+        Assert.IsType<Refusals.AlreadyHasContainer>(Assert.IsType<CreateResult.Refused>(result).Reason);
+        Assert.Single(await harness.ScopedContainersAsync());
+    }
+
+    [Fact]
     public async Task CreateAsync_ImageThatDoesNotExist_RefusalNamesImageAndEngineReason()
     {
         await using var harness = await Harness.CreateAsync(fixture);
         var image = $"dockhand-test/does-not-exist-{Guid.NewGuid():N}:1";
         var reports = new List<PullProgress>();
 
-        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName(), image), new SyncProgress(reports.Add), Ct);
+        var result = await harness.Service.CreateAsync(harness.Request(Harness.NewOwner(), Harness.NewName(), image), new SyncProgress<PullProgress>(reports.Add), cancellationToken: Ct);
 
         var refusal = Assert.IsType<Refusals.ImageUnavailable>(Assert.IsType<CreateResult.Refused>(result).Reason);
         Assert.Contains(image, refusal.Message, StringComparison.Ordinal);
@@ -172,8 +224,22 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
         Assert.Equal(0, await harness.RowCountAsync());
     }
 
-    private sealed class SyncProgress(Action<PullProgress> report) : IProgress<PullProgress>
+    /// <summary>Reports on the caller's thread, in order (Progress&lt;T&gt; posts to the thread pool).</summary>
+    private sealed class SyncProgress<T>(Action<T> report) : IProgress<T>
     {
-        public void Report(PullProgress value) => report(value);
+        public void Report(T value) => report(value);
+    }
+
+    /// <summary>Everything the engine logged from <paramref name="since"/> until now (containers, volumes, networks).</summary>
+    private static async Task<List<Docker.DotNet.Models.Message>> EngineEventsAsync(Harness harness, DateTimeOffset since)
+    {
+        var events = new List<Docker.DotNet.Models.Message>();
+        var until = DateTimeOffset.UtcNow.AddSeconds(1);
+        await harness.Docker.System.MonitorEventsAsync(new Docker.DotNet.Models.ContainerEventsParameters
+        {
+            Since = since.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+            Until = until.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
+        }, new SyncProgress<Docker.DotNet.Models.Message>(events.Add), Ct);
+        return events;
     }
 }

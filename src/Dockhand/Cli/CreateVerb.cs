@@ -19,7 +19,7 @@ internal static class CreateVerb
             await CliContext.ReconcileFirstAsync(services, ct);
             var bar = context.IsTerminal && !json ? new PullProgressBar(context.Output) : null;
             var result = await services.GetRequiredService<ContainerService>()
-                .CreateAsync(new CreateRequest(owner, parse.GetValue(name) ?? "", parse.GetValue(image), Actor.Cli(Environment.UserName)), bar, ct);
+                .CreateAsync(new CreateRequest(owner, parse.GetValue(name) ?? "", parse.GetValue(image), Actor.Cli(Environment.UserName)), bar, cancellationToken: ct);
             bar?.Finish();
             switch (result)
             {

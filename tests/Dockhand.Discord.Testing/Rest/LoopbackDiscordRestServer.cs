@@ -220,9 +220,10 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
     /// Tells the server about an interaction Discord is delivering (SendHttpInteractionAsync does this itself; call it
     /// before dispatching one over a gateway). For a component interaction it records the attached message
     /// (<c>payload.message</c>): when its id is a message this server sent, that very message is the one a type 7
-    /// callback or a later @original edit changes.
+    /// callback or a later @original edit changes. <paramref name="sentAt"/>: when Discord sent it, for one that reaches
+    /// the bot late (a gateway's backlog after a resume); its 3 s for the first response run from then.
     /// </summary>
-    public void ObserveInteraction(JsonObject payload)
+    public void ObserveInteraction(JsonObject payload, DateTimeOffset? sentAt = null)
     {
         ArgumentNullException.ThrowIfNull(payload);
         if (payload["token"]?.GetValue<string>() is { } sentToken
@@ -230,7 +231,7 @@ public sealed partial class LoopbackDiscordRestServer : IAsyncDisposable
         {
             lock (_gate)
             {
-                var now = Time.GetUtcNow();
+                var now = sentAt ?? Time.GetUtcNow();
                 _interactionSentAt.TryAdd(sentId, now);
                 _tokenSentAt.TryAdd(sentToken, now);
             }

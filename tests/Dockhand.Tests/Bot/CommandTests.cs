@@ -57,6 +57,28 @@ public sealed class CommandTests(BotFixture fixture)
     }
 
     [Fact]
+    public async Task Create_DeliveredAfterDiscordsThreeSeconds_MakesNoContainerAndNoRecord()
+    {
+        var owner = BotHost.NewUser();
+        var payload = Host.Slash(BotHost.Admin, "create", BotHost.UserOption(owner), BotHost.StringOption("container_name", "late-" + owner));
+
+        // The create's checks run while the deferral is on its way; Discord refuses it (10062), so nothing may be made.
+        var sent = await Host.SendAsync(payload, late: TimeSpan.FromSeconds(4), Ct);
+        var id = sent.Id.ToString(System.Globalization.CultureInfo.InvariantCulture);
+        await Eventually.TrueAsync(() => Host.LogLines.Any(l => l.Contains(id, StringComparison.Ordinal) && l.Contains("was answered after Discord's 3 s", StringComparison.Ordinal)),
+            "the dispatcher to give the interaction up as too late", Ct);
+
+        Assert.Empty(await Host.ContainersAsync(owner.ToString(System.Globalization.CultureInfo.InvariantCulture), Ct));
+        await using var connection = new Microsoft.Data.Sqlite.SqliteConnection($"Data Source={Host.DatabasePath}");
+        await connection.OpenAsync(Ct);
+        await using var rows = connection.CreateCommand();
+        rows.CommandText = "SELECT COUNT(*) FROM containers WHERE discord_user_id = $owner";
+        rows.Parameters.AddWithValue("$owner", owner.ToString(System.Globalization.CultureInfo.InvariantCulture));
+        Assert.Equal(0L, (long)(await rows.ExecuteScalarAsync(Ct))!);
+        Assert.Null(Host.Rest.GetOriginal(sent.Token));
+    }
+
+    [Fact]
     public async Task Create_ForUserWithAKeptHome_SaysTheirFilesAreBack()
     {
         var owner = BotHost.NewUser();

@@ -37,20 +37,28 @@ internal sealed class CreateCommand(BotAuthorizer authorizer, ContainerService c
             return;
         }
 
-        await responder.RespondAsync(InteractionResponse.Deferred(), cancellationToken);
-
+        // The deferral travels to Discord while the create's checks run (the intent row, the image, the network); the
+        // create makes nothing in the engine before Discord has taken it, and every edit of @original waits for it.
+        var deferred = responder.RespondAsync(InteractionResponse.Deferred(), cancellationToken);
         var owner = new OwnerId(targetId);
-        var progress = new PullProgressEditor((text, ct) => replies.EditAsync(interaction, responder, text, ct), replies.Time, options.ProgressEditInterval,
+        var progress = new PullProgressEditor(async (text, ct) =>
+            {
+                await deferred;
+                await replies.EditAsync(interaction, responder, text, ct);
+            }, replies.Time, options.ProgressEditInterval,
             logger, interaction.Id, cancellationToken, interaction.TokenExpiresAt - BotReplies.ProgressStopsBeforeExpiry);
         CreateResult result;
         try
         {
             result = await containers.CreateAsync(new CreateRequest(owner, name, string.IsNullOrEmpty(image) ? null : image, Actor.Discord(interaction.UserId)),
-                progress, cancellationToken);
+                progress, deferred, cancellationToken);
         }
         finally
         {
             await progress.DrainAsync();
+            // Whatever the create did, the handler goes on only once Discord has answered the deferral (its failure is
+            // thrown here when the create did not throw it already), so the exception boundary sees the true state.
+            await deferred;
         }
 
         var message = result switch

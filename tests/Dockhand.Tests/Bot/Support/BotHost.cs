@@ -166,9 +166,15 @@ internal sealed class BotHost : IAsyncDisposable
         new(ulong.Parse(payload["id"]!.GetValue<string>(), CultureInfo.InvariantCulture), payload["token"]!.GetValue<string>());
 
     /// <summary>Delivers the interaction over the gateway (INTERACTION_CREATE).</summary>
-    public async Task<SentInteraction> SendAsync(JsonObject payload, CancellationToken cancellationToken = default)
+    public Task<SentInteraction> SendAsync(JsonObject payload, CancellationToken cancellationToken = default) => SendAsync(payload, late: TimeSpan.Zero, cancellationToken);
+
+    /// <summary>Dispatches an interaction Discord sent <paramref name="late"/> ago (its id's timestamp says so too), as a gateway's backlog delivers it.</summary>
+    public async Task<SentInteraction> SendAsync(JsonObject payload, TimeSpan late, CancellationToken cancellationToken = default)
     {
-        Rest.ObserveInteraction(payload);
+        ArgumentNullException.ThrowIfNull(payload);
+        if (late > TimeSpan.Zero)
+            payload["id"] = InteractionPayloads.NextInteractionId(Rest.Time.GetUtcNow() - late).ToString(CultureInfo.InvariantCulture);
+        Rest.ObserveInteraction(payload, late > TimeSpan.Zero ? Rest.Time.GetUtcNow() - late : null);
         await (Gateway ?? throw new InvalidOperationException("This host has no gateway.")).DispatchAsync("INTERACTION_CREATE", payload.ToJsonString(), cancellationToken);
         return Describe(payload);
     }
