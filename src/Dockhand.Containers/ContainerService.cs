@@ -70,30 +70,42 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, new Refusals.Busy(request.Owner), cancellationToken);
 
         // The intent row and the engine's read-only questions are independent: asked at once, they cost one round trip
-        // of the hot path instead of three. A pull (slow, and pointless for an owner who is refused) waits for the row.
+        // of the hot path instead of three. The engine's go out first: SQLite does its work on the calling thread, so
+        // the row is written while the engine answers. A pull (slow, and pointless for an owner who is refused) waits for the row.
         var instance = await _store.GetInstanceIdAsync(cancellationToken);
         var operation = Guid.NewGuid().ToString("N");
-        var intent = InsertIntentAsync(request, image, operation, cancellationToken);
         var imagePresent = ImagePresentAsync(image, cancellationToken);
         var prepared = PrepareEngineAsync(instance, cancellationToken);
+        var intent = InsertIntentAsync(request, image, operation, cancellationToken);
         try
         {
             await Task.WhenAll(intent, imagePresent, prepared);
         }
         catch
         {
-            // A store failure (the only kind these throw): a row that was written goes again, and the failure is a bug or broken infrastructure.
-            if (intent.IsCompletedSuccessfully && intent.Result is null)
+            // A store failure or a cancellation (the only kinds these throw): a row that was written goes again.
+            if (intent.IsCompletedSuccessfully && intent.Result.Refusal is null)
                 await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
             throw;
         }
-        if (await intent is { } notAllowed)
+        var (createdAt, notAllowed) = await intent;
+        if (notAllowed is not null)
             return await RefuseCreateAsync(request, image, notAllowed, cancellationToken);
         FaultInjection.Point(FaultInjection.Steps.CreateAfterIntent);
 
         var (present, imageRefusal) = await imagePresent;
         var (network, unprepared) = await prepared;
-        if ((imageRefusal ?? unprepared ?? (present ? null : await PullAsync(image, progress, cancellationToken))) is { } refused)
+        ContainerRefusal? refused;
+        try
+        {
+            refused = imageRefusal ?? unprepared ?? (present ? null : await PullAsync(image, progress, cancellationToken));
+        }
+        catch
+        {
+            await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
+            throw;
+        }
+        if (refused is not null)
         {
             await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
@@ -105,7 +117,7 @@ public sealed partial class ContainerService
 
         try
         {
-            var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, (await _store.FindAsync(request.Owner, cancellationToken))?.CreatedAt ?? DateTimeOffset.UtcNow);
+            var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, createdAt);
             await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken,
                 recount: false);
             LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
@@ -136,7 +148,7 @@ public sealed partial class ContainerService
     /// a container, or one is being made or removed) or the name is taken. A create that died half-way (its process is
     /// gone, or its roll-back met a dead engine) is rolled back first, and is then no obstacle.
     /// </summary>
-    private async Task<ContainerRefusal?> InsertIntentAsync(CreateRequest request, string image, string operation, CancellationToken cancellationToken)
+    private async Task<(DateTimeOffset CreatedAt, ContainerRefusal? Refusal)> InsertIntentAsync(CreateRequest request, string image, string operation, CancellationToken cancellationToken)
     {
         var outcome = await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken);
         if (outcome is IntentOutcome.OwnerBusy { Existing: { State: RowState.Creating, OperationId: { } abandoned } existing } && !_store.IsOperationAlive(existing.OperationProcess))
@@ -146,10 +158,10 @@ public sealed partial class ContainerService
         }
         return outcome switch
         {
-            IntentOutcome.OwnerBusy { Existing: { State: RowState.Ready } ready } => new Refusals.AlreadyHasContainer(ready.ToRecord()),
-            IntentOutcome.OwnerBusy => new Refusals.Busy(request.Owner),
-            IntentOutcome.NameTaken => new Refusals.NameTaken(request.Name),
-            _ => null,
+            IntentOutcome.Inserted inserted => (inserted.CreatedAt, null),
+            IntentOutcome.OwnerBusy { Existing: { State: RowState.Ready } ready } => (default, new Refusals.AlreadyHasContainer(ready.ToRecord())),
+            IntentOutcome.OwnerBusy => (default, new Refusals.Busy(request.Owner)),
+            _ => (default, new Refusals.NameTaken(request.Name)),
         };
     }
 

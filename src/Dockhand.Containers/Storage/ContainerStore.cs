@@ -20,7 +20,8 @@ internal sealed record StoredRow(OwnerId Owner, string Name, string ContainerId,
 
 internal abstract record IntentOutcome
 {
-    public sealed record Inserted : IntentOutcome;
+    /// <summary>The row is written; <paramref name="CreatedAt"/> is its created_at as stored.</summary>
+    public sealed record Inserted(DateTimeOffset CreatedAt) : IntentOutcome;
     public sealed record OwnerBusy(StoredRow Existing) : IntentOutcome;
     public sealed record NameTaken : IntentOutcome;
 }
@@ -155,6 +156,7 @@ public sealed class ContainerStore : IDisposable
             if (await nameCheck.ExecuteScalarAsync(cancellationToken) is not null)
                 return new IntentOutcome.NameTaken();
         }
+        var now = Now();
         await using (var insert = connection.CreateCommand())
         {
             insert.Transaction = transaction;
@@ -166,7 +168,7 @@ public sealed class ContainerStore : IDisposable
             insert.AddParameter("@name", name);
             insert.AddParameter("@id", PendingIdPrefix + operationId);
             insert.AddParameter("@image", image);
-            insert.AddParameter("@now", Now());
+            insert.AddParameter("@now", now);
             insert.AddParameter("@op", operationId);
             insert.AddParameter("@process", CurrentProcess);
             try
@@ -180,7 +182,7 @@ public sealed class ContainerStore : IDisposable
             }
         }
         await transaction.CommitAsync(cancellationToken);
-        return new IntentOutcome.Inserted();
+        return new IntentOutcome.Inserted(ParseTime(now));
     }
 
     internal Task<int> SetContainerIdAsync(OwnerId owner, string operationId, string containerId, CancellationToken cancellationToken)
