@@ -3,8 +3,9 @@
 //   --quick              small N, for a smoke run
 //   --only P1,P5         run only these figures; P8, P3env and the Swarm figures S1, S2 run only when named here
 //   --out DIR            where latest.json and latest.md go (default bench/results under the repository)
-//   --dockhand DIR       run the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the
-//                        benchmark, or DIR/dockhand when DIR has no dockhand.dll (the release binary of scripts/publish.sh)
+//   --dockhand DIR       the JIT build: the dockhand.dll in DIR (e.g. a ReadyToRun publish) instead of the one built beside the benchmark
+//   --native DIR         the release binary DIR/dockhand (scripts/publish.sh DIR): every figure's server, what ships; P6
+//                        starts the JIT build beside it (DIR,DIR2,…: further publishes P6 starts in the same rotation)
 //   --server-env K=V     set K=V in every `dockhand run` child's environment (repeatable), e.g. DOTNET_gcServer=1
 //   --trace-server       the servers reach the engine through a tracing relay; P1 logs the server's engine requests and
 //                        Discord calls during each /create (a diagnostic run: the relay adds a hop to every request)
@@ -37,11 +38,7 @@ var quick = args.Contains("--quick");
 var only = Option("--only")?.Split(',', StringSplitOptions.RemoveEmptyEntries | StringSplitOptions.TrimEntries).ToHashSet(StringComparer.OrdinalIgnoreCase);
 var output = Option("--out") ?? Report.DefaultDirectory();
 if (Option("--dockhand") is { } build)
-{
-    // A JIT build's dockhand.dll, or else the release binary scripts/publish.sh writes (the executable that ships).
-    var dll = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
-    DockhandServer.Executable = File.Exists(dll) ? dll : Path.GetFullPath(Path.Combine(build, "dockhand"));
-}
+    DockhandServer.JitBuild = Path.GetFullPath(Path.Combine(build, "dockhand.dll"));
 if (Option("--native") is { } native)
 {
     // DIR[,DIR2,…]: the first is the release binary P6 judges; the others are candidates (other publish settings) started beside it.
@@ -72,6 +69,7 @@ if (unknown is { Count: > 0 })
 var chosen = all.Where(f => only is null ? f.InDefaultRun : only.Contains(f.Id)).ToList();
 
 var machine = await Report.MachineAsync(ct);
+machine["server"] = DockhandServer.NativeExecutable is null ? "the JIT build (dotnet dockhand.dll)" : "the release binary (Native AOT, scripts/publish.sh)";
 var started = DateTimeOffset.UtcNow;
 void Log(string line) => Console.Error.WriteLine($"[{DateTimeOffset.UtcNow:HH:mm:ss}] {line}");
 Log($"machine: {machine["cpu"]} ×{machine["cores"]}, load average {machine["load_average_at_start"]}; dockhand: {DockhandServer.Executable}; figures: {string.Join(", ", chosen.Select(f => f.Id))}");

@@ -52,7 +52,7 @@ internal static class Report
     public static string Markdown(IReadOnlyList<Figure> figures, JsonObject machine, DateTimeOffset started, bool quick)
     {
         var text = new StringBuilder();
-        text.AppendLine(CultureInfo.InvariantCulture, $"Measured {started:yyyy-MM-dd HH:mm} UTC{(quick ? " (quick run: small N)" : "")} on {machine["cpu"]}, {machine["cores"]} cores, {machine["memory"]}, Linux {machine["kernel"]}, dockerd {machine["dockerd"]}, .NET {machine["dotnet"]}; load average at start {machine["load_average_at_start"]}.");
+        text.AppendLine(CultureInfo.InvariantCulture, $"Measured {started:yyyy-MM-dd HH:mm} UTC{(quick ? " (quick run: small N)" : "")} on {machine["cpu"]}, {machine["cores"]} cores, {machine["memory"]}, Linux {machine["kernel"]}, dockerd {machine["dockerd"]}, .NET {machine["dotnet"]}; load average at start {machine["load_average_at_start"]}; the server: {machine["server"]}.");
         text.AppendLine();
         text.AppendLine("| id | what | Dockhand | anchor (same run) | ratio | target | met |");
         text.AppendLine("|---|---|---|---|---|---|---|");

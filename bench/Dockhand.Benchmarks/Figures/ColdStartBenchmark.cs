@@ -17,7 +17,7 @@ internal sealed class ColdStartBenchmark : IFigureBenchmark
     public async Task<Figure> RunAsync(BenchContext context, CancellationToken cancellationToken = default)
     {
         var runs = context.Quick ? 2 : 5;
-        var jit = new Starts("JIT", DockhandServer.Executable);
+        var jit = new Starts("JIT", DockhandServer.JitBuild);
         var native = DockhandServer.NativeExecutable is null ? null : new Starts("native", DockhandServer.NativeExecutable);
         // --native DIR,DIR2,…: publishes with other settings, started in the same rotation so the comparison is side by side.
         var candidates = DockhandServer.CandidateNativeExecutables.Select((executable, k) => new Starts($"candidate {k + 1} ({executable})", executable)).ToArray();

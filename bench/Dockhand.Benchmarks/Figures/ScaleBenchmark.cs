@@ -159,9 +159,10 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
                 string reconcileOutput = "";
                 for (var i = 0; i < 3; i++)
                 {
-                    var version = await Shell.RunAsync("dotnet", [DockhandServer.Executable, "--version"], settings, cancellationToken: ct);
+                    var (file, versionArguments) = DockhandServer.Command(DockhandServer.Executable, "--version");
+                    var version = await Shell.RunAsync(file, versionArguments, settings, cancellationToken: ct);
                     cliStart.Add(version.Elapsed.TotalMilliseconds);
-                    var run = await Shell.RunAsync("dotnet", [DockhandServer.Executable, "reconcile"], settings, timeout: TimeSpan.FromMinutes(5), cancellationToken: ct);
+                    var run = await Shell.RunAsync(file, DockhandServer.Command(DockhandServer.Executable, "reconcile").Arguments, settings, timeout: TimeSpan.FromMinutes(5), cancellationToken: ct);
                     if (run.ExitCode != 0)
                         throw new InvalidOperationException($"P8: dockhand reconcile exited with {run.ExitCode}: {run.Stderr.Trim()} {run.Stdout.Trim()}");
                     reconcile.Add(run.Elapsed.TotalMilliseconds);

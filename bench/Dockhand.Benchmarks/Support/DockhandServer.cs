@@ -31,8 +31,16 @@ internal sealed class DockhandServer : IAsyncDisposable
 
     public int ProcessId => _process.Id;
 
-    /// <summary>The dockhand.dll to run: the one built beside the benchmark, or another build (--dockhand DIR, e.g. a ReadyToRun publish).</summary>
-    public static string Executable { get; set; } = Path.Combine(AppContext.BaseDirectory, "dockhand.dll");
+    /// <summary>The JIT build's dockhand.dll: the one built beside the benchmark, or another build (--dockhand DIR, e.g. a ReadyToRun publish).</summary>
+    public static string JitBuild { get; set; } = Path.Combine(AppContext.BaseDirectory, "dockhand.dll");
+
+    /// <summary>What every figure runs as its server: the release binary when one is given (<c>--native DIR</c>: what
+    /// ships), otherwise the JIT build. P6 starts both.</summary>
+    public static string Executable => NativeExecutable ?? JitBuild;
+
+    /// <summary>The command line that runs <paramref name="executable"/> (a dockhand.dll through <c>dotnet</c>, or a native binary) with <paramref name="arguments"/>.</summary>
+    public static (string File, string[] Arguments) Command(string executable, params string[] arguments)
+        => executable.EndsWith(".dll", StringComparison.Ordinal) ? ("dotnet", [executable, .. arguments]) : (executable, arguments);
 
     public static int FreePort()
     {
@@ -41,7 +49,7 @@ internal sealed class DockhandServer : IAsyncDisposable
         return ((IPEndPoint)listener.LocalEndpoint).Port;
     }
 
-    /// <summary>The native release binary (<c>--native DIR</c>: DIR/dockhand from scripts/publish.sh), which P6 starts beside the JIT build; null without the option.</summary>
+    /// <summary>The native release binary (<c>--native DIR</c>: DIR/dockhand from scripts/publish.sh), the server of every figure (P6 starts the JIT build beside it); null without the option.</summary>
     public static string? NativeExecutable { get; set; }
 
     /// <summary>Further native binaries (<c>--native DIR,DIR2,…</c>: publishes with other settings) that P6 starts in turn with <see cref="NativeExecutable"/>, for a side-by-side comparison.</summary>
@@ -53,12 +61,10 @@ internal sealed class DockhandServer : IAsyncDisposable
     {
         var port = FreePort();
         var baseAddress = new Uri($"http://127.0.0.1:{port.ToString(CultureInfo.InvariantCulture)}");
-        executable ??= Executable;
-        var managed = executable.EndsWith(".dll", StringComparison.Ordinal);
-        var info = new ProcessStartInfo(managed ? "dotnet" : executable) { WorkingDirectory = workingDirectory, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
-        if (managed)
-            info.ArgumentList.Add(executable);
-        info.ArgumentList.Add("run");
+        var (file, arguments) = Command(executable ?? Executable, "run");
+        var info = new ProcessStartInfo(file) { WorkingDirectory = workingDirectory, UseShellExecute = false, RedirectStandardOutput = true, RedirectStandardError = true };
+        foreach (var argument in arguments)
+            info.ArgumentList.Add(argument);
         foreach (var (key, value) in environment)
             info.Environment[key] = value;
         info.Environment["LISTEN_URLS"] = baseAddress.ToString().TrimEnd('/');
