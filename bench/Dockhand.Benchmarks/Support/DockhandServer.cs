@@ -72,6 +72,9 @@ internal sealed class DockhandServer : IAsyncDisposable
         info.Environment["TERMINAL_SERVICE_URL"] = baseAddress.ToString().TrimEnd('/');
         // P4 opens 50 sessions per owner (200 over 4 containers); the default cap of 3 per owner would end most of them.
         info.Environment["TERMINAL_MAX_SESSIONS"] = "100";
+        // A benchmark's socket never comes back, so its shell need not wait to be reattached: with the default 10 s, P4's
+        // next set-up (seconds later on a fast server) found the last one's 50 sessions per owner still held, and was refused.
+        info.Environment["TERMINAL_REATTACH_GRACE"] = "0s";
         var process = Process.Start(info) ?? throw new InvalidOperationException("dockhand did not start");
         var log = Path.Combine(workingDirectory, $"dockhand-{process.Id}.log");
         var server = new DockhandServer(process, baseAddress, log);
