@@ -48,14 +48,14 @@ public sealed partial class ContainerService
     /// <summary>
     /// Creates and starts the owner's one container, in named steps: <see cref="CheckRequest"/>, the owner's lock, the
     /// intent row (<see cref="InsertIntentAsync"/>) beside the engine's checks (<see cref="IContainerRuntime.ImageExistsAsync"/>,
-    /// <see cref="PrepareEngineAsync"/>: disk limit, network), a pull when the image is missing, then
+    /// <see cref="PrepareEngineAsync"/>: disk limit, network), the caller's go-ahead, a pull when the image is missing, then
     /// <see cref="MakeContainerAsync"/> (home volume, create, the id on the row beside the start, mark ready). Anything
     /// after the intent row is rolled back on failure. The first refusal ends it, audited and logged.
     /// </summary>
     /// <param name="goAhead">
-    /// Nothing is made in the engine until this completes (the caller's acknowledgement to whoever asked, sent while the
-    /// checks run). When it fails, the intent row is rolled back and its exception is thrown; a refusal found before it
-    /// completes is still returned.
+    /// Nothing is pulled or made in the engine until this completes (the caller's acknowledgement to whoever asked, sent
+    /// while the checks run). When it fails, the intent row is deleted and its exception is thrown; a refusal found by
+    /// the checks is returned without waiting for it.
     /// </param>
     public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, Task? goAhead = null, CancellationToken cancellationToken = default)
     {
@@ -95,10 +95,17 @@ public sealed partial class ContainerService
 
         var (present, imageRefusal) = await imagePresent;
         var (network, unprepared) = await prepared;
-        ContainerRefusal? refused;
+        var refused = imageRefusal ?? unprepared;
         try
         {
-            refused = imageRefusal ?? unprepared ?? (present ? null : await PullAsync(image, progress, cancellationToken));
+            if (refused is null)
+            {
+                // Neither a pull nor anything else in the engine before the caller's go-ahead; a refusal does not wait for it.
+                if (goAhead is not null)
+                    await goAhead;
+                if (!present)
+                    refused = await PullAsync(image, progress, cancellationToken);
+            }
         }
         catch
         {
@@ -111,7 +118,7 @@ public sealed partial class ContainerService
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
         }
 
-        var (containerId, homeRestored, live, notMade) = await MakeContainerAsync(request, image, instance, network, operation, goAhead, cancellationToken);
+        var (containerId, homeRestored, live, notMade) = await MakeContainerAsync(request, image, instance, network, operation, cancellationToken);
         if (notMade is not null)
             return await RefuseCreateAsync(request, image, notMade, cancellationToken);
 
@@ -199,8 +206,8 @@ public sealed partial class ContainerService
     }
 
     /// <summary>
-    /// What the engine must offer before the intent row: an enforceable disk limit (when one is set) and the network.
-    /// Neither has a side effect on records, so a refusal leaves nothing half-made.
+    /// What the engine must offer before anything is made in it: an enforceable disk limit (when one is set) and the
+    /// network. Asked beside the intent row; neither touches a record, so a refusal leaves only that row to delete.
     /// </summary>
     private async Task<(string Network, ContainerRefusal? Refusal)> PrepareEngineAsync(string instance, CancellationToken cancellationToken)
     {
@@ -221,22 +228,19 @@ public sealed partial class ContainerService
     }
 
     /// <summary>
-    /// Under the intent row, once <paramref name="goAhead"/> has completed: the home volume (made, labelled with this
-    /// operation, or the kept one mounted again), the container (labelled with this operation), its id on the row while
-    /// the engine starts it, and the 'ready' mark. Anything short of the mark is rolled back here (or, if this process
+    /// Under the intent row: the home volume (made, labelled with this operation, or the kept one mounted again), the
+    /// container (labelled with this operation), its id on the row while the engine starts it, and the 'ready' mark. Anything short of the mark is rolled back here (or, if this process
     /// dies, by the reconciler). Returns the container id, whether a kept home came back and the inspect after the start
     /// (for the reply's status), or the refusal.
     /// </summary>
     private async Task<(string? ContainerId, bool HomeRestored, Task<EngineContainer?>? Live, ContainerRefusal? Refusal)> MakeContainerAsync(CreateRequest request, string image,
-        string instance, string network, string operation, Task? goAhead, CancellationToken cancellationToken)
+        string instance, string network, string operation, CancellationToken cancellationToken)
     {
         string? containerId = null;
         var done = false;
         var homeRestored = false;
         try
         {
-            if (goAhead is not null)
-                await goAhead;
             string? home = null;
             if (_options.HomesEnabled)
             {

@@ -38,14 +38,10 @@ internal sealed class CreateCommand(BotAuthorizer authorizer, ContainerService c
         }
 
         // The deferral travels to Discord while the create's checks run (the intent row, the image, the network); the
-        // create makes nothing in the engine before Discord has taken it, and every edit of @original waits for it.
+        // create pulls and makes nothing in the engine before Discord has taken it, so a pull's progress edits come after it.
         var deferred = responder.RespondAsync(InteractionResponse.Deferred(), cancellationToken);
         var owner = new OwnerId(targetId);
-        var progress = new PullProgressEditor(async (text, ct) =>
-            {
-                await deferred;
-                await replies.EditAsync(interaction, responder, text, ct);
-            }, replies.Time, options.ProgressEditInterval,
+        var progress = new PullProgressEditor((text, ct) => replies.EditAsync(interaction, responder, text, ct), replies.Time, options.ProgressEditInterval,
             logger, interaction.Id, cancellationToken, interaction.TokenExpiresAt - BotReplies.ProgressStopsBeforeExpiry);
         CreateResult result;
         try
