@@ -33,6 +33,8 @@ internal sealed class ConcurrentSessionsBenchmark : IFigureBenchmark
             targets.Add(await context.TerminalContainerAsync(c, cancellationToken));
 
         var results = new Dictionary<ClientSetup, (List<double> Samples, double OpenSeconds, double RssBefore, double RssPeak)>();
+        // The set-ups beside the headline are comparisons: one that fails is reported in the figure, not the end of the run.
+        var failed = new Dictionary<ClientSetup, string>();
         // Pinning needs two cores and taskset (util-linux); without them the pinned set-up is left out.
         var pinnable = Environment.ProcessorCount >= 2 && (File.Exists("/usr/bin/taskset") || File.Exists("/bin/taskset"));
         foreach (var setup in new[] { ClientSetup.SeparateProcess, ClientSetup.Pinned, ClientSetup.InProcess })
@@ -71,6 +73,12 @@ internal sealed class ConcurrentSessionsBenchmark : IFigureBenchmark
                     ? await InProcessAsync(server.BaseAddress, links, keys, cancellationToken)
                     : await ClientProcessAsync(server.BaseAddress, links, keys, pinned: setup == ClientSetup.Pinned, cancellationToken);
             }
+            catch (Exception e) when (setup != ClientSetup.SeparateProcess && !cancellationToken.IsCancellationRequested)
+            {
+                failed[setup] = $"{e.GetType().Name}: {e.Message}";
+                context.Log($"P4 {Describe(setup)}: failed ({failed[setup]})");
+                continue;
+            }
             finally
             {
                 if (setup == ClientSetup.Pinned)
@@ -89,7 +97,8 @@ internal sealed class ConcurrentSessionsBenchmark : IFigureBenchmark
         // start from what the earlier ones left in the heap (kept in latest.json, not in the verdict).
         var peakAll = rssPeak;
         var anchor = string.Join("; ", results.Where(r => r.Key != ClientSetup.SeparateProcess)
-            .Select(r => $"{Describe(r.Key)}: p50 {Ms(Stats.Percentile(r.Value.Samples, 50))}, p99 {Ms(Stats.Percentile(r.Value.Samples, 99))}"));
+            .Select(r => $"{Describe(r.Key)}: p50 {Ms(Stats.Percentile(r.Value.Samples, 50))}, p99 {Ms(Stats.Percentile(r.Value.Samples, 99))}")
+            .Concat(failed.Select(f => $"{Describe(f.Key)}: failed")));
         var data = new JsonObject
         {
             ["sessions"] = sessions, ["keys_per_session"] = keys, ["p50_ms"] = p50, ["p99_ms"] = p99, ["rss_before_mib"] = rssBefore, ["rss_peak_mib"] = peakAll, ["rss_peak_all_setups_mib"] = results.Values.Max(r => r.RssPeak),
@@ -102,11 +111,15 @@ internal sealed class ConcurrentSessionsBenchmark : IFigureBenchmark
             distribution["open_all_seconds"] = r.OpenSeconds;
             distribution["rss_before_mib"] = r.RssBefore;
             distribution["rss_peak_mib"] = r.RssPeak;
-            data[setup switch { ClientSetup.SeparateProcess => "separate_process", ClientSetup.Pinned => "pinned", _ => "in_process" }] = distribution;
+            data[Key(setup)] = distribution;
         }
+        foreach (var (setup, reason) in failed)
+            data[Key(setup)] = new JsonObject { ["failed"] = reason };
         return new Figure("P4", $"{sessions.ToString(Inv)} concurrent terminal sessions (4 containers) all typing, clients in their own process: echo latency; server RSS",
             $"{Stats.Describe(samples)}; RSS {F(peakAll, "0")} MiB", anchor, "—", "p99 ≤ 50 ms and RSS ≤ 300 MB", p99 <= 50 && peakAll * 1.048576 <= 300, data);
     }
+
+    private static string Key(ClientSetup setup) => setup switch { ClientSetup.SeparateProcess => "separate_process", ClientSetup.Pinned => "pinned", _ => "in_process" };
 
     private static string Describe(ClientSetup setup) => setup switch
     {
