@@ -18,12 +18,21 @@ public sealed class ContainerMetrics
     private readonly Histogram<double> _createDuration;
     private readonly Counter<long> _engineErrors;
     private volatile IReadOnlyDictionary<string, int> _containers = States.ToDictionary(s => s, _ => 0);
+    /// <summary>
+    /// How long a requested recount waits before it lists: an operation's own request and the engine's events of it (a
+    /// create's start event) come within milliseconds, so they share one list of every managed container, made after the
+    /// burst instead of beside the operation's last engine calls.
+    /// </summary>
+    internal static readonly TimeSpan RecountSettle = TimeSpan.FromMilliseconds(250);
+
+    private readonly TimeProvider _time;
     private Func<Task>? _recount;
     private int _recountPending;
 
-    public ContainerMetrics(IMeterFactory meterFactory)
+    public ContainerMetrics(IMeterFactory meterFactory, TimeProvider? time = null)
     {
         ArgumentNullException.ThrowIfNull(meterFactory);
+        _time = time ?? TimeProvider.System;
 #pragma warning disable CA2000 // The meter factory owns the meters it creates and disposes them with the container.
         var meter = meterFactory.Create(MeterName);
 #pragma warning restore CA2000
@@ -35,7 +44,7 @@ public sealed class ContainerMetrics
         _engineErrors = meter.CreateCounter<long>("dockhand.engine.errors", "{error}",
             "Docker engine calls that failed (unreachable, or refused with an API error) where the container service caught them.");
         meter.CreateObservableGauge("dockhand.containers", ObserveContainers, "{container}",
-            "Recorded containers by state: the engine's live state for ready records, creating or destroying for the others; as of the latest count (at start-up, on every container create, start, die and destroy event, and after each operation).");
+            "Recorded containers by state: the engine's live state for ready records, creating or destroying for the others; as of the latest count (at start-up, on every container create and destroy event, and a quarter second after each operation and each start, die, pause and unpause event).");
     }
 
     internal void Operation(string operation, string outcome) =>
@@ -58,9 +67,9 @@ public sealed class ContainerMetrics
     internal void UseRecount(Func<Task> recount) => _recount = recount;
 
     /// <summary>
-    /// Recounts in the background, after an operation of this process changed a record: the engine's events alone come
-    /// too early for that (a container's start event arrives while its record still says creating). Requests that come
-    /// while one is pending share it.
+    /// Recounts in the background, <see cref="RecountSettle"/> from now: after an operation of this process changed a
+    /// record (the engine's events alone come too early for that: a container's start event arrives while its record
+    /// still says creating), and on the engine's events that change a count. Requests that come while one is pending share it.
     /// </summary>
     internal void RequestRecount()
     {
@@ -68,7 +77,14 @@ public sealed class ContainerMetrics
             return;
         _ = Task.Run(async () =>
         {
-            Volatile.Write(ref _recountPending, 0);
+            try
+            {
+                await Task.Delay(RecountSettle, _time);
+            }
+            finally
+            {
+                Volatile.Write(ref _recountPending, 0);
+            }
             try
             {
                 await recount();

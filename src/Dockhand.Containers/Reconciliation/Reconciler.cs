@@ -46,7 +46,6 @@ public sealed partial class Reconciler : IDisposable
     private readonly TaskCompletionSource _watching = new(TaskCreationOptions.RunContinuationsAsynchronously);
     // Set by events, cleared by the worker that acts on them (WatchEventsAsync).
     private int _passWanted;
-    private int _recountWanted;
     private (string Action, string ContainerId) _lastPassCause = ("", "");
 
     public Reconciler(IContainerRuntime engine, ContainerStore store, ContainerService service, ContainerOptions options, TimeProvider time, ILogger<Reconciler> logger, ContainerMetrics metrics)
@@ -281,12 +280,12 @@ public sealed partial class Reconciler : IDisposable
                 {
                     _lastPassCause = (e.Action, e.ContainerId);
                     Volatile.Write(ref _passWanted, 1);
+                    wake.Writer.TryWrite(0);
                 }
                 else
                 {
-                    Volatile.Write(ref _recountWanted, 1);
+                    _metrics.RequestRecount();
                 }
-                wake.Writer.TryWrite(0);
             }
         }, stop.Token);
         _watching.TrySetResult();
@@ -303,7 +302,8 @@ public sealed partial class Reconciler : IDisposable
         await first;
     }
 
-    /// <summary>Runs what the events asked for, one at a time: a pass (which also recounts) or only a recount.</summary>
+    /// <summary>Runs the passes the events asked for, one at a time (a pass also recounts). The events that only change the
+    /// gauge's counts ask <see cref="ContainerMetrics.RequestRecount"/>, which shares one count with the operations' own requests.</summary>
     private async Task WorkOnEventsAsync(ChannelReader<byte> wake, CancellationToken cancellationToken)
     {
         while (await wake.WaitToReadAsync(cancellationToken))
@@ -311,14 +311,9 @@ public sealed partial class Reconciler : IDisposable
             wake.TryRead(out _);
             if (Interlocked.Exchange(ref _passWanted, 0) == 1)
             {
-                Volatile.Write(ref _recountWanted, 0);
                 var (action, containerId) = _lastPassCause;
                 var after = await ReconcileAsync(cancellationToken);
                 LogEventPass(_logger, action, containerId, after.RolledBackCreates, after.FinishedDestroys, after.RemovedOrphans, after.AdoptedOrphans, after.StoppedOrphans);
-            }
-            else if (Interlocked.Exchange(ref _recountWanted, 0) == 1)
-            {
-                await RecountAsync(cancellationToken);
             }
         }
     }
