@@ -96,27 +96,24 @@ public sealed partial class ContainerService
         var (present, imageRefusal) = await imagePresent;
         var (network, unprepared) = await prepared;
         var refused = imageRefusal ?? unprepared;
+        var ready = false;
         try
         {
-            if (refused is null)
-            {
-                // Neither a pull nor anything else in the engine before the caller's go-ahead; a refusal does not wait for it.
-                if (goAhead is not null)
-                    await goAhead;
-                if (!present)
-                    refused = await PullAsync(image, progress, cancellationToken);
-            }
+            // Neither a pull nor anything else in the engine before the caller's go-ahead; a refusal does not wait for it.
+            if (refused is null && goAhead is not null)
+                await goAhead;
+            if (refused is null && !present)
+                refused = await PullAsync(image, progress, cancellationToken);
+            ready = refused is null;
         }
-        catch
+        finally
         {
-            await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
-            throw;
+            // Refused, cancelled or failed before anything was made: the row goes again.
+            if (!ready)
+                await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
         }
         if (refused is not null)
-        {
-            await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
-        }
 
         var (containerId, homeRestored, live, notMade) = await MakeContainerAsync(request, image, instance, network, operation, cancellationToken);
         if (notMade is not null)

@@ -157,12 +157,13 @@ internal sealed class ScaleBenchmark : IFigureBenchmark
                 var reconcile = new List<double>();
                 var cliStart = new List<double>();
                 string reconcileOutput = "";
+                var (versionFile, versionArguments) = DockhandServer.Command(DockhandServer.Executable, "--version");
+                var (reconcileFile, reconcileArguments) = DockhandServer.Command(DockhandServer.Executable, "reconcile");
                 for (var i = 0; i < 3; i++)
                 {
-                    var (file, versionArguments) = DockhandServer.Command(DockhandServer.Executable, "--version");
-                    var version = await Shell.RunAsync(file, versionArguments, settings, cancellationToken: ct);
+                    var version = await Shell.RunAsync(versionFile, versionArguments, settings, cancellationToken: ct);
                     cliStart.Add(version.Elapsed.TotalMilliseconds);
-                    var run = await Shell.RunAsync(file, DockhandServer.Command(DockhandServer.Executable, "reconcile").Arguments, settings, timeout: TimeSpan.FromMinutes(5), cancellationToken: ct);
+                    var run = await Shell.RunAsync(reconcileFile, reconcileArguments, settings, timeout: TimeSpan.FromMinutes(5), cancellationToken: ct);
                     if (run.ExitCode != 0)
                         throw new InvalidOperationException($"P8: dockhand reconcile exited with {run.ExitCode}: {run.Stderr.Trim()} {run.Stdout.Trim()}");
                     reconcile.Add(run.Elapsed.TotalMilliseconds);
