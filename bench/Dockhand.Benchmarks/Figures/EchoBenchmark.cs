@@ -7,7 +7,8 @@ namespace Dockhand.Benchmarks.Figures;
 /// <summary>
 /// P3: one key at a time on the web terminal's WebSocket, time until its echo arrives, against the same keys through
 /// `docker exec -it` in a real pty; the two paths alternate round by round in the same run, and both distributions
-/// (p50 … max and a coarse histogram) go to latest.json.
+/// (p50 … max and a coarse histogram) go to latest.json. Both clients are the same kind of program (one blocking Python
+/// loop: ws_echo.py, pty_echo.py), so the ratio compares the two paths and not a .NET client against a Python one.
 /// </summary>
 internal sealed class EchoBenchmark : IFigureBenchmark
 {
@@ -21,7 +22,7 @@ internal sealed class EchoBenchmark : IFigureBenchmark
     {
         var (owner, id) = await context.TerminalContainerAsync(0, cancellationToken);
         var perRound = context.Quick ? 100 : 250;
-        var rounds = context.Quick ? 2 : 4;
+        var rounds = context.Quick ? 2 : 8;
         var web = new List<double>();
         var cli = new List<double>();
         // With --dotnet-counters: the server's GCs, pause time, JIT and lock contention over the whole figure (the server only works during the WebSocket rounds).
@@ -32,8 +33,7 @@ internal sealed class EchoBenchmark : IFigureBenchmark
             {
                 if (webFirst)
                 {
-                    await using var terminal = await context.OpenTerminalAsync(owner, id, cancellationToken);
-                    web.AddRange(await EchoProbe.SamplesAsync(terminal, perRound, 20, cancellationToken));
+                    web.AddRange(await EchoProbe.WebSocketSamplesAsync(await context.IssueLinkAsync(owner, id, cancellationToken), perRound, 20, cancellationToken));
                 }
                 else
                 {
@@ -60,7 +60,7 @@ internal sealed class EchoBenchmark : IFigureBenchmark
                 ["server_runtime_counters"] = runtime,
                 ["websocket_samples_over_1ms"] = web.Count(s => s > 1), ["websocket_excess_over_1ms_total_ms"] = web.Where(s => s > 1).Sum(s => s - 1),
                 ["note"] = $"{rounds} rounds of {perRound} keys per path after 20 warm-up keys each, alternating which path goes first; " +
-                    "the WebSocket client is .NET's ClientWebSocket (TCP_NODELAY on, as SocketsHttpHandler sets it; Kestrel sets it on the server side too); " +
+                    "the WebSocket client is ws_echo.py (one blocking loop, TCP_NODELAY on; Kestrel sets it on the server side too), the anchor's pty_echo.py in the same shape; " +
                     "the docker exec -it path has no TCP at all (pty → CLI → unix socket → dockerd)",
             });
     }

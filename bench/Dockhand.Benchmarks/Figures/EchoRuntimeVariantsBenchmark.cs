@@ -51,14 +51,11 @@ internal sealed class EchoRuntimeVariantsBenchmark : IFigureBenchmark
                     var v = (k + round) % s_variants.Length;
                     var (name, environment) = s_variants[v];
                     await context.Env.RestartMainServerAsync(environment, cancellationToken);
-                    await using (var terminal = await context.OpenTerminalAsync(owner, id, cancellationToken))
-                    {
-                        await EchoProbe.SamplesAsync(terminal, warmup, 0, cancellationToken);
-                        var counters = await RuntimeCounters.StartAsync(context.Env.Server!.ProcessId, context.Env.Directory, cancellationToken);
-                        web[v].AddRange(await EchoProbe.SamplesAsync(terminal, perRound, 0, cancellationToken));
-                        if (counters is not null)
-                            runtime[v].Add(await counters.StopAsync());
-                    }
+                    // The counters span the warm-up keys too: the client is one ws_echo.py run per session, as in P3.
+                    var counters = await RuntimeCounters.StartAsync(context.Env.Server!.ProcessId, context.Env.Directory, cancellationToken);
+                    web[v].AddRange(await EchoProbe.WebSocketSamplesAsync(await context.IssueLinkAsync(owner, id, cancellationToken), perRound, warmup, cancellationToken));
+                    if (counters is not null)
+                        runtime[v].Add(await counters.StopAsync());
                     cli[v].AddRange(await EchoProbe.DockerExecSamplesAsync(id, perRound, 20, cancellationToken));
                     context.Log($"P3env round {round + 1}/{rounds} {name}: WebSocket p99 {Stats.Percentile(web[v], 99):0.000} ms, docker exec -it p99 {Stats.Percentile(cli[v], 99):0.000} ms");
                 }

@@ -46,8 +46,8 @@ internal sealed class SwarmTerminalBenchmark : IFigureBenchmark
             {
                 if (web)
                 {
+                    webEcho.AddRange(await EchoProbe.WebSocketSamplesAsync(await swarm.IssueLinkAsync(owner, serviceId, ct), perRound, 20, ct));
                     await using var terminal = await TerminalSocket.OpenAsync(swarm.Server.BaseAddress, await swarm.IssueLinkAsync(owner, serviceId, ct), ct);
-                    webEcho.AddRange(await EchoProbe.SamplesAsync(terminal, perRound, 20, ct));
                     await terminal.SendAsync("\u0015", ct);
                     await terminal.DrainAsync(TimeSpan.FromMilliseconds(50), ct);
                     var watch = Stopwatch.StartNew();

@@ -27,17 +27,28 @@ internal static class EchoProbe
     }
 
     /// <summary>
+    /// The same keys on a web terminal through ws_echo.py: one blocking loop in the same shape as the anchor's
+    /// pty_echo.py, so neither path's figure carries a heavier client than the other's.
+    /// </summary>
+    public static Task<List<double>> WebSocketSamplesAsync(Uri link, int keys, int warmup, CancellationToken cancellationToken)
+        => PythonSamplesAsync("ws_echo.py", link.AbsoluteUri, keys, warmup, null, cancellationToken);
+
+    /// <summary>
     /// The anchor: the same keys through <c>docker exec -it CONTAINER sh</c> in a real pty (pty_echo.py); on another engine
     /// (a Swarm worker) when <paramref name="environment"/> sets DOCKER_HOST.
     /// </summary>
-    public static async Task<List<double>> DockerExecSamplesAsync(string containerId, int keys, int warmup, CancellationToken cancellationToken,
+    public static Task<List<double>> DockerExecSamplesAsync(string containerId, int keys, int warmup, CancellationToken cancellationToken,
         IReadOnlyDictionary<string, string>? environment = null)
+        => PythonSamplesAsync("pty_echo.py", containerId, keys, warmup, environment, cancellationToken);
+
+    private static async Task<List<double>> PythonSamplesAsync(string scriptName, string target, int keys, int warmup,
+        IReadOnlyDictionary<string, string>? environment, CancellationToken cancellationToken)
     {
-        var script = Path.Combine(AppContext.BaseDirectory, "pty_echo.py");
-        var run = await Shell.RunAsync("python3", [script, containerId, keys.ToString(CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture)],
+        var script = Path.Combine(AppContext.BaseDirectory, scriptName);
+        var run = await Shell.RunAsync("python3", [script, target, keys.ToString(CultureInfo.InvariantCulture), warmup.ToString(CultureInfo.InvariantCulture)],
             environment, cancellationToken: cancellationToken);
         if (run.ExitCode != 0)
-            throw new InvalidOperationException($"pty_echo.py failed: {run.Stderr}");
+            throw new InvalidOperationException($"{scriptName} failed: {run.Stderr}");
         return [.. JsonNode.Parse(run.Stdout)!["samples_ms"]!.AsArray().Select(v => v!.GetValue<double>())];
     }
 }
