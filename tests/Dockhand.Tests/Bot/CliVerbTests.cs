@@ -147,6 +147,19 @@ public sealed partial class CliVerbTests : IAsyncDisposable
     }
 
     [Fact]
+    public async Task Build_SocketTransport_SchedulesInline()
+    {
+        var settings = Settings();
+        settings["DISCORD_PUBLIC_KEY"] = new string('a', 64);
+        await using var app = DockhandHost.Build(new ConfigurationBuilder().AddInMemoryCollection(settings).Build());
+
+        // Two thread-pool hops fewer in a keystroke's round trip through the terminal (docs/performance.md, P3).
+        var transport = app.Services.GetRequiredService<Microsoft.Extensions.Options.IOptions<Microsoft.AspNetCore.Server.Kestrel.Transport.Sockets.SocketTransportOptions>>().Value;
+
+        Assert.True(transport.UnsafePreferInlineScheduling);
+    }
+
+    [Fact]
     public async Task Terminal_UserWithoutContainer_Exits1WithSentence()
     {
         var other = await RunAsync(Settings(), Ct, "create", "--user", "4000000000000000009", "--name", "cli-other-" + _runId);
