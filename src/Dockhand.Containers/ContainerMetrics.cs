@@ -27,7 +27,8 @@ public sealed class ContainerMetrics
 
     private readonly TimeProvider _time;
     private Func<Task>? _recount;
-    private int _recountPending;
+    private int _recountWanted;
+    private int _recountWorker;
 
     public ContainerMetrics(IMeterFactory meterFactory, TimeProvider? time = null)
     {
@@ -69,22 +70,25 @@ public sealed class ContainerMetrics
     /// <summary>
     /// Recounts in the background, <see cref="RecountSettle"/> from now: after an operation of this process changed a
     /// record (the engine's events alone come too early for that: a container's start event arrives while its record
-    /// still says creating), and on the engine's events that change a count. Requests that come while one is pending share it.
+    /// still says creating), and on the engine's events that change a count. Requests that come while one is pending
+    /// share it; one that comes while a count runs gets another after it. One worker makes them all, so two counts never
+    /// run at once, and an older count (a slow list of a thousand containers) never overwrites a newer one.
     /// </summary>
     internal void RequestRecount()
     {
-        if (_recount is not { } recount || Interlocked.Exchange(ref _recountPending, 1) == 1)
+        if (_recount is not { } recount)
             return;
-        _ = Task.Run(async () =>
+        Interlocked.Exchange(ref _recountWanted, 1);
+        if (Interlocked.Exchange(ref _recountWorker, 1) == 0)
+            _ = Task.Run(() => RecountWhileWantedAsync(recount));
+    }
+
+    private async Task RecountWhileWantedAsync(Func<Task> recount)
+    {
+        while (true)
         {
-            try
-            {
-                await Task.Delay(RecountSettle, _time);
-            }
-            finally
-            {
-                Volatile.Write(ref _recountPending, 0);
-            }
+            await Task.Delay(RecountSettle, _time);
+            Interlocked.Exchange(ref _recountWanted, 0);
             try
             {
                 await recount();
@@ -94,7 +98,13 @@ public sealed class ContainerMetrics
                 // A count must never fail an operation: with the engine or database unavailable (or the host stopping)
                 // the gauge keeps its last counts until the next recount.
             }
-        });
+            if (Volatile.Read(ref _recountWanted) == 1)
+                continue;
+            Interlocked.Exchange(ref _recountWorker, 0);
+            // A request between the check and the release found the worker busy and left its count to it: take it back.
+            if (Volatile.Read(ref _recountWanted) == 0 || Interlocked.Exchange(ref _recountWorker, 1) == 1)
+                return;
+        }
     }
 
     private IEnumerable<Measurement<int>> ObserveContainers() =>

@@ -53,8 +53,9 @@ public sealed partial class ContainerService
     /// after the intent row is rolled back on failure. The first refusal ends it, audited and logged.
     /// </summary>
     /// <param name="goAhead">
-    /// Nothing is pulled or made in the engine until this completes (the caller's acknowledgement to whoever asked, sent
-    /// while the checks run). When it fails, the intent row is deleted and its exception is thrown; a refusal found by
+    /// No image is pulled and nothing of the owner's is made in the engine until this completes (the caller's
+    /// acknowledgement to whoever asked, sent while the checks run); only the instance's own network, shared and kept,
+    /// may be made before it. When it fails, the intent row is deleted and its exception is thrown; a refusal found by
     /// the checks is returned without waiting for it.
     /// </param>
     public async Task<CreateResult> CreateAsync(CreateRequest request, IProgress<PullProgress>? progress = null, Task? goAhead = null, CancellationToken cancellationToken = default)
@@ -83,8 +84,10 @@ public sealed partial class ContainerService
         }
         catch
         {
-            // A store failure or a cancellation (the only kinds these throw): a row that was written goes again.
-            if (intent.IsCompletedSuccessfully && intent.Result.Refusal is null)
+            // A store failure or a cancellation (the only kinds these throw): a row that was written goes again. An
+            // insert that threw may still have committed (a connection lost after the commit), so only a refusal,
+            // which wrote nothing, skips the delete; the operation id is this call's own, so nothing else can match.
+            if (!intent.IsCompletedSuccessfully || intent.Result.Refusal is null)
                 await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
             throw;
         }
@@ -119,14 +122,23 @@ public sealed partial class ContainerService
         if (notMade is not null)
             return await RefuseCreateAsync(request, image, notMade, cancellationToken);
 
+        // The container runs and its record is ready: from here on the owner is told it was created, whatever the audit
+        // row or the status's inspect do (a failure of either is logged, not reported as a failed create).
         try
         {
             var record = new ContainerRecord(request.Owner, request.Name, containerId!, image, createdAt);
-            await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image, cancellationToken,
-                recount: false);
+            try
+            {
+                await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image,
+                    CancellationToken.None, recount: false);
+            }
+            catch (System.Data.Common.DbException e)
+            {
+                LogCreatedNotAudited(_logger, e, request.Owner.Value, containerId!);
+            }
             LogCreated(_logger, request.Owner.Value, request.Name, containerId!);
             _metrics.Created(Stopwatch.GetElapsedTime(started));
-            return new CreateResult.Created(StatusOf(record, await live!, EngineUsage.None), homeRestored);
+            return new CreateResult.Created(await StatusAfterStartAsync(record, live!), homeRestored);
         }
         catch
         {
@@ -137,6 +149,23 @@ public sealed partial class ContainerService
         {
             // After the status's inspect: a recount lists every managed container, which would compete with it on the engine.
             _metrics.RequestRecount();
+        }
+    }
+
+    /// <summary>
+    /// The reply's status from the inspect after the start. When that inspect fails, the engine's answer to the start
+    /// (it started) is what is known: running, since an unknown time.
+    /// </summary>
+    private async Task<ContainerStatus> StatusAfterStartAsync(ContainerRecord record, Task<EngineContainer?> live)
+    {
+        try
+        {
+            return StatusOf(record, await live, EngineUsage.None);
+        }
+        catch (Exception e) when (e is EngineException or OperationCanceledException)
+        {
+            LogStatusAfterCreateFailed(_logger, e, record.Owner.Value, record.ContainerId);
+            return new ContainerStatus(record, LiveState.Running, null, null, null, null);
         }
     }
 
@@ -256,14 +285,18 @@ public sealed partial class ContainerService
             FaultInjection.Point(FaultInjection.Steps.CreateAfterEngineCreate);
             // The id goes on the row while the engine starts the container, not before: until the row has it, the
             // container's operation label is what ties it to the row, for the reconciler and for a roll-back alike.
-            await Task.WhenAll(RecordIdAsync(request.Owner, operation, containerId, cancellationToken), _engine.StartAsync(containerId, cancellationToken));
+            // The start goes out first: SQLite writes on the calling thread, so the id is written while the engine starts.
+            var start = _engine.StartAsync(containerId, cancellationToken);
+            await Task.WhenAll(start, RecordIdAsync(request.Owner, operation, containerId, cancellationToken));
             FaultInjection.Point(FaultInjection.Steps.CreateAfterStart);
             // The status's inspect goes to the engine while the records are written (the mark here, then the audit row):
             // neither waits on the other.
             var live = _engine.InspectAsync(containerId, cancellationToken);
             try
             {
-                if (await _store.MarkReadyAsync(request.Owner, operation, cancellationToken) != 1)
+                // Not cancellable: a mark that committed but reported a cancellation would have the roll-back remove
+                // the container under a row that says ready.
+                if (await _store.MarkReadyAsync(request.Owner, operation, CancellationToken.None) != 1)
                     throw new InvalidOperationException("The intent row vanished while the container was being created.");
             }
             catch
@@ -739,6 +772,12 @@ public sealed partial class ContainerService
 
     [LoggerMessage(EventId = 2007, Level = LogLevel.Information, Message = "Created the instance network {Network} (bridge {Bridge}, inter-container traffic off)")]
     private static partial void LogNetworkCreated(ILogger logger, string network, string bridge);
+
+    [LoggerMessage(EventId = 2008, Level = LogLevel.Error, Message = "Container {ContainerId} of owner {Owner} was created, but its audit row could not be written")]
+    private static partial void LogCreatedNotAudited(ILogger logger, Exception exception, ulong owner, string containerId);
+
+    [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Container {ContainerId} of owner {Owner} was created and started, but the inspect for the reply's status failed; reported as running")]
+    private static partial void LogStatusAfterCreateFailed(ILogger logger, Exception exception, ulong owner, string containerId);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Roll-back of a failed create for owner {Owner} did not finish ({Reason}); the reconciler will finish it")]
     private static partial void LogRollbackFailed(ILogger logger, ulong owner, string reason);

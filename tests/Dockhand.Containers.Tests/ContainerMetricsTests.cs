@@ -40,6 +40,47 @@ public sealed class ContainerMetricsTests
         Assert.Equal(2, clock.Timers);
     }
 
+    [Fact]
+    public async Task RequestRecount_WhileACountRuns_CountsAgainAfterItNeverBesideIt()
+    {
+        using var meters = new ServiceCollection().AddMetrics().BuildServiceProvider();
+        var clock = new TimerCountingClock();
+        var metrics = new ContainerMetrics(meters.GetRequiredService<IMeterFactory>(), clock);
+        var slowList = new TaskCompletionSource(TaskCreationOptions.RunContinuationsAsynchronously);
+        int started = 0, running = 0, mostAtOnce = 0;
+        metrics.UseRecount(async () =>
+        {
+            var now = Interlocked.Increment(ref running);
+            InterlockedMax(ref mostAtOnce, now);
+            // The first count lists slowly (a thousand containers); the ones after it are quick.
+            if (Interlocked.Increment(ref started) == 1)
+                await slowList.Task;
+            Interlocked.Decrement(ref running);
+        });
+
+        metrics.RequestRecount();
+        await Eventually.TrueAsync(() => clock.Timers == 1, "the first recount's wait to be armed", Ct);
+        clock.Advance(ContainerMetrics.RecountSettle);
+        await Eventually.TrueAsync(() => Volatile.Read(ref started) == 1, "the first (slow) recount", Ct);
+        // An operation ends while the slow count runs: its count must come after it, not beside it.
+        metrics.RequestRecount();
+        clock.Advance(ContainerMetrics.RecountSettle * 4);
+        Assert.Equal(1, Volatile.Read(ref started));
+
+        slowList.SetResult();
+        await Eventually.TrueAsync(() => clock.Timers == 2, "the second recount's wait to be armed", Ct);
+        clock.Advance(ContainerMetrics.RecountSettle);
+        await Eventually.TrueAsync(() => Volatile.Read(ref started) == 2 && Volatile.Read(ref running) == 0, "the second recount, after the first", Ct);
+        Assert.Equal(1, Volatile.Read(ref mostAtOnce));
+    }
+
+    private static void InterlockedMax(ref int target, int value)
+    {
+        var seen = Volatile.Read(ref target);
+        while (value > seen && Interlocked.CompareExchange(ref target, value, seen) is var previous && previous != seen)
+            seen = previous;
+    }
+
     /// <summary>A fake clock that counts the timers armed on it (a Task.Delay arms one).</summary>
     private sealed class TimerCountingClock : TimeProvider
     {
@@ -58,8 +99,10 @@ public sealed class ContainerMetricsTests
 
         public override ITimer CreateTimer(TimerCallback callback, object? state, TimeSpan dueTime, TimeSpan period)
         {
+            // Counted once armed: a test that sees the count and advances the clock must not get there first.
+            var timer = _clock.CreateTimer(callback, state, dueTime, period);
             Interlocked.Increment(ref _timers);
-            return _clock.CreateTimer(callback, state, dueTime, period);
+            return timer;
         }
     }
 }

@@ -142,6 +142,25 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task CreateAsync_StatusInspectFailsAfterTheStart_ReportsItCreatedAndRunningAndKeepsIt()
+    {
+        // The only inspect a create makes is the one after the start, for the reply's status.
+        await using var harness = await Harness.CreateAsync(fixture, engine: real => EngineFaults.Wrap(real,
+            method => method == nameof(IContainerRuntime.InspectAsync) ? new EngineUnavailableException("the engine did not answer in time") : null));
+        var owner = Harness.NewOwner();
+
+        var result = await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct);
+
+        var created = Assert.IsType<CreateResult.Created>(result);
+        Assert.Equal(LiveState.Running, created.Status.State);
+        Assert.Null(created.Status.StartedAt);
+        var container = Assert.Single(await harness.ScopedContainersAsync());
+        Assert.Equal("running", container.State);
+        Assert.Equal(container.ID, (await harness.Service.FindAsync(owner, Ct))?.ContainerId);
+        Assert.Contains(await harness.Store.ReadAuditAsync(owner, cancellationToken: Ct), a => a.Action == "create" && a.Outcome == "created");
+    }
+
+    [Fact]
     public async Task CreateAsync_GoAheadPending_WritesTheIntentButMakesNothingInTheEngineUntilItCompletes()
     {
         await using var harness = await Harness.CreateAsync(fixture);

@@ -17,8 +17,9 @@ public sealed class Harness : IAsyncDisposable
     public const string ScopeLabel = "dockhand-test-scope";
 
     private readonly ServiceProvider _provider;
+    private readonly ServiceProvider? _realEngine;
 
-    private Harness(EngineFixture fixture, ContainerOptions options, string directory, string scope, TimeProvider? time)
+    private Harness(EngineFixture fixture, ContainerOptions options, string directory, string scope, TimeProvider? time, Func<IContainerRuntime, IContainerRuntime>? engine)
     {
         Fixture = fixture;
         Options = options;
@@ -27,6 +28,15 @@ public sealed class Harness : IAsyncDisposable
         var services = new ServiceCollection();
         if (time is not null)
             services.AddSingleton(time);
+        if (engine is not null)
+        {
+            // The real runtime, built as the module builds it, behind the test's wrapper (registered first, so the module keeps it).
+            var real = new ServiceCollection();
+            if (time is not null)
+                real.AddSingleton(time);
+            _realEngine = real.AddDockhandContainerRuntime(options).BuildServiceProvider();
+            services.AddSingleton(engine(_realEngine.GetRequiredService<IContainerRuntime>()));
+        }
         _provider = services.AddDockhandContainers(options).BuildServiceProvider();
     }
 
@@ -67,7 +77,9 @@ public sealed class Harness : IAsyncDisposable
     };
 
     /// <param name="time">The clock of the service (the reconciler's retry delays run on it); the system clock when null.</param>
-    public static async Task<Harness> CreateAsync(EngineFixture fixture, Func<ContainerOptions, ContainerOptions>? configure = null, string? directory = null, string? scope = null, TimeProvider? time = null)
+    /// <param name="engine">Wraps the real engine the service uses (for example in <see cref="EngineFaults"/>); the real one when null.</param>
+    public static async Task<Harness> CreateAsync(EngineFixture fixture, Func<ContainerOptions, ContainerOptions>? configure = null, string? directory = null, string? scope = null, TimeProvider? time = null,
+        Func<IContainerRuntime, IContainerRuntime>? engine = null)
     {
         directory ??= System.IO.Directory.CreateTempSubdirectory("dockhand-ct-").FullName;
         scope ??= Guid.NewGuid().ToString("N")[..12];
@@ -84,7 +96,7 @@ public sealed class Harness : IAsyncDisposable
             ExtraLabels = new Dictionary<string, string> { [EngineFixture.RunLabel] = fixture.RunId, [ScopeLabel] = scope },
         };
         options = configure?.Invoke(options) ?? options;
-        var harness = new Harness(fixture, options, directory, scope, time);
+        var harness = new Harness(fixture, options, directory, scope, time, engine);
         await harness.Store.MigrateAsync(TestContext.Current.CancellationToken);
         harness.InstanceId = await harness.Store.GetInstanceIdAsync(TestContext.Current.CancellationToken);
         return harness;
@@ -187,6 +199,8 @@ public sealed class Harness : IAsyncDisposable
         {
         }
         await _provider.DisposeAsync();
+        if (_realEngine is not null)
+            await _realEngine.DisposeAsync();
         SqliteConnection.ClearAllPools();
         try
         {

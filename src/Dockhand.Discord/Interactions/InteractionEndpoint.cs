@@ -86,10 +86,12 @@ internal sealed partial class InteractionEndpoint(
             {
                 await context.Response.Body.WriteAsync(bytes, aborted);
                 await context.Response.CompleteAsync();
-            }
-            finally
-            {
                 responder.MarkWritten();
+            }
+            catch (Exception e)
+            {
+                responder.MarkWritten(e);
+                throw;
             }
             return Results.Empty;
         }

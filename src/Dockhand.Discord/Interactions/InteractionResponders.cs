@@ -42,6 +42,13 @@ internal abstract class InteractionResponderBase(Interaction interaction, Discor
             Volatile.Write(ref _responded, 0);
             throw InteractionTokenExpiredException.FirstResponseTooLate(Interaction.Id, e);
         }
+        catch (InteractionTokenExpiredException)
+        {
+            // The transport's own way of saying the same (an HTTP response Discord stopped waiting for).
+            Volatile.Write(ref _missed, 1);
+            Volatile.Write(ref _responded, 0);
+            throw;
+        }
         catch
         {
             Volatile.Write(ref _responded, 0);
@@ -203,9 +210,14 @@ internal sealed partial class HttpInteractionResponder(Interaction interaction, 
         return false;
     }
 
-    /// <summary>The endpoint has written (or failed to write) the HTTP response.</summary>
-    public void MarkWritten()
+    /// <summary>The endpoint has written the HTTP response, or failed to (<paramref name="failure"/>: Discord had stopped waiting).</summary>
+    public void MarkWritten(Exception? failure = null)
     {
+        if (failure is not null)
+        {
+            _written.TrySetException(failure);
+            return;
+        }
         Volatile.Write(ref _writtenAt, Rest.Time.GetTimestamp());
         _written.TrySetResult();
     }
@@ -251,9 +263,12 @@ internal sealed partial class HttpInteractionResponder(Interaction interaction, 
         {
             await _written.Task.WaitAsync(TimeSpan.FromSeconds(5), cancellationToken);
         }
-        catch (TimeoutException)
+        catch (Exception e) when (e is TimeoutException || _written.Task.IsFaulted)
         {
-            // The endpoint is gone; nothing more to wait for.
+            // Discord waits 3 s for the HTTP response: one that could not be written, or was not written within 5 s,
+            // never reached it, and the user was shown "This interaction failed". Whoever waits for this response
+            // (a create's go-ahead) must hear so, not go on as if it had been taken.
+            throw InteractionTokenExpiredException.FirstResponseTooLate(Interaction.Id, e);
         }
         if (mine)
             return;

@@ -330,6 +330,25 @@ public sealed class InteractionEndpointTests
     }
 
     [Fact]
+    public async Task HttpResponder_TheHttpBodyCouldNotBeWritten_FirstResponseThrowsTooLate()
+    {
+        // Discord waits 3 s for the HTTP response and then closes the request: the endpoint's write of the body fails,
+        // and a create waiting for its deferral must not go on as if Discord had taken it.
+        var ct = TestContext.Current.CancellationToken;
+        await using var f = await RestFixture.StartAsync(cancellationToken: ct);
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-gone", 1, "create");
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        var responder = new HttpInteractionResponder(interaction, f.Client, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        responder.MarkWritten(new OperationCanceledException("the request was aborted"));
+
+        await Assert.ThrowsAsync<InteractionTokenExpiredException>(() => responder.RespondAsync(InteractionResponse.Deferred(), ct));
+
+        Assert.False(responder.HasResponded);
+        Assert.True(responder.MissedDeadline);
+        Assert.Empty(f.Server.RequestsTo(Routes.InteractionCallback)); // over HTTP the first response is the body, never a callback
+    }
+
+    [Fact]
     public async Task Callback_MoreThanThreeSecondsAfterTheInteraction_Answers404UnknownInteraction()
     {
         var ct = TestContext.Current.CancellationToken;
