@@ -88,7 +88,7 @@ public sealed partial class ContainerService
             // insert that threw may still have committed (a connection lost after the commit), so only a refusal,
             // which wrote nothing, skips the delete; the operation id is this call's own, so nothing else can match.
             if (!intent.IsCompletedSuccessfully || intent.Result.Refusal is null)
-                await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
+                await DeleteIntentOrGiveUpAsync(request.Owner, operation);
             throw;
         }
         var (createdAt, notAllowed) = await intent;
@@ -113,7 +113,7 @@ public sealed partial class ContainerService
         {
             // Refused, cancelled or failed before anything was made: the row goes again.
             if (!ready)
-                await _store.DeleteIntentAsync(request.Owner, operation, CancellationToken.None);
+                await DeleteIntentOrGiveUpAsync(request.Owner, operation);
         }
         if (refused is not null)
             return await RefuseCreateAsync(request, image, refused, cancellationToken);
@@ -184,7 +184,7 @@ public sealed partial class ContainerService
     private async Task<(DateTimeOffset CreatedAt, ContainerRefusal? Refusal)> InsertIntentAsync(CreateRequest request, string image, string operation, CancellationToken cancellationToken)
     {
         var outcome = await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken);
-        if (outcome is IntentOutcome.OwnerBusy { Existing: { State: RowState.Creating, OperationId: { } abandoned } existing } && !_store.IsOperationAlive(existing.OperationProcess))
+        if (outcome is IntentOutcome.OwnerBusy { Existing: { State: RowState.Creating, OperationId: { } abandoned } existing } && !_store.IsOperationAlive(existing))
         {
             await RollBackCreateAsync(request.Owner, abandoned, existing.ContainerId);
             outcome = await _store.TryInsertIntentAsync(request.Owner, request.Name, image, operation, cancellationToken);
@@ -410,7 +410,7 @@ public sealed partial class ContainerService
         {
             if (row is { State: RowState.Creating })
             {
-                if (_store.IsOperationAlive(row.OperationProcess))
+                if (_store.IsOperationAlive(row))
                     return new DestroyResult.Refused(new Refusals.Busy(owner));
                 // A create that died half-way: roll it back, which is what destroy means here.
                 await RollBackCreateAsync(owner, row.OperationId!, row.ContainerId);
@@ -662,6 +662,12 @@ public sealed partial class ContainerService
             foreach (var home in await _engine.ListVolumesAsync(byOperation, CancellationToken.None))
                 await _engine.RemoveVolumeAsync(home.Name, CancellationToken.None);
             await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
+            _store.Forget(operation);
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            _store.GiveUp(operation);
+            LogIntentLeft(_logger, e, owner.Value);
         }
         catch (EngineException e)
         {
@@ -675,7 +681,26 @@ public sealed partial class ContainerService
             }
             catch (System.Data.Common.DbException)
             {
+                _store.GiveUp(operation);
             }
+        }
+    }
+
+    /// <summary>
+    /// Deletes a create's intent row before anything was made in the engine. When the database cannot do it, the
+    /// operation is given up instead (<see cref="ContainerStore.GiveUp"/>) and the caller's own outcome stands: the
+    /// row is not left blocking its owner until this process ends.
+    /// </summary>
+    private async Task DeleteIntentOrGiveUpAsync(OwnerId owner, string operation)
+    {
+        try
+        {
+            await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
+        }
+        catch (System.Data.Common.DbException e)
+        {
+            _store.GiveUp(operation);
+            LogIntentLeft(_logger, e, owner.Value);
         }
     }
 
@@ -778,6 +803,9 @@ public sealed partial class ContainerService
 
     [LoggerMessage(EventId = 2009, Level = LogLevel.Warning, Message = "Container {ContainerId} of owner {Owner} was created and started, but the inspect for the reply's status failed; reported as running")]
     private static partial void LogStatusAfterCreateFailed(ILogger logger, Exception exception, ulong owner, string containerId);
+
+    [LoggerMessage(EventId = 2010, Level = LogLevel.Warning, Message = "The intent row of a failed create for owner {Owner} could not be deleted; the owner's next create or destroy, or the reconciler, removes it")]
+    private static partial void LogIntentLeft(ILogger logger, Exception exception, ulong owner);
 
     [LoggerMessage(EventId = 2004, Level = LogLevel.Warning, Message = "Roll-back of a failed create for owner {Owner} did not finish ({Reason}); the reconciler will finish it")]
     private static partial void LogRollbackFailed(ILogger logger, ulong owner, string reason);

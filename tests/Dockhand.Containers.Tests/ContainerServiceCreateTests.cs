@@ -200,6 +200,27 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
     }
 
     [Fact]
+    public async Task CreateAsync_IntentRowCannotBeDeletedAfterGoAheadFails_ThrowsItsFailureAndTheNextCreateFinishesIt()
+    {
+        await using var harness = await Harness.CreateAsync(fixture);
+        var owner = Harness.NewOwner();
+        var acknowledgement = new TaskCompletionSource();
+        var first = harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), goAhead: acknowledgement.Task, cancellationToken: Ct);
+        await Eventually.TrueAsync(async () => await harness.RowCountAsync() == 1, "the intent row", Ct);
+
+        // The database refuses to delete rows (as it would when busy past its timeout, or gone) while the clean-up runs.
+        await ExecuteAsync(harness, "CREATE TRIGGER refuse_delete BEFORE DELETE ON containers BEGIN SELECT RAISE(ABORT, 'the database refused the delete'); END");
+        acknowledgement.SetException(new InvalidOperationException("the acknowledgement was refused"));
+        var thrown = await Assert.ThrowsAsync<InvalidOperationException>(() => first);
+        Assert.Equal("the acknowledgement was refused", thrown.Message);
+        await ExecuteAsync(harness, "DROP TRIGGER refuse_delete");
+
+        Assert.Equal(1, await harness.RowCountAsync()); // left behind, but given up: not a live operation's row
+        Assert.IsType<CreateResult.Created>(await harness.Service.CreateAsync(harness.Request(owner, Harness.NewName()), cancellationToken: Ct));
+        Assert.Equal(1, await harness.RowCountAsync());
+    }
+
+    [Fact]
     public async Task CreateAsync_RefusedWhileGoAheadPending_ReturnsTheRefusalWithoutWaiting()
     {
         await using var harness = await Harness.CreateAsync(fixture);
@@ -261,5 +282,13 @@ public sealed class ContainerServiceCreateTests(EngineFixture fixture)
             Until = until.ToUnixTimeSeconds().ToString(System.Globalization.CultureInfo.InvariantCulture),
         }, new SyncProgress<Docker.DotNet.Models.Message>(events.Add), Ct);
         return events;
+    }
+
+    private static async Task ExecuteAsync(Harness harness, string sql)
+    {
+        await using var connection = await harness.Store.Database.OpenAsync(Ct);
+        await using var command = connection.CreateCommand();
+        command.CommandText = sql;
+        await command.ExecuteNonQueryAsync(Ct);
     }
 }

@@ -95,7 +95,7 @@ public sealed partial class Reconciler : IDisposable
         var own = containers.Except(foreign).ToList();
         var ownIds = own.Select(c => c.Id).ToHashSet(StringComparer.Ordinal);
 
-        var dead = rows.Where(r => r.State != RowState.Ready && !_store.IsOperationAlive(r.OperationProcess)).ToList();
+        var dead = rows.Where(r => r.State != RowState.Ready && !_store.IsOperationAlive(r)).ToList();
         var creatingOperations = rows.Where(r => r.State == RowState.Creating && r.OperationId is not null).Select(r => r.OperationId!).ToHashSet(StringComparer.Ordinal);
         var orphans = own.Where(c => !recordedIds.Contains(c.Id)
             && !(c.Labels.TryGetValue(ContainerLabels.Operation, out var op) && creatingOperations.Contains(op))).ToList();
@@ -332,7 +332,7 @@ public sealed partial class Reconciler : IDisposable
         var row = await _store.FindAsync(owner, cancellationToken);
         if (row is { State: RowState.Creating } && row.OperationId == operation)
         {
-            if (_store.IsOperationAlive(row.OperationProcess))
+            if (_store.IsOperationAlive(row))
                 return true;
             // The create may have finished (and given up its lease) between the read and the liveness check: read again.
             row = await _store.FindAsync(owner, cancellationToken);

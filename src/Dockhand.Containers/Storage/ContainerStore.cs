@@ -60,16 +60,33 @@ public sealed class ContainerStore : IDisposable
         _lease = database.Dialect.CreateLease();
     }
 
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _givenUp = new(StringComparer.Ordinal);
+
     public DockhandDatabase Database => _database;
 
     /// <summary>The token written into operation_process for this process's operations (an <see cref="IOperationLease"/>).</summary>
     private string CurrentProcess => _lease.Current;
 
     /// <summary>
-    /// True while the process that wrote <paramref name="operationProcess"/> is provably alive (it holds its lease).
-    /// An unfinished operation may be finished or rolled back by someone else only when this is false.
+    /// True while the row's unfinished operation is in the hands of a live process (it holds its lease) that has not
+    /// given it up (<see cref="GiveUp"/>). An unfinished operation may be finished or rolled back by someone else only
+    /// when this is false.
     /// </summary>
-    internal bool IsOperationAlive(string? operationProcess) => _lease.IsAlive(operationProcess);
+    internal bool IsOperationAlive(StoredRow row)
+        => !(row.OperationId is { } operation && _givenUp.ContainsKey(operation)) && IsProcessAlive(row.OperationProcess);
+
+    /// <summary>True while the process that wrote <paramref name="operationProcess"/> is provably alive (it holds its lease).</summary>
+    internal bool IsProcessAlive(string? operationProcess) => _lease.IsAlive(operationProcess);
+
+    /// <summary>
+    /// Marks an operation of this process as over though its row could not be cleaned up (the database was busy or
+    /// gone): the row then counts as dead, and the owner's next create or destroy, or the reconciler, finishes it
+    /// without waiting for this process to end.
+    /// </summary>
+    internal void GiveUp(string operation) => _givenUp.TryAdd(operation, 0);
+
+    /// <summary>The operation's row is gone: nothing left to give up.</summary>
+    internal void Forget(string operation) => _givenUp.TryRemove(operation, out _);
 
     /// <summary>
     /// This database's instance id (migration 005): the <c>dockhand.instance</c> label on everything this instance

@@ -242,16 +242,16 @@ public sealed class ContainerStoreTests(PostgresServer server)
         await holder.TryInsertIntentAsync(owner, "box", "busybox", "op1", Ct);
         var token = (await other.FindAsync(owner, Ct))!.OperationProcess;
 
-        var aliveWhileHeld = other.IsOperationAlive(token);
-        var aliveTwice = other.IsOperationAlive(token); // asking must not take the lease away
+        var aliveWhileHeld = other.IsProcessAlive(token);
+        var aliveTwice = other.IsProcessAlive(token); // asking must not take the lease away
         holder.Dispose();
         // SQLite's flock goes with the descriptor at once; PostgreSQL ends the session just after the client closes it.
-        await Eventually.TrueAsync(() => !other.IsOperationAlive(token), "the other process's operation to end", Ct, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        await Eventually.TrueAsync(() => !other.IsProcessAlive(token), "the other process's operation to end", Ct, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
 
         Assert.NotNull(token);
         Assert.True(aliveWhileHeld);
         Assert.True(aliveTwice);
-        Assert.False(other.IsOperationAlive(null));
+        Assert.False(other.IsProcessAlive(null));
     }
 
     /// <summary>
@@ -274,11 +274,11 @@ public sealed class ContainerStoreTests(PostgresServer server)
             SELECT CAST(pg_terminate_backend(pid) AS TEXT) FROM pg_locks
             WHERE locktype = 'advisory' AND classid = CAST({PostgresLease.Class} AS INTEGER)::oid AND objid = CAST({key} AS INTEGER)::oid AND granted
             """);
-        await Eventually.TrueAsync(() => !other.IsOperationAlive(token), "the other process's operation to end", Ct, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
+        await Eventually.TrueAsync(() => !other.IsProcessAlive(token), "the other process's operation to end", Ct, TimeSpan.FromSeconds(10), TimeSpan.FromMilliseconds(20));
         await holder.TryInsertIntentAsync(NewOwner(), "box2", "busybox", "op2", Ct); // uses its lease again
 
         Assert.Equal(["true"], terminated);
-        Assert.True(other.IsOperationAlive(token));
+        Assert.True(other.IsProcessAlive(token));
     }
 
     [Theory]
@@ -291,7 +291,7 @@ public sealed class ContainerStoreTests(PostgresServer server)
         // A flock lease on PostgreSQL, or an advisory-lock lease on SQLite: a process of another database.
         var foreign = kind == StoreKind.Postgres ? "lease:" + new string('a', 32) : "pglock:12345";
 
-        Assert.False(store.IsOperationAlive(foreign));
+        Assert.False(store.IsProcessAlive(foreign));
     }
 
     private static async Task<ContainerStore> MigratedStoreAsync(TestDatabase test)

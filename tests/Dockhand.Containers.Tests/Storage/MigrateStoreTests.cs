@@ -92,7 +92,7 @@ public sealed class MigrateStoreTests(PostgresServer server)
         Assert.Equal(instance, await store.GetInstanceIdAsync(Ct));
         var dave = await store.FindAsync(new OwnerId(80351110224678915), Ct);
         Assert.Equal((RowState.Creating, "op-2"), (dave!.State, dave.OperationId));
-        Assert.False(store.IsOperationAlive(dave.OperationProcess)); // a SQLite lease names no process of this database
+        Assert.False(store.IsProcessAlive(dave.OperationProcess)); // a SQLite lease names no process of this database
         await store.AppendAuditAsync(Actor.Cli("op"), "destroy", owner, "carol-box", "cid-carol", "destroyed", null, Ct);
         Assert.Equal(["4", "3", "2", "1"], await ContainerStoreTests.ReadColumnAsync(store.Database, "SELECT CAST(id AS TEXT) FROM audit_log ORDER BY id DESC"));
         Assert.Equal(["1"], await ContainerStoreTests.ReadColumnAsync(store.Database, "SELECT CAST(COUNT(*) AS TEXT) FROM terminal_links WHERE owner_id = '80351110224678914'"));

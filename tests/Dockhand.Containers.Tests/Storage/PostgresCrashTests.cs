@@ -26,7 +26,7 @@ public sealed class PostgresCrashTests(EngineFixture fixture, PostgresServer ser
             var row = await harness.Store.FindAsync(owner, Ct);
             using var timeout = CancellationTokenSource.CreateLinkedTokenSource(Ct);
             timeout.CancelAfter(TimeSpan.FromSeconds(10));
-            while (harness.Store.IsOperationAlive(row!.OperationProcess))
+            while (harness.Store.IsProcessAlive(row!.OperationProcess))
                 await Task.Delay(20, timeout.Token);
             await using var restarted = await harness.ReopenAsync(o => o with { DatabaseUrl = url });
             var report = await restarted.Reconciler.ReconcileAsync(Ct);
