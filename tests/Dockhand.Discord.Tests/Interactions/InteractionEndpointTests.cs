@@ -313,9 +313,7 @@ public sealed class InteractionEndpointTests
         // first and get 404 (10015).
         var ct = TestContext.Current.CancellationToken;
         await using var f = await RestFixture.StartAsync(cancellationToken: ct);
-        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-early", 1, "create");
-        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
-        var responder = new HttpInteractionResponder(interaction, f.Client, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var (interaction, responder) = HttpResponder(f, "tok-early");
         responder.MarkWritten(); // the endpoint has written the body; the server has not read it yet
         await responder.RespondAsync(InteractionResponse.Deferred(), ct);
 
@@ -336,9 +334,7 @@ public sealed class InteractionEndpointTests
         // and a create waiting for its deferral must not go on as if Discord had taken it.
         var ct = TestContext.Current.CancellationToken;
         await using var f = await RestFixture.StartAsync(cancellationToken: ct);
-        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, "tok-gone", 1, "create");
-        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
-        var responder = new HttpInteractionResponder(interaction, f.Client, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance);
+        var (_, responder) = HttpResponder(f, "tok-gone");
         responder.MarkWritten(new OperationCanceledException("the request was aborted"));
 
         await Assert.ThrowsAsync<InteractionTokenExpiredException>(() => responder.RespondAsync(InteractionResponse.Deferred(), ct));
@@ -346,6 +342,14 @@ public sealed class InteractionEndpointTests
         Assert.False(responder.HasResponded);
         Assert.True(responder.MissedDeadline);
         Assert.Empty(f.Server.RequestsTo(Routes.InteractionCallback)); // over HTTP the first response is the body, never a callback
+    }
+
+    /// <summary>The HTTP transport's responder for a /create interaction with <paramref name="token"/>, as the endpoint makes it.</summary>
+    private static (Interaction Interaction, HttpInteractionResponder Responder) HttpResponder(RestFixture f, string token)
+    {
+        var payload = InteractionPayloads.SlashCommand(f.Server.ApplicationId, token, 1, "create");
+        var interaction = WireMapper.Parse(System.Text.Json.JsonSerializer.Deserialize(payload.ToJsonString(), Dockhand.Discord.JsonModels.DiscordJsonContext.Default.JsonInteraction))!;
+        return (interaction, new HttpInteractionResponder(interaction, f.Client, Microsoft.Extensions.Logging.Abstractions.NullLogger.Instance));
     }
 
     [Fact]
