@@ -98,10 +98,9 @@ public sealed class ContainerMetrics
                 // A count must never fail an operation: with the engine or database unavailable (or the host stopping)
                 // the gauge keeps its last counts until the next recount.
             }
-            if (Volatile.Read(ref _recountWanted) == 1)
-                continue;
             Interlocked.Exchange(ref _recountWorker, 0);
-            // A request between the check and the release found the worker busy and left its count to it: take it back.
+            // A request since the count began found the worker busy and left its count to it: take the work back,
+            // unless a new worker already has.
             if (Volatile.Read(ref _recountWanted) == 0 || Interlocked.Exchange(ref _recountWorker, 1) == 1)
                 return;
         }

@@ -1,4 +1,5 @@
 using System.Collections.Concurrent;
+using System.Data.Common;
 using System.Diagnostics;
 using System.Text.RegularExpressions;
 using Dockhand.Containers.Engine;
@@ -132,7 +133,7 @@ public sealed partial class ContainerService
                 await AuditAsync(request.Actor, "create", request.Owner, request.Name, containerId, "created", homeRestored ? $"{image}; kept home mounted again" : image,
                     CancellationToken.None, recount: false);
             }
-            catch (System.Data.Common.DbException e)
+            catch (DbException e)
             {
                 LogCreatedNotAudited(_logger, e, request.Owner.Value, containerId!);
             }
@@ -664,7 +665,7 @@ public sealed partial class ContainerService
             await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
             _store.Forget(operation);
         }
-        catch (System.Data.Common.DbException e)
+        catch (DbException e)
         {
             _store.GiveUp(operation);
             LogIntentLeft(_logger, e, owner.Value);
@@ -679,7 +680,7 @@ public sealed partial class ContainerService
             {
                 await _store.AbandonIntentAsync(owner, operation, CancellationToken.None);
             }
-            catch (System.Data.Common.DbException)
+            catch (DbException)
             {
                 _store.GiveUp(operation);
             }
@@ -697,7 +698,7 @@ public sealed partial class ContainerService
         {
             await _store.DeleteIntentAsync(owner, operation, CancellationToken.None);
         }
-        catch (System.Data.Common.DbException e)
+        catch (DbException e)
         {
             _store.GiveUp(operation);
             LogIntentLeft(_logger, e, owner.Value);

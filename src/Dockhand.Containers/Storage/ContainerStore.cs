@@ -48,6 +48,8 @@ public sealed class ContainerStore : IDisposable
     private readonly Lock _migrationGate = new();
     private Task? _migration;
     private string? _instanceId;
+    // Operations of this process given up after their clean-up could not reach the database (GiveUp).
+    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _givenUp = new(StringComparer.Ordinal);
 
     /// <param name="modules">The other modules' migrations (each module registers its <see cref="SchemaMigrations"/> in DI);
     /// <see cref="MigrateAsync"/> applies them after the container module's own.</param>
@@ -59,8 +61,6 @@ public sealed class ContainerStore : IDisposable
         _modules = [.. (modules ?? []).Where(m => m.Module != SchemaMigrations.Containers.Module)];
         _lease = database.Dialect.CreateLease();
     }
-
-    private readonly System.Collections.Concurrent.ConcurrentDictionary<string, byte> _givenUp = new(StringComparer.Ordinal);
 
     public DockhandDatabase Database => _database;
 

@@ -51,13 +51,15 @@ internal sealed class CreateCommand(BotAuthorizer authorizer, ContainerService c
         }
         catch
         {
-            await progress.DrainAsync();
             // The create's own failure is the one to report (it is the deferral's when the create waited for it);
             // the deferral is only waited for, so the handler never goes on while it is still in flight.
             await deferred.ContinueWith(static t => _ = t.Exception, CancellationToken.None, TaskContinuationOptions.ExecuteSynchronously, TaskScheduler.Default);
             throw;
         }
-        await progress.DrainAsync();
+        finally
+        {
+            await progress.DrainAsync();
+        }
         // The handler goes on only once Discord has answered the deferral (a refusal is thrown here when the create
         // returned a refusal of its own without waiting for it), so the exception boundary sees the true state.
         await deferred;
